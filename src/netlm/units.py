@@ -1,0 +1,115 @@
+"""Every unit conversion netlm knows, in one table.
+
+Quantities inside netlm are plain floats in the unit their name carries
+(``bilirubin_mg_dl``, ``albumin_g_dl``). A value that arrives with a unit is
+converted here, once, at the boundary; an unknown unit is a :class:`UnitError`,
+never a guess.
+
+Sources
+-------
+Bilirubin 1 mg/dL = 17.1 µmol/L (molar mass 584.66 g/mol); albumin 1 g/dL =
+10 g/L; creatinine 1 mg/dL = 88.4 µmol/L (molar mass 113.12 g/mol). All three
+as stated in ``shared/reference/eligibility.md`` "Liver function" and in
+standard laboratory practice.
+
+Examples
+--------
+>>> round(convert(1.0, "mg/dL", "umol/L", analyte="bilirubin"), 1)
+17.1
+>>> convert(35.0, "g/L", "g/dL", analyte="albumin")
+3.5
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from netlm.errors import UnitError
+
+#: Spellings accepted for each canonical unit symbol.
+_ALIASES: Final[dict[str, str]] = {
+    "mg/dl": "mg/dL",
+    "umol/l": "umol/L",
+    "µmol/l": "umol/L",
+    "μmol/l": "umol/L",  # Greek mu as well as micro sign
+    "micromol/l": "umol/L",
+    "g/dl": "g/dL",
+    "g/l": "g/L",
+    "u/l": "U/L",
+    "iu/l": "U/L",
+    "ng/ml": "ng/mL",
+    "ug/l": "ng/mL",
+    "µg/l": "ng/mL",
+    "pg/ml": "pg/mL",
+    "ng/l": "pg/mL",
+    "gbq": "GBq",
+    "mbq": "MBq",
+    "mci": "mCi",
+}
+
+#: Factor that multiplies a value in the first unit to give the second, per analyte.
+_FACTORS: Final[dict[tuple[str, str, str], float]] = {
+    ("bilirubin", "mg/dL", "umol/L"): 17.1,
+    ("albumin", "g/dL", "g/L"): 10.0,
+    ("creatinine", "mg/dL", "umol/L"): 88.4,
+    ("activity", "GBq", "MBq"): 1000.0,
+    # 1 mCi = 37 MBq exactly (definition of the curie: 3.7e10 Bq).
+    ("activity", "mCi", "MBq"): 37.0,
+    ("activity", "mCi", "GBq"): 0.037,
+}
+
+
+def canonical_unit(unit: str) -> str:
+    """Return the canonical spelling of ``unit``.
+
+    Raises
+    ------
+    UnitError
+        If the unit is not one netlm knows.
+    """
+    key = unit.strip().lower()
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise UnitError(f"unknown unit {unit!r}")
+
+
+def convert(value: float, from_unit: str, to_unit: str, *, analyte: str) -> float:
+    """Convert ``value`` of ``analyte`` from ``from_unit`` to ``to_unit``.
+
+    Parameters
+    ----------
+    value
+        The number to convert.
+    from_unit, to_unit
+        Unit symbols in any accepted spelling (``"mg/dL"``, ``"umol/L"``, ...).
+    analyte
+        What is measured (``"bilirubin"``, ``"albumin"``, ``"creatinine"``,
+        ``"activity"``); the factor depends on it.
+
+    Raises
+    ------
+    UnitError
+        If either unit is unknown or no conversion exists for this analyte.
+    """
+    src, dst = canonical_unit(from_unit), canonical_unit(to_unit)
+    if src == dst:
+        return value
+    if (analyte, src, dst) in _FACTORS:
+        return value * _FACTORS[(analyte, src, dst)]
+    if (analyte, dst, src) in _FACTORS:
+        return value / _FACTORS[(analyte, dst, src)]
+    raise UnitError(f"cannot convert {analyte} from {from_unit!r} to {to_unit!r}")
+
+
+def units_for(analyte: str) -> frozenset[str]:
+    """The canonical units that ``analyte`` can be given in."""
+    found: set[str] = set()
+    for name, a, b in _FACTORS:
+        if name == analyte:
+            found.update((a, b))
+    return frozenset(found)
+
+
+BILIRUBIN_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("bilirubin", "mg/dL", "umol/L")]
+ALBUMIN_G_L_PER_G_DL: Final[float] = _FACTORS[("albumin", "g/dL", "g/L")]
+CREATININE_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("creatinine", "mg/dL", "umol/L")]
