@@ -106,7 +106,7 @@ def case_from_mapping(data: object) -> Case:
         raise CaseError([("", "document is nested too deeply")]) from None
 
 
-def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:  # noqa: A002
+def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:
     """Parse a case document from YAML or JSON text.
 
     JSON is a subset of YAML, but JSON input is parsed with the JSON parser so
@@ -124,7 +124,7 @@ def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:  # noqa: 
     >>> parse_case("schema: netlm/case/v1\\npatient: {id: A1, ecog: 7}")
     Traceback (most recent call last):
     ...
-    netlm.errors.CaseError: invalid case: patient.ecog: Input should be less than or equal to 4 (got 7)
+    netlm.errors.CaseError: invalid case: patient.ecog: Input should be less than or equal to 4...
     """
     if isinstance(text, bytes):
         try:

@@ -347,9 +347,7 @@ class Liver(_Model):
     resectable_percent: Annotated[float | None, Field(default=None, ge=0, le=100)] = Field(
         default=None, description="Share of the liver metastases a surgeon judges removable."
     )
-    future_liver_remnant_percent: Annotated[float | None, Field(default=None, ge=0, le=100)] = (
-        None
-    )
+    future_liver_remnant_percent: Annotated[float | None, Field(default=None, ge=0, le=100)] = None
 
     #: Plausible whole-liver volume for an adult, including tumour (mL).  Massive
     #: NET hepatomegaly reaches about 10 L; below 300 mL is a unit error.
@@ -369,7 +367,7 @@ class Liver(_Model):
         if v is None or v == "too_numerous":
             return v
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1000:
-            raise ValueError(f"must be a whole number 0..1000 or 'too_numerous'")
+            raise ValueError("must be a whole number 0..1000 or 'too_numerous'")
         return v
 
     @model_validator(mode="after")

@@ -1,0 +1,230 @@
+"""The ``netlm`` command line: a thin layer over the Python API.
+
+Exit codes: 0 success; 2 bad input (the message on stderr names the field);
+1 anything else.  Bad input never produces a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from netlm import __version__
+from netlm.case import load_case, parse_case
+from netlm.eligibility import Assessment, Assessor, RuleProfile, default_profile, load_profile
+from netlm.errors import CaseError, NetlmError
+from netlm.evidence import get_source
+from netlm.report.board import render_markdown, render_rich
+
+app = typer.Typer(
+    name="netlm",
+    help="netlm: planning and follow-up of liver-directed therapy for neuroendocrine "
+    "tumour liver metastases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(error: NetlmError) -> typer.Exit:
+    console = _stderr()
+    if isinstance(error, CaseError):
+        console.print("[bold red]error:[/] invalid case")
+        for path, message in error.problems:
+            console.print(f"  {path or '(document)'}: {message}", markup=False)
+    else:
+        console.print(f"[bold red]error:[/] {error}", markup=False)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _profile(path: Path | None) -> RuleProfile:
+    return load_profile(path) if path is not None else default_profile()
+
+
+def assessment_json(a: Assessment) -> str:
+    """The JSON output contract of ``netlm assess --format json``."""
+    return a.model_dump_json(by_alias=True, indent=2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"netlm {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """netlm: liver-directed therapy of NET liver metastases."""
+
+
+@app.command()
+def assess(
+    case: Annotated[
+        Path,
+        typer.Argument(help="Case file (netlm/case/v1, YAML or JSON); '-' reads stdin."),
+    ],
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", "-p", help="Rule profile file (default: netlm's own)."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = OutputFormat.text,
+) -> None:
+    """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up."""
+    try:
+        if str(case) == "-":
+            parsed = parse_case(click.get_text_stream("stdin").read())
+        else:
+            parsed = load_case(case)
+        result = Assessor(_profile(profile)).assess(parsed)
+    except NetlmError as exc:
+        raise _fail(exc) from None
+    if output_format is OutputFormat.json:
+        typer.echo(assessment_json(result))
+    elif output_format is OutputFormat.markdown:
+        typer.echo(render_markdown(result), nl=False)
+    else:
+        Console(width=140).print(render_rich(result))
+
+
+@app.command()
+def rules(
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", "-p", help="Show parameter values from this profile."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = OutputFormat.text,
+) -> None:
+    """List every rule with its modalities, effect, parameters and sources."""
+    try:
+        prof = _profile(profile)
+    except NetlmError as exc:
+        raise _fail(exc) from None
+    assessor = Assessor(prof)
+    records = [
+        {
+            "id": r.id,
+            "modalities": [m.value for m in r.modalities],
+            "effect": r.effect.value,
+            "summary": r.summary,
+            "parameters": {name: prof.value(name) for name in r.parameters},
+            "sources": [
+                get_source(s).model_dump(mode="json") | {"citation": get_source(s).cite()}
+                for s in r.source_ids
+            ],
+        }
+        for r in assessor.rules
+    ]
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps({"profile": prof.id, "rules": records}, indent=2))
+        return
+    if output_format is OutputFormat.markdown:
+        lines = ["| rule | modalities | effect | parameters | sources |", "|---|---|---|---|---|"]
+        for r in assessor.rules:
+            params = ", ".join(f"{n}={prof.value(n)}" for n in r.parameters)
+            cites = "<br>".join(get_source(s).cite() for s in r.source_ids)
+            mods = ", ".join(m.value for m in r.modalities)
+            lines.append(
+                f"| `{r.id}` {r.summary} | {mods} | {r.effect.value} | {params} | {cites} |"
+            )
+        typer.echo("\n".join(lines))
+        return
+    table = Table(title=f"netlm rules ({len(records)}), profile {prof.id}", show_lines=True)
+    for col in ("rule", "modalities", "effect", "parameters", "sources"):
+        table.add_column(col)
+    for r in assessor.rules:
+        table.add_row(
+            f"{r.id}\n{r.summary}",
+            "\n".join(m.value for m in r.modalities),
+            r.effect.value,
+            "\n".join(f"{n} = {prof.value(n)}" for n in r.parameters),
+            "\n".join(get_source(s).cite() for s in r.source_ids),
+        )
+    Console(width=180).print(table)
+
+
+def bundled_examples() -> list[tuple[str, str]]:
+    """(file name, text) of the example cases shipped inside the package."""
+    folder = resources.files("netlm").joinpath("examples")
+    return sorted(
+        (item.name, item.read_text(encoding="utf-8"))
+        for item in folder.iterdir()
+        if item.name.endswith(".yaml")
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the results into.")
+    ] = Path("netlm-demo"),
+) -> None:
+    """Assess the bundled example cases and write JSON and Markdown results to a folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    assessor = Assessor()
+    console = Console(width=140)
+    index = ["# netlm demo", "", "| case | file | verdicts |", "|---|---|---|"]
+    for name, text in bundled_examples():
+        case = parse_case(text)
+        result = assessor.assess(case)
+        stem = Path(name).stem
+        (out / f"{stem}.assessment.json").write_text(assessment_json(result) + "\n")
+        (out / f"{stem}.assessment.md").write_text(render_markdown(result))
+        counts: dict[str, int] = {}
+        for o in result.options:
+            counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
+        summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        index.append(f"| {result.case_id} | {name} | {summary} |")
+        console.print(render_rich(result, all_findings=False))
+    (out / "index.md").write_text("\n".join(index) + "\n")
+    console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (testable without a subprocess)."""
+    try:
+        result = app(
+            args=list(argv) if argv is not None else None, prog_name="netlm", standalone_mode=False
+        )
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        _stderr().print("aborted")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The tumour-board assessment: a verdict with reasons and sources for every modality."""
+
+from netlm.eligibility.engine import Assessor, assess, decide
+from netlm.eligibility.model import (
+    Assessment,
+    Effect,
+    Finding,
+    Modality,
+    ModalityOption,
+    Verdict,
+    WorkupItem,
+)
+from netlm.eligibility.profile import RuleProfile, default_profile, load_profile
+from netlm.eligibility.rules import Rule, all_rules
+
+__all__ = [
+    "Assessment",
+    "Assessor",
+    "Effect",
+    "Finding",
+    "Modality",
+    "ModalityOption",
+    "Rule",
+    "RuleProfile",
+    "Verdict",
+    "WorkupItem",
+    "all_rules",
+    "assess",
+    "decide",
+    "default_profile",
+    "load_profile",
+]

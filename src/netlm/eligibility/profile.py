@@ -1,0 +1,234 @@
+"""Rule profiles: the thresholds the eligibility rules use, as data.
+
+Where sources disagree (bilirubin 2 vs 3 mg/dL for TARE, Milan-NET age 55 vs
+60, the ALBI coefficient, tumour-burden cut-offs, the PRRT platelet floor,
+CTCAE v5 vs v6), the choice is a parameter of the profile.  netlm ships
+``default``; a centre passes its own file, usually ``extends: default`` with a
+few overrides.  Every assessment names the profile and a digest of its values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from netlm.errors import ProfileError
+from netlm.evidence import SOURCES
+
+PROFILE_SCHEMA = "netlm/rule-profile/v1"
+
+
+class Parameters(BaseModel):
+    """Every threshold a rule reads; see ``profiles/default.yaml`` for sources."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    fdg_pet_ki67_threshold_percent: float
+    carcinoid_heart_ntprobnp_pg_ml: float
+    albi_coefficient: float
+    ctcae_version: Literal["5.0", "6.0"]
+    resection_max_ecog: int
+    resection_min_resectable_percent: float
+    transplant_criteria: str
+    transplant_age_limit_years: float
+    transplant_age_limit_inclusive: bool
+    transplant_max_involvement_percent: float
+    transplant_min_months_stable: float
+    transplant_ki67_limit_percent: float
+    ablation_max_lesions: int
+    ablation_ideal_max_lesions: int
+    ablation_ideal_max_diameter_mm: float
+    ablation_margin_mm: float
+    ablation_zone_laser_mm: float
+    ablation_zone_rfa_single_mm: float
+    ablation_zone_rfa_cluster_mm: float
+    ablation_zone_mwa_single_mm: float
+    ablation_zone_mwa_cluster_mm: float
+    ablation_zone_ire_mm: float
+    ablation_zone_cryo_mm: float
+    ablation_inr_max: float
+    ablation_platelets_min_10e9_per_l: float
+    embolization_max_involvement_percent: float
+    embolization_high_risk_involvement_percent: float
+    embolization_bilirubin_limit_mg_dl: float
+    arterial_inr_max_femoral: float
+    arterial_inr_max_radial: float
+    arterial_platelets_min_10e9_per_l: float
+    tare_max_ecog: int
+    tare_bilirubin_limit_mg_dl: float
+    tare_bilirubin_hard_limit_mg_dl: float
+    tare_transaminase_max_x_uln: float
+    tare_max_involvement_percent: float
+    tare_low_albumin_involvement_percent: float
+    tare_low_albumin_g_dl: float
+    tare_bilobar_min_involvement_percent: float
+    tare_creatinine_max_mg_dl: float
+    tare_platelets_min_10e9_per_l: float
+    tare_min_life_expectancy_months: float
+    lung_dose_limit_single_gy: float
+    lung_dose_limit_cumulative_gy: float
+    resin_lsf_no_reduction_below: float
+    resin_lsf_reduce_20_below: float
+    resin_lsf_max: float
+    dose_constant_gy_kg_per_gbq: float
+    lung_mass_kg: float
+    segmentectomy_max_segments: int
+    segmentectomy_max_lesions: int
+    prrt_min_krenning: int
+    prrt_platelets_min_10e9_per_l: float
+    prrt_min_egfr_ml_min: float
+    lutia_max_ki67_percent: float
+    lutia_min_lesion_mm: float
+    lutia_max_involvement_percent: float
+    lutia_min_egfr_ml_min: float
+    lutia_min_platelets_10e9_per_l: float
+    lutia_min_albumin_g_dl: float
+
+
+class ParameterInfo(BaseModel):
+    """Documentation of one parameter: unit, sources and disagreeing values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    unit: str | None
+    sources: tuple[str, ...]
+    alternatives: str | None
+    note: str | None
+
+
+class RuleProfile(BaseModel):
+    """A named, versioned set of rule parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    version: str
+    extends: str | None
+    parameters: Parameters
+    info: dict[str, ParameterInfo]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the parameter values (canonical JSON)."""
+        payload = json.dumps(self.parameters.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def value(self, name: str) -> float | int | str | bool:
+        """The value of parameter ``name``."""
+        result: float | int | str | bool = getattr(self.parameters, name)
+        return result
+
+
+def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfile:
+    if not isinstance(document, Mapping):
+        raise ProfileError(f"{origin}: a profile must be a mapping")
+    if document.get("schema") != PROFILE_SCHEMA:
+        raise ProfileError(f"{origin}: schema must be {PROFILE_SCHEMA!r}")
+    for key in ("id", "name", "version"):
+        if not isinstance(document.get(key), str) or not document[key]:
+            raise ProfileError(f"{origin}: '{key}' must be a non-empty string")
+    unknown_keys = set(document) - {
+        "schema",
+        "id",
+        "name",
+        "version",
+        "extends",
+        "parameters",
+        "description",
+    }
+    if unknown_keys:
+        raise ProfileError(f"{origin}: unknown key(s) {', '.join(sorted(unknown_keys))}")
+    raw = document.get("parameters") or {}
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"{origin}: 'parameters' must be a mapping")
+
+    values: dict[str, Any] = base.parameters.model_dump() if base else {}
+    info: dict[str, ParameterInfo] = dict(base.info) if base else {}
+    known = set(Parameters.model_fields)
+    for name, spec in raw.items():
+        if name not in known:
+            raise ProfileError(f"{origin}: unknown parameter {name!r}")
+        if isinstance(spec, Mapping):
+            if "value" not in spec:
+                raise ProfileError(f"{origin}: parameter {name!r} has no 'value'")
+            values[name] = spec["value"]
+            sources = tuple(spec.get("sources") or ())
+            for sid in sources:
+                if sid not in SOURCES:
+                    raise ProfileError(f"{origin}: parameter {name!r} cites unknown source {sid!r}")
+            prior = info.get(name)
+            info[name] = ParameterInfo(
+                name=name,
+                unit=spec.get("unit", prior.unit if prior else None),
+                sources=sources or (prior.sources if prior else ()),
+                alternatives=spec.get("alternatives"),
+                note=spec.get("note", prior.note if prior else None),
+            )
+        else:
+            values[name] = spec
+            if name not in info:
+                info[name] = ParameterInfo(
+                    name=name, unit=None, sources=(), alternatives=None, note=None
+                )
+    try:
+        parameters = Parameters.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ProfileError(f"{origin}: {problems}") from None
+    if base is None:
+        unsourced = [n for n, i in info.items() if not i.sources]
+        if unsourced:
+            raise ProfileError(f"{origin}: parameters without sources: {', '.join(unsourced)}")
+    return RuleProfile(
+        id=str(document["id"]),
+        name=str(document["name"]),
+        version=str(document["version"]),
+        extends=base.id if base else None,
+        parameters=parameters,
+        info=info,
+    )
+
+
+def default_profile() -> RuleProfile:
+    """The profile netlm ships (``profiles/default.yaml``)."""
+    text = resources.files("netlm.eligibility").joinpath("profiles/default.yaml").read_text()
+    return _parse(yaml.safe_load(text), "default profile", None)
+
+
+def load_profile(path: str | Path) -> RuleProfile:
+    """Load a centre's profile file (YAML or JSON).
+
+    A file with ``extends: default`` starts from the shipped profile and
+    overrides the parameters it lists; without ``extends`` it must give every
+    parameter with its sources.
+
+    Raises
+    ------
+    ProfileError
+        If the file cannot be read, names an unknown parameter, or a value has
+        the wrong type.
+    """
+    p = Path(path)
+    try:
+        document = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {p}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{p}: not valid YAML: {exc}") from None
+    base: RuleProfile | None = None
+    if isinstance(document, Mapping) and document.get("extends") is not None:
+        if document["extends"] != "default":
+            raise ProfileError(f"{p}: can only extend 'default', not {document['extends']!r}")
+        base = default_profile()
+    return _parse(document, str(p), base)

@@ -1,0 +1,1 @@
+"""Reports: the tumour-board summary (text, Markdown)."""

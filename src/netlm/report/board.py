@@ -1,0 +1,150 @@
+"""The tumour-board summary of an assessment, as rich text or Markdown."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from netlm.eligibility.model import Assessment, Effect, Finding, ModalityOption, Verdict
+
+VERDICT_STYLE: dict[Verdict, str] = {
+    Verdict.ELIGIBLE: "bold green",
+    Verdict.ELIGIBLE_WITH_CAUTION: "bold yellow",
+    Verdict.NEEDS_INFORMATION: "bold cyan",
+    Verdict.NOT_SUITABLE: "bold magenta",
+    Verdict.CONTRAINDICATED: "bold red",
+}
+
+EFFECT_MARK: dict[Effect, str] = {
+    Effect.CONTRAINDICATION: "✗",
+    Effect.NOT_SUITABLE: "–",
+    Effect.RELATIVE_CONTRAINDICATION: "!",
+    Effect.CAUTION: "!",
+    Effect.REQUIREMENT: "→",
+    Effect.FAVOURS: "+",
+}
+
+
+def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:.{digits}f}{unit}"
+
+
+def headline(a: Assessment) -> list[tuple[str, str]]:
+    """(label, value) pairs for the case header."""
+    grade = a.grade.grade.value if a.grade.grade else "unknown"
+    if a.grade.grade and a.grade.is_lower_bound:
+        grade += " (at least; one index missing)"
+    cp = a.liver_function.child_pugh
+    cp_text = (
+        f"{cp.child_pugh_class.value}{cp.score}"
+        if cp.score and cp.child_pugh_class
+        else ("unknown (" + ", ".join(cp.missing) + ")")
+    )
+    al = a.liver_function.albi
+    al_text = (
+        f"grade {al.grade} ({al.score:.2f})" if al.score is not None and al.grade else "unknown"
+    )
+    burden = a.tumour_burden
+    burden_text = (
+        f"{burden.percent:.1f} % ({burden.method.value if burden.method else 'method unknown'})"
+        if burden.percent is not None
+        else "unknown"
+    )
+    return [
+        ("Case", a.case_id),
+        ("WHO 2019 grade", grade),
+        ("Child-Pugh", cp_text),
+        ("ALBI", al_text),
+        ("Tumour burden", burden_text),
+    ]
+
+
+def _finding_line(f: Finding) -> str:
+    where = "; ".join(
+        (f"seed {s.seed[:3]} {s.section}" if s.seed else s.reference.split(" (")[0])
+        for s in f.sources[:2]
+    )
+    return f"{EFFECT_MARK[f.effect]} {f.message} [{where}]"
+
+
+def _reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
+    shown = [
+        f
+        for f in o.findings
+        if all_findings or f.effect not in (Effect.REQUIREMENT, Effect.FAVOURS)
+    ]
+    lines = [_finding_line(f) for f in shown]
+    if o.verdict is Verdict.NEEDS_INFORMATION:
+        lines.append("? needs: " + ", ".join(o.missing_information))
+        lines.append(f"  if those are unremarkable: {o.provisional_verdict.value}")
+    return lines
+
+
+def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
+    """A rich renderable of the board summary."""
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    for label, value in headline(a):
+        header.add_row(label, value)
+
+    options = Table(title="Options", show_lines=True, expand=True)
+    options.add_column("Modality", ratio=2)
+    options.add_column("Verdict", ratio=2)
+    options.add_column("Reasons and sources", ratio=7)
+    for o in a.options:
+        options.add_row(
+            o.label,
+            Text(o.verdict.value.replace("_", " "), style=VERDICT_STYLE[o.verdict]),
+            Text("\n".join(_reasons(o, all_findings=all_findings)) or "no findings"),
+        )
+    workup = Table(title="Work-up still needed", expand=True, show_header=False)
+    workup.add_column("item")
+    for w in a.workup:
+        workup.add_row(f"• {w.message}")
+    if not a.workup:
+        workup.add_row("nothing further")
+    prov = a.provenance
+    footer = Text(
+        f"netlm {prov.netlm_version} · profile {prov.profile.id} {prov.profile.version} "
+        f"({prov.profile.digest[:12]}) · {prov.rules_evaluated} rules · "
+        f"inputs {prov.inputs_digest[:12]}",
+        style="dim",
+    )
+    return Group(Panel(header, title="netlm tumour-board assessment"), options, workup, footer)
+
+
+def render_markdown(a: Assessment) -> str:
+    """The board summary as Markdown, with every finding and its full citation."""
+    out = ["# netlm tumour-board assessment", ""]
+    for label, value in headline(a):
+        out.append(f"- **{label}:** {value}")
+    out += ["", "## Options", "", "| Modality | Verdict | Main reasons |", "|---|---|---|"]
+    for o in a.options:
+        reasons = "<br>".join(line.replace("|", "\\|") for line in _reasons(o, all_findings=False))
+        out.append(f"| {o.label} | **{o.verdict.value}** | {reasons or '—'} |")
+    out += ["", "## Work-up still needed", ""]
+    out += [f"- {w.message}" for w in a.workup] or ["- nothing further"]
+    out += ["", "## Findings in full", ""]
+    for o in a.options:
+        out.append(f"### {o.label} (`{o.modality.value}`): {o.verdict.value}")
+        out.append("")
+        if not o.findings and not o.missing_information:
+            out.append("No rule fired.")
+        for f in o.findings:
+            out.append(f"- **{f.effect.value}** `{f.rule_id}`: {f.message}")
+            for s in f.sources:
+                out.append(f"  - {s.cite()}")
+        if o.missing_information:
+            out.append(f"- **needs information:** {', '.join(o.missing_information)}")
+        out.append("")
+    prov = a.provenance
+    out.append(
+        f"_netlm {prov.netlm_version}, profile `{prov.profile.id}` {prov.profile.version} "
+        f"(sha256 {prov.profile.digest[:12]}), inputs sha256 {prov.inputs_digest[:12]}._"
+    )
+    return "\n".join(out) + "\n"
