@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from netlm import __version__
 from netlm.case import load_case, parse_case
@@ -100,7 +100,7 @@ def assess(
     """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up."""
     try:
         if str(case) == "-":
-            parsed = parse_case(click.get_text_stream("stdin").read())
+            parsed = parse_case(typer.get_text_stream("stdin").read())
         else:
             parsed = load_case(case)
         result = Assessor(_profile(profile)).assess(parsed)
@@ -213,16 +213,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (testable without a subprocess)."""
     try:
         result = app(
-            args=list(argv) if argv is not None else None, prog_name="netlm", standalone_mode=False
+            args=list(argv) if argv is not None else None,
+            prog_name="netlm",
+            standalone_mode=False,
         )
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_BAD_INPUT
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         _stderr().print("aborted")
         return 1
+    except TyperException as exc:  # usage errors: unknown option, bad choice, ...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:  # pragma: no cover - every usage error typer raises can show itself
+            _stderr().print(str(exc), markup=False)
+        return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 
 

@@ -38,6 +38,20 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _short_repr(value: object, limit: int = 60) -> str | None:
+    """``repr(value)`` if it is at most ``limit`` characters long, else ``None``.
+
+    An int beyond Python's digit limit for ``str()`` (4300 digits) raises
+    ``ValueError`` when printed; YAML hex, octal, binary and sexagesimal
+    integers are not bound by that limit, so such values do reach us.
+    """
+    try:
+        text = repr(value)
+    except ValueError:
+        return None
+    return text if len(text) <= limit else None
+
+
 def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
@@ -50,9 +64,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind in {"literal_error", "enum"} or "input" not in error:
         return msg
     given = error["input"]
-    if isinstance(given, (str, int, float, bool)) and len(repr(given)) <= 60:
-        return f"{msg} (got {given!r})"
-    return msg
+    shown = _short_repr(given) if isinstance(given, (str, int, float, bool)) else None
+    return f"{msg} (got {shown})" if shown is not None else msg
 
 
 def _locations(error: Mapping[str, Any]) -> tuple[int | str, ...]:
@@ -96,7 +109,8 @@ def case_from_mapping(data: object) -> Case:
     if schema is None:
         raise CaseError([("schema", f"is required (expected {SCHEMA_ID!r})")])
     if schema != SCHEMA_ID:
-        raise CaseError([("schema", f"unsupported schema {schema!r} (expected {SCHEMA_ID!r})")])
+        shown = _short_repr(schema, limit=200) or f"of type {type(schema).__name__}"
+        raise CaseError([("schema", f"unsupported schema {shown} (expected {SCHEMA_ID!r})")])
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
@@ -142,6 +156,11 @@ def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:
         raise CaseError([("", f"not valid {format.upper()}: {exc}")]) from None
     except (RecursionError, ValueError) as exc:  # e.g. absurdly deep nesting, huge ints
         raise CaseError([("", f"not readable as {format.upper()}: {exc}")]) from None
+    except (LookupError, AttributeError, TypeError) as exc:
+        # PyYAML's constructors for explicitly tagged scalars fail this way on bad
+        # values: "!!bool xx" (KeyError), "!!int ''" (IndexError), "!!timestamp x"
+        # (AttributeError).
+        raise CaseError([("", f"not readable as {format.upper()}: {exc!r}")]) from None
     return case_from_mapping(data)
 
 
