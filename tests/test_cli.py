@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED, edited
 
+from conftest import SHARED, edited
 from netlm.cli import bundled_examples, main
 from netlm.eligibility import Modality, Verdict, all_rules
 

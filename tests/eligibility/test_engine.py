@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import make_case
 
+from conftest import make_case
 from netlm.eligibility import Assessor, Effect, Finding, Modality, Verdict, decide
 from netlm.evidence import get_source
 

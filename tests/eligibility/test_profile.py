@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_case
 
+from conftest import make_case
 from netlm.eligibility import Assessor, default_profile, load_profile
 from netlm.eligibility.profile import Parameters
 from netlm.errors import ProfileError
@@ -56,9 +56,7 @@ def test_extending_profile_overrides_only_what_it_names(tmp_path: Path) -> None:
     base = default_profile()
     assert profile.id == "centre" and profile.extends == "default"
     assert profile.parameters.albi_coefficient == -0.0852
-    changed = {
-        k for k, v in profile.parameters.model_dump().items() if v != base.value(k)
-    }
+    changed = {k for k, v in profile.parameters.model_dump().items() if v != base.value(k)}
     assert changed == {"albi_coefficient"}
     assert profile.digest != base.digest
     # provenance of the parameter is kept from the default

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from netlm.eligibility.rules import ablation, embolization, prrt, radioembolization, surgery
+from netlm.eligibility.rules import (
+    ablation,
+    embolization,
+    prognosis,
+    prrt,
+    radioembolization,
+    surgery,
+)
 from netlm.eligibility.rules.base import Context, MissingData, Rule, RuleBook
 
 __all__ = ["Context", "MissingData", "Rule", "RuleBook", "all_rules"]
@@ -16,6 +23,7 @@ def all_rules() -> tuple[Rule, ...]:
         *embolization.book.rules,
         *radioembolization.book.rules,
         *prrt.book.rules,
+        *prognosis.book.rules,
     )
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):  # pragma: no cover - caught by the tests
