@@ -324,7 +324,7 @@ def test_result_round_trips_and_cites_its_version(version: str) -> None:
     result = ctcae_grade("bilirubin", 2.0, uln=1.0, baseline=0.5, version=version)
     assert CtcaeGrade.model_validate_json(result.model_dump_json()) == result
     assert result.model_dump(mode="json")["version"] == version
-    assert result.source_ids == (f"ctcae_v{version[0]}",)
+    assert result.source_ids[0] == f"ctcae_v{version[0]}"
     assert set(result.source_ids) <= SOURCES.keys()
 
 

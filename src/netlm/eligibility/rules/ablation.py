@@ -75,9 +75,12 @@ def _count(ctx: Context, m: Modality) -> str | None:
 )
 def _zone(ctx: Context, m: Modality) -> str | None:
     _single, largest = zone_mm(ctx, m)
-    too_big = [(i, d) for i, d in ctx.lesion_diameters_mm() if d > largest]
-    if not ctx.all_lesions_listed() and not too_big:
-        raise MissingData(("liver.lesions (every lesion with its diameter)",))
+    # One measured lesion beyond reach decides, whatever the others measure.
+    too_big = [(i, d) for i, d in ctx.measured_lesions_mm() if d > largest]
+    if not too_big:
+        ctx.lesion_diameters_mm()  # every listed lesion needs its diameter
+        if not ctx.all_lesions_listed():
+            raise MissingData(("liver.lesions (every lesion with its diameter)",))
     if too_big:
         listed = ", ".join(f"{i} {fmt(d)} mm" for i, d in too_big)
         return (
@@ -97,7 +100,7 @@ def _zone(ctx: Context, m: Modality) -> str | None:
 )
 def _multi(ctx: Context, m: Modality) -> str | None:
     single, largest = zone_mm(ctx, m)
-    need = [(i, d) for i, d in ctx.lesion_diameters_mm() if single < d <= largest]
+    need = [(i, d) for i, d in ctx.measured_lesions_mm() if single < d <= largest]
     if need:
         listed = ", ".join(f"{i} {fmt(d)} mm" for i, d in need)
         return f"{listed}: beyond one applicator's {fmt(single)} mm zone; needs a cluster"

@@ -97,6 +97,14 @@ class Context:
             raise MissingData(missing)
         return [(lesion.id, float(lesion.longest_diameter_mm or 0.0)) for lesion in lesions]
 
+    def measured_lesions_mm(self) -> list[tuple[str, float]]:
+        """(id, longest diameter) of the listed lesions that have a diameter."""
+        return [
+            (lesion.id, float(lesion.longest_diameter_mm))
+            for lesion in self.case.liver.lesions
+            if lesion.longest_diameter_mm is not None
+        ]
+
     def all_lesions_listed(self) -> bool:
         """Whether the lesion list covers every lesion counted."""
         total = self.case.liver.lesion_total

@@ -214,23 +214,30 @@ def _lutia_ki67(ctx: Context, m: Modality) -> str | None:
 )
 def _lutia_lesions(ctx: Context, m: Modality) -> str | None:
     limit = ctx.p.lutia_min_lesion_mm
-    ctx.lesion_diameters_mm()
+    lesions = ctx.case.liver.lesions
+    if not lesions:
+        ctx.need(None, "liver.lesions")
     lobes = {
         x.lobe
-        for x in ctx.case.liver.lesions
+        for x in lesions
         if x.longest_diameter_mm is not None and x.longest_diameter_mm >= limit
     }
     if {"left", "right"} <= lobes:
-        return None
+        return None  # met, whatever the other lesions measure
+    # Only lesions that could still be >= limit in a lacking lobe matter.
+    unknown = [
+        f"liver.lesions[{i}].longest_diameter_mm"
+        for i, x in enumerate(lesions)
+        if x.longest_diameter_mm is None
+    ] + [
+        f"liver.lesions[{i}].segment"
+        for i, x in enumerate(lesions)
+        if x.segment is None and (x.longest_diameter_mm or limit) >= limit
+    ]
+    if unknown:
+        ctx.need_all(**{p.replace(".", "__"): None for p in unknown})
     if not ctx.all_lesions_listed():
         ctx.need(None, "liver.lesions (every lesion with segment and diameter)")
-    missing = [
-        f"liver.lesions[{i}].segment"
-        for i, x in enumerate(ctx.case.liver.lesions)
-        if x.segment is None
-    ]
-    if missing:
-        ctx.need_all(**{p.replace(".", "__"): None for p in missing})
     lacking = sorted({"left", "right"} - lobes)
     return f"no lesion >= {fmt(limit)} mm in the {' and '.join(lacking)} lobe (LUTIA inclusion)"
 

@@ -101,7 +101,7 @@ def _resection_extrahepatic_limited(ctx: Context, m: Modality) -> str | None:
 def _resection_fraction(ctx: Context, m: Modality) -> str | None:
     pct = ctx.need(ctx.case.liver.resectable_percent, "liver.resectable_percent")
     limit = ctx.p.resection_min_resectable_percent
-    if pct < limit:
+    if pct <= limit:
         return (
             f"only {fmt(pct)} % of the liver metastases removable "
             f"(resection requires > {fmt(limit)} %)"
