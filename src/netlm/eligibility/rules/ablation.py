@@ -118,7 +118,7 @@ def _multi(ctx: Context, m: Modality) -> str | None:
 def _margin(ctx: Context, m: Modality) -> str | None:
     _single, largest = zone_mm(ctx, m)
     margin = ctx.p.ablation_margin_mm
-    tight = [(i, d) for i, d in ctx.lesion_diameters_mm() if d <= largest < d + 2 * margin]
+    tight = [(i, d) for i, d in ctx.measured_lesions_mm() if d <= largest < d + 2 * margin]
     if tight:
         listed = ", ".join(f"{i} {fmt(d)} mm" for i, d in tight)
         return (
@@ -143,7 +143,9 @@ def _ideal(ctx: Context, m: Modality) -> str | None:
     if not ctx.all_lesions_listed():
         return None
     limit = ctx.p.ablation_ideal_max_diameter_mm
-    diameters = [d for _i, d in ctx.lesion_diameters_mm()]
+    diameters = [d for _i, d in ctx.measured_lesions_mm()]
+    if len(diameters) != count:
+        return None
     if all(d < limit for d in diameters):
         return f"{count} lesion(s), all < {fmt(limit)} mm: the best indication for ablation"
     return None

@@ -225,10 +225,11 @@ def _lutia_lesions(ctx: Context, m: Modality) -> str | None:
     if {"left", "right"} <= lobes:
         return None  # met, whatever the other lesions measure
     # Only lesions that could still be >= limit in a lacking lobe matter.
+    lacking = {"left", "right"} - lobes
     unknown = [
         f"liver.lesions[{i}].longest_diameter_mm"
         for i, x in enumerate(lesions)
-        if x.longest_diameter_mm is None
+        if x.longest_diameter_mm is None and (x.segment is None or x.lobe in lacking)
     ] + [
         f"liver.lesions[{i}].segment"
         for i, x in enumerate(lesions)
@@ -238,8 +239,10 @@ def _lutia_lesions(ctx: Context, m: Modality) -> str | None:
         ctx.need_all(**{p.replace(".", "__"): None for p in unknown})
     if not ctx.all_lesions_listed():
         ctx.need(None, "liver.lesions (every lesion with segment and diameter)")
-    lacking = sorted({"left", "right"} - lobes)
-    return f"no lesion >= {fmt(limit)} mm in the {' and '.join(lacking)} lobe (LUTIA inclusion)"
+    return (
+        f"no lesion >= {fmt(limit)} mm in the {' and '.join(sorted(lacking))} lobe "
+        "(LUTIA inclusion)"
+    )
 
 
 @book.rule(
