@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from netlm.case import Case, case_from_mapping
 from netlm.eligibility import Assessor, Modality
+
+# Reproducible property tests: the same examples on every machine and in CI.
+settings.register_profile("netlm", derandomize=True, deadline=None)
+settings.load_profile("netlm")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

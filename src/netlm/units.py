@@ -73,8 +73,8 @@ def canonical_unit(unit: str) -> str:
     raise UnitError(f"unknown unit {unit!r}")
 
 
-def _clean(value: float) -> float:
-    """Drop binary floating-point noise from a converted value (12 significant digits).
+def clean_float(value: float) -> float:
+    """Drop binary floating-point noise from a computed value (12 significant digits).
 
     51.3 µmol/L / 17.1 is 2.9999999999999996 in binary floating point; a
     laboratory value has nowhere near 12 significant digits, so rounding there
@@ -82,7 +82,7 @@ def _clean(value: float) -> float:
 
     Examples
     --------
-    >>> _clean(51.3 / 17.1)
+    >>> clean_float(51.3 / 17.1)
     3.0
     """
     return float(f"{value:.12g}")
@@ -110,9 +110,9 @@ def convert(value: float, from_unit: str, to_unit: str, *, analyte: str) -> floa
     if src == dst:
         return value
     if (analyte, src, dst) in _FACTORS:
-        return _clean(value * _FACTORS[(analyte, src, dst)])
+        return clean_float(value * _FACTORS[(analyte, src, dst)])
     if (analyte, dst, src) in _FACTORS:
-        return _clean(value / _FACTORS[(analyte, dst, src)])
+        return clean_float(value / _FACTORS[(analyte, dst, src)])
     raise UnitError(f"cannot convert {analyte} from {from_unit!r} to {to_unit!r}")
 
 

@@ -19,6 +19,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import CaseError
+from netlm.units import clean_float
 
 __all__ = ["BurdenMethod", "BurdenResult", "tumour_burden"]
 
@@ -166,7 +167,7 @@ def tumour_burden(
     if liver_volume_ml is not None and tumour_volume_ml is not None:
         # burden_method: involvement = tumour volume / liver volume.
         return BurdenResult(
-            percent=100.0 * tumour_volume_ml / liver_volume_ml,
+            percent=clean_float(100.0 * tumour_volume_ml / liver_volume_ml),
             method=BurdenMethod.VOLUMETRY,
             missing=(),
         )
