@@ -604,3 +604,23 @@ def test_units_for() -> None:
     assert units_for("creatinine") == {"mg/dL", "umol/L"}
     assert units_for("activity") == {"GBq", "MBq", "mCi"}
     assert units_for("glucose") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"patient__ecog": True}, "patient.ecog"),
+        ({"workup__lung_shunt_fraction": True}, "workup.lung_shunt_fraction"),
+        ({"tumour__ki67_percent": False}, "tumour.ki67_percent"),
+        ({"labs__bilirubin": {"value": True, "unit": "mg/dL"}}, "labs.bilirubin.value"),
+        ({"labs__platelets_10e9_per_l": True}, "labs.platelets_10e9_per_l"),
+    ],
+)
+def test_true_false_is_not_a_number(changes: dict[str, Any], path: str) -> None:
+    # pydantic's lax mode would read `ecog: true` as ECOG 1: refused instead.
+    assert _has(_problems(edited(**changes)), path, "must be a number")
+
+
+def test_booleans_still_accepted_where_a_yes_no_is_asked() -> None:
+    case = case_from_mapping(edited(tumour__primary_resected=False, liver__ascites="none"))
+    assert case.tumour.primary_resected is False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,10 +31,28 @@ from netlm.units import canonical_unit, convert, units_for
 SCHEMA_ID = "netlm/case/v1"
 
 
+def _numeric(annotation: Any) -> bool:
+    """Whether a field takes numbers and not booleans (``float | None``, ``int``...)."""
+    args = get_args(annotation) or (annotation,)
+    return bool({int, float} & set(args)) and bool not in args
+
+
 class _Model(BaseModel):
-    """Base of every case model: unknown fields are errors, NaN/inf are refused."""
+    """Base of every case model: unknown fields are errors, NaN/inf are refused,
+    and ``true``/``false`` is not accepted where a number is expected (pydantic
+    would otherwise read ``ecog: true`` as ECOG 1)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(field.alias or name)
+                if isinstance(value, bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name}:: must be a number, not {str(value).lower()}")
+        return data
 
 
 # --------------------------------------------------------------------------- enums
