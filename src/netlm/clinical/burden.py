@@ -12,12 +12,12 @@ liver involvement = tumour volume / liver volume, recorded with its method.
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
+from netlm.clinical._checks import check_number
 from netlm.errors import CaseError
 from netlm.units import clean_float
 
@@ -55,29 +55,6 @@ class BurdenResult(BaseModel):
     method: BurdenMethod | None
     missing: tuple[str, ...]
     source_ids: tuple[str, ...] = _SOURCE_IDS
-
-
-def _check_number(
-    name: str,
-    value: float | None,
-    problems: list[tuple[str, str]],
-    *,
-    positive: bool = False,
-    high: float | None = None,
-) -> None:
-    """Append a problem unless ``value`` is None or a finite number in range."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((name, f"must be a number, not {type(value).__name__}"))
-    elif not math.isfinite(value):
-        problems.append((name, f"must be a finite number, not {value!r}"))
-    elif positive and value <= 0:
-        problems.append((name, f"must be > 0, not {value:g}"))
-    elif value < 0:
-        problems.append((name, f"must be >= 0, not {value:g}"))
-    elif high is not None and value > high:
-        problems.append((name, f"must be <= {high:g}, not {value:g}"))
 
 
 def tumour_burden(
@@ -129,9 +106,9 @@ def tumour_burden(
     ('tumour_volume_ml', 'involvement_percent')
     """
     problems: list[tuple[str, str]] = []
-    _check_number("liver_volume_ml", liver_volume_ml, problems, positive=True)
-    _check_number("tumour_volume_ml", tumour_volume_ml, problems)
-    _check_number("involvement_percent", involvement_percent, problems, high=100.0)
+    check_number("liver_volume_ml", liver_volume_ml, problems, positive=True)
+    check_number("tumour_volume_ml", tumour_volume_ml, problems)
+    check_number("involvement_percent", involvement_percent, problems, high=100.0)
     method: BurdenMethod | None = None
     if involvement_method is not None:
         try:

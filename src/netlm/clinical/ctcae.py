@@ -47,6 +47,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from netlm.clinical._checks import check_number
 from netlm.errors import CaseError
 
 __all__ = ["Analyte", "CtcaeGrade", "CtcaeVersion", "ctcae_grade"]
@@ -269,28 +270,6 @@ def _analyte(analyte: Analyte | str, problems: list[tuple[str, str]]) -> Analyte
         return None
 
 
-def _check_number(
-    name: str,
-    value: float | None,
-    problems: list[tuple[str, str]],
-    *,
-    positive: bool = False,
-    required: bool = False,
-) -> None:
-    if value is None:
-        if required:
-            problems.append((name, "is required"))
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((name, f"must be a number, not {type(value).__name__}"))
-    elif not math.isfinite(value):
-        problems.append((name, f"must be a finite number, not {value!r}"))
-    elif positive and value <= 0:
-        problems.append((name, f"must be > 0, not {value:g}"))
-    elif value < 0:
-        problems.append((name, f"must be >= 0, not {value:g}"))
-
-
 def ctcae_grade(
     analyte: Analyte | str,
     value: float,
@@ -352,10 +331,10 @@ def ctcae_grade(
     problems: list[tuple[str, str]] = []
     which = _analyte(analyte, problems)
     ver = _version(version, problems)
-    _check_number("value", value, problems, required=True)
-    _check_number("uln", uln, problems, positive=True)
-    _check_number("lln", lln, problems)
-    _check_number("baseline", baseline, problems, positive=True)
+    check_number("value", value, problems, required=True)
+    check_number("uln", uln, problems, positive=True)
+    check_number("lln", lln, problems)
+    check_number("baseline", baseline, problems, positive=True)
     if not problems and uln is not None and lln is not None and lln >= uln:
         problems.append(("lln", f"must be below uln ({lln:g} >= {uln:g})"))
     if problems or which is None:

@@ -14,12 +14,12 @@ Sources
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
+from netlm.clinical._checks import check_number
 from netlm.errors import CaseError
 
 __all__ = ["GradeResult", "WhoGrade", "who_2019_grade"]
@@ -91,21 +91,6 @@ def _index_grade(value: float, g2_from: float, g3_above: float) -> int:
     return 1
 
 
-def _check_index(
-    name: str, value: float | None, high: float | None, problems: list[tuple[str, str]]
-) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((name, f"must be a number, not {type(value).__name__}"))
-    elif not math.isfinite(value):
-        problems.append((name, f"must be a finite number, not {value!r}"))
-    elif value < 0:
-        problems.append((name, f"must be >= 0, not {value:g}"))
-    elif high is not None and value > high:
-        problems.append((name, f"must be <= {high:g}, not {value:g}"))
-
-
 def who_2019_grade(
     ki67_percent: float | None,
     mitoses_per_2mm2: float | None,
@@ -149,8 +134,8 @@ def who_2019_grade(
     ('NET G1', True, ('ki67_percent',))
     """
     problems: list[tuple[str, str]] = []
-    _check_index("ki67_percent", ki67_percent, 100.0, problems)
-    _check_index("mitoses_per_2mm2", mitoses_per_2mm2, None, problems)
+    check_number("ki67_percent", ki67_percent, problems, high=100.0)
+    check_number("mitoses_per_2mm2", mitoses_per_2mm2, problems, high=None)
     diff: str | None = None
     if differentiation is not None:
         if not isinstance(differentiation, str):

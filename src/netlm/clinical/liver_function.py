@@ -21,6 +21,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from netlm.clinical._checks import check_number
 from netlm.errors import CaseError
 from netlm.units import convert
 
@@ -123,26 +124,6 @@ class AlbiResult(BaseModel):
     source_ids: tuple[str, ...] = _ALBI_SOURCES
 
 
-def _check_number(
-    name: str,
-    value: float | None,
-    problems: list[tuple[str, str]],
-    *,
-    positive: bool = False,
-) -> None:
-    """Append a problem unless ``value`` is None or a finite number >= 0 (> 0)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((name, f"must be a number, not {type(value).__name__}"))
-    elif not math.isfinite(value):
-        problems.append((name, f"must be a finite number, not {value!r}"))
-    elif positive and value <= 0:
-        problems.append((name, f"must be > 0, not {value:g}"))
-    elif value < 0:
-        problems.append((name, f"must be >= 0, not {value:g}"))
-
-
 def _check_choice(
     name: str, value: str | None, choices: dict[str, int], problems: list[tuple[str, str]]
 ) -> str | None:
@@ -227,9 +208,9 @@ def child_pugh(
     ('inr',)
     """
     problems: list[tuple[str, str]] = []
-    _check_number("bilirubin_mg_dl", bilirubin_mg_dl, problems)
-    _check_number("albumin_g_dl", albumin_g_dl, problems)
-    _check_number("inr", inr, problems)
+    check_number("bilirubin_mg_dl", bilirubin_mg_dl, problems)
+    check_number("albumin_g_dl", albumin_g_dl, problems)
+    check_number("inr", inr, problems)
     ascites_key = _check_choice("ascites", ascites, _ASCITES_POINTS, problems)
     enceph_key = _check_choice("encephalopathy", encephalopathy, _ENCEPHALOPATHY_POINTS, problems)
     if problems:
@@ -314,8 +295,8 @@ def albi(
     ('bilirubin_mg_dl',)
     """
     problems: list[tuple[str, str]] = []
-    _check_number("bilirubin_mg_dl", bilirubin_mg_dl, problems, positive=True)
-    _check_number("albumin_g_dl", albumin_g_dl, problems)
+    check_number("bilirubin_mg_dl", bilirubin_mg_dl, problems, positive=True)
+    check_number("albumin_g_dl", albumin_g_dl, problems)
     if (
         isinstance(albumin_coefficient, bool)
         or not isinstance(albumin_coefficient, int | float)
