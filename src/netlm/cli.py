@@ -139,7 +139,7 @@ def rules(
             "parameters": {name: prof.value(name) for name in r.parameters},
             "sources": [
                 get_source(s).model_dump(mode="json") | {"citation": get_source(s).cite()}
-                for s in r.source_ids
+                for s in r.all_source_ids
             ],
         }
         for r in assessor.rules
@@ -151,7 +151,7 @@ def rules(
         lines = ["| rule | modalities | effect | parameters | sources |", "|---|---|---|---|---|"]
         for r in assessor.rules:
             params = ", ".join(f"{n}={prof.value(n)}" for n in r.parameters)
-            cites = "<br>".join(get_source(s).cite() for s in r.source_ids)
+            cites = "<br>".join(get_source(s).cite() for s in r.all_source_ids)
             mods = ", ".join(m.value for m in r.modalities)
             lines.append(
                 f"| `{r.id}` {r.summary} | {mods} | {r.effect.value} | {params} | {cites} |"
@@ -167,7 +167,7 @@ def rules(
             "\n".join(m.value for m in r.modalities),
             r.effect.value,
             "\n".join(f"{n} = {prof.value(n)}" for n in r.parameters),
-            "\n".join(get_source(s).cite() for s in r.source_ids),
+            "\n".join(get_source(s).cite() for s in r.all_source_ids),
         )
     Console(width=180).print(table)
 

@@ -49,7 +49,30 @@ def test_every_rule_cites_a_source_and_population() -> None:
     from netlm.evidence import get_source
 
     for rule in all_rules():
-        assert rule.source_ids, rule.id
-        for sid in rule.source_ids:
+        for modality in rule.modalities:
+            assert rule.sources_for(modality), (rule.id, modality)
+        for sid in rule.all_source_ids:
             src = get_source(sid)
             assert src.section and src.reference and src.population
+
+
+def test_ablation_zone_findings_cite_their_own_technique() -> None:
+    from conftest import make_case
+    from netlm.eligibility import Assessor
+
+    big = make_case(liver__lesions=[{"id": "L1", "segment": 6, "longest_diameter_mm": 70}])
+    result = Assessor().assess(big)
+    expected = {
+        "ablation_laser": "ablation_laser_001",
+        "ablation_rfa": "ablation_rfa_001",
+        "ablation_mwa": "ablation_mwa_001",
+        "ablation_ire": "ablation_ire_001",
+        "ablation_cryo": "ablation_cryo_003",
+    }
+    for modality, source_id in expected.items():
+        finding = next(
+            f for f in result.option(modality).findings if f.rule_id == "ablation.zone_size"
+        )
+        cited = {s.id for s in finding.sources}
+        assert source_id in cited
+        assert cited & (set(expected.values()) - {source_id}) == set()

@@ -138,7 +138,7 @@ class Assessor:
         )
 
     def _finding(self, rule: Rule, modality: Modality, message: str) -> Finding:
-        sources = tuple(get_source(s) for s in rule.source_ids)
+        sources = tuple(get_source(s) for s in rule.sources_for(modality))
         population = tuple(dict.fromkeys(s.population.value for s in sources))
         return Finding(
             rule_id=rule.id,

@@ -37,13 +37,14 @@ _ZONE_PARAMS = (
     "ablation_zone_ire_mm",
     "ablation_zone_cryo_mm",
 )
-_ZONE_SOURCES = (
-    "ablation_laser_001",
-    "ablation_rfa_001",
-    "ablation_mwa_001",
-    "ablation_ire_001",
-    "ablation_cryo_003",
-)
+#: Each technique's own zone-size source.
+ZONE_SOURCES = {
+    Modality.ABLATION_LASER: ("ablation_laser_001",),
+    Modality.ABLATION_RFA: ("ablation_rfa_001",),
+    Modality.ABLATION_MWA: ("ablation_mwa_001",),
+    Modality.ABLATION_IRE: ("ablation_ire_001",),
+    Modality.ABLATION_CRYO: ("ablation_cryo_003",),
+}
 
 
 # --------------------------------------------------------------------------- indication
@@ -70,8 +71,9 @@ def _count(ctx: Context, m: Modality) -> str | None:
     A,
     Effect.NOT_SUITABLE,
     "A lesion larger than the ablation zone this modality can reach",
-    sources=(*_ZONE_SOURCES, "ablation_rfa_000"),
+    sources=("ablation_rfa_000",),
     parameters=_ZONE_PARAMS,
+    modality_sources=ZONE_SOURCES,
 )
 def _zone(ctx: Context, m: Modality) -> str | None:
     _single, largest = zone_mm(ctx, m)
@@ -95,8 +97,9 @@ def _zone(ctx: Context, m: Modality) -> str | None:
     A,
     Effect.CAUTION,
     "A lesion needs several applicators (clustered electrodes/antennas)",
-    sources=("ablation_rfa_001", "ablation_mwa_001"),
+    sources=(),
     parameters=_ZONE_PARAMS,
+    modality_sources=ZONE_SOURCES,
 )
 def _multi(ctx: Context, m: Modality) -> str | None:
     single, largest = zone_mm(ctx, m)

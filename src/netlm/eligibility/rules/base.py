@@ -9,7 +9,7 @@ with the function, by :meth:`RuleBook.rule`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -134,6 +134,9 @@ class Rule:
         Names of the profile parameters it reads.
     check
         The function that decides.
+    modality_sources
+        Extra source ids cited only for one modality (e.g. each ablation
+        technique's own zone size); ``source_ids`` are cited for all.
     """
 
     id: str
@@ -143,6 +146,17 @@ class Rule:
     source_ids: tuple[str, ...]
     parameters: tuple[str, ...]
     check: Check = field(compare=False, repr=False)
+    modality_sources: Mapping[Modality, tuple[str, ...]] = field(default_factory=dict)
+
+    def sources_for(self, modality: Modality) -> tuple[str, ...]:
+        """The source ids a finding of this rule for ``modality`` cites."""
+        return (*self.modality_sources.get(modality, ()), *self.source_ids)
+
+    @property
+    def all_source_ids(self) -> tuple[str, ...]:
+        """Every source id the rule can cite, for listings."""
+        extra = [s for ids in self.modality_sources.values() for s in ids]
+        return tuple(dict.fromkeys((*extra, *self.source_ids)))
 
 
 class RuleBook:
@@ -164,12 +178,16 @@ class RuleBook:
         *,
         sources: Iterable[str],
         parameters: Iterable[str] = (),
+        modality_sources: Mapping[Modality, Iterable[str]] | None = None,
     ) -> Callable[[Check], Check]:
         """Declare a rule; the decorated function is its check."""
         source_ids = tuple(sources)
-        if not source_ids:
-            raise ValueError(f"rule {id!r} has no source")
-        for sid in source_ids:
+        per_modality = {m: tuple(ids) for m, ids in (modality_sources or {}).items()}
+        modalities = tuple(modalities)
+        for m in modalities:
+            if not source_ids and not per_modality.get(m):
+                raise ValueError(f"rule {id!r} has no source for {m.value}")
+        for sid in (*source_ids, *(s for ids in per_modality.values() for s in ids)):
             if sid not in SOURCES:
                 raise ValueError(f"rule {id!r} cites unknown source {sid!r}")
         params = tuple(parameters)
@@ -187,6 +205,7 @@ class RuleBook:
                     source_ids=source_ids,
                     parameters=params,
                     check=check,
+                    modality_sources=per_modality,
                 )
             )
             return check
