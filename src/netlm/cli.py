@@ -21,7 +21,7 @@ from typer.exceptions import TyperException
 from netlm import __version__
 from netlm.case import load_case, parse_case
 from netlm.eligibility import Assessment, Assessor, RuleProfile, default_profile, load_profile
-from netlm.errors import CaseError, NetlmError
+from netlm.errors import InputError, NetlmError
 from netlm.evidence import get_source
 from netlm.report.board import render_markdown, render_rich
 
@@ -49,8 +49,8 @@ def _stderr() -> Console:
 
 def _fail(error: NetlmError) -> typer.Exit:
     console = _stderr()
-    if isinstance(error, CaseError):
-        console.print("[bold red]error:[/] invalid case")
+    if isinstance(error, InputError):
+        console.print(f"[bold red]error:[/] invalid {error.what}")
         for path, message in error.problems:
             console.print(f"  {path or '(document)'}: {message}", markup=False)
     else:

@@ -16,8 +16,8 @@ class UnitError(NetlmError, ValueError):
     """A quantity came with a unit netlm does not know, or one that does not fit."""
 
 
-class CaseError(NetlmError, ValueError):
-    """A case file is malformed, or one of its values is impossible or implausible.
+class InputError(NetlmError, ValueError):
+    """An input document is malformed, or one of its values is impossible or implausible.
 
     Parameters
     ----------
@@ -26,17 +26,49 @@ class CaseError(NetlmError, ValueError):
         ``("labs.bilirubin.value", "40 mg/dL is implausible (> 30 mg/dL)")``.
     """
 
+    what = "input"
+
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         if not problems:
-            raise ValueError("CaseError needs at least one problem")
+            raise ValueError(f"{type(self).__name__} needs at least one problem")
         self.problems = list(problems)
         lines = [f"{path}: {message}" if path else message for path, message in self.problems]
-        super().__init__("invalid case: " + "; ".join(lines))
+        super().__init__(f"invalid {self.what}: " + "; ".join(lines))
 
     @property
     def fields(self) -> list[str]:
         """The field paths that have a problem, in order."""
         return [path for path, _ in self.problems]
+
+
+class CaseError(InputError):
+    """A case file (``netlm/case/v1``) is malformed or holds an impossible value."""
+
+    what = "case"
+
+
+class PlanError(InputError):
+    """A radioembolization plan (``netlm/sirt-plan/v1``) is malformed or impossible."""
+
+    what = "plan"
+
+
+class UnsafePlanError(NetlmError):
+    """A plan breaks a hard safety limit and carries no override with a reason.
+
+    Parameters
+    ----------
+    violations
+        One line per broken limit (limit, value, source).
+    """
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = list(violations)
+        super().__init__(
+            "unsafe plan refused: "
+            + "; ".join(self.violations)
+            + " (an override needs a reason and the approving physicist)"
+        )
 
 
 class ProfileError(NetlmError, ValueError):
