@@ -172,13 +172,77 @@ def rules(
     Console(width=180).print(table)
 
 
-def bundled_examples() -> list[tuple[str, str]]:
-    """(file name, text) of the example cases shipped inside the package."""
+sirt_app = typer.Typer(help="90Y radioembolization planning.", no_args_is_help=True)
+app.add_typer(sirt_app, name="sirt")
+
+
+@sirt_app.command("plan")
+def sirt_plan(
+    plan_file: Annotated[
+        Path, typer.Argument(help="Plan file (netlm/sirt-plan/v1, YAML or JSON).")
+    ],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = OutputFormat.text,
+) -> None:
+    """Solve a radioembolization plan: activity, doses, checks, vial order.
+
+    A plan that breaks a hard limit (lung 30/50 Gy, resin LSF > 20 %) is refused
+    (exit code 2) unless the plan carries `override: {reason, approved_by}`.
+    """
+    from netlm.report.plan import render_plan_markdown, render_plan_rich
+    from netlm.sirt.plan import load_plan
+    from netlm.sirt.planner import solve
+
+    try:
+        result = solve(load_plan(plan_file))
+    except NetlmError as exc:
+        raise _fail(exc) from None
+    if output_format is OutputFormat.json:
+        typer.echo(result.model_dump_json(indent=2))
+    elif output_format is OutputFormat.markdown:
+        typer.echo(render_plan_markdown(result), nl=False)
+    else:
+        Console(width=140).print(render_plan_rich(result))
+
+
+@sirt_app.command("decay")
+def sirt_decay(
+    activity_gbq: Annotated[float, typer.Argument(help="Activity at the reference time (GBq).")],
+    reference: Annotated[str, typer.Argument(help="Reference time, ISO 8601 with time zone.")],
+    when: Annotated[str, typer.Argument(help="Time to decay to (or back to), ISO 8601 with zone.")],
+    half_life_h: Annotated[float, typer.Option(help="90Y half-life in hours.")] = 64.1,
+) -> None:
+    """Decay arithmetic: the activity at WHEN of ACTIVITY_GBQ at REFERENCE (either direction)."""
+    import datetime as dt
+
+    from netlm.errors import PlanError
+    from netlm.sirt.physics import activity_at, hours_between
+
+    try:
+        try:
+            t0, t1 = dt.datetime.fromisoformat(reference), dt.datetime.fromisoformat(when)
+        except ValueError as exc:
+            raise PlanError([("time", f"not an ISO 8601 date-time: {exc}")]) from None
+        if activity_gbq <= 0:
+            raise PlanError([("activity_gbq", "must be > 0")])
+        result = activity_at(activity_gbq, t0, t1, half_life_h)
+        hours = hours_between(t0, t1)
+    except NetlmError as exc:
+        raise _fail(exc) from None
+    typer.echo(
+        f"{activity_gbq:g} GBq at {t0.isoformat()} -> {result:.4f} GBq at {t1.isoformat()} "
+        f"({hours:+.2f} h, factor {result / activity_gbq:.5f}, T1/2 {half_life_h:g} h)"
+    )
+
+
+def bundled_examples(prefix: str = "case-") -> list[tuple[str, str]]:
+    """(file name, text) of the example files shipped inside the package."""
     folder = resources.files("netlm").joinpath("examples")
     return sorted(
         (item.name, item.read_text(encoding="utf-8"))
         for item in folder.iterdir()
-        if item.name.endswith(".yaml")
+        if item.name.startswith(prefix) and item.name.endswith(".yaml")
     )
 
 
@@ -188,7 +252,8 @@ def demo(
         Path, typer.Option("--out", "-o", help="Folder to write the results into.")
     ] = Path("netlm-demo"),
 ) -> None:
-    """Assess the bundled example cases and write JSON and Markdown results to a folder."""
+    """Assess the bundled example cases, solve the bundled radioembolization plans, and
+    write JSON and Markdown results to a folder."""
     out.mkdir(parents=True, exist_ok=True)
     assessor = Assessor()
     console = Console(width=140)
@@ -205,6 +270,19 @@ def demo(
         summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         index.append(f"| {result.case_id} | {name} | {summary} |")
         console.print(render_rich(result, all_findings=False))
+    from netlm.report.plan import render_plan_markdown
+    from netlm.sirt.plan import parse_plan
+    from netlm.sirt.planner import solve
+
+    for name, text in bundled_examples("plan-"):
+        plan_result = solve(parse_plan(text))
+        stem = Path(name).stem
+        (out / f"{stem}.json").write_text(plan_result.model_dump_json(indent=2) + "\n")
+        (out / f"{stem}.md").write_text(render_plan_markdown(plan_result))
+        index.append(
+            f"| {plan_result.case or '-'} | {name} | radioembolization plan: "
+            f"{plan_result.injected_activity_gbq:.2f} GBq injected |"
+        )
     (out / "index.md").write_text("\n".join(index) + "\n")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
 

@@ -1,0 +1,177 @@
+"""The radioembolization plan summary, as rich text or Markdown."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from netlm.sirt.planner import PlanResult
+from netlm.sirt.presets import Severity
+
+_STATUS = {True: ("ok", "green"), False: ("BREACH", "bold red")}
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _vial_lines(result: PlanResult) -> list[str]:
+    lines = []
+    for v in result.vial_order:
+        head = f"{v.territory}: {v.needed_at_infusion_gbq:.3f} GBq needed in the vial at infusion"
+        lines.append(head)
+        for o in v.glass_options[:4]:
+            kind = "custom" if o.custom else "standard"
+            lines.append(
+                f"  {kind} {o.size_gbq:g} GBq calibrated {o.calibration.isoformat()} -> "
+                f"{o.activity_at_infusion_gbq:.3f} GBq at infusion "
+                f"(+{100 * o.excess_fraction:.1f} %)"
+            )
+        if v.resin_draw is not None:
+            d = v.resin_draw
+            lines.append(
+                f"  resin vial {d.vial_gbq_at_calibration:g} GBq"
+                f"{' (pre-calibrated)' if d.precalibrated else ''}: "
+                f"{d.vial_activity_at_infusion_gbq:.3f} GBq at infusion, draw "
+                f"{100 * d.fraction_to_draw:.1f} %"
+            )
+        if v.spheres_delivered is not None:
+            lines.append(f"  about {v.spheres_delivered / 1e6:.2f} million spheres delivered")
+        if v.note:
+            lines.append(f"  {v.note}")
+    return lines
+
+
+def render_plan_rich(result: PlanResult) -> RenderableType:
+    """A rich renderable of the plan."""
+    doses = Table(title=f"Radioembolization plan ({result.device}, {result.method})")
+    for col in (
+        "territory",
+        "activity GBq",
+        "vial GBq",
+        "tumour Gy",
+        "normal liver Gy",
+        "perfused Gy",
+        "lung Gy",
+    ):
+        doses.add_column(col, justify="right" if col != "territory" else "left")
+    for t in result.territories:
+        d = t.doses_gy
+        doses.add_row(
+            t.name,
+            f"{t.injected_activity_gbq:.3f}",
+            f"{t.vial_activity_gbq:.3f}",
+            _fmt(d.tumour),
+            _fmt(d.normal_liver),
+            _fmt(d.perfused),
+            _fmt(d.lung),
+        )
+    doses.add_row(
+        "session",
+        f"{result.injected_activity_gbq:.3f}",
+        f"{result.vial_activity_gbq:.3f}",
+        "",
+        "",
+        "",
+        f"{result.session_lung_dose_gy:.1f} (cumulative {result.cumulative_lung_dose_gy:.1f})",
+    )
+    checks = Table(title="Checks")
+    for col in ("check", "severity", "value", "limit", "margin", "status"):
+        checks.add_column(col)
+    for c in result.checks:
+        label, style = _STATUS[c.passed]
+        if c.overridden:
+            label, style = "OVERRIDDEN", "bold yellow"
+        elif not c.passed and c.severity is Severity.EVIDENCE:
+            label, style = "below/above evidence", "yellow"
+        where = f" [{c.territory}]" if c.territory else ""
+        op = "<=" if c.bound == "max" else ">="
+        checks.add_row(
+            Text(c.description + where),
+            c.severity.value,
+            f"{c.value:.4g} {c.unit}",
+            f"{op} {c.limit:g}",
+            f"{c.margin:+.4g}",
+            Text(label, style=style),
+        )
+    parts: list[RenderableType] = [doses, checks]
+    vial = _vial_lines(result)
+    if vial:
+        parts.append(Text("Vial order\n" + "\n".join(vial)))
+    if result.uncertainty:
+        u = Table(title=f"Uncertainty (5th-95th percentile, {result.uncertainty.samples} samples)")
+        for col in ("territory", "compartment", "p5", "p50", "p95"):
+            u.add_column(col)
+        for name, comps in result.uncertainty.doses_gy.items():
+            for comp, iv in comps.items():
+                u.add_row(name, comp, f"{iv.p5:.1f}", f"{iv.p50:.1f}", f"{iv.p95:.1f}")
+        parts.append(u)
+    for o in result.optimisation:
+        parts.append(Text(f"Optimisation [{o.territory}]: {o.explanation}"))
+    if result.warnings:
+        parts.append(
+            Text("Warnings\n" + "\n".join(f"• {w}" for w in result.warnings), style="yellow")
+        )
+    consts = ", ".join(f"{k}={v}" for k, v in result.constants.items())
+    parts.append(
+        Text(
+            f"constants: {consts}\nnetlm {result.netlm_version} · inputs "
+            f"{result.inputs_digest[:12]}",
+            style="dim",
+        )
+    )
+    return Group(*parts)
+
+
+def render_plan_markdown(result: PlanResult) -> str:
+    """The plan as Markdown, with every check and its sources."""
+    out = [
+        f"# Radioembolization plan{f' for {result.case}' if result.case else ''}",
+        "",
+        f"- **Device / method:** {result.device} / {result.method}",
+        f"- **Injected activity:** {result.injected_activity_gbq:.3f} GBq "
+        f"(vial {result.vial_activity_gbq:.3f} GBq)",
+        f"- **Lung dose:** {result.session_lung_dose_gy:.1f} Gy this session, "
+        f"{result.cumulative_lung_dose_gy:.1f} Gy cumulative",
+        "",
+        "| territory | activity (GBq) | tumour (Gy) | normal liver (Gy) | perfused (Gy) "
+        "| lung (Gy) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in result.territories:
+        d = t.doses_gy
+        out.append(
+            f"| {t.name} | {t.injected_activity_gbq:.3f} | {_fmt(d.tumour)} | "
+            f"{_fmt(d.normal_liver)} | {_fmt(d.perfused)} | {_fmt(d.lung)} |"
+        )
+    out += ["", "## Checks", ""]
+    for c in result.checks:
+        status = "overridden" if c.overridden else ("ok" if c.passed else "NOT MET")
+        op = "<=" if c.bound == "max" else ">="
+        where = f" ({c.territory})" if c.territory else ""
+        out.append(
+            f"- **{c.severity.value}** {c.description}{where}: {c.value:.4g} {c.unit} "
+            f"{op} {c.limit:g} → {status} (margin {c.margin:+.4g}); population "
+            f"{c.population}; {'; '.join(c.sources)}"
+        )
+    vial = _vial_lines(result)
+    if vial:
+        out += ["", "## Vial order", "", "```", *vial, "```"]
+    if result.uncertainty:
+        out += ["", "## Uncertainty (5th / 50th / 95th percentile, Gy)", ""]
+        for name, comps in result.uncertainty.doses_gy.items():
+            for comp, iv in comps.items():
+                out.append(f"- {name} {comp}: {iv.p5:.1f} / {iv.p50:.1f} / {iv.p95:.1f}")
+    if result.optimisation:
+        out += ["", "## Optimisation", ""]
+        out += [f"- {o.territory}: {o.explanation}" for o in result.optimisation]
+    if result.warnings:
+        out += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
+    out += [
+        "",
+        "Constants: " + ", ".join(f"`{k}` = {v}" for k, v in result.constants.items()),
+        "",
+        f"_netlm {result.netlm_version}, inputs sha256 {result.inputs_digest[:12]}._",
+    ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,310 @@
+"""The radioembolization plan file, ``netlm/sirt-plan/v1``, as validated models.
+
+The format of ``shared/examples/sirt-plan-partition-glass.yaml``, extended
+without breaking it: several tumours per territory, a prescription per
+territory, BSA formula, vial calibration, an explicit safety ``override`` with
+its reason, ``uncertainty`` to propagate, ``optimise`` targets and the prior
+treatments (TARE sessions, PRRT cycles) whose radiation adds up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from netlm.case.io import field_path
+from netlm.case.model import LsfMethod, PriorTreatment
+from netlm.errors import PlanError
+from netlm.sirt.bsa import BsaFormula
+from netlm.sirt.physics import Physics
+
+PLAN_SCHEMA = "netlm/sirt-plan/v1"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Prescription(_M):
+    """What to aim for: exactly one target (BSA plans need none)."""
+
+    tumour_dose_gy: Annotated[float | None, Field(gt=0, le=2000)] = None
+    normal_liver_dose_gy: Annotated[float | None, Field(gt=0, le=500)] = None
+    perfused_dose_gy: Annotated[float | None, Field(gt=0, le=2000)] = None
+    activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Prescription:
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one target, not {', '.join(given)}")
+        return self
+
+    @property
+    def target(self) -> tuple[str, float] | None:
+        """(name, value) of the target, or None."""
+        for name, value in self.model_dump().items():
+            if value is not None:
+                return name, float(value)
+        return None
+
+
+class PlanTumour(_M):
+    name: Annotated[str, Field(min_length=1)]
+    volume_ml: Annotated[float, Field(gt=0)]
+    tumour_to_normal_ratio: Annotated[float, Field(gt=0, le=100)]
+
+
+class PlanTerritory(_M):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["whole_liver", "lobar", "segmental"] | None = None
+    volume_ml: Annotated[float, Field(gt=0, le=12000)] = Field(
+        description="Perfused volume including tumour."
+    )
+    tumour_volume_ml: Annotated[float | None, Field(ge=0)] = None
+    tumour_to_normal_ratio: Annotated[float | None, Field(gt=0, le=100)] = None
+    tumours: tuple[PlanTumour, ...] = ()
+    prescription: Prescription | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlanTerritory:
+        if self.tumour_volume_ml is not None and self.tumour_volume_ml > self.volume_ml:
+            raise ValueError(
+                f"tumour_volume_ml:: {self.tumour_volume_ml:g} mL is larger than the perfused "
+                f"volume_ml ({self.volume_ml:g} mL)"
+            )
+        listed = sum(t.volume_ml for t in self.tumours)
+        if listed > self.volume_ml:
+            raise ValueError(
+                f"tumours:: their volumes add up to {listed:g} mL, more than the perfused "
+                f"volume_ml ({self.volume_ml:g} mL)"
+            )
+        if self.tumours and self.tumour_volume_ml is not None:
+            raise ValueError("tumours:: give either tumours or tumour_volume_ml, not both")
+        if self.tumour_volume_ml and self.tumour_to_normal_ratio is None:
+            raise ValueError("tumour_to_normal_ratio:: is needed with tumour_volume_ml")
+        return self
+
+    @property
+    def tumour_list(self) -> tuple[PlanTumour, ...]:
+        """The territory's tumours (a single lumped one from tumour_volume_ml)."""
+        if self.tumours:
+            return self.tumours
+        if self.tumour_volume_ml and self.tumour_to_normal_ratio:
+            return (
+                PlanTumour(
+                    name="tumour",
+                    volume_ml=self.tumour_volume_ml,
+                    tumour_to_normal_ratio=self.tumour_to_normal_ratio,
+                ),
+            )
+        return ()
+
+    @property
+    def total_tumour_ml(self) -> float:
+        return sum(t.volume_ml for t in self.tumour_list)
+
+
+class PatientSize(_M):
+    height_cm: Annotated[float | None, Field(ge=40, le=250)] = None
+    weight_kg: Annotated[float | None, Field(ge=2, le=400)] = None
+
+
+class Override(_M):
+    """An explicit decision to go beyond a hard limit, recorded with the result."""
+
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]
+    approved_by: Annotated[str, Field(min_length=2, max_length=200)]
+    limits: tuple[str, ...] = Field(
+        default=(), description="Check ids overridden; empty means every hard limit."
+    )
+
+
+class Uncertainty(_M):
+    """Stated uncertainties of the inputs (1 standard deviation)."""
+
+    volume_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
+    lung_shunt_fraction_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
+    tumour_to_normal_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
+    activity_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
+    samples: Annotated[int, Field(ge=100, le=200000)] = 5000
+    seed: int = 0
+
+
+class Optimise(_M):
+    """Ask for the largest activity within limits, or the activity for a tumour dose."""
+
+    normal_liver_max_gy: Annotated[float | None, Field(gt=0)] = None
+    lung_max_gy: Annotated[float | None, Field(gt=0)] = None
+    tumour_min_gy: Annotated[float | None, Field(gt=0)] = None
+
+
+class Plan(_M):
+    """A radioembolization plan (``netlm/sirt-plan/v1``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, frozen=True, populate_by_name=True
+    )
+
+    schema_id: Literal["netlm/sirt-plan/v1"] = Field(alias="schema")
+    case: str | None = None
+    device: Literal["glass", "resin"]
+    method: Literal["bsa", "mird", "partition"]
+    treatment_start: dt.datetime | None = None
+    vial_calibration: dt.datetime | None = None
+    patient: PatientSize = Field(default_factory=PatientSize)
+    bsa_formula: BsaFormula = BsaFormula.DUBOIS
+    whole_liver_volume_ml: Annotated[float | None, Field(ge=300, le=12000)] = None
+    whole_liver_tumour_volume_ml: Annotated[float | None, Field(ge=0)] = None
+    territories: tuple[PlanTerritory, ...]
+    lung_shunt_fraction: Annotated[float, Field(ge=0, lt=1)]
+    lung_shunt_method: LsfMethod | None = None
+    lung_mass_kg: Annotated[float | None, Field(gt=0.2, lt=3.0)] = None
+    prior_lung_dose_gy: Annotated[float, Field(ge=0, le=500)] = 0.0
+    prescription: Prescription | None = None
+    expected_residual_fraction: Annotated[float | None, Field(ge=0, lt=0.5)] = None
+    physics: Physics = Field(default_factory=Physics)
+    override: Override | None = None
+    uncertainty: Uncertainty | None = None
+    optimise: Optimise | None = None
+    prior_treatments: tuple[PriorTreatment, ...] = ()
+
+    @field_validator("treatment_start", "vial_calibration")
+    @classmethod
+    def _tz(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.utcoffset() is None:
+            raise ValueError(
+                f"{v.isoformat()} has no time zone; give one (e.g. +01:00) so that decay is "
+                "computed over the right interval"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        if not self.territories:
+            raise ValueError("territories:: give at least one perfused territory")
+        names = [t.name for t in self.territories]
+        if len(set(names)) != len(names):
+            raise ValueError("territories:: territory names must be unique")
+        if self.whole_liver_volume_ml is not None:
+            if (
+                self.whole_liver_tumour_volume_ml is not None
+                and self.whole_liver_tumour_volume_ml > self.whole_liver_volume_ml
+            ):
+                raise ValueError(
+                    "whole_liver_tumour_volume_ml:: is larger than whole_liver_volume_ml"
+                )
+            perfused = sum(t.volume_ml for t in self.territories)
+            if perfused > self.whole_liver_volume_ml * 1.0001:
+                raise ValueError(
+                    f"territories:: perfused volumes add up to {perfused:g} mL, more than the "
+                    f"whole liver ({self.whole_liver_volume_ml:g} mL)"
+                )
+        if self.method == "bsa":
+            if self.device != "resin":
+                raise ValueError("method:: the BSA method is for resin microspheres")
+            missing = [
+                name
+                for name, value in (
+                    ("patient.height_cm", self.patient.height_cm),
+                    ("patient.weight_kg", self.patient.weight_kg),
+                    ("whole_liver_volume_ml", self.whole_liver_volume_ml),
+                    ("whole_liver_tumour_volume_ml", self.whole_liver_tumour_volume_ml),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"method:: the BSA method needs {', '.join(missing)}")
+        else:
+            for i, t in enumerate(self.territories):
+                if (t.prescription or self.prescription) is None:
+                    raise ValueError(
+                        f"prescription:: territory {i} ({t.name}) has no prescription and the "
+                        "plan gives none"
+                    )
+        if self.method == "mird":
+            for t in self.territories:
+                rx = t.prescription or self.prescription
+                if (
+                    rx is not None
+                    and rx.target
+                    and rx.target[0]
+                    in (
+                        "tumour_dose_gy",
+                        "normal_liver_dose_gy",
+                    )
+                ):
+                    raise ValueError(
+                        "prescription:: the single-compartment (MIRD) method prescribes the "
+                        "perfused dose or the activity; use method: partition for tumour or "
+                        "normal-liver targets"
+                    )
+        return self
+
+    @property
+    def residual_fraction(self) -> float | None:
+        return self.expected_residual_fraction
+
+    @property
+    def lung_mass(self) -> float:
+        return self.lung_mass_kg if self.lung_mass_kg is not None else self.physics.lung_mass_kg
+
+
+def _problem(error: Mapping[str, Any]) -> tuple[str, str]:
+    loc = tuple(p for p in error.get("loc", ()) if isinstance(p, int) or "[" not in str(p))
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if error.get("type") == "extra_forbidden":
+        msg = "unknown field"
+    elif error.get("type") == "missing":
+        msg = "is required"
+    field, sep, rest = msg.partition(":: ")
+    if sep and "." not in field and " " not in field:
+        loc, msg = (*loc, field), rest
+    elif sep and "." in field and " " not in field:
+        loc, msg = (*loc, *field.split(".")), rest
+    return field_path(loc), msg
+
+
+def plan_from_mapping(data: object) -> Plan:
+    """Validate a parsed plan document.
+
+    Raises
+    ------
+    PlanError
+        With one ``(field path, message)`` per problem.
+    """
+    if not isinstance(data, Mapping):
+        raise PlanError([("", f"a plan must be a mapping, not {type(data).__name__}")])
+    if data.get("schema") != PLAN_SCHEMA:
+        raise PlanError([("schema", f"must be {PLAN_SCHEMA!r}")])
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError([_problem(e) for e in exc.errors(include_url=False)]) from None
+
+
+def parse_plan(text: str | bytes, *, format: Literal["yaml", "json"] = "yaml") -> Plan:
+    """Parse a plan from YAML or JSON text."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        data = json.loads(text) if format == "json" else yaml.safe_load(text)
+    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, ValueError) as exc:
+        raise PlanError([("", f"not valid {format.upper()}: {exc}")]) from None
+    return plan_from_mapping(data)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan file; ``.json`` is JSON, anything else YAML."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PlanError([("", f"cannot read {p}: {exc.strerror or exc}")]) from None
+    return parse_plan(raw, format="json" if p.suffix.lower() == ".json" else "yaml")
