@@ -184,6 +184,14 @@ def sirt_plan(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
     ] = OutputFormat.text,
+    case: Annotated[
+        Path | None,
+        typer.Option(
+            "--case",
+            help="Case file whose history (prior TARE sessions, PRRT cycles, prior lung dose) "
+            "adds to the plan's cumulative doses.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a radioembolization plan: activity, doses, checks, vial order.
 
@@ -192,10 +200,13 @@ def sirt_plan(
     """
     from netlm.report.plan import render_plan_markdown, render_plan_rich
     from netlm.sirt.plan import load_plan
-    from netlm.sirt.planner import solve
+    from netlm.sirt.planner import solve, with_case_history
 
     try:
-        result = solve(load_plan(plan_file))
+        plan = load_plan(plan_file)
+        if case is not None:
+            plan = with_case_history(plan, load_case(case))
+        result = solve(plan)
     except NetlmError as exc:
         raise _fail(exc) from None
     if output_format is OutputFormat.json:

@@ -394,3 +394,14 @@ def test_cli_decay(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert "5.0000 GBq" in capsys.readouterr().out  # 64.1 h later: half
     assert main(["sirt", "decay", "10", "2026-12-01T12:00:00", "2026-12-02T12:00:00"]) == 2
+
+
+def test_case_history_adds_to_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    case = SHARED / "examples" / "case-bilobar-tare.yaml"  # 4 cycles of PRRT
+    plan_file = SHARED / "examples" / "sirt-plan-partition-glass.yaml"
+    assert main(["sirt", "plan", str(plan_file), "--case", str(case), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert any("prior PRRT (4 cycle(s)" in w for w in out["warnings"])
+    assert main(["sirt", "plan", str(plan_file), "--format", "json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert not any("PRRT" in w for w in alone["warnings"])

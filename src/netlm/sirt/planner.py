@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm import __version__
-from netlm.case.model import TreatmentType
+from netlm.case.model import Case, TreatmentType
 from netlm.errors import PlanError, UnsafePlanError
 from netlm.evidence import get_source
 from netlm.sirt import devices as dev
@@ -469,6 +469,23 @@ def _vials(
     return tuple(orders)
 
 
+def with_case_history(plan: Plan, case: Case) -> Plan:
+    """``plan`` with the case's prior treatments and prior lung dose added.
+
+    Prior treatments already in the plan are kept; the larger of the two prior
+    lung doses is used (they describe the same lungs).
+    """
+    history = case.history.prior_treatments or ()
+    prior_lung = max(plan.prior_lung_dose_gy, case.workup.prior_lung_dose_gy or 0.0)
+    return plan.model_copy(
+        update={
+            "prior_treatments": (*plan.prior_treatments, *history),
+            "prior_lung_dose_gy": prior_lung,
+            "case": plan.case or case.patient.id,
+        }
+    )
+
+
 # ---------------------------------------------------------------------------- solve
 def solve(plan: Plan) -> PlanResult:
     """Solve ``plan``.
@@ -629,4 +646,4 @@ def energy_balance_gy_kg(plan: Plan, result: PlanResult) -> tuple[float, float]:
     return total, phys.dose_constant_gy_kg_per_gbq * result.injected_activity_gbq
 
 
-__all__ = ["PlanResult", "energy_balance_gy_kg", "solve"]
+__all__ = ["PlanResult", "energy_balance_gy_kg", "solve", "with_case_history"]
