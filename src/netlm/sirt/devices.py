@@ -189,6 +189,12 @@ def _aware(name: str, when: dt.datetime) -> None:
         raise PlanError([(name, f"{when.isoformat()} has no time zone; give one")])
 
 
+def _utc(when: dt.datetime) -> dt.datetime:
+    """``when`` in UTC: Python subtracts two datetimes sharing one tzinfo by wall clock,
+    which is an hour off across a daylight-saving change."""
+    return when.astimezone(dt.UTC)
+
+
 def _calendar_days_after(calibration: dt.datetime, when: dt.datetime) -> int:
     """Calendar days from the calibration day to the day of ``when``, in the calibration's zone."""
     return (when.astimezone(calibration.tzinfo).date() - calibration.date()).days
@@ -387,7 +393,7 @@ def glass_vial_options(
     low, high = needed * (1.0 - _REL), needed * (1.0 + tolerance) * (1.0 + _REL)
     options: list[VialOption] = []
     for calibration in candidates:
-        elapsed_h = hours_between(calibration, infusion)
+        elapsed_h = hours_between(_utc(calibration), _utc(infusion))
         if elapsed_h < 0 or _calendar_days_after(calibration, infusion) > math.floor(
             device.max_days_after_calibration
         ):
@@ -398,7 +404,7 @@ def glass_vial_options(
         if custom is not None and custom not in device.standard_vials_gbq:
             sizes.append((custom, True))
         for size, is_custom in sizes:
-            at_infusion = activity_at(size, calibration, infusion, half_life_h)
+            at_infusion = activity_at(size, _utc(calibration), _utc(infusion), half_life_h)
             if low <= at_infusion <= high:
                 options.append(
                     VialOption(
@@ -513,7 +519,7 @@ def resin_draw(
     needed = needed_at_infusion_gbq
     largest = 0.0
     for size, before in vials:
-        at_infusion = activity_at(size, calibration, infusion, half_life_h)
+        at_infusion = activity_at(size, _utc(calibration), _utc(infusion), half_life_h)
         largest = max(largest, at_infusion)
         if needed <= at_infusion:
             return ResinDraw(
