@@ -87,7 +87,10 @@ def hours_between(start: dt.datetime, end: dt.datetime) -> float:
     """Hours from ``start`` to ``end`` (both time-zone aware)."""
     _aware("start", start)
     _aware("end", end)
-    return (end - start).total_seconds() / 3600.0
+    # Convert to UTC first: subtracting two datetimes that share a tzinfo uses
+    # wall-clock time and would be an hour off across a daylight-saving change.
+    utc = dt.UTC
+    return (end.astimezone(utc) - start.astimezone(utc)).total_seconds() / 3600.0
 
 
 def activity_at(
@@ -106,6 +109,8 @@ def activity_at(
     >>> activity_at(10.0, t0, t0 + dt.timedelta(hours=64.1))
     5.0
     """
+    _aware("reference", reference)
+    _aware("when", when)
     return activity_gbq * decay_factor(hours_between(reference, when), half_life_h)
 
 
