@@ -405,3 +405,16 @@ def test_case_history_adds_to_the_plan(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["sirt", "plan", str(plan_file), "--format", "json"]) == 0
     alone = json.loads(capsys.readouterr().out)
     assert not any("PRRT" in w for w in alone["warnings"])
+
+
+def test_pretreated_liver_gets_the_stricter_resin_limit() -> None:
+    resin = {"device": "resin", "prescription": {"normal_liver_dose_gy": 35}}
+    fresh = {c.id for c in solved(**resin).checks}
+    assert "resin_normal_liver_40" in fresh
+    assert "resin_normal_liver_30_compromised" not in fresh
+    after_prrt = solved(prior_treatments=[{"type": "prrt", "cycles": 4}], **resin)
+    check = next(c for c in after_prrt.checks if c.id == "resin_normal_liver_30_compromised")
+    assert not check.passed and check.value == pytest.approx(35)
+    assert any("above 30 Gy" in w for w in after_prrt.warnings)
+    explicit = solved(compromised_liver=False, prior_treatments=[{"type": "prrt"}], **resin)
+    assert "resin_normal_liver_30_compromised" not in {c.id for c in explicit.checks}

@@ -174,6 +174,11 @@ class Plan(_M):
     uncertainty: Uncertainty | None = None
     optimise: Optimise | None = None
     prior_treatments: tuple[PriorTreatment, ...] = ()
+    compromised_liver: bool | None = Field(
+        default=None,
+        description="Pretreated or compromised liver (stricter resin normal-liver limit); "
+        "by default true when prior TARE, PRRT or chemotherapy is recorded.",
+    )
 
     @field_validator("treatment_start", "vial_calibration")
     @classmethod
@@ -248,8 +253,12 @@ class Plan(_M):
         return self
 
     @property
-    def residual_fraction(self) -> float | None:
-        return self.expected_residual_fraction
+    def liver_compromised(self) -> bool:
+        """Whether the stricter limits for a pretreated/compromised liver apply."""
+        if self.compromised_liver is not None:
+            return self.compromised_liver
+        pretreating = {"tare", "prrt", "prrt_intraarterial", "chemotherapy"}
+        return any(t.type.value in pretreating for t in self.prior_treatments)
 
     @property
     def lung_mass(self) -> float:

@@ -224,6 +224,8 @@ def _activity(
 
 
 def _applies(c: Constraint, plan: Plan, kind: str) -> bool:
+    if c.only_if_compromised_liver and not plan.liver_compromised:
+        return False
     return plan.device in c.devices and plan.method in c.methods and kind in c.territory_kinds
 
 

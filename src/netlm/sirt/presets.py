@@ -45,6 +45,7 @@ class Constraint(BaseModel):
     devices: tuple[Literal["glass", "resin"], ...] = ("glass", "resin")
     territory_kinds: tuple[str, ...] = ("whole_liver", "lobar", "segmental", "unspecified")
     methods: tuple[str, ...] = ("bsa", "mird", "partition")
+    only_if_compromised_liver: bool = False
     population: str
     source_ids: tuple[str, ...]
 
@@ -100,6 +101,20 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         severity=Severity.LIMIT,
         devices=("resin",),
         methods=("partition",),
+        population="guideline (HCC/mCRC)",
+        source_ids=("eanm2022_resin",),
+    ),
+    _c(
+        id="resin_normal_liver_30_compromised",
+        description="resin: normal liver, pretreated or compromised liver",
+        quantity="normal_liver",
+        bound="max",
+        value=30.0,
+        unit="Gy",
+        severity=Severity.LIMIT,
+        devices=("resin",),
+        methods=("partition",),
+        only_if_compromised_liver=True,
         population="guideline (HCC/mCRC)",
         source_ids=("eanm2022_resin",),
     ),
