@@ -2,26 +2,61 @@
 
 Each ``test_rules_*.py`` module in this folder declares two tables,
 ``TRIGGERS`` and ``QUIET``, of ``(rule_id, modality, changes)``; this test
-checks that together they cover every rule netlm ships.
+checks that together they cover every rule netlm ships, and runs every row:
+a TRIGGERS row must fire, a QUIET row must be evaluated and not fire.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
-from netlm.eligibility import all_rules
+import pytest
+
+from conftest import fired, make_case
+from netlm.eligibility import Assessor, all_rules
 
 HERE = Path(__file__).parent
 MODULES = sorted(p.stem for p in HERE.glob("test_rules_*.py"))
 
 
-def _tables(name: str) -> set[str]:
-    ids: set[str] = set()
+Row = tuple[str, str, dict[str, Any]]
+
+
+def _rows(name: str) -> list[Row]:
+    rows: list[Row] = []
     for module_name in MODULES:
-        module = importlib.import_module(module_name)
-        ids |= {row[0] for row in getattr(module, name, [])}
-    return ids
+        rows += getattr(importlib.import_module(module_name), name, [])
+    return rows
+
+
+def _tables(name: str) -> set[str]:
+    return {row[0] for row in _rows(name)}
+
+
+def _ids(rows: list[Row]) -> list[str]:
+    return [f"{rule}-{modality}-{i}" for i, (rule, modality, _c) in enumerate(rows)]
+
+
+TRIGGER_ROWS, QUIET_ROWS = _rows("TRIGGERS"), _rows("QUIET")
+
+
+@pytest.mark.parametrize(("rule_id", "modality", "changes"), TRIGGER_ROWS, ids=_ids(TRIGGER_ROWS))
+def test_rule_fires(
+    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
+) -> None:
+    assert rule_id in fired(assessor, make_case(**changes), modality)
+
+
+@pytest.mark.parametrize(("rule_id", "modality", "changes"), QUIET_ROWS, ids=_ids(QUIET_ROWS))
+def test_rule_stays_quiet(
+    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
+) -> None:
+    option = assessor.assess(make_case(**changes)).option(modality)
+    assert rule_id not in {f.rule_id for f in option.findings}
+    # Quiet because it was evaluated and not met, not because data were missing.
+    assert rule_id not in {u.rule_id for u in option.unevaluated_rules}
 
 
 def test_rule_ids_are_unique() -> None:

@@ -149,26 +149,6 @@ QUIET: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def _row_id(row: tuple[str, str, dict[str, Any]]) -> str:
-    rule_id, modality, changes = row
-    shown = ",".join(f"{k}={'DELETE' if v is DELETE else v}" for k, v in changes.items())
-    return f"{rule_id}[{modality}]{{{shown}}}"
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), TRIGGERS, ids=map(_row_id, TRIGGERS))
-def test_rule_fires(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    assert rule_id in fired(assessor, make_case(**changes), modality)
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), QUIET, ids=map(_row_id, QUIET))
-def test_rule_stays_quiet(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    assert rule_id not in fired(assessor, make_case(**changes), modality)
-
-
 # --------------------------------------------------------------------------- helpers
 def _option(assessor: Assessor, modality: str, **changes: Any) -> ModalityOption:
     return assessor.assess(make_case(**changes)).option(modality)

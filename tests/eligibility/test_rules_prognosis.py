@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from conftest import fired, make_case
+from conftest import make_case
 from netlm.eligibility import Assessor, Verdict
 
 FDG_POSITIVE = {"tumour__fdg_pet": {"performed": True, "positive": True}}
@@ -29,16 +27,6 @@ QUIET: list[tuple[str, str, dict[str, Any]]] = [
         {"tumour__extrahepatic_disease": "limited"},
     ),
 ]
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), TRIGGERS)
-def test_triggers(assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]) -> None:
-    assert rule_id in fired(assessor, make_case(**changes), modality)
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), QUIET)
-def test_quiet(assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]) -> None:
-    assert rule_id not in fired(assessor, make_case(**changes), modality)
 
 
 def test_fdg_avid_lowers_an_eligible_resection_to_caution(assessor: Assessor) -> None:

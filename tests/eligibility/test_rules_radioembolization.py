@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DELETE, fired, make_case
+from conftest import DELETE, make_case
 from netlm.eligibility import Assessor
 from netlm.eligibility.model import Effect, Finding, ModalityOption, Verdict
 from netlm.eligibility.profile import load_profile
@@ -238,26 +238,6 @@ QUIET: list[tuple[str, str, dict[str, Any]]] = [
     ("segmentectomy.selective", SEG, {"liver__lesion_count": 4}),
     ("segmentectomy.selective", SEG, {"liver__lesion_count": "too_numerous"}),
 ]
-
-
-def _row_id(row: tuple[str, str, dict[str, Any]]) -> str:
-    rule_id, modality, changes = row
-    shown = ",".join(f"{k}={'DELETE' if v is DELETE else v}" for k, v in changes.items())
-    return f"{rule_id}[{modality}]{{{shown}}}"
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), TRIGGERS, ids=map(_row_id, TRIGGERS))
-def test_rule_fires(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    assert rule_id in fired(assessor, make_case(**changes), modality)
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), QUIET, ids=map(_row_id, QUIET))
-def test_rule_stays_quiet(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    assert rule_id not in fired(assessor, make_case(**changes), modality)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -120,23 +120,6 @@ def _ids(table: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     return [f"{rule}-{modality}-{i}" for i, (rule, modality, _c) in enumerate(table)]
 
 
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), TRIGGERS, ids=_ids(TRIGGERS))
-def test_rule_fires(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    assert rule_id in fired(assessor, make_case(**changes), modality)
-
-
-@pytest.mark.parametrize(("rule_id", "modality", "changes"), QUIET, ids=_ids(QUIET))
-def test_rule_quiet(
-    assessor: Assessor, rule_id: str, modality: str, changes: dict[str, Any]
-) -> None:
-    option = assessor.assess(make_case(**changes)).option(modality)
-    assert rule_id not in {f.rule_id for f in option.findings}
-    # Quiet because it was evaluated and not met, not because data were missing.
-    assert rule_id not in {u.rule_id for u in option.unevaluated_rules}
-
-
 # --------------------------------------------------------------------------- helpers
 def option(assessor: Assessor, modality: str, **changes: Any) -> ModalityOption:
     return assessor.assess(make_case(**changes)).option(modality)
