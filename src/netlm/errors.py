@@ -53,6 +53,12 @@ class PlanError(InputError):
     what = "plan"
 
 
+class ResponseError(InputError):
+    """A response file (``netlm/response/v1``) is malformed or inconsistent."""
+
+    what = "response file"
+
+
 class UnsafePlanError(NetlmError):
     """A plan breaks a hard safety limit and carries no override with a reason.
 

@@ -1,0 +1,1 @@
+"""Response assessment over time: RECIST 1.1, mRECIST, WHO, EASL, Choi, PERCIST."""
