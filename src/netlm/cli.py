@@ -247,6 +247,59 @@ def sirt_decay(
     )
 
 
+@app.command()
+def response(
+    files: Annotated[
+        list[Path], typer.Argument(help="Response files (netlm/response/v1, YAML or JSON).")
+    ],
+    criteria: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--criteria",
+            "-c",
+            help="Criteria to apply (repeat): recist1.1, mrecist, who, easl, choi, mchoi, "
+            "percist1.0. Default: those the file names.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = OutputFormat.text,
+    waterfall: Annotated[
+        Path | None, typer.Option(help="Write a waterfall plot of all files (.png or .svg).")
+    ] = None,
+    spider: Annotated[
+        Path | None, typer.Option(help="Write a spider plot of all files (.png or .svg).")
+    ] = None,
+    plot_criterion: Annotated[str, typer.Option(help="Criterion the plots show.")] = "recist1.1",
+) -> None:
+    """Assess response over time: per time point and criterion, and best overall response."""
+    from netlm.report.response_text import render_response_markdown, render_response_rich
+    from netlm.response.io import load_response
+    from netlm.response.report import assess_response
+
+    try:
+        reports = [assess_response(load_response(f), criteria) for f in files]
+        if waterfall is not None or spider is not None:
+            from netlm.report import response_plots
+
+            plotted = [r for r in reports if any(x.criterion == plot_criterion for x in r.results)]
+            if waterfall is not None:
+                response_plots.waterfall(plotted or reports, waterfall, criterion=plot_criterion)
+            if spider is not None:
+                response_plots.spider(plotted or reports, spider, criterion=plot_criterion)
+    except NetlmError as exc:
+        raise _fail(exc) from None
+    if output_format is OutputFormat.json:
+        payload = [r.model_dump(mode="json") for r in reports]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    elif output_format is OutputFormat.markdown:
+        typer.echo("\n".join(render_response_markdown(r) for r in reports), nl=False)
+    else:
+        console = Console(width=160)
+        for r in reports:
+            console.print(render_response_rich(r))
+
+
 def bundled_examples(prefix: str = "case-") -> list[tuple[str, str]]:
     """(file name, text) of the example files shipped inside the package."""
     folder = resources.files("netlm").joinpath("examples")
@@ -263,8 +316,9 @@ def demo(
         Path, typer.Option("--out", "-o", help="Folder to write the results into.")
     ] = Path("netlm-demo"),
 ) -> None:
-    """Assess the bundled example cases, solve the bundled radioembolization plans, and
-    write JSON and Markdown results to a folder."""
+    """Assess the bundled example cases, solve the bundled radioembolization plans,
+    assess the bundled response files (with waterfall and spider plots), and write
+    JSON, Markdown and PNG results to a folder."""
     out.mkdir(parents=True, exist_ok=True)
     assessor = Assessor()
     console = Console(width=140)
@@ -294,6 +348,23 @@ def demo(
             f"| {plan_result.case or '-'} | {name} | radioembolization plan: "
             f"{plan_result.injected_activity_gbq:.2f} GBq injected |"
         )
+    from netlm.report import response_plots
+    from netlm.report.response_text import render_response_markdown
+    from netlm.response.io import parse_response
+    from netlm.response.report import assess_response
+
+    reports = []
+    for name, text in bundled_examples("response-"):
+        report = assess_response(parse_response(text))
+        reports.append(report)
+        stem = Path(name).stem
+        (out / f"{stem}.json").write_text(report.model_dump_json(indent=2) + "\n")
+        (out / f"{stem}.md").write_text(render_response_markdown(report))
+        best = report.results[0].best_overall.response.value
+        index.append(f"| {report.case or '-'} | {name} | response: best overall {best} |")
+    if reports:
+        response_plots.waterfall(reports, out / "response-waterfall.png")
+        response_plots.spider(reports, out / "response-spider.png")
     (out / "index.md").write_text("\n".join(index) + "\n")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
 
