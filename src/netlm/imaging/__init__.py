@@ -1,0 +1,1 @@
+"""Reading medical images and masks into one LPS convention; writing RT Dose."""
