@@ -1,0 +1,1 @@
+"""Learning from the registry: survival, dose-response, toxicity over time, published evidence."""
