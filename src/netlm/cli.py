@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +19,9 @@ from typer.exceptions import TyperException
 
 from netlm import __version__
 from netlm.case import load_case, parse_case
+from netlm.commands import common as _common
 from netlm.eligibility import Assessment, Assessor, RuleProfile, default_profile, load_profile
-from netlm.errors import InputError, NetlmError
+from netlm.errors import NetlmError
 from netlm.evidence import get_source
 from netlm.report.board import render_markdown, render_rich
 
@@ -34,28 +34,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_BAD_INPUT = 2
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(error: NetlmError) -> typer.Exit:
-    console = _stderr()
-    if isinstance(error, InputError):
-        console.print(f"[bold red]error:[/] invalid {error.what}")
-        for path, message in error.problems:
-            console.print(f"  {path or '(document)'}: {message}", markup=False)
-    else:
-        console.print(f"[bold red]error:[/] {error}", markup=False)
-    return typer.Exit(EXIT_BAD_INPUT)
+EXIT_BAD_INPUT = _common.EXIT_BAD_INPUT
+OutputFormat = _common.OutputFormat
+_fail = _common.fail
+_stderr = _common.stderr_console
 
 
 def _profile(path: Path | None) -> RuleProfile:
@@ -300,6 +282,18 @@ def response(
             console.print(render_response_rich(r))
 
 
+from netlm.commands import dose as _dose_commands  # noqa: E402 - after the root app
+
+app.add_typer(_dose_commands.dose_app, name="dose")
+app.command("kernel")(_dose_commands.kernel_command)
+app.command("workup")(_dose_commands.workup_command)
+
+from netlm.commands import cohort as _cohort_commands  # noqa: E402 - after the root app
+
+app.add_typer(_cohort_commands.cohort_app, name="cohort")
+app.add_typer(_cohort_commands.outcomes_app, name="outcomes")
+
+
 def bundled_examples(prefix: str = "case-") -> list[tuple[str, str]]:
     """(file name, text) of the example files shipped inside the package."""
     folder = resources.files("netlm").joinpath("examples")
@@ -317,8 +311,8 @@ def demo(
     ] = Path("netlm-demo"),
 ) -> None:
     """Assess the bundled example cases, solve the bundled radioembolization plans,
-    assess the bundled response files (with waterfall and spider plots), and write
-    JSON, Markdown and PNG results to a folder."""
+    assess the bundled response files (with waterfall and spider plots), compute voxel
+    doses on a phantom netlm generates itself, and write the results to a folder."""
     out.mkdir(parents=True, exist_ok=True)
     assessor = Assessor()
     console = Console(width=140)
@@ -365,6 +359,13 @@ def demo(
     if reports:
         response_plots.waterfall(reports, out / "response-waterfall.png")
         response_plots.spider(reports, out / "response-spider.png")
+    from netlm.commands.dose import phantom_demo
+
+    voxel = phantom_demo(out / "voxel-phantom")
+    liver = voxel["statistics"]["dvk"]["liver"]["mean_gy"]
+    index.append(
+        f"| phantom | voxel-phantom/ | voxel dose (LDM and DVK): liver mean {liver:.1f} Gy |"
+    )
     (out / "index.md").write_text("\n".join(index) + "\n")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
 

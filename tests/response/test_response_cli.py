@@ -55,8 +55,16 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     result = out["results"][0]
     assert result["criterion"] == "recist1.1"
     for point in result["timepoints"]:
-        assert {"date", "measure", "change_from_baseline_percent", "change_from_nadir_percent",
-                "target", "non_target", "new_lesions", "overall"} <= set(point)
+        assert {
+            "date",
+            "measure",
+            "change_from_baseline_percent",
+            "change_from_nadir_percent",
+            "target",
+            "non_target",
+            "new_lesions",
+            "overall",
+        } <= set(point)
     assert result["best_overall"]["response"] in {r.value for r in Response}
 
 
@@ -70,12 +78,15 @@ def test_cli_text_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda d: d["timepoints"][1]["lesions"].append({"id": "ZZ", "longest_mm": 10}),
-         "ZZ"),
+        (lambda d: d["timepoints"][1]["lesions"].append({"id": "ZZ", "longest_mm": 10}), "ZZ"),
         (lambda d: d["timepoints"][0]["lesions"][0].pop("longest_mm"), "T1"),
         (lambda d: d["timepoints"].reverse(), "out of order"),
-        (lambda d: d["timepoints"][0]["lesions"][2].update(
-            {"short_axis_mm": None, "longest_mm": 20}), "short axis"),
+        (
+            lambda d: d["timepoints"][0]["lesions"][2].update(
+                {"short_axis_mm": None, "longest_mm": 20}
+            ),
+            "short axis",
+        ),
     ],
 )
 def test_bad_files_exit_2_naming_lesion_and_time_point(
@@ -97,8 +108,22 @@ def test_plots_are_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     doc["timepoints"][1]["lesions"][0]["longest_mm"] = 70
     second.write_text(yaml.safe_dump(doc))
     wf, sp = tmp_path / "w.png", tmp_path / "s.svg"
-    assert main(["response", str(EXAMPLE), str(second), "--waterfall", str(wf),
-                 "--spider", str(sp), "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "response",
+                str(EXAMPLE),
+                str(second),
+                "--waterfall",
+                str(wf),
+                "--spider",
+                str(sp),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert wf.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in sp.read_bytes()[:500]
     assert len(json.loads(capsys.readouterr().out)) == 2

@@ -1616,3 +1616,19 @@ def decay_correct(
         reference_time=to_time,
         metadata=metadata,
     )
+
+
+def write_image(volume: ImageVolume, path: str | Path) -> Path:
+    """Write ``volume`` as NIfTI (``.nii``/``.nii.gz``), NRRD or MetaImage.
+
+    SimpleITK converts the LPS geometry to the file's own convention (RAS for
+    NIfTI), so :func:`read_image` gives the same grid back.
+    """
+    out = Path(path)
+    name = out.name.lower()
+    if not name.endswith((".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")):
+        raise ImagingError(f"{out}: write .nii, .nii.gz, .nrrd, .mha or .mhd")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    array = volume.array.astype(np.uint8) if volume.array.dtype == np.bool_ else volume.array
+    sitk.WriteImage(_to_sitk(volume.with_array(array)), str(out), True)
+    return out

@@ -1,0 +1,193 @@
+"""``netlm cohort`` (runs over many patients) and ``netlm outcomes`` (analyses)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from netlm.commands.common import OutputFormat, fail
+from netlm.errors import NetlmError
+
+cohort_app = typer.Typer(help="Cohort runs over many patients (Dask).", no_args_is_help=True)
+outcomes_app = typer.Typer(
+    help="Survival, dose-response and toxicity analysis.", no_args_is_help=True
+)
+
+
+@cohort_app.command("run")
+def cohort_run(
+    manifest: Annotated[
+        Path, typer.Argument(help="Manifest (netlm/cohort-manifest/v1, YAML or CSV).")
+    ],
+    task: Annotated[str, typer.Option(help="assess, plan, dose or response.")],
+    out: Annotated[Path, typer.Option(help="Results folder (Parquet, CSV, failures).")] = Path(
+        "netlm-cohort"
+    ),
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://host:8786); 'inline' for a plain loop."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Recompute stored failures.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+) -> None:
+    """Run a task over every patient; failures are reported, never stop the run; re-runs skip
+    what is done (by input digest). Exit code 1 when some patients failed."""
+    from netlm.cohort.runner import run_cohort
+
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        ) as progress:
+            bar = progress.add_task(f"cohort {task}", total=None)
+
+            def report(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total)
+
+            summary = run_cohort(
+                manifest,
+                task,
+                out_dir=out,
+                scheduler=scheduler,
+                n_workers=workers,
+                progress=report,
+                retry_failed=retry_failed,
+            )
+    except NetlmError as exc:
+        raise fail(exc) from None
+    if output_format is OutputFormat.json:
+        typer.echo(summary.model_dump_json(indent=2))
+    else:
+        typer.echo(
+            f"{summary.patients} patients: {len(summary.computed)} computed, "
+            f"{len(summary.skipped)} skipped (unchanged), {len(summary.not_applicable)} not "
+            f"applicable, {summary.succeeded} with results, {len(summary.failures)} failed "
+            f"({summary.elapsed_s:.1f} s, {summary.scheduler})"
+        )
+        for f in summary.failures:
+            typer.echo(f"  FAILED {f.patient_id}: {f.error_type}: {f.message}")
+        typer.echo(f"results: {summary.results_parquet}, {summary.results_csv}")
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+@cohort_app.command("generate")
+def cohort_generate(
+    out: Annotated[Path, typer.Argument(help="Folder to write the synthetic cohort into.")],
+    n: Annotated[int, typer.Option(help="Number of patients.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    threshold_gy: Annotated[float, typer.Option(help="Planted dose-response threshold.")] = 120.0,
+    images: Annotated[
+        bool, typer.Option(help="Also write small activity images and masks.")
+    ] = False,
+) -> None:
+    """Write a synthetic cohort with known truth: cases, plans, responses, follow-up, manifest."""
+    from netlm.cohort.synthetic import generate_cohort
+
+    try:
+        cohort = generate_cohort(out, n, seed=seed, threshold_gy=threshold_gy, images=images)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(f"{n} synthetic patients written to {Path(out).resolve()} ({type(cohort).__name__})")
+
+
+def _data(folder: Path):  # type: ignore[no-untyped-def]
+    from netlm.outcomes.data import load_cohort_data
+
+    return load_cohort_data(folder)
+
+
+@outcomes_app.command("survival")
+def outcomes_survival(
+    data: Annotated[Path, typer.Argument(help="Cohort data folder (netlm/cohort-data/v1).")],
+    endpoint: Annotated[str, typer.Option(help="os, hepatic_pfs or pfs.")] = "os",
+    strata: Annotated[
+        str | None,
+        typer.Option(help="grade, primary_site, modality, device, tumour_burden, prior_prrt ..."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Kaplan-Meier plot (.png/.svg).")] = None,
+    cox: Annotated[
+        bool, typer.Option(help="Also fit the Cox model of the seeds' factors.")
+    ] = False,
+) -> None:
+    """Kaplan-Meier (medians with CIs, log-rank) and optionally Cox regression; JSON out."""
+    from netlm.outcomes import survival
+
+    try:
+        result = survival.kaplan_meier(_data(data), endpoint, strata)
+        if plot is not None:
+            survival.plot_km(result, plot)
+        payload = {"kaplan_meier": result.model_dump(mode="json")}
+        if cox:
+            payload["cox"] = survival.cox(_data(data), endpoint).model_dump(mode="json")
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@outcomes_app.command("dose-response")
+def outcomes_dose_response(
+    data: Annotated[Path, typer.Argument(help="Cohort data folder (netlm/cohort-data/v1).")],
+    criterion: Annotated[str, typer.Option(help="mrecist or recist.")] = "mrecist",
+    toxicity: Annotated[
+        bool, typer.Option(help="Normal-liver dose vs hepatotoxicity instead.")
+    ] = False,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (patients).")] = 1000,
+    plot: Annotated[Path | None, typer.Option(help="Plot (.png/.svg).")] = None,
+) -> None:
+    """Logistic dose-response, ROC and the best-separating threshold with bootstrap CIs."""
+    from netlm.outcomes import dose_response as dr
+
+    try:
+        cohort = _data(data)
+        result = (
+            dr.normal_liver_dose_toxicity(cohort, n_bootstrap=bootstrap)
+            if toxicity
+            else dr.tumour_dose_response(cohort, criterion, n_bootstrap=bootstrap)
+        )
+        if plot is not None:
+            dr.plot_dose_response(result, plot)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(result.model_dump_json(indent=2))
+
+
+@outcomes_app.command("toxicity")
+def outcomes_toxicity(
+    data: Annotated[Path, typer.Argument(help="Cohort data folder (netlm/cohort-data/v1).")],
+    by: Annotated[
+        str | None, typer.Option(help="Group the cohort summary (e.g. modality).")
+    ] = None,
+    ctcae: Annotated[str, typer.Option(help="CTCAE version 5.0 or 6.0.")] = "5.0",
+) -> None:
+    """CTCAE grades over time, REILD and chronic hepatotoxicity indicators, per cohort."""
+    from netlm.outcomes.toxicity import toxicity_report
+
+    try:
+        report = toxicity_report(_data(data), by=by, version=ctcae)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(report.model_dump_json(indent=2))
+
+
+@outcomes_app.command("evidence")
+def outcomes_evidence(
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+) -> None:
+    """The published outcome figures of the seed reviews, with their sources and quotes."""
+    from netlm.outcomes.evidence_library import PUBLISHED_OUTCOMES
+
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in PUBLISHED_OUTCOMES], indent=2))
+        return
+    for r in PUBLISHED_OUTCOMES:
+        typer.echo(json.dumps(r.model_dump(mode="json"), default=str))
