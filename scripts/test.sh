@@ -4,11 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools the tests use: dciodvfy (Debian's dicom3tools) validates RT Dose files.
-if ! command -v dciodvfy >/dev/null 2>&1; then
+# System tools the tests use (Debian packages): dciodvfy (dicom3tools) validates RT Dose;
+# a PostgreSQL server for the registry tests; Chromium for the web-application tests;
+# pdftotext/pdftoppm (poppler-utils) and Pango (WeasyPrint) for the PDF reports.
+need=""
+command -v dciodvfy >/dev/null 2>&1 || need="$need dicom3tools"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
+ldconfig -p 2>/dev/null | grep -q libpangoft2 || need="$need libpango-1.0-0 libpangoft2-1.0-0"
+fc-list 2>/dev/null | grep -qi dejavu || need="$need fonts-dejavu-core"
+if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dicom3tools >/dev/null
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}
