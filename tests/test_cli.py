@@ -160,3 +160,44 @@ def test_bundled_examples_include_the_shared_ones_unchanged() -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("netlm ")
+
+
+def test_pdf_reports_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+    import subprocess
+
+    board, plan = tmp_path / "board.pdf", tmp_path / "plan.pdf"
+    assert (
+        main(
+            [
+                "assess",
+                str(SHARED / "examples" / "case-bilobar-tare.yaml"),
+                "--format",
+                "json",
+                "--pdf",
+                str(board),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sirt",
+                "plan",
+                str(SHARED / "examples" / "sirt-plan-partition-glass.yaml"),
+                "--format",
+                "json",
+                "--pdf",
+                str(plan),
+            ]
+        )
+        == 0
+    )
+    assert board.read_bytes()[:5] == b"%PDF-"
+    assert plan.read_bytes()[:5] == b"%PDF-"
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(board), "-"], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        assert "EX-001" in text

@@ -78,6 +78,9 @@ def assess(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text, json or markdown.")
     ] = OutputFormat.text,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="Also write the board summary as a PDF.")
+    ] = None,
 ) -> None:
     """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up."""
     try:
@@ -86,6 +89,10 @@ def assess(
         else:
             parsed = load_case(case)
         result = Assessor(_profile(profile)).assess(parsed)
+        if pdf is not None:
+            from netlm.report.pdf import board_pdf
+
+            board_pdf(result, pdf, case=parsed)
     except NetlmError as exc:
         raise _fail(exc) from None
     if output_format is OutputFormat.json:
@@ -174,6 +181,9 @@ def sirt_plan(
             "adds to the plan's cumulative doses.",
         ),
     ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="Also write the dosimetry report as a PDF.")
+    ] = None,
 ) -> None:
     """Solve a radioembolization plan: activity, doses, checks, vial order.
 
@@ -189,6 +199,10 @@ def sirt_plan(
         if case is not None:
             plan = with_case_history(plan, load_case(case))
         result = solve(plan)
+        if pdf is not None:
+            from netlm.report.pdf import plan_pdf
+
+            plan_pdf(result, pdf, plan=plan)
     except NetlmError as exc:
         raise _fail(exc) from None
     if output_format is OutputFormat.json:
