@@ -307,6 +307,11 @@ from netlm.commands import cohort as _cohort_commands  # noqa: E402 - after the 
 app.add_typer(_cohort_commands.cohort_app, name="cohort")
 app.add_typer(_cohort_commands.outcomes_app, name="outcomes")
 
+from netlm.commands import store as _store_commands  # noqa: E402 - after the root app
+
+app.add_typer(_store_commands.db_app, name="db")
+app.command("import")(_store_commands.import_command)
+
 
 def bundled_examples(prefix: str = "case-") -> list[tuple[str, str]]:
     """(file name, text) of the example files shipped inside the package."""

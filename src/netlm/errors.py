@@ -79,3 +79,18 @@ class UnsafePlanError(NetlmError):
 
 class ProfileError(NetlmError, ValueError):
     """A rule profile is malformed or names an unknown parameter."""
+
+
+class StoreError(NetlmError):
+    """A registry (database) operation was refused or could not be completed.
+
+    Nothing is half-written: the transaction that raised it was rolled back.
+    """
+
+
+class NotFoundError(StoreError, LookupError):
+    """A record the caller named (patient, case, plan, user...) does not exist."""
+
+
+class PermissionDeniedError(StoreError):
+    """The acting user's role does not allow the operation (e.g. approving a plan)."""

@@ -1,0 +1,1 @@
+"""Registry tests (a package, so that this conftest.py does not shadow tests/conftest.py)."""
