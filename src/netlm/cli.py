@@ -312,6 +312,10 @@ from netlm.commands import store as _store_commands  # noqa: E402 - after the ro
 app.add_typer(_store_commands.db_app, name="db")
 app.command("import")(_store_commands.import_command)
 
+from netlm.commands.serve import serve_command  # noqa: E402 - after the root app
+
+app.command("serve")(serve_command)
+
 
 def bundled_examples(prefix: str = "case-") -> list[tuple[str, str]]:
     """(file name, text) of the example files shipped inside the package."""
@@ -328,6 +332,14 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder to write the results into.")
     ] = Path("netlm-demo"),
+    seed_db: Annotated[
+        str | None,
+        typer.Option(
+            "--seed-db",
+            help="Also seed this registry (URL or SQLite file) with the example patients, "
+            "for `netlm serve --db ...`.",
+        ),
+    ] = None,
 ) -> None:
     """Assess the bundled example cases, solve the bundled radioembolization plans,
     assess the bundled response files (with waterfall and spider plots), compute voxel
@@ -386,6 +398,13 @@ def demo(
         f"| phantom | voxel-phantom/ | voxel dose (LDM and DVK): liver mean {liver:.1f} Gy |"
     )
     (out / "index.md").write_text("\n".join(index) + "\n")
+    if seed_db is not None:
+        from netlm.commands.serve import seed_demo
+        from netlm.store.repository import Store
+
+        with Store(seed_db) as store:
+            seed_demo(store)
+        console.print(f"[bold]netlm demo:[/] registry {seed_db} seeded with the example patients")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
 
 

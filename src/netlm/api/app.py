@@ -1,0 +1,1509 @@
+"""The netlm web API and web application: :func:`create_app`.
+
+Everything a user can see or change goes through the registry
+(:class:`netlm.store.repository.Store`); this module adds HTTP around it:
+
+- a JSON API under :data:`API_PREFIX` (``/api/v1``) with its OpenAPI document at
+  ``/api/v1/openapi.json`` (and a browsable version at ``/api/v1/docs``);
+- the server-rendered web application (:mod:`netlm.api.pages`) at ``/``.
+
+Authentication
+    Scripts send ``Authorization: Bearer <token>`` (``POST /api/v1/auth/token``
+    exchanges a user name and password for one).  Browsers log in on ``/login``
+    and carry a signed, HttpOnly, SameSite=Lax session cookie; every form holds
+    a CSRF token, and a cookie-authenticated API request that changes anything
+    must repeat the token in the ``X-CSRF-Token`` header.  Everything except
+    ``/api/v1/health``, the two log-in endpoints and the static files (style
+    sheet) needs an authenticated user, the OpenAPI document included.
+
+Roles
+    ``viewer`` reads; ``clinician``, ``physicist`` and ``admin`` write; only a
+    ``physicist`` approves a plan or records a safety override; user
+    management and the audit log are for ``admin``.  Every route declares its
+    roles (``x-netlm-roles`` in the OpenAPI document), and
+    :func:`create_app` refuses to build an app with an undeclared route.
+
+Logs
+    One line per request: method, route template (``/api/v1/patients/{patient_id}``),
+    numeric ids, status, duration, acting user and role.  Never a query string,
+    a request body, a patient's external id or an exception message (which
+    can quote a case value); errors are logged by type and traceback frames.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+import shutil
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
+from fastapi import Path as PathParam
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netlm import __version__
+from netlm.case import case_from_mapping
+from netlm.errors import (
+    InputError,
+    NetlmError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResponseError,
+    StoreError,
+    UnsafePlanError,
+)
+from netlm.response.io import response_from_mapping
+from netlm.response.report import ResponseReport, assess_response
+from netlm.sirt.plan import plan_from_mapping
+from netlm.sirt.planner import PlanResult
+from netlm.store.repository import (
+    CTCAE_VERSIONS,
+    IMAGE_KINDS,
+    LAB_ANALYTES,
+    RESPONSE_CATEGORIES,
+    RESPONSE_CRITERIA,
+    TREATMENT_MODALITIES,
+    AssessmentOut,
+    AuditOut,
+    CaseVersionOut,
+    ImageOut,
+    LabOut,
+    PatientOut,
+    PlanOut,
+    PlanResultOut,
+    ResponseOut,
+    Role,
+    Store,
+    ToxicityOut,
+    TreatmentOut,
+    UserOut,
+)
+from netlm.voxel.dvh import DvhCurve
+
+log = logging.getLogger("netlm.api")
+
+#: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
+API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+#: The interactive API documentation (Swagger UI; it loads its scripts from a CDN).
+DOCS_PATH = f"{API_PREFIX}/docs"
+SESSION_COOKIE = "netlm_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+#: A browser session lasts this long after log-in (seconds).
+SESSION_MAX_AGE_S = 8 * 3600
+#: Largest accepted upload (an image series or a mask), in bytes.
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+#: How long a resolved token or session is trusted before the registry is asked again
+#: (seconds): a revoked token or a changed role takes effect within this time.
+DEFAULT_AUTH_CACHE_S = 5.0
+_AUTH_CACHE_ENTRIES = 10_000
+#: Why a plan with a safety override is refused to anyone but a physicist.
+OVERRIDE_REFUSED = "only a physicist can record a safety override"
+#: The OpenAPI extension key that carries a route's allowed roles.
+ROLES_KEY = "x-netlm-roles"
+
+ALL_ROLES: frozenset[Role] = frozenset(Role)
+WRITERS: frozenset[Role] = frozenset({Role.CLINICIAN, Role.PHYSICIST, Role.ADMIN})
+PHYSICISTS: frozenset[Role] = frozenset({Role.PHYSICIST})
+ADMINS: frozenset[Role] = frozenset({Role.ADMIN})
+
+#: Paths that need no authentication (exact), and prefixes of such paths.
+PUBLIC_PATHS = frozenset(
+    {
+        f"{API_PREFIX}/health",
+        f"{API_PREFIX}/auth/token",
+        "/login",
+        "/favicon.ico",
+    }
+)
+PUBLIC_PREFIXES = ("/static/",)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclasses.dataclass(frozen=True)
+class ApiConfig:
+    """What the request handlers share, kept on ``app.state.netlm``."""
+
+    store: Store
+    serializer: URLSafeTimedSerializer
+    files_dir: Path
+    secure_cookies: bool = False
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    auth_cache_s: float = DEFAULT_AUTH_CACHE_S
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """The authenticated user of one request."""
+
+    username: str
+    role: Role
+    via: Literal["token", "session"]
+    csrf: str | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITERS
+
+    @property
+    def can_approve(self) -> bool:
+        return self.role in PHYSICISTS
+
+
+def config_of(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.netlm
+    return config
+
+
+async def store_of(request: Request) -> Store:
+    """Dependency: the registry (async, so that FastAPI needs no worker thread for it)."""
+    return config_of(request).store
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The request's authenticated user, or ``None`` (public paths only)."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """Dependency: the authenticated user (the middleware has already refused anonymous calls)."""
+    principal = principal_of(request)
+    if principal is None:  # pragma: no cover - the middleware answers first
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required")
+    return principal
+
+
+StoreDep = Annotated[Store, Depends(store_of)]
+UserDep = Annotated[Principal, Depends(current_principal)]
+
+
+def allow(roles: frozenset[Role]) -> dict[str, Any]:
+    """Route keyword arguments declaring the roles that may call it.
+
+    The roles are enforced by :class:`GuardedRoute` and published in the
+    OpenAPI document as ``x-netlm-roles``.
+    """
+    return {
+        "openapi_extra": {
+            ROLES_KEY: sorted(r.value for r in roles),
+            "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+        }
+    }
+
+
+def route_roles(route: APIRoute) -> frozenset[Role] | None:
+    """The roles a route allows, or ``None`` for a public route."""
+    extra = route.openapi_extra or {}
+    names = extra.get(ROLES_KEY)
+    return None if names is None else frozenset(Role(n) for n in names)
+
+
+def _role_names(roles: frozenset[Role]) -> str:
+    return " or ".join(sorted(r.value for r in roles))
+
+
+class GuardedRoute(APIRoute):
+    """An API route that checks the caller's role before it reads the request body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allowed = route_roles(self)
+
+        async def guarded(request: Request) -> Response:
+            if allowed is not None:
+                principal = principal_of(request)
+                if principal is None:
+                    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required")
+                if principal.role not in allowed:
+                    raise HTTPException(
+                        status.HTTP_403_FORBIDDEN,
+                        f"this needs the role {_role_names(allowed)}; "
+                        f"you are {principal.role.value}",
+                    )
+            return await handler(request)
+
+        return guarded
+
+
+# --------------------------------------------------------------------------- sessions
+def new_session(config: ApiConfig, username: str) -> tuple[str, str]:
+    """A signed session cookie value for ``username`` and its CSRF token."""
+    csrf = secrets.token_urlsafe(32)
+    return config.serializer.dumps({"u": username, "c": csrf}), csrf
+
+
+def set_session_cookie(response: Response, config: ApiConfig, cookie: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=config.secure_cookies,
+        path="/",
+    )
+
+
+def _resolve_principal(
+    config: ApiConfig, authorization: str | None, cookie: str | None
+) -> tuple[Principal | None, str]:
+    """The user behind a bearer token or a session cookie, or ``None`` and why not."""
+    store = config.store
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 512:
+            return None, "malformed Authorization header (use 'Bearer <token>')"
+        user = store.user_for_token(token)
+        if user is None:
+            return None, "invalid or expired token"
+        return Principal(user.username, Role(user.role), "token"), ""
+    if cookie:
+        try:
+            data = config.serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
+        except BadSignature:
+            return None, "session expired or invalid; log in again"
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("u"), str)
+            and isinstance(data.get("c"), str)
+        ):
+            return None, "session invalid; log in again"
+        try:
+            user = store.get_user(data["u"])
+        except NotFoundError:
+            return None, "session user no longer exists"
+        if not getattr(user, "active", True):
+            return None, "user is disabled"
+        return Principal(user.username, Role(user.role), "session", data["c"]), ""
+    return None, "authentication required"
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+class AuthMiddleware:
+    """Resolve the caller before routing; refuse anonymous calls to anything not public.
+
+    Refusing here, before the router parses a body, means an anonymous caller
+    learns nothing about a route (not even whether its body would be valid).
+    """
+
+    def __init__(self, app: ASGIApp, config: ApiConfig) -> None:
+        self.app = app
+        self.config = config
+        self._cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = {}
+
+    async def _principal(
+        self, authorization: str | None, cookie: str | None
+    ) -> tuple[Principal | None, str]:
+        """The caller, from the short-lived cache or the registry (in a worker thread)."""
+        key = (authorization, cookie)
+        ttl = self.config.auth_cache_s
+        now = time.monotonic()
+        if ttl > 0 and (authorization or cookie):
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1], ""
+        principal, problem = await run_in_threadpool(
+            _resolve_principal, self.config, authorization, cookie
+        )
+        if ttl > 0 and principal is not None:
+            if len(self._cache) >= _AUTH_CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = (now + ttl, principal)
+        return principal, problem
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        principal, problem = await self._principal(
+            request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+        )
+        scope.setdefault("state", {})["principal"] = principal
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if principal is None and not is_public(path):
+            response: Response
+            if path == DOCS_PATH and method in _SAFE_METHODS:
+                response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+            elif is_api(path):
+                response = JSONResponse(
+                    {"detail": problem},
+                    status_code=status.HTTP_401_UNAUTHORIZED,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            elif method in _SAFE_METHODS:
+                response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+            else:
+                from netlm.api.pages import error_page
+
+                response = error_page(request, status.HTTP_401_UNAUTHORIZED, f"{problem}.")
+            if request.cookies.get(SESSION_COOKIE):
+                response.delete_cookie(SESSION_COOKIE, path="/")
+            await response(scope, receive, send)
+            return
+        if (
+            principal is not None
+            and principal.via == "session"
+            and is_api(path)
+            and method not in _SAFE_METHODS
+        ):
+            given = request.headers.get(CSRF_HEADER, "")
+            if not (principal.csrf and secrets.compare_digest(given, principal.csrf)):
+                denied = JSONResponse(
+                    {"detail": f"missing or wrong {CSRF_HEADER} header"},
+                    status_code=status.HTTP_403_FORBIDDEN,
+                )
+                await denied(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# --------------------------------------------------------------------------- logging
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+def _numeric_ids(scope: Scope) -> str:
+    params = scope.get("path_params") or {}
+    ids = [f"{k}={v}" for k, v in params.items() if isinstance(v, int) and not isinstance(v, bool)]
+    return " ".join(ids)
+
+
+def log_exception(exc: BaseException, where: str) -> str:
+    """Log an unexpected error without its message (which may quote patient data).
+
+    Returns the error id also given to the client.
+    """
+    error_id = uuid.uuid4().hex[:12]
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s in %s (error id %s)\n%s", type(exc).__name__, where, error_id, frames)
+    return error_id
+
+
+#: Headers on every answer except the static files and the interactive API docs (which
+#: load Swagger UI's scripts): patient data is not cached, framed, sniffed or scripted.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "
+        b"base-uri 'none'",
+    ),
+)
+
+
+def _with_security_headers(message: Message) -> Message:
+    present = {name.lower() for name, _ in message.get("headers", [])}
+    extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+    out: Message = dict(message)
+    out["headers"] = [*message.get("headers", []), *extra]
+    return out
+
+
+class RequestLogMiddleware:
+    """One log line per request, without PHI; security headers; any escaped exception a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_code = 500
+        started = False
+        path: str = scope["path"]
+        secure = not (path.startswith(PUBLIC_PREFIXES) or path == DOCS_PATH)
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status_code, started
+            if message["type"] == "http.response.start":
+                status_code = int(message["status"])
+                started = True
+                if secure:
+                    message = _with_security_headers(message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        except Exception as exc:
+            error_id = log_exception(exc, f"{scope['method']} {_route_template(scope)}")
+            if not started:
+                response = JSONResponse(
+                    {"detail": "internal error", "error_id": error_id}, status_code=500
+                )
+                await response(scope, receive, send_and_record)
+            status_code = 500
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            who = f"{principal.username}/{principal.role.value}" if principal else "-"
+            log.info(
+                "%s %s %s -> %d %.1f ms user=%s",
+                scope["method"],
+                _route_template(scope),
+                _numeric_ids(scope),
+                status_code,
+                1000 * (time.perf_counter() - start),
+                who,
+            )
+
+
+# --------------------------------------------------------------------------- errors
+def _problems(exc: InputError) -> list[dict[str, str]]:
+    return [{"field": path, "message": message} for path, message in exc.problems]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map netlm errors to HTTP: input 422, not found 404, role 403, unsafe plan 409."""
+    from netlm.api import pages
+
+    def route(request: Request) -> str:
+        return f"{request.method} {_route_template(request.scope)}"
+
+    async def on_input_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InputError)
+        log.info("%s: %s with %d problem(s)", route(request), type(exc).__name__, len(exc.problems))
+        if not is_api(request.url.path):
+            return pages.error_page(request, 422, f"invalid {exc.what}", _problems(exc))
+        return JSONResponse(
+            {"detail": f"invalid {exc.what}", "problems": _problems(exc)}, status_code=422
+        )
+
+    async def on_not_found(request: Request, exc: Exception) -> Response:
+        log.info("%s: not found", route(request))
+        if not is_api(request.url.path):
+            return pages.error_page(request, 404, str(exc) or "not found")
+        return JSONResponse({"detail": str(exc) or "not found"}, status_code=404)
+
+    async def on_permission(request: Request, exc: Exception) -> Response:
+        log.info("%s: permission denied", route(request))
+        if not is_api(request.url.path):
+            return pages.error_page(request, 403, str(exc) or "permission denied")
+        return JSONResponse({"detail": str(exc) or "permission denied"}, status_code=403)
+
+    async def on_unsafe(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, UnsafePlanError)
+        log.info("%s: unsafe plan refused (%d violation(s))", route(request), len(exc.violations))
+        body = {"detail": "unsafe plan refused", "violations": exc.violations}
+        if not is_api(request.url.path):
+            return pages.error_page(
+                request,
+                409,
+                "unsafe plan refused",
+                [{"field": "", "message": v} for v in exc.violations],
+            )
+        return JSONResponse(body, status_code=409)
+
+    async def on_store_error(request: Request, exc: Exception) -> Response:
+        log.info("%s: %s", route(request), type(exc).__name__)
+        if not is_api(request.url.path):
+            return pages.error_page(request, 409, str(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    async def on_netlm_error(request: Request, exc: Exception) -> Response:
+        log.info("%s: %s", route(request), type(exc).__name__)
+        if not is_api(request.url.path):
+            return pages.error_page(request, 422, str(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if is_api(request.url.path):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        if exc.status_code == 401:
+            return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        log.info("%s: request validation failed", route(request))
+        if is_api(request.url.path):
+            return await request_validation_exception_handler(request, exc)
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
+        return pages.error_page(request, 422, "invalid request", problems)
+
+    app.add_exception_handler(InputError, on_input_error)
+    app.add_exception_handler(NotFoundError, on_not_found)
+    app.add_exception_handler(PermissionDeniedError, on_permission)
+    app.add_exception_handler(UnsafePlanError, on_unsafe)
+    app.add_exception_handler(StoreError, on_store_error)
+    app.add_exception_handler(NetlmError, on_netlm_error)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+
+
+# --------------------------------------------------------------------------- API models
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class TokenRequest(_In):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    username: str
+    role: Role
+
+
+class Me(BaseModel):
+    username: str
+    role: Role
+    can_write: bool
+    can_approve: bool
+
+
+class UserCreate(_In):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    role: Role
+
+
+class PatientCreate(_In):
+    external_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _one_of(values: frozenset[str]) -> dict[str, Any]:
+    return {"json_schema_extra": {"enum": sorted(values)}}
+
+
+class TreatmentIn(_In):
+    modality: Annotated[str, Field(min_length=1, max_length=64, **_one_of(TREATMENT_MODALITIES))]
+    date: dt.date
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabIn(_In):
+    date: dt.date
+    analyte: Annotated[str, Field(min_length=1, max_length=64, **_one_of(LAB_ANALYTES))]
+    value: float
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    uln: float | None = None
+    lln: float | None = None
+
+
+class ResponseTimepointIn(_In):
+    date: dt.date
+    criterion: Annotated[str, Field(min_length=1, max_length=32, **_one_of(RESPONSE_CRITERIA))]
+    overall: Annotated[str, Field(min_length=1, max_length=32, **_one_of(RESPONSE_CATEGORIES))]
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToxicityIn(_In):
+    date: dt.date
+    term: Annotated[str, Field(min_length=1, max_length=200)]
+    grade: Annotated[int, Field(ge=0, le=5, description="CTCAE grade 0-5.")]
+    ctcae_version: Annotated[str, Field(max_length=8, **_one_of(CTCAE_VERSIONS))] = "5.0"
+
+
+class DoseRequest(_In):
+    """Voxel dosimetry from images already uploaded for the patient."""
+
+    activity_image_id: int = Field(description="90Y PET or SPECT (or MAA SPECT) image record.")
+    mask_image_ids: Annotated[list[int], Field(min_length=1, max_length=32)]
+    ct_image_id: int | None = Field(default=None, description="CT for density (HU -> g/mL).")
+    method: Literal["ldm", "dvk"] = "ldm"
+    activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
+        default=None, description="Scale the image to this activity at implant (GBq)."
+    )
+
+
+class DoseOut(BaseModel):
+    rtdose_image_id: int
+    statistics: dict[str, Any]
+
+
+class Reproduced(BaseModel):
+    assessment_id: int
+    reproducible: bool
+
+
+class SoftDelete(_In):
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+# --------------------------------------------------------------------------- helpers
+def temporary_file_response(
+    make: Callable[[Path], object], filename: str, media_type: str
+) -> FileResponse:
+    """Write a file with ``make(path)`` in a temporary folder and send it; the folder goes after."""
+    folder = Path(tempfile.mkdtemp(prefix="netlm-download-"))
+    try:
+        path = folder / filename
+        make(path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=filename,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str | None, default: str = "upload") -> str:
+    """A file name without folders or odd characters (at most 100 characters)."""
+    base = _SAFE_NAME.sub("_", Path(name or "").name).strip("._") or default
+    return base[-100:]
+
+
+def save_upload(upload: UploadFile, folder: Path, limit_bytes: int) -> Path:
+    """Stream ``upload`` into a new sub-folder of ``folder``; refuse more than ``limit_bytes``.
+
+    The file keeps its (sanitised) name, which readers use: a mask file
+    ``liver.nii.gz`` is the mask ``liver``.
+    """
+    target = folder / uuid.uuid4().hex[:16] / safe_filename(upload.filename)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with target.open("wb") as out:
+            while chunk := upload.file.read(1024 * 1024):
+                written += len(chunk)
+                if written > limit_bytes:
+                    raise HTTPException(413, f"upload larger than {limit_bytes} bytes")
+                out.write(chunk)
+        if written == 0:
+            raise InputError([("file", "the uploaded file is empty")])
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    return target
+
+
+def iter_api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every route of ``app``'s JSON API and pages, with its full path."""
+    routers: list[APIRouter] = app.state.netlm_routers
+    for router in routers:
+        for r in router.routes:
+            if isinstance(r, APIRoute):
+                yield r
+
+
+# --------------------------------------------------------------------------- services
+def patient_files_dir(config: ApiConfig, patient_id: int) -> Path:
+    """The folder of a patient's uploads and computed files."""
+    return config.files_dir / f"patient-{patient_id}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def image_file(config: ApiConfig, patient_id: int, image_id: int) -> tuple[ImageOut, Path]:
+    """One of the patient's images and its file (only files this server stored are served).
+
+    Raises
+    ------
+    NotFoundError
+        If the patient has no such image, or its file is not one the server holds.
+    """
+    for image in config.store.images(patient_id):
+        if image.id == image_id:
+            if image.path is None:
+                raise NotFoundError(f"image {image_id} is a reference without a file")
+            path = Path(image.path)
+            if not (_inside(path, config.files_dir) and path.is_file()):
+                raise NotFoundError(f"the file of image {image_id} is not held by this server")
+            return image, path
+    raise NotFoundError(f"patient {patient_id} has no image {image_id}")
+
+
+def compute_patient_dose(
+    config: ApiConfig, patient_id: int, request: DoseRequest, *, actor: str
+) -> DoseOut:
+    """Voxel dosimetry on the patient's stored images; the RT Dose becomes a new image record."""
+    from netlm.commands.dose import compute_dose
+
+    def path_of(image_id: int, field: str) -> Path:
+        try:
+            return image_file(config, patient_id, image_id)[1]
+        except NotFoundError as exc:
+            raise InputError([(field, str(exc))]) from None
+
+    activity = path_of(request.activity_image_id, "activity_image_id")
+    masks = [path_of(i, f"mask_image_ids[{n}]") for n, i in enumerate(request.mask_image_ids)]
+    ct = None if request.ct_image_id is None else path_of(request.ct_image_id, "ct_image_id")
+    out = patient_files_dir(config, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
+    try:
+        document = compute_dose(
+            activity,
+            masks,
+            out,
+            ct_path=ct,
+            method=request.method,
+            activity_gbq=request.activity_gbq,
+        )
+        image = config.store.add_image(
+            patient_id,
+            kind="rtdose",
+            path=str(out / "rtdose.dcm"),
+            description=(
+                f"netlm 90Y absorbed dose ({request.method.upper()}) from image "
+                f"{request.activity_image_id}"
+            ),
+            actor=actor,
+        )
+    except NetlmError:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    except (RuntimeError, OSError, ValueError, MemoryError) as exc:
+        shutil.rmtree(out, ignore_errors=True)
+        raise InputError(
+            [("activity_image_id", f"the images could not be used ({type(exc).__name__})")]
+        ) from None
+    return DoseOut(rtdose_image_id=image.id, statistics=document)
+
+
+def _decimal(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def record_response(
+    store: Store, patient_id: int, document: dict[str, Any], *, actor: str
+) -> ResponseReport:
+    """Assess a ``netlm/response/v1`` document and store every follow-up time point."""
+    patient = store.get_patient(patient_id)
+    doc = response_from_mapping(document)
+    if doc.case is not None and doc.case != patient.external_id:
+        raise ResponseError([("case", f"the file is for another patient than {patient_id}")])
+    report = assess_response(doc)
+    for result in report.results:
+        for point in result.timepoints[1:]:
+            store.add_response_timepoint(
+                patient_id,
+                date=point.date,
+                criterion=result.criterion,
+                overall=point.overall.value,
+                details={
+                    "label": result.label,
+                    "version": result.version,
+                    "unit": point.unit,
+                    "measure": _decimal(point.measure),
+                    "change_from_baseline_percent": _decimal(point.change_from_baseline_percent),
+                    "change_from_nadir_percent": _decimal(point.change_from_nadir_percent),
+                    "target": point.target.value if point.target else None,
+                    "non_target": point.non_target.value if point.non_target else None,
+                    "new_lesions": point.new_lesions,
+                    "inputs_digest": report.inputs_digest,
+                },
+                actor=actor,
+            )
+    return report
+
+
+def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
+    """Cumulative DVHs of a compartment-model result: a uniform dose in each compartment.
+
+    A compartment model gives each compartment one absorbed dose, so its DVH is
+    a step (100 % of the volume up to that dose, 0 % above); the steps of
+    tumour, normal liver and lung side by side show the dose separation.
+    """
+    doses: list[tuple[str, float, float]] = []
+    for t in result.territories:
+        prefix = f"{t.name}: " if len(result.territories) > 1 else ""
+        if t.doses_gy.tumour is not None and t.tumour_volume_ml > 0:
+            doses.append((f"{prefix}tumour", t.doses_gy.tumour, t.tumour_volume_ml))
+        normal_ml = max(t.perfused_volume_ml - t.tumour_volume_ml, 0.0)
+        doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
+    mass_kg, density = (
+        result.constants.get("lung_mass_kg"),
+        result.constants.get("lung_density_g_per_ml"),
+    )
+    lung_ml = (
+        1000.0 * mass_kg / density
+        if isinstance(mass_kg, float | int) and isinstance(density, float | int) and density > 0
+        else 0.0
+    )
+    doses.append(("lung", result.session_lung_dose_gy, lung_ml))
+    top = max((d for _, d, _ in doses), default=1.0) * 1.15 or 1.0
+    levels = np.linspace(0.0, top, 400)
+    return [
+        DvhCurve(
+            label=label,
+            dose_gy=levels,
+            volume_percent=np.where(levels <= dose, 100.0, 0.0),
+            volume_ml=volume,
+        )
+        for label, dose, volume in doses
+    ]
+
+
+def voxel_dvh(rtdose_path: Path) -> tuple[list[DvhCurve], dict[str, Any]] | None:
+    """The DVH curves and statistics written beside a computed RT Dose, if readable."""
+    folder = rtdose_path.parent
+    try:
+        stats = json.loads((folder / "dose-statistics.json").read_text(encoding="utf-8"))
+        rows: dict[str, tuple[list[float], list[float]]] = {}
+        with (folder / "dvh.csv").open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                levels, volumes = rows.setdefault(row["voi"], ([], []))
+                levels.append(float(row["dose_gy"]))
+                volumes.append(float(row["volume_percent"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    curves = [
+        DvhCurve(
+            label=name,
+            dose_gy=np.asarray(levels),
+            volume_percent=np.asarray(volumes),
+            volume_ml=float(stats.get("vois", {}).get(name, {}).get("volume_ml", 0.0)),
+        )
+        for name, (levels, volumes) in rows.items()
+    ]
+    return curves, stats
+
+
+def solve_stored_plan(store: Store, user: Principal, plan_id: int) -> PlanResultOut:
+    """Solve a stored plan as ``user``; only a physicist applies a safety override."""
+    if store.get_plan(plan_id).document.get("override") and not user.can_approve:
+        raise HTTPException(403, "only a physicist can apply a safety override; ask one to solve")
+    return store.solve_plan(plan_id, actor=user.username)
+
+
+def plan_report_inputs(
+    store: Store, plan_id: int
+) -> tuple[PlanOut, PlanResultOut | None, list[DvhCurve]]:
+    """A plan, the result its report shows (the approved one, else the latest) and its DVHs."""
+    plan = store.get_plan(plan_id)
+    result_id = plan.approved_result_id or plan.latest_result_id
+    if result_id is None:
+        return plan, None, []
+    result = store.get_plan_result(result_id)
+    return plan, result, compartment_dvh(result.to_result())
+
+
+# --------------------------------------------------------------------------- the JSON API
+PatientId = Annotated[int, PathParam(ge=1, le=2**62, description="Registry patient number.")]
+RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+Document = Annotated[
+    dict[str, Any],
+    Body(description="The document as JSON (its `schema` field names the format)."),
+]
+
+
+def build_api_router() -> APIRouter:
+    """The ``/api/v1`` routes."""
+    api = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
+    pdf: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"application/pdf": {}}, "description": "A PDF report."}
+    }
+
+    # ---------------------------------------------------------------- service and auth
+    @api.get("/health", tags=["service"])
+    def health() -> Health:
+        """Liveness: no authentication, no database access."""
+        return Health(version=__version__)
+
+    @api.post(
+        "/auth/token",
+        tags=["auth"],
+        responses={401: {"description": "Wrong user name or password."}},
+    )
+    def login_token(store: StoreDep, body: TokenRequest) -> TokenOut:
+        """Exchange a user name and password for a bearer token."""
+        user = store.authenticate(body.username, body.password)
+        if user is None:
+            log.info("token log-in refused")
+            raise HTTPException(401, "wrong user name or password")
+        token = store.create_token(user.username, actor=user.username)
+        return TokenOut(access_token=token, username=user.username, role=user.role)
+
+    @api.get("/auth/me", tags=["auth"], **allow(ALL_ROLES))
+    def me(user: UserDep) -> Me:
+        """Who the caller is, and what the role allows."""
+        return Me(
+            username=user.username,
+            role=user.role,
+            can_write=user.can_write,
+            can_approve=user.can_approve,
+        )
+
+    # ---------------------------------------------------------------- users and audit
+    @api.get("/users", tags=["users"], **allow(ADMINS))
+    def list_users(store: StoreDep) -> list[UserOut]:
+        """Every user."""
+        return store.list_users()
+
+    @api.post("/users", tags=["users"], status_code=201, **allow(ADMINS))
+    def create_user(store: StoreDep, user: UserDep, body: UserCreate) -> UserOut:
+        """Register a user with a role (argon2-hashed password)."""
+        return store.create_user(body.username, body.password, body.role, actor=user.username)
+
+    @api.get("/users/{username}", tags=["users"], **allow(ADMINS))
+    def get_user(
+        store: StoreDep, username: Annotated[str, PathParam(min_length=1, max_length=64)]
+    ) -> UserOut:
+        """One user."""
+        return store.get_user(username)
+
+    @api.get("/audit", tags=["users"], **allow(ADMINS))
+    def audit(
+        store: StoreDep,
+        record_type: Annotated[str | None, Query(max_length=64)] = None,
+        record_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+        patient_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> list[AuditOut]:
+        """The newest audit entries (oldest first)."""
+        return store.audit_log(
+            record_type=record_type, record_id=record_id, patient_id=patient_id, limit=limit
+        )
+
+    # ---------------------------------------------------------------- patients and cases
+    @api.get("/patients", tags=["patients"], **allow(ALL_ROLES))
+    def list_patients(
+        store: StoreDep,
+        search: Annotated[str | None, Query(max_length=200)] = None,
+        include_deleted: bool = False,
+    ) -> list[PatientOut]:
+        """Patients by registry number; ``search`` matches part of the patient id."""
+        return store.list_patients(search or None, include_deleted=include_deleted)
+
+    @api.post("/patients", tags=["patients"], status_code=201, **allow(WRITERS))
+    def create_patient(store: StoreDep, user: UserDep, body: PatientCreate) -> PatientOut:
+        """Register a patient under the centre's identifier (``patient.id`` of case files)."""
+        return store.create_patient(body.external_id, actor=user.username)
+
+    @api.get("/patients/{patient_id}", tags=["patients"], **allow(ALL_ROLES))
+    def get_patient(store: StoreDep, patient_id: PatientId) -> PatientOut:
+        """One patient (deleted ones too)."""
+        return store.get_patient(patient_id)
+
+    @api.delete("/patients/{patient_id}", tags=["patients"], **allow(WRITERS))
+    def delete_patient(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: SoftDelete
+    ) -> PatientOut:
+        """Soft-delete a patient with a reason (nothing is removed; export still works)."""
+        store.soft_delete_patient(patient_id, body.reason, actor=user.username)
+        return store.get_patient(patient_id)
+
+    @api.get("/patients/{patient_id}/export", tags=["patients"], **allow(ALL_ROLES))
+    def export_patient(store: StoreDep, user: UserDep, patient_id: PatientId) -> dict[str, Any]:
+        """The patient's whole record as one document (the export is audited)."""
+        return store.export_patient(patient_id, actor=user.username)
+
+    @api.get("/patients/{patient_id}/case", tags=["cases"], **allow(ALL_ROLES))
+    def get_case(
+        store: StoreDep,
+        patient_id: PatientId,
+        version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    ) -> CaseVersionOut:
+        """The patient's case (latest version unless ``version``)."""
+        return store.case_version(patient_id, version)
+
+    @api.put("/patients/{patient_id}/case", tags=["cases"], status_code=201, **allow(WRITERS))
+    def save_case(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: Document
+    ) -> CaseVersionOut:
+        """Store a ``netlm/case/v1`` document as the patient's next case version.
+
+        A bad case is refused with 422 and one ``{field, message}`` per problem.
+        """
+        return store.save_case(patient_id, case_from_mapping(body), actor=user.username)
+
+    @api.get("/patients/{patient_id}/case/versions", tags=["cases"], **allow(ALL_ROLES))
+    def case_versions(store: StoreDep, patient_id: PatientId) -> list[CaseVersionOut]:
+        """Every stored version of the patient's case, oldest first."""
+        return store.case_versions(patient_id)
+
+    # ---------------------------------------------------------------- assessments
+    @api.post(
+        "/patients/{patient_id}/assessments",
+        tags=["assessments"],
+        status_code=201,
+        **allow(WRITERS),
+    )
+    def run_assessment(store: StoreDep, user: UserDep, patient_id: PatientId) -> AssessmentOut:
+        """Assess the patient's latest case for every treatment and store the result."""
+        return store.run_assessment(patient_id, actor=user.username)
+
+    @api.get("/patients/{patient_id}/assessments", tags=["assessments"], **allow(ALL_ROLES))
+    def list_assessments(store: StoreDep, patient_id: PatientId) -> list[AssessmentOut]:
+        """The patient's stored assessments, oldest first."""
+        return store.assessments(patient_id)
+
+    @api.get("/assessments/{assessment_id}", tags=["assessments"], **allow(ALL_ROLES))
+    def get_assessment(store: StoreDep, assessment_id: RecordId) -> AssessmentOut:
+        """One stored assessment with its provenance."""
+        return store.get_assessment(assessment_id)
+
+    @api.get("/assessments/{assessment_id}/reproduce", tags=["assessments"], **allow(ALL_ROLES))
+    def reproduce_assessment(store: StoreDep, assessment_id: RecordId) -> Reproduced:
+        """Re-run a stored assessment on its stored case and profile; identical result?"""
+        return Reproduced(
+            assessment_id=assessment_id, reproducible=store.reproduce_assessment(assessment_id)
+        )
+
+    @api.get(
+        "/assessments/{assessment_id}/report.pdf",
+        tags=["reports"],
+        response_class=FileResponse,
+        responses=pdf,
+        **allow(ALL_ROLES),
+    )
+    def assessment_pdf(store: StoreDep, assessment_id: RecordId) -> FileResponse:
+        """The tumour-board summary as a PDF."""
+        from netlm.report.pdf import board_pdf
+
+        record = store.get_assessment(assessment_id)
+        case = store.case_version(record.patient_id, record.case_version).to_case()
+        return temporary_file_response(
+            lambda path: board_pdf(record.to_assessment(), path, case=case),
+            f"assessment-{assessment_id}.pdf",
+            "application/pdf",
+        )
+
+    # ---------------------------------------------------------------- plans
+    @api.post("/patients/{patient_id}/plans", tags=["plans"], status_code=201, **allow(WRITERS))
+    def save_plan(store: StoreDep, user: UserDep, patient_id: PatientId, body: Document) -> PlanOut:
+        """Store a ``netlm/sirt-plan/v1`` plan; one with an ``override`` needs a physicist."""
+        plan = plan_from_mapping(body)
+        if plan.override is not None and not user.can_approve:
+            raise HTTPException(403, OVERRIDE_REFUSED)
+        return store.save_plan(patient_id, plan, actor=user.username)
+
+    @api.get("/patients/{patient_id}/plans", tags=["plans"], **allow(ALL_ROLES))
+    def list_plans(store: StoreDep, patient_id: PatientId) -> list[PlanOut]:
+        """The patient's plans, oldest first."""
+        return store.list_plans(patient_id)
+
+    @api.get("/plans/{plan_id}", tags=["plans"], **allow(ALL_ROLES))
+    def get_plan(store: StoreDep, plan_id: RecordId) -> PlanOut:
+        """One plan with its status (draft, solved, approved)."""
+        return store.get_plan(plan_id)
+
+    @api.post(
+        "/plans/{plan_id}/solve",
+        tags=["plans"],
+        status_code=201,
+        responses={409: {"description": "The plan breaks a hard safety limit (violations)."}},
+        **allow(WRITERS),
+    )
+    def solve_plan(store: StoreDep, user: UserDep, plan_id: RecordId) -> PlanResultOut:
+        """Solve a plan (activity, doses, checks, vials) and store the result.
+
+        Solving a plan that carries a safety override applies (and audits) the
+        override, so it needs a physicist.
+        """
+        return solve_stored_plan(store, user, plan_id)
+
+    @api.get("/plans/{plan_id}/results", tags=["plans"], **allow(ALL_ROLES))
+    def plan_results(store: StoreDep, plan_id: RecordId) -> list[PlanResultOut]:
+        """Every stored result of a plan, oldest first."""
+        return store.plan_results(plan_id)
+
+    @api.post("/plans/{plan_id}/approve", tags=["plans"], **allow(PHYSICISTS))
+    def approve_plan(store: StoreDep, user: UserDep, plan_id: RecordId) -> PlanOut:
+        """A physicist signs off the plan's latest result (once per plan)."""
+        return store.approve_plan(plan_id, actor=user.username)
+
+    @api.get(
+        "/plans/{plan_id}/report.pdf",
+        tags=["reports"],
+        response_class=FileResponse,
+        responses=pdf,
+        **allow(ALL_ROLES),
+    )
+    def plan_report_pdf(store: StoreDep, plan_id: RecordId) -> FileResponse:
+        """The dosimetry report of the approved (else the latest) result as a PDF."""
+        from netlm.report.pdf import plan_pdf
+
+        plan, result, curves = plan_report_inputs(store, plan_id)
+        if result is None:
+            raise HTTPException(409, f"plan {plan_id} has no result yet: solve it first")
+        return temporary_file_response(
+            lambda path: plan_pdf(
+                result.to_result(),
+                path,
+                plan=plan.to_plan(),
+                dvh_curves=curves,
+                approved_by=plan.approved_by,
+            ),
+            f"plan-{plan_id}.pdf",
+            "application/pdf",
+        )
+
+    # ---------------------------------------------------------------- images and dose
+    @api.post("/patients/{patient_id}/images", tags=["images"], status_code=201, **allow(WRITERS))
+    def upload_image(
+        request: Request,
+        store: StoreDep,
+        user: UserDep,
+        patient_id: PatientId,
+        kind: Annotated[str, Form(max_length=32, json_schema_extra={"enum": sorted(IMAGE_KINDS)})],
+        file: Annotated[UploadFile | None, File(description="The image or mask file.")] = None,
+        series_uid: Annotated[str | None, Form(max_length=64)] = None,
+        description: Annotated[str, Form(max_length=10_000)] = "",
+    ) -> ImageOut:
+        """Upload an image or mask file (NIfTI, NRRD, DICOM, SEG, RTSTRUCT) or register a
+        DICOM series by its Series Instance UID."""
+        config = config_of(request)
+        store.get_patient(patient_id)
+        if kind not in IMAGE_KINDS:
+            raise InputError([("kind", f"unknown kind {kind!r}; use one of {sorted(IMAGE_KINDS)}")])
+        path = None
+        if file is not None and (file.filename or file.size):
+            path = save_upload(file, patient_files_dir(config, patient_id), config.max_upload_bytes)
+        try:
+            return store.add_image(
+                patient_id,
+                kind=kind,
+                path=None if path is None else str(path),
+                series_uid=series_uid or None,
+                description=description,
+                actor=user.username,
+            )
+        except BaseException:
+            if path is not None:
+                shutil.rmtree(path.parent, ignore_errors=True)
+            raise
+
+    @api.get("/patients/{patient_id}/images", tags=["images"], **allow(ALL_ROLES))
+    def list_images(store: StoreDep, patient_id: PatientId) -> list[ImageOut]:
+        """The patient's images, masks and computed doses."""
+        return store.images(patient_id)
+
+    @api.get(
+        "/patients/{patient_id}/images/{image_id}/file",
+        tags=["images"],
+        response_class=FileResponse,
+        responses={200: {"content": {"application/octet-stream": {}}}},
+        **allow(ALL_ROLES),
+    )
+    def download_image(request: Request, patient_id: PatientId, image_id: RecordId) -> FileResponse:
+        """Download an uploaded file or a computed RT Dose (``application/dicom``)."""
+        image, path = image_file(config_of(request), patient_id, image_id)
+        media = "application/dicom" if image.kind == "rtdose" else "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=path.name)
+
+    @api.post("/patients/{patient_id}/dose", tags=["images"], status_code=201, **allow(WRITERS))
+    def compute_dose(
+        request: Request, user: UserDep, patient_id: PatientId, body: DoseRequest
+    ) -> DoseOut:
+        """Voxel dosimetry (local deposition or kernel) on the patient's uploaded images.
+
+        Writes an RT Dose (a new image record of kind ``rtdose``, downloadable),
+        the statistics of every mask and their DVHs.
+        """
+        return compute_patient_dose(config_of(request), patient_id, body, actor=user.username)
+
+    # ---------------------------------------------------------------- clinical record
+    @api.post(
+        "/patients/{patient_id}/treatments", tags=["record"], status_code=201, **allow(WRITERS)
+    )
+    def add_treatment(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: TreatmentIn
+    ) -> TreatmentOut:
+        """Record a treatment delivered on a date."""
+        return store.add_treatment(
+            patient_id,
+            modality=body.modality,
+            date=body.date,
+            details=body.details,
+            actor=user.username,
+        )
+
+    @api.get("/patients/{patient_id}/treatments", tags=["record"], **allow(ALL_ROLES))
+    def list_treatments(store: StoreDep, patient_id: PatientId) -> list[TreatmentOut]:
+        """The patient's treatments by date."""
+        return store.treatments(patient_id)
+
+    @api.post("/patients/{patient_id}/labs", tags=["record"], status_code=201, **allow(WRITERS))
+    def add_lab(store: StoreDep, user: UserDep, patient_id: PatientId, body: LabIn) -> LabOut:
+        """Record a laboratory value with its unit (and reference limits)."""
+        return store.add_lab(
+            patient_id,
+            date=body.date,
+            analyte=body.analyte,
+            value=body.value,
+            unit=body.unit,
+            uln=body.uln,
+            lln=body.lln,
+            actor=user.username,
+        )
+
+    @api.get("/patients/{patient_id}/labs", tags=["record"], **allow(ALL_ROLES))
+    def list_labs(
+        store: StoreDep,
+        patient_id: PatientId,
+        analyte: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> list[LabOut]:
+        """The patient's laboratory values by date."""
+        return store.labs(patient_id, analyte)
+
+    @api.post(
+        "/patients/{patient_id}/response-timepoints",
+        tags=["record"],
+        status_code=201,
+        **allow(WRITERS),
+    )
+    def add_response_timepoint(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: ResponseTimepointIn
+    ) -> ResponseOut:
+        """Record one overall response by one criterion at a date."""
+        return store.add_response_timepoint(
+            patient_id,
+            date=body.date,
+            criterion=body.criterion,
+            overall=body.overall,
+            details=body.details,
+            actor=user.username,
+        )
+
+    @api.get("/patients/{patient_id}/response-timepoints", tags=["record"], **allow(ALL_ROLES))
+    def list_response_timepoints(store: StoreDep, patient_id: PatientId) -> list[ResponseOut]:
+        """The patient's response time points by date."""
+        return store.response_timepoints(patient_id)
+
+    @api.post("/patients/{patient_id}/response", tags=["record"], status_code=201, **allow(WRITERS))
+    def assess_patient_response(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: Document
+    ) -> ResponseReport:
+        """Assess a ``netlm/response/v1`` file (RECIST 1.1, mRECIST, WHO, EASL, Choi, PERCIST)
+        and store every follow-up time point of every criterion."""
+        return record_response(store, patient_id, body, actor=user.username)
+
+    @api.post(
+        "/patients/{patient_id}/toxicities", tags=["record"], status_code=201, **allow(WRITERS)
+    )
+    def add_toxicity(
+        store: StoreDep, user: UserDep, patient_id: PatientId, body: ToxicityIn
+    ) -> ToxicityOut:
+        """Record an adverse event with its CTCAE grade."""
+        return store.add_toxicity_event(
+            patient_id,
+            date=body.date,
+            term=body.term,
+            grade=body.grade,
+            ctcae_version=body.ctcae_version,
+            actor=user.username,
+        )
+
+    @api.get("/patients/{patient_id}/toxicities", tags=["record"], **allow(ALL_ROLES))
+    def list_toxicities(store: StoreDep, patient_id: PatientId) -> list[ToxicityOut]:
+        """The patient's adverse events by date."""
+        return store.toxicity_events(patient_id)
+
+    return api
+
+
+# --------------------------------------------------------------------------- the app
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = doc.setdefault("components", {})
+            components["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            }
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    return schema
+
+
+def _check_declared_roles(app: FastAPI) -> None:
+    undeclared = [
+        f"{sorted(r.methods or ())} {r.path}"
+        for r in iter_api_routes(app)
+        if route_roles(r) is None and not is_public(r.path)
+    ]
+    if undeclared:
+        raise RuntimeError(f"routes without declared roles: {', '.join(undeclared)}")
+
+
+def default_files_dir(url: str | None) -> Path:
+    """Where uploads live: beside an SQLite database file (``<file>.files``); in netlm's
+    data folder (``files/``) for a database server; a temporary folder for an
+    in-memory database.
+
+    Examples
+    --------
+    >>> default_files_dir("sqlite:////srv/netlm/netlm.db").as_posix()
+    '/srv/netlm/netlm.db.files'
+    """
+    if url and url.startswith("sqlite"):
+        db_path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+        if db_path and db_path != ":memory:" and "mode=memory" not in url:
+            p = Path(db_path)
+            return p.with_name(p.name + ".files")
+        return Path(tempfile.mkdtemp(prefix="netlm-files-"))
+    from netlm.store.db import data_dir
+
+    return data_dir() / "files"
+
+
+def create_app(
+    store: Store | None = None,
+    *,
+    url: str | None = None,
+    secret_key: str | None = None,
+    files_dir: Path | None = None,
+    secure_cookies: bool = False,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
+) -> FastAPI:
+    """Build the netlm web API and web application.
+
+    Parameters
+    ----------
+    store
+        The registry to serve; by default ``Store(url)`` (upgraded to the latest schema).
+    url
+        Database URL when no ``store`` is given (default: netlm's embedded SQLite file).
+    secret_key
+        Key that signs session cookies; a random one by default (sessions then
+        end when the server stops).  Bearer tokens live in the database and
+        survive restarts either way.
+    files_dir
+        Folder for uploaded images and computed dose files (default: beside an
+        SQLite database file, else a temporary folder).
+    secure_cookies
+        Mark the session cookie ``Secure`` (serve behind HTTPS).
+    max_upload_bytes
+        Largest accepted upload.
+    auth_cache_s
+        How long a resolved token or session is reused without asking the
+        registry (0: ask on every request).  A revoked token, a deleted user or
+        a changed role takes effect within this time.
+    """
+    from netlm.api import pages
+
+    if store is None:
+        store = Store(url)
+    if files_dir is None:
+        files_dir = default_files_dir(getattr(store, "url", None) or url)
+    config = ApiConfig(
+        store=store,
+        serializer=URLSafeTimedSerializer(
+            secret_key or secrets.token_urlsafe(48), salt="netlm-session"
+        ),
+        files_dir=Path(files_dir),
+        secure_cookies=secure_cookies,
+        max_upload_bytes=max_upload_bytes,
+        auth_cache_s=auth_cache_s,
+    )
+    app = FastAPI(
+        title="netlm",
+        version=__version__,
+        description=(
+            "Registry, tumour-board assessment, radioembolization planning and response "
+            "assessment for neuroendocrine tumour liver metastases. Authenticate with "
+            "`Authorization: Bearer <token>` from `POST /api/v1/auth/token`; every operation "
+            f"lists the roles that may call it in `{ROLES_KEY}`."
+        ),
+        openapi_url=OPENAPI_PATH,
+        docs_url=DOCS_PATH,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.netlm = config
+    api = build_api_router()
+    app.include_router(api)
+    app.state.netlm_routers = [api, pages.install(app)]
+    _check_declared_roles(app)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    install_error_handlers(app)
+    app.add_middleware(AuthMiddleware, config=config)
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+__all__ = [
+    "ADMINS",
+    "ALL_ROLES",
+    "API_PREFIX",
+    "CSRF_FORM_FIELD",
+    "CSRF_HEADER",
+    "PHYSICISTS",
+    "SESSION_COOKIE",
+    "WRITERS",
+    "ApiConfig",
+    "GuardedRoute",
+    "Principal",
+    "allow",
+    "create_app",
+    "iter_api_routes",
+    "route_roles",
+]

@@ -1,0 +1,1062 @@
+"""The server-rendered web application: Jinja2 pages over the registry.
+
+Pages: log-in, patient list and search, the tumour-board page of a patient
+(scores, verdicts with reasons and sources, work-up, treatment timeline,
+response chart, dose summary with DVH, images), case entry and editing with
+each validation message next to its field, plan entry, plan review and
+approval, and the audit log (admins).
+
+Every page needs a logged-in user (the session cookie of
+:mod:`netlm.api.app`); every form carries the session's CSRF token; the
+roles of each page are declared and enforced exactly as for the JSON API.
+Sections of the tumour-board page are the report partials of
+:mod:`netlm.report.html`, so the page and the PDF say the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import secrets
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from html import escape
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+
+from netlm.api.app import (
+    ADMINS,
+    ALL_ROLES,
+    CSRF_FORM_FIELD,
+    OVERRIDE_REFUSED,
+    PHYSICISTS,
+    SESSION_COOKIE,
+    WRITERS,
+    Principal,
+    StoreDep,
+    UserDep,
+    allow,
+    config_of,
+    new_session,
+    plan_report_inputs,
+    principal_of,
+    record_response,
+    set_session_cookie,
+    solve_stored_plan,
+    voxel_dvh,
+)
+from netlm.case import SCHEMA_ID, Case, case_from_mapping
+from netlm.errors import (
+    CaseError,
+    InputError,
+    PermissionDeniedError,
+    PlanError,
+    StoreError,
+    UnsafePlanError,
+)
+from netlm.report.board import headline
+from netlm.report.html import board_context, dvh_figure, install_filters, plan_context
+from netlm.sirt.plan import plan_from_mapping
+from netlm.store.repository import (
+    TREATMENT_MODALITIES,
+    CaseVersionOut,
+    PatientOut,
+    ResponseOut,
+    Store,
+)
+from netlm.units import units_for
+
+PatientId = Annotated[int, PathParam(ge=1, le=2**62)]
+RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+
+# --------------------------------------------------------------------------- rendering
+@functools.cache
+def environment() -> Environment:
+    """The page templates (``netlm/api/templates``) and the report partials, with filters."""
+    env = Environment(
+        loader=ChoiceLoader(
+            [PackageLoader("netlm.api", "templates"), PackageLoader("netlm.report", "templates")]
+        ),
+        autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return install_filters(env)
+
+
+def _partials(names: Sequence[str], context: Mapping[str, Any]) -> Markup:
+    """Report partials rendered with their own context (board and plan contexts differ)."""
+    source = "".join(f'{{% include "partials/{n}.html" %}}' for n in names)
+    return Markup(environment().from_string(source).render(dict(context)))
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page, with the user, the CSRF token and the title every page shows."""
+    user = principal_of(request)
+    context.setdefault("title", "netlm")
+    html = (
+        environment()
+        .get_template(template)
+        .render(user=user, csrf=user.csrf if user else None, **context)
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(
+    request: Request,
+    status_code: int,
+    message: str,
+    problems: Sequence[Mapping[str, str]] | None = None,
+) -> HTMLResponse:
+    """The HTML answer to a refused or failed page request."""
+    titles = {
+        401: "Please log in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Refused",
+        413: "Too large",
+        422: "Invalid input",
+    }
+    return render(
+        request,
+        "error.html",
+        status_code,
+        title=titles.get(status_code, "Error"),
+        message=message,
+        problems=list(problems or ()),
+    )
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The posted form (text fields), after checking its CSRF token against the session."""
+    form = await request.form()
+    user = principal_of(request)
+    token = form.get(CSRF_FORM_FIELD)
+    if (
+        user is None
+        or user.csrf is None
+        or not isinstance(token, str)
+        or not _same(token, user.csrf)
+    ):
+        raise HTTPException(403, "the form is stale or was not sent from this site; reload it")
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def _same(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]
+
+
+# --------------------------------------------------------------------------- the case form
+@dataclass(frozen=True)
+class Input:
+    """One input of the case form, named by its field path in the case (``labs.inr``)."""
+
+    name: str
+    kind: Literal["text", "int", "float", "bool", "choice", "date", "count"]
+    choices: tuple[str, ...] = ()
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A labelled line of the form: one input, or a value with its unit and limits."""
+
+    label: str
+    inputs: tuple[Input, ...]
+    hint: str = ""
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _resolve(path: str) -> tuple[Any, Any]:
+    """(model class, field annotation) of a dotted path in :class:`Case`."""
+    model: Any = Case
+    parts = path.split(".")
+    for part in parts[:-1]:
+        (model,) = _unwrap(model.model_fields[part].annotation)
+    return model, model.model_fields[parts[-1]].annotation
+
+
+def _input(path: str) -> Input:
+    model, annotation = _resolve(path)
+    options = _unwrap(annotation)
+    last = path.rsplit(".", 1)[-1]
+    canonical = getattr(model, "CANONICAL", None)
+    if last == "unit" and isinstance(canonical, str):  # a laboratory value's unit
+        analyte = getattr(model, "ANALYTE", "")
+        units = units_for(analyte) if analyte else frozenset({canonical})
+        return Input(path, "choice", (canonical, *sorted(units - {canonical})))
+    if len(options) == 2 and int in options:
+        return Input(path, "count", placeholder="number or too_numerous")
+    (kind,) = options
+    if kind is bool:
+        return Input(path, "bool")
+    if kind is int:
+        return Input(path, "int")
+    if kind is float:
+        return Input(path, "float")
+    if kind is dt.date:
+        return Input(path, "date")
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return Input(path, "choice", tuple(str(m.value) for m in kind))
+    if typing.get_origin(kind) is Literal:
+        return Input(path, "choice", tuple(str(v) for v in typing.get_args(kind)))
+    return Input(path, "text")
+
+
+def _row(label: str, *paths: str, hint: str = "") -> Row:
+    return Row(label, tuple(_input(p) for p in paths), hint)
+
+
+def _lab(label: str, name: str, *, uln: bool = False) -> Row:
+    paths = [f"labs.{name}.value", f"labs.{name}.unit"] + ([f"labs.{name}.uln"] if uln else [])
+    return _row(label, *paths, hint="value, unit" + (", ULN" if uln else ""))
+
+
+@functools.cache
+def case_form_sections() -> tuple[tuple[str, tuple[Row, ...]], ...]:
+    """The sections of the case form; every other field is edited as YAML below them."""
+    return (
+        (
+            "Patient",
+            (
+                _row("Patient id", "patient.id", hint="as registered"),
+                _row("Age (years)", "patient.age_years"),
+                _row("Sex", "patient.sex"),
+                _row("ECOG performance status", "patient.ecog"),
+                _row("Height (cm)", "patient.height_cm"),
+                _row("Weight (kg)", "patient.weight_kg"),
+                _row("Life expectancy (months)", "patient.life_expectancy_months"),
+                _row("Anaesthesia contraindicated", "patient.anaesthesia_contraindicated"),
+                _row("Pulmonary function", "patient.pulmonary_function"),
+            ),
+        ),
+        (
+            "Tumour",
+            (
+                _row("Primary site", "tumour.primary_site"),
+                _row("Primary resected", "tumour.primary_resected"),
+                _row("Differentiation", "tumour.differentiation"),
+                _row("Ki-67 (%)", "tumour.ki67_percent"),
+                _row("Mitoses per 2 mm²", "tumour.mitoses_per_2mm2"),
+                _row("Functional syndrome", "tumour.functional_syndrome"),
+                _row("Symptoms refractory to SSA", "tumour.symptoms_refractory_to_ssa"),
+                _row("SSTR imaging", "tumour.sstr_imaging.modality"),
+                _row("SSTR imaging positive", "tumour.sstr_imaging.positive"),
+                _row("Krenning score", "tumour.sstr_imaging.krenning_score"),
+                _row("FDG PET performed", "tumour.fdg_pet.performed"),
+                _row("FDG PET positive", "tumour.fdg_pet.positive"),
+                _row("Extrahepatic disease", "tumour.extrahepatic_disease"),
+                _row("Extrahepatic disease resectable", "tumour.extrahepatic_resectable"),
+                _row("Liver disease course", "tumour.liver_disease_course"),
+                _row("Months stable", "tumour.months_stable"),
+            ),
+        ),
+        (
+            "Liver",
+            (
+                _row("Liver volume (mL)", "liver.volume_ml"),
+                _row("Tumour volume (mL)", "liver.tumour_volume_ml"),
+                _row("Involvement (%)", "liver.involvement_percent"),
+                _row("Involvement method", "liver.involvement_method"),
+                _row("Distribution", "liver.distribution"),
+                _row("Lesion count", "liver.lesion_count"),
+                _row("Portal vein thrombosis", "liver.portal_vein_thrombosis"),
+                _row("Biliary dilatation", "liver.biliary_dilatation"),
+                _row("Ascites", "liver.ascites"),
+                _row("Encephalopathy", "liver.encephalopathy"),
+                _row("Chronic liver disease", "liver.chronic_liver_disease"),
+                _row("Resectable (%)", "liver.resectable_percent"),
+                _row("Future liver remnant (%)", "liver.future_liver_remnant_percent"),
+            ),
+        ),
+        (
+            "Laboratory",
+            (
+                _row("Date", "labs.date"),
+                _lab("Bilirubin", "bilirubin"),
+                _lab("Albumin", "albumin"),
+                _row("INR", "labs.inr"),
+                _lab("AST", "ast", uln=True),
+                _lab("ALT", "alt", uln=True),
+                _lab("Creatinine", "creatinine"),
+                _row("eGFR (mL/min)", "labs.egfr_ml_min"),
+                _row("Platelets (10⁹/L)", "labs.platelets_10e9_per_l"),
+                _row("Leukocytes (10⁹/L)", "labs.leukocytes_10e9_per_l"),
+                _lab("Chromogranin A", "chromogranin_a", uln=True),
+            ),
+        ),
+        (
+            "History",
+            (
+                _row("Contrast allergy", "history.contrast_allergy"),
+                _row("Irreversible coagulopathy", "history.irreversible_coagulopathy"),
+                _row("Cardiac arrhythmia", "history.cardiac_arrhythmia"),
+                _row("Carcinoid heart disease", "history.carcinoid_heart_disease"),
+            ),
+        ),
+        (
+            "Radioembolization work-up",
+            (
+                _row("Lung shunt fraction (0-1)", "workup.lung_shunt_fraction"),
+                _row("Lung shunt method", "workup.lung_shunt_method"),
+                _row("Extrahepatic collaterals", "workup.extrahepatic_collaterals"),
+                _row("Tumour-to-normal ratio", "workup.tumour_to_normal_ratio"),
+                _row("Estimated lung dose (Gy)", "workup.estimated_lung_dose_gy"),
+                _row("Prior lung dose (Gy)", "workup.prior_lung_dose_gy"),
+                _row("MAA date", "workup.maa_date"),
+            ),
+        ),
+    )
+
+
+def form_inputs() -> list[Input]:
+    return [i for _, rows in case_form_sections() for r in rows for i in r.inputs]
+
+
+EXTRA_FIELD = "extra_yaml"
+
+
+def _get(document: Mapping[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(document: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = document
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[last] = value
+
+
+def _delete(document: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = document
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def _prune(document: Any) -> Any:
+    """Drop empty mappings left behind when the form's fields are taken out."""
+    if isinstance(document, dict):
+        pruned = {k: _prune(v) for k, v in document.items()}
+        return {k: v for k, v in pruned.items() if v != {} and v is not None}
+    return document
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+    """(form values by field path, YAML of every other field) of a case document."""
+    values = {i.name: _shown(_get(document, i.name)) for i in form_inputs()}
+    rest: dict[str, Any] = yaml.safe_load(yaml.safe_dump(dict(document))) or {}
+    rest.pop("schema", None)
+    for i in form_inputs():
+        _delete(rest, i.name)
+    rest = _prune(rest)
+    extra = yaml.safe_dump(rest, sort_keys=False, allow_unicode=True) if rest else ""
+    return values, extra
+
+
+def _convert(raw: str, item: Input) -> tuple[Any, str | None]:
+    """The typed value of a form input, or an error message."""
+    if item.kind in ("int", "float", "count"):
+        if item.kind == "count" and raw == "too_numerous":
+            return raw, None
+        try:
+            number = float(raw.replace(",", "."))
+        except ValueError:
+            return None, "must be a number" + (" or too_numerous" if item.kind == "count" else "")
+        if not math.isfinite(number):
+            return None, "must be a finite number"
+        if item.kind in ("int", "count"):
+            if not number.is_integer():
+                return None, "must be a whole number"
+            return int(number), None
+        return number, None
+    if item.kind == "bool":
+        if raw not in ("true", "false"):
+            return None, "choose yes or no"
+        return raw == "true", None
+    if item.kind == "choice" and raw not in item.choices:
+        return None, f"choose one of {', '.join(item.choices)}"
+    return raw, None
+
+
+def case_from_form(
+    form: Mapping[str, str],
+) -> tuple[Case | None, dict[str, Any], list[tuple[str, str]]]:
+    """The case a submitted form describes, the document built and every problem found."""
+    problems: list[tuple[str, str]] = []
+    document: dict[str, Any] = {}
+    extra = form.get(EXTRA_FIELD, "")
+    if extra.strip():
+        try:
+            loaded = yaml.safe_load(extra)
+        except yaml.YAMLError as exc:
+            problems.append((EXTRA_FIELD, f"not valid YAML: {exc}"))
+            loaded = {}
+        except (RecursionError, ValueError, LookupError, AttributeError, TypeError):
+            problems.append((EXTRA_FIELD, "not readable as YAML"))
+            loaded = {}
+        if isinstance(loaded, dict) and all(isinstance(k, str) for k in loaded):
+            document = loaded
+        elif loaded is not None:
+            problems.append((EXTRA_FIELD, "must be a mapping of field names to values"))
+    for item in form_inputs():
+        _delete(document, item.name)
+    skipped: set[str] = set()
+    for item in form_inputs():
+        raw = form.get(item.name, "").strip()
+        group = item.name.rsplit(".", 1)[0]
+        if item.name.endswith(".value") and not raw:
+            skipped.add(group)
+        if not raw or group in skipped:
+            continue
+        value, error = _convert(raw, item)
+        if error is not None:
+            problems.append((item.name, error))
+            continue
+        _set(document, item.name, value)
+    document = {"schema": SCHEMA_ID, **_prune(document)}
+    case: Case | None = None
+    try:
+        case = case_from_mapping(document)
+    except CaseError as exc:
+        bad = {p for p, _ in problems}
+        problems.extend(p for p in exc.problems if p[0] not in bad)
+    return (case if not problems else None), document, problems
+
+
+def _place_problems(
+    problems: Iterable[tuple[str, str]],
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Problems by form input (shown next to it) and the rest (shown with the YAML)."""
+    names = {i.name for i in form_inputs()}
+    by_field: dict[str, list[str]] = {}
+    rest: list[tuple[str, str]] = []
+    for path, message in problems:
+        target = path if path in names else None
+        if target is None and f"{path}.value" in names:
+            target = f"{path}.value"
+        if target is None:
+            rest.append((path, message))
+        else:
+            by_field.setdefault(target, []).append(message)
+    return by_field, rest
+
+
+def _case_form(
+    request: Request,
+    patient: PatientOut,
+    values: Mapping[str, str],
+    extra: str,
+    problems: Sequence[tuple[str, str]] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    by_field, rest = _place_problems(problems)
+    return render(
+        request,
+        "case_form.html",
+        status_code,
+        title=f"Case of {patient.external_id}",
+        patient=patient,
+        sections=case_form_sections(),
+        values=values,
+        extra=extra,
+        extra_field=EXTRA_FIELD,
+        errors=by_field,
+        other_problems=rest,
+        problem_count=len(problems),
+    )
+
+
+# --------------------------------------------------------------------------- board page parts
+@dataclass(frozen=True)
+class Event:
+    """One line of the treatment timeline."""
+
+    date: dt.date
+    kind: str
+    text: str
+    link: str | None = None
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def timeline(store: Store, patient_id: int, case: Case | None, plans: Sequence[Any]) -> list[Event]:
+    """Treatments from the case history and the registry, plans, follow-up and toxicity, by date."""
+    events: list[Event] = []
+    if case is not None:
+        for prior in case.history.prior_treatments or ():
+            when = prior.date or prior.start or prior.end
+            if when is None:
+                continue
+            parts = [prior.type.value.replace("_", " ")]
+            if prior.agent:
+                parts.append(prior.agent.replace("_", " "))
+            if prior.cycles:
+                parts.append(f"{prior.cycles} cycles")
+            if prior.end and prior.end != when:
+                parts.append(f"until {prior.end.isoformat()}")
+            events.append(Event(when, "prior treatment", ", ".join(parts)))
+    for t in store.treatments(patient_id):
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(t.details.items()) if _scalar(v))
+        text = t.modality.replace("_", " ") + (f" ({detail})" if detail else "")
+        events.append(Event(t.date, "treatment", text))
+    for p in plans:
+        label = f"{p.device} {p.method} plan #{p.id} ({p.status.value})"
+        events.append(Event(_day(p.created_at), "plan", label, f"/plans/{p.id}"))
+        if p.approved_at is not None:
+            events.append(
+                Event(
+                    _day(p.approved_at),
+                    "approval",
+                    f"plan #{p.id} approved by {p.approved_by}",
+                    f"/plans/{p.id}",
+                )
+            )
+    for r in store.response_timepoints(patient_id):
+        if r.criterion == "recist1.1":
+            events.append(Event(r.date, "response", f"RECIST 1.1: {r.overall}"))
+    for x in store.toxicity_events(patient_id):
+        events.append(
+            Event(x.date, "toxicity", f"{x.term}, CTCAE v{x.ctcae_version} grade {x.grade}")
+        )
+    return sorted(events, key=lambda e: (e.date, e.kind))
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+_SERIES_COLOURS = ("#1f4e79", "#b5541c", "#2e7d32", "#6a3d9a", "#9b1c1c", "#00838f", "#7a5200")
+
+
+def response_chart(points: Sequence[ResponseOut]) -> Markup | None:
+    """An SVG line chart of the change of the measure from baseline, one line per criterion.
+
+    Reference lines at -30 % (RECIST partial response) and +20 % (progression);
+    each point is labelled with its overall response.
+    """
+    series: dict[str, list[tuple[dt.date, float, str]]] = {}
+    for p in points:
+        change = p.details.get("change_from_baseline_percent")
+        if isinstance(change, int | float) and not isinstance(change, bool):
+            series.setdefault(p.criterion, []).append((p.date, float(change), p.overall))
+    if not series:
+        return None
+    dates = [d for s in series.values() for d, _, _ in s]
+    values = [v for s in series.values() for _, v, _ in s] + [-30.0, 20.0, 0.0]
+    start = min(dates) - dt.timedelta(days=30)
+    end = max(dates) + dt.timedelta(days=30)
+    low, high = min(*values, -100.0) - 5, max(*values, 40.0) + 5
+    width, height, left, right, top, bottom = 720, 300, 60, 150, 20, 40
+    span_days = max((end - start).days, 1)
+
+    def x(d: dt.date) -> float:
+        return left + (width - left - right) * (d - start).days / span_days
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (high - v) / (high - low)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Change of the tumour measure from baseline over time">',
+        f'<rect x="{left}" y="{top}" width="{width - left - right}" '
+        f'height="{height - top - bottom}" fill="#fff" stroke="#c9d0d9"/>',
+    ]
+    for level, label, colour in (
+        (0.0, "baseline", "#5a6472"),
+        (-30.0, "−30 %", "#1d6a2e"),
+        (20.0, "+20 %", "#9b1c1c"),
+    ):
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
+            f'stroke="{colour}" stroke-dasharray="4 3" stroke-width="1"/>'
+            f'<text x="{width - right + 4}" y="{y(level) + 4:.1f}" font-size="11" '
+            f'fill="{colour}">{label}</text>'
+        )
+    for tick in range(math.ceil(low / 20.0) * 20, int(high) + 1, 20):
+        out.append(
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#5a6472">{tick}</text>'
+        )
+    for d in sorted(set(dates)):
+        out.append(
+            f'<text x="{x(d):.1f}" y="{height - bottom + 16}" font-size="10" '
+            f'text-anchor="middle" fill="#5a6472">{d.isoformat()}</text>'
+        )
+    out.append(
+        f'<text x="14" y="{(top + height - bottom) / 2:.0f}" font-size="11" fill="#5a6472" '
+        f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})" text-anchor="middle">'
+        "change from baseline (%)</text>"
+    )
+    for n, (criterion, rows) in enumerate(sorted(series.items())):
+        colour = _SERIES_COLOURS[n % len(_SERIES_COLOURS)]
+        rows = sorted(rows)
+        path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v, _ in rows)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for d, v, overall in rows:
+            out.append(
+                f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="4" fill="{colour}">'
+                f"<title>{escape(criterion)} {d.isoformat()}: {v:+.1f} % ({escape(overall)})"
+                "</title></circle>"
+                f'<text x="{x(d) + 6:.1f}" y="{y(v) - 6:.1f}" font-size="10" fill="{colour}">'
+                f"{escape(overall)}</text>"
+            )
+        ly = top + 16 * n + 10
+        out.append(
+            f'<line x1="{width - right + 60}" x2="{width - right + 78}" y1="{ly}" y2="{ly}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            f'<text x="{width - right + 82}" y="{ly + 4}" font-size="11" fill="{colour}">'
+            f"{escape(criterion)}</text>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+@dataclass
+class DoseSummary:
+    """What the tumour-board page shows of the planned and computed doses."""
+
+    plan: Any = None
+    plan_html: Markup | None = None
+    voxel: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSummary:
+    summary = DoseSummary()
+    solved = [p for p in plans if p.latest_result_id is not None]
+    if solved:
+        chosen = next((p for p in reversed(solved) if p.approved_result_id), solved[-1])
+        plan, result, curves = plan_report_inputs(store, chosen.id)
+        if result is not None:
+            context = plan_context(
+                result.to_result(),
+                plan=plan.to_plan(),
+                dvh_curves=curves,
+                approved_by=plan.approved_by,
+            )
+            summary.plan = plan
+            summary.plan_html = _partials(("plan_summary", "plan_doses", "dvh"), context)
+    for image in store.images(patient_id):
+        if image.kind != "rtdose" or image.path is None:
+            continue
+        found = voxel_dvh(Path(image.path))
+        if found is None:
+            continue
+        curves, stats = found
+        figure = dvh_figure(curves) if curves else None
+        summary.voxel.append({"image": image, "stats": stats.get("vois", {}), "figure": figure})
+    return summary
+
+
+# --------------------------------------------------------------------------- routes
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/patients"
+
+
+def build_page_router() -> APIRouter:
+    """Every page of the web application."""
+    from netlm.api.app import GuardedRoute
+
+    pages = APIRouter(route_class=GuardedRoute, include_in_schema=False)
+
+    # ---------------------------------------------------------------- log-in
+    @pages.get("/login", response_class=HTMLResponse)
+    def login_page(
+        request: Request, next: Annotated[str | None, Query(max_length=500)] = None
+    ) -> Response:
+        if principal_of(request) is not None:
+            return _redirect(_safe_next(next))
+        return render(request, "login.html", title="Log in", next=_safe_next(next))
+
+    @pages.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username, password, target = (form.get(k) for k in ("username", "password", "next"))
+        config = config_of(request)
+        user = None
+        if isinstance(username, str) and isinstance(password, str) and len(password) <= 1024:
+            user = await run_in_threadpool(config.store.authenticate, username[:200], password)
+        if user is None:
+            return render(
+                request,
+                "login.html",
+                401,
+                title="Log in",
+                error="Wrong user name or password.",
+                username=username if isinstance(username, str) else "",
+                next=_safe_next(target if isinstance(target, str) else None),
+            )
+        cookie, _ = new_session(config, user.username)
+        response = _redirect(_safe_next(target if isinstance(target, str) else None))
+        set_session_cookie(response, config, cookie)
+        return response
+
+    @pages.post("/logout", **allow(ALL_ROLES))
+    def logout(form: FormDep) -> Response:
+        response = _redirect("/login")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @pages.get("/", **allow(ALL_ROLES))
+    def home() -> Response:
+        return _redirect("/patients")
+
+    # ---------------------------------------------------------------- patients
+    @pages.get("/patients", response_class=HTMLResponse, **allow(ALL_ROLES))
+    def patients(
+        request: Request,
+        store: StoreDep,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        return render(
+            request,
+            "patients.html",
+            title="Patients",
+            patients=store.list_patients(q or None),
+            q=q,
+        )
+
+    @pages.post("/patients", **allow(WRITERS))
+    def create_patient(request: Request, store: StoreDep, user: UserDep, form: FormDep) -> Response:
+        external_id = form.get("external_id", "").strip()
+        try:
+            patient = store.create_patient(external_id, actor=user.username)
+        except (InputError, StoreError) as exc:
+            message = (
+                "; ".join(m for _, m in exc.problems) if isinstance(exc, InputError) else str(exc)
+            )
+            return render(
+                request,
+                "patients.html",
+                422 if isinstance(exc, InputError) else 409,
+                title="Patients",
+                patients=store.list_patients(),
+                error=f"Patient not created: {message}",
+                external_id=external_id,
+            )
+        return _redirect(f"/patients/{patient.id}/case")
+
+    @pages.get("/patients/{patient_id}", response_class=HTMLResponse, **allow(ALL_ROLES))
+    def board(
+        request: Request,
+        store: StoreDep,
+        patient_id: PatientId,
+        saved: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    ) -> Response:
+        patient = store.get_patient(patient_id)
+        versions = store.case_versions(patient_id)
+        case = versions[-1].to_case() if versions else None
+        assessments = store.assessments(patient_id)
+        latest = assessments[-1] if assessments else None
+        plans = store.list_plans(patient_id)
+        context: dict[str, Any] = {
+            "title": f"Tumour board · {patient.external_id}",
+            "patient": patient,
+            "versions": versions,
+            "case": case,
+            "saved": saved,
+            "latest": latest,
+            "stale": latest is not None and latest.case_version != patient.latest_version,
+            "plans": plans,
+            "timeline": timeline(store, patient_id, case, plans),
+            "responses": store.response_timepoints(patient_id),
+            "toxicities": store.toxicity_events(patient_id),
+            "images": store.images(patient_id),
+            "dose": dose_summary(store, patient_id, plans),
+            "modalities": sorted(TREATMENT_MODALITIES),
+            "today": dt.date.today().isoformat(),
+        }
+        if latest is not None:
+            assessment = latest.to_assessment()
+            assessed_case = next(
+                (v.to_case() for v in versions if v.version == latest.case_version), None
+            )
+            bctx = board_context(assessment, case=assessed_case)
+            context["scores"] = headline(assessment)[1:]
+            context["verdicts_html"] = _partials(("verdicts",), bctx)
+            context["workup_html"] = _partials(("workup", "references"), bctx)
+        context["chart"] = response_chart(context["responses"])
+        return render(request, "board_page.html", **context)
+
+    @pages.post("/patients/{patient_id}/delete", **allow(WRITERS))
+    def delete_patient(
+        store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+    ) -> Response:
+        store.soft_delete_patient(patient_id, form.get("reason", ""), actor=user.username)
+        return _redirect("/patients")
+
+    # ---------------------------------------------------------------- case entry
+    @pages.get("/patients/{patient_id}/case", response_class=HTMLResponse, **allow(WRITERS))
+    def case_form(request: Request, store: StoreDep, patient_id: PatientId) -> Response:
+        patient = store.get_patient(patient_id)
+        if patient.latest_version is not None:
+            document = store.case_version(patient_id).document
+        else:
+            document = {"schema": SCHEMA_ID, "patient": {"id": patient.external_id}}
+        values, extra = case_form_values(document)
+        return _case_form(request, patient, values, extra)
+
+    @pages.post("/patients/{patient_id}/case", response_class=HTMLResponse, **allow(WRITERS))
+    def save_case(
+        request: Request, store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+    ) -> Response:
+        patient = store.get_patient(patient_id)
+        case, _, problems = case_from_form(form)
+        if case is not None:
+            try:
+                saved: CaseVersionOut = store.save_case(patient_id, case, actor=user.username)
+            except InputError as exc:
+                problems = list(exc.problems)
+            else:
+                return _redirect(f"/patients/{patient_id}?saved={saved.version}")
+        values = {i.name: form.get(i.name, "") for i in form_inputs()}
+        return _case_form(
+            request, patient, values, form.get(EXTRA_FIELD, ""), problems, status_code=422
+        )
+
+    @pages.post("/patients/{patient_id}/assess", **allow(WRITERS))
+    def assess(store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep) -> Response:
+        store.run_assessment(patient_id, actor=user.username)
+        return _redirect(f"/patients/{patient_id}#verdicts")
+
+    @pages.post("/patients/{patient_id}/treatments", **allow(WRITERS))
+    def add_treatment(
+        store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+    ) -> Response:
+        try:
+            when = dt.date.fromisoformat(form.get("date", ""))
+        except ValueError:
+            raise InputError([("date", "give the date as YYYY-MM-DD")]) from None
+        notes = form.get("notes", "").strip()
+        store.add_treatment(
+            patient_id,
+            modality=form.get("modality", ""),
+            date=when,
+            details={"notes": notes} if notes else {},
+            actor=user.username,
+        )
+        return _redirect(f"/patients/{patient_id}#timeline")
+
+    @pages.post("/patients/{patient_id}/response", **allow(WRITERS))
+    def add_response(
+        store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+    ) -> Response:
+        try:
+            document = yaml.safe_load(form.get("document", ""))
+        except (yaml.YAMLError, RecursionError, ValueError, LookupError, AttributeError):
+            raise InputError([("document", "not valid YAML")]) from None
+        if not isinstance(document, dict):
+            raise InputError([("document", "paste a netlm/response/v1 document")])
+        record_response(store, patient_id, document, actor=user.username)
+        return _redirect(f"/patients/{patient_id}#response")
+
+    # ---------------------------------------------------------------- plans
+    @pages.get("/patients/{patient_id}/plans/new", response_class=HTMLResponse, **allow(WRITERS))
+    def new_plan(request: Request, store: StoreDep, patient_id: PatientId) -> Response:
+        patient = store.get_patient(patient_id)
+        return render(
+            request,
+            "plan_form.html",
+            title=f"New plan · {patient.external_id}",
+            patient=patient,
+            document=example_plan(patient.external_id),
+        )
+
+    @pages.post("/patients/{patient_id}/plans", response_class=HTMLResponse, **allow(WRITERS))
+    def save_plan(
+        request: Request, store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+    ) -> Response:
+        patient = store.get_patient(patient_id)
+        text = form.get("document", "")
+        problems: list[tuple[str, str]] = []
+        try:
+            document = yaml.safe_load(text)
+        except (yaml.YAMLError, RecursionError, ValueError, LookupError, AttributeError) as exc:
+            document, problems = None, [("", f"not valid YAML: {type(exc).__name__}")]
+        if not problems:
+            try:
+                plan = plan_from_mapping(document)
+                if plan.override is not None and not user.can_approve:
+                    raise HTTPException(403, OVERRIDE_REFUSED)
+                saved = store.save_plan(patient_id, plan, actor=user.username)
+            except PlanError as exc:
+                problems = list(exc.problems)
+            except InputError as exc:
+                problems = list(exc.problems)
+            else:
+                return _redirect(f"/plans/{saved.id}")
+        return render(
+            request,
+            "plan_form.html",
+            422,
+            title=f"New plan · {patient.external_id}",
+            patient=patient,
+            document=text,
+            problems=problems,
+        )
+
+    @pages.get("/plans/{plan_id}", response_class=HTMLResponse, **allow(ALL_ROLES))
+    def plan_page(request: Request, store: StoreDep, plan_id: RecordId) -> Response:
+        return _plan_page(request, store, plan_id)
+
+    @pages.post("/plans/{plan_id}/solve", response_class=HTMLResponse, **allow(WRITERS))
+    def solve(
+        request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, form: FormDep
+    ) -> Response:
+        try:
+            solve_stored_plan(store, user, plan_id)
+        except UnsafePlanError as exc:
+            return _plan_page(request, store, plan_id, violations=exc.violations, status_code=409)
+        except (PlanError, StoreError) as exc:
+            return _plan_page(request, store, plan_id, violations=[str(exc)], status_code=409)
+        return _redirect(f"/plans/{plan_id}")
+
+    @pages.post("/plans/{plan_id}/approve", response_class=HTMLResponse, **allow(PHYSICISTS))
+    def approve(
+        request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, form: FormDep
+    ) -> Response:
+        try:
+            store.approve_plan(plan_id, actor=user.username)
+        except PermissionDeniedError:
+            raise
+        except StoreError as exc:
+            return _plan_page(request, store, plan_id, violations=[str(exc)], status_code=409)
+        return _redirect(f"/plans/{plan_id}?approved=1")
+
+    # ---------------------------------------------------------------- audit
+    @pages.get("/audit", response_class=HTMLResponse, **allow(ADMINS))
+    def audit(
+        request: Request,
+        store: StoreDep,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    ) -> Response:
+        entries = list(reversed(store.audit_log(limit=limit)))
+        return render(request, "audit.html", title="Audit log", entries=entries)
+
+    return pages
+
+
+def _plan_page(
+    request: Request,
+    store: Store,
+    plan_id: int,
+    *,
+    violations: Sequence[str] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    plan, result, curves = plan_report_inputs(store, plan_id)
+    patient = store.get_patient(plan.patient_id)
+    sections = None
+    if result is not None:
+        context = plan_context(
+            result.to_result(), plan=plan.to_plan(), dvh_curves=curves, approved_by=plan.approved_by
+        )
+        sections = _partials(
+            (
+                "plan_summary",
+                "override",
+                "plan_inputs",
+                "plan_activity",
+                "plan_vials",
+                "plan_doses",
+                "checks",
+                "plan_notes",
+                "dvh",
+                "references",
+            ),
+            context,
+        )
+    user: Principal | None = principal_of(request)
+    return render(
+        request,
+        "plan_review.html",
+        status_code,
+        title=f"Plan #{plan.id} · {patient.external_id}",
+        plan=plan,
+        patient=patient,
+        result=result,
+        sections=sections,
+        violations=list(violations),
+        document=yaml.safe_dump(plan.document, sort_keys=False, allow_unicode=True),
+        can_approve=user is not None and user.can_approve,
+        approved_now=request.query_params.get("approved") == "1",
+    )
+
+
+def example_plan(external_id: str) -> str:
+    """A plan to start from: the bundled partition-model example, for this patient."""
+    text = (
+        resources.files("netlm")
+        .joinpath("examples", "plan-partition-glass.yaml")
+        .read_text(encoding="utf-8")
+    )
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("case:"):
+            line = f"case: {json.dumps(external_id)}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def install(app: FastAPI) -> APIRouter:
+    """Add the pages and the static files to ``app``; returns the pages' router."""
+    router = build_page_router()
+    app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("netlm.api", "static")]), name="static")
+    return router

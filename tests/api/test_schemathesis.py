@@ -1,0 +1,75 @@
+"""Hostile input: Schemathesis generates requests from the OpenAPI document; no 5xx allowed.
+
+The app is called in-process (ASGI) with an admin's bearer token for the
+operations every role may use, and a physicist's for plan approval, over a
+registry holding the bundled example patients, so that generated ids hit real
+records too.  Each operation gets a bounded number of examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.pytest import from_fixture
+
+from netlm.api import create_app
+from netlm.api.app import ROLES_KEY
+from netlm.commands.serve import seed_demo
+from netlm.store.repository import Role, Store
+
+#: Examples per operation (Hypothesis); the suite stays within a minute or two.
+EXAMPLES_PER_OPERATION = 25
+PASSWORD = "fuzzing-password-1"
+
+TOKENS: dict[Role, str] = {}
+#: Status codes seen per path template.
+STATUSES: dict[str, set[int]] = {}
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    folder: Path = tmp_path_factory.mktemp("fuzz")
+    store = Store(f"sqlite:///{folder / 'fuzz.db'}")
+    seed_demo(store)
+    for role in (Role.ADMIN, Role.PHYSICIST):
+        store.create_user(role.value, PASSWORD, role, actor="test")
+        TOKENS[role] = store.create_token(role.value, actor="test")
+    app = create_app(store, secret_key="fuzz", files_dir=folder / "files", max_upload_bytes=1 << 20)
+    yield schemathesis.openapi.from_asgi(
+        "/api/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKENS[Role.ADMIN]}"}
+    )
+    store.close()
+
+
+schema = from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_errors(case: Any) -> None:
+    roles = case.operation.definition.raw.get(ROLES_KEY, [])
+    role = Role.ADMIN if Role.ADMIN.value in roles or not roles else Role(roles[0])
+    response = case.call(headers={"Authorization": f"Bearer {TOKENS[role]}"})
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+    )
+    if case.path != "/api/v1/auth/token":  # the token must have been accepted
+        assert response.status_code != 401, (case.method, case.formatted_path)
+    STATUSES.setdefault(case.path, set()).add(response.status_code)
+
+
+def test_generated_requests_reached_the_handlers() -> None:
+    """The fuzzing above got past authentication and validation for most operations."""
+    if not STATUSES:
+        pytest.skip("run together with test_no_server_errors")
+    succeeded = [path for path, codes in STATUSES.items() if any(c < 300 for c in codes)]
+    assert len(succeeded) >= len(STATUSES) // 2, STATUSES
