@@ -10,87 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import ValidationError
 
 from netlm.case.model import SCHEMA_ID, Case
 from netlm.errors import CaseError
+from netlm.validation import problem, short_repr
 
 Format = Literal["yaml", "json"]
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """Render a pydantic error location as ``liver.lesions[2].segment``.
-
-    Examples
-    --------
-    >>> field_path(("liver", "lesions", 2, "segment"))
-    'liver.lesions[2].segment'
-    """
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _short_repr(value: object, limit: int = 60) -> str | None:
-    """``repr(value)`` if it is at most ``limit`` characters long, else ``None``.
-
-    An int beyond Python's digit limit for ``str()`` (4300 digits) raises
-    ``ValueError`` when printed; YAML hex, octal, binary and sexagesimal
-    integers are not bound by that limit, so such values do reach us.
-    """
-    try:
-        text = repr(value)
-    except ValueError:
-        return None
-    return text if len(text) <= limit else None
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "is required"
-    msg = str(error.get("msg", "invalid value"))
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if kind in {"literal_error", "enum"} or "input" not in error:
-        return msg
-    given = error["input"]
-    shown = _short_repr(given) if isinstance(given, (str, int, float, bool)) else None
-    return f"{msg} (got {shown})" if shown is not None else msg
-
-
-def _locations(error: Mapping[str, Any]) -> tuple[int | str, ...]:
-    # Drop pydantic's union/function tags (e.g. 'int', 'function-after[...]'),
-    # which name validators, not fields.
-    loc = tuple(error.get("loc", ()))
-    return tuple(
-        p
-        for p in loc
-        if isinstance(p, int)
-        or not (
-            p in {"int", "str", "float", "bool", "literal['too_numerous']"}
-            or "[" in p
-            or p.startswith("function-")
-        )
-    )
-
-
-def _problem(error: Mapping[str, Any]) -> tuple[str, str]:
-    loc, msg = _locations(error), _message(error)
-    # Model-level validators name the offending field as "field:: message".
-    field, sep, rest = msg.partition(":: ")
-    if sep and field.isidentifier():
-        loc, msg = (*loc, field), rest
-    return field_path(loc), msg
 
 
 def case_from_mapping(data: object) -> Case:
@@ -109,12 +38,12 @@ def case_from_mapping(data: object) -> Case:
     if schema is None:
         raise CaseError([("schema", f"is required (expected {SCHEMA_ID!r})")])
     if schema != SCHEMA_ID:
-        shown = _short_repr(schema, limit=200) or f"of type {type(schema).__name__}"
+        shown = short_repr(schema, limit=200) or f"of type {type(schema).__name__}"
         raise CaseError([("schema", f"unsupported schema {shown} (expected {SCHEMA_ID!r})")])
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(e) for e in exc.errors(include_url=False)]
+        problems = [problem(e) for e in exc.errors(include_url=False)]
         raise CaseError(problems) from None
     except RecursionError:
         raise CaseError([("", "document is nested too deeply")]) from None

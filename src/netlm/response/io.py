@@ -5,27 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import ValidationError
 
-from netlm.case.io import field_path
 from netlm.errors import ResponseError
 from netlm.response.model import RESPONSE_SCHEMA, Observation, ResponseFile, Role, Status
-
-
-def _problem(error: Mapping[str, Any]) -> tuple[str, str]:
-    loc = tuple(p for p in error.get("loc", ()) if isinstance(p, int) or "[" not in str(p))
-    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    if error.get("type") == "extra_forbidden":
-        msg = "unknown field"
-    elif error.get("type") == "missing":
-        msg = "is required"
-    field, sep, rest = msg.partition(":: ")
-    if sep and field.isidentifier():
-        loc, msg = (*loc, field), rest
-    return field_path(loc), msg
+from netlm.validation import problem as _problem
 
 
 def resolve(doc: ResponseFile) -> ResponseFile:

@@ -13,16 +13,16 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from netlm.case.io import field_path
 from netlm.case.model import LsfMethod, PriorTreatment
 from netlm.errors import PlanError
 from netlm.sirt.bsa import BsaFormula
 from netlm.sirt.physics import Physics
+from netlm.validation import problem as _problem
 
 PLAN_SCHEMA = "netlm/sirt-plan/v1"
 
@@ -263,21 +263,6 @@ class Plan(_M):
     @property
     def lung_mass(self) -> float:
         return self.lung_mass_kg if self.lung_mass_kg is not None else self.physics.lung_mass_kg
-
-
-def _problem(error: Mapping[str, Any]) -> tuple[str, str]:
-    loc = tuple(p for p in error.get("loc", ()) if isinstance(p, int) or "[" not in str(p))
-    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    if error.get("type") == "extra_forbidden":
-        msg = "unknown field"
-    elif error.get("type") == "missing":
-        msg = "is required"
-    field, sep, rest = msg.partition(":: ")
-    if sep and "." not in field and " " not in field:
-        loc, msg = (*loc, field), rest
-    elif sep and "." in field and " " not in field:
-        loc, msg = (*loc, *field.split(".")), rest
-    return field_path(loc), msg
 
 
 def plan_from_mapping(data: object) -> Plan:
