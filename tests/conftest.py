@@ -16,7 +16,9 @@ from netlm.eligibility import Assessor, Modality
 settings.register_profile("netlm", derandomize=True, deadline=None)
 settings.load_profile("netlm")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: The repository's own copy of the shared examples, images and reference tables
+#: (tests/data/README.md lists each with its licence): tests need nothing beside the clone.
+SHARED = Path(__file__).resolve().parent / "data" / "shared"
 
 DELETE = object()
 

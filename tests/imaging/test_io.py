@@ -19,6 +19,7 @@ import SimpleITK as sitk  # noqa: N813
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from conftest import SHARED
 from netlm.errors import UnitError
 from netlm.imaging.io import (
     ImagingError,
@@ -31,7 +32,7 @@ from netlm.imaging.io import (
 )
 from netlm.imaging.volume import GeometryError, ImageVolume
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED / "data"
 Y90 = DATA / "y90-pet-maa-spect"
 CT_DICOM = DATA / "abdomen-ct" / "ct-dicom"
 

@@ -23,12 +23,13 @@ import pytest
 import SimpleITK as sitk  # noqa: N813
 from pydicom.uid import generate_uid
 
+from conftest import SHARED
 from netlm.errors import UnitError
 from netlm.imaging.io import ImagingError, ImagingWarning, read_image
 from netlm.imaging.rtdose import RT_DOSE_STORAGE, write_rt_dose
 from netlm.imaging.volume import GeometryError, ImageVolume
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED / "data"
 CT_DICOM = DATA / "abdomen-ct" / "ct-dicom"
 DCIODVFY = shutil.which("dciodvfy")
 KNOWN_ABORT = "bitsallocated <= bytesinword*8u"

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
+from conftest import SHARED
 from netlm.errors import UnitError
 from netlm.imaging.volume import GeometryError, ImageVolume
 from netlm.sirt.physics import Physics
@@ -36,7 +37,7 @@ from netlm.voxel.dose import (
     uniform_density,
 )
 
-PET_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "y90-pet-maa-spect"
+PET_DIR = SHARED / "data" / "y90-pet-maa-spect"
 PHYSICS = Physics()
 
 
