@@ -272,7 +272,7 @@ def test_pregnancy_contraindicates_radiation_and_cautions_the_rest(assessor: Ass
 def test_pregnant_male_is_refused() -> None:
     from netlm.errors import CaseError
 
-    with pytest.raises(CaseError, match=r"patient\.pregnant"):
+    with pytest.raises(CaseError, match=r"patient\.pregnant: true contradicts sex: male"):
         make_case(patient__sex="male", **PREGNANT)
 
 
