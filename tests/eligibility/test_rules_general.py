@@ -377,3 +377,13 @@ def test_glass_lsf_conflict_is_at_least_a_caution(assessor: Assessor) -> None:
     f = finding(opt, "tare.glass_lsf_conflict")
     assert "seed 001" in f.message and "lung dose" in f.message
     assert opt.verdict is Verdict.ELIGIBLE_WITH_CAUTION
+
+
+def test_undetermined_g3_or_nec_is_not_sent_to_ssa_first_line(assessor: Assessor) -> None:
+    changes = {**STABLE, "tumour__ki67_percent": 40, "tumour__differentiation": "unknown"}
+    result = assessor.assess(make_case(**changes))
+    for m in ("tae", "tare_resin", "prrt"):
+        opt = result.option(m)
+        rule = "prrt.indication" if m == "prrt" else "transarterial.indication"
+        msg = finding(opt, rule).message
+        assert "SSA first line" not in msg and "pathology review" in msg

@@ -30,11 +30,12 @@ _GROUP = {
     Verdict.NOT_SUITABLE: 2,
     Verdict.CONTRAINDICATED: 3,
 }
-_GROUP_TEXT = {
-    0: "usable",
-    1: "decide once the missing data are in",
-    2: "indication not met",
-    3: "contraindicated",
+_VERDICT_TEXT = {
+    Verdict.ELIGIBLE: "eligible",
+    Verdict.ELIGIBLE_WITH_CAUTION: "eligible with caution",
+    Verdict.NEEDS_INFORMATION: "needs information (decide once the missing data are in)",
+    Verdict.NOT_SUITABLE: "not suitable (indication not met)",
+    Verdict.CONTRAINDICATED: "contraindicated",
 }
 
 _INTENT: dict[Modality, tuple[int, str]] = {
@@ -86,10 +87,7 @@ def recommend_order(options: Iterable[ModalityOption]) -> tuple[RankedOption, ..
             modality=o.modality,
             label=o.label,
             verdict=o.verdict,
-            reason=(
-                f"{o.verdict.value.replace('_', ' ')} ({_GROUP_TEXT[_GROUP[o.verdict]]}); "
-                f"{_INTENT[o.modality][1]}"
-            ),
+            reason=f"{_VERDICT_TEXT[o.verdict]}; {_INTENT[o.modality][1]}",
         )
         for i, o in enumerate(ranked, start=1)
     )

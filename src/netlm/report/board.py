@@ -103,9 +103,9 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
             Text("\n".join(_reasons(o, all_findings=all_findings)) or "no findings"),
         )
     order = Table(title="Recommended order", expand=True)
-    order.add_column("#", ratio=1)
-    order.add_column("Modality", ratio=4)
-    order.add_column("Why here", ratio=8)
+    order.add_column("#", justify="right", no_wrap=True)
+    order.add_column("Modality", ratio=2)
+    order.add_column("Why here", ratio=5)
     for r in a.recommended_order:
         order.add_row(str(r.rank), r.label, r.reason)
     workup = Table(title="Work-up still needed", expand=True, show_header=False)

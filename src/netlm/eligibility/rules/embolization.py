@@ -32,9 +32,10 @@ def indication_not_met(ctx: Context) -> str | None:
     somatostatin analogues (seed 001 §6.1 for TAE/TACE, seed 004 for TARE,
     NETTER-1 for PRRT).  A carcinoma is never sent to "SSA first line": its
     own rule (``carcinoma.systemic_therapy``, ``prrt.nec``) points to systemic
-    therapy, so the indication is not judged here.
+    therapy, so the indication is not judged here; while NET G3 vs NEC is
+    undetermined the message asks for the pathology first.
     """
-    if ctx.grade.grade in (WhoGrade.NEC, WhoGrade.G3_OR_NEC):
+    if ctx.grade.grade is WhoGrade.NEC:
         return None
     t = ctx.case.tumour
     if t.liver_disease_course is not None and t.liver_disease_course.value == "progressive":
@@ -45,9 +46,15 @@ def indication_not_met(ctx: Context) -> str | None:
         tumour__liver_disease_course=t.liver_disease_course,
         tumour__symptoms_refractory_to_ssa=t.symptoms_refractory_to_ssa,
     )
+    course = t.liver_disease_course.value if t.liver_disease_course else ""
+    if ctx.grade.grade is WhoGrade.G3_OR_NEC:
+        return (
+            f"liver disease {course} and no refractory symptoms: no indication yet if this is "
+            "a NET G3; a carcinoma goes to systemic therapy - pathology review first"
+        )
     return (
-        f"liver disease {t.liver_disease_course.value if t.liver_disease_course else ''} and no "
-        "symptoms refractory to somatostatin analogues: no indication yet (SSA first line)"
+        f"liver disease {course} and no symptoms refractory to somatostatin analogues: no "
+        "indication yet (SSA first line)"
     )
 
 
