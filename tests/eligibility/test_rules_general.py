@@ -387,3 +387,15 @@ def test_undetermined_g3_or_nec_is_not_sent_to_ssa_first_line(assessor: Assessor
         rule = "prrt.indication" if m == "prrt" else "transarterial.indication"
         msg = finding(opt, rule).message
         assert "SSA first line" not in msg and "pathology review" in msg
+
+
+def test_hcc_and_colorectal_evidence_is_never_labelled_net(assessor: Assessor) -> None:
+    """Seed 000's RFA figures come from colorectal (ref. 22) and HCC (refs. 23-24) series."""
+    big = make_case(liver__lesions=[{"id": "L1", "segment": 6, "longest_diameter_mm": 70}])
+    zone = finding(assessor.assess(big).option("ablation_rfa"), "ablation.zone_size")
+    seven_cm = {s.id: s.population.value for s in zone.sources}
+    assert seven_cm["ablation_with_tace_000_hcc"] == "HCC"
+    assert "HCC evidence" in zone.message
+    ideal = finding(assessor.assess(make_case()).option("ablation_rfa"), "ablation.ideal")
+    assert {s.id: s.population.value for s in ideal.sources}["ablation_rfa_000"] == "CRLM"
+    assert "NET" not in {s.population.value for s in ideal.sources if s.id == "ablation_rfa_000"}
