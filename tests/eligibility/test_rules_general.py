@@ -399,3 +399,21 @@ def test_hcc_and_colorectal_evidence_is_never_labelled_net(assessor: Assessor) -
     ideal = finding(assessor.assess(make_case()).option("ablation_rfa"), "ablation.ideal")
     assert {s.id: s.population.value for s in ideal.sources}["ablation_rfa_000"] == "CRLM"
     assert "NET" not in {s.population.value for s in ideal.sources if s.id == "ablation_rfa_000"}
+
+
+def test_child_pugh_cut_is_a_profile_parameter(tmp_path: Any) -> None:
+    from netlm.eligibility import load_profile
+
+    path = tmp_path / "centre.yaml"
+    path.write_text(
+        "schema: netlm/rule-profile/v1\nid: strict\nname: Strict\nversion: '1'\n"
+        "extends: default\nparameters:\n  child_pugh_contraindication_min_score: 9\n"
+    )
+    b9 = make_case(**{**CP_B8, "labs__albumin": {"value": 2.7, "unit": "g/dL"}})
+    default = Assessor().assess(b9).option("resection")
+    strict = Assessor(load_profile(path)).assess(b9).option("resection")
+    assert "liver.decompensated" not in {f.rule_id for f in default.findings}
+    f = finding(strict, "liver.decompensated")
+    assert "Child-Pugh B9" in f.message
+    assert f.parameters == {"child_pugh_contraindication_min_score": 9}
+    assert strict.verdict is Verdict.CONTRAINDICATED

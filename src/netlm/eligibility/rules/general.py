@@ -97,12 +97,12 @@ def liver_reserve(ctx: Context) -> LiverReserve:
     impaired: list[str] = []
     # Every missing component scores at least 1 point: the lowest score the record allows.
     lowest = sum(cp.points.values()) + len(cp.missing)
+    cls = cp.child_pugh_class.value if cp.child_pugh_class else ""
     if lowest >= p.child_pugh_contraindication_min_score:
         decompensated.append(
-            f"Child-Pugh C{cp.score}" if cp.score is not None else f"Child-Pugh >= {lowest}"
+            f"Child-Pugh {cls}{cp.score}" if cp.score is not None else f"Child-Pugh >= {lowest}"
         )
     elif cp.score is not None and cp.score >= p.child_pugh_caution_min_score:
-        cls = cp.child_pugh_class.value if cp.child_pugh_class else ""
         impaired.append(f"Child-Pugh {cls}{cp.score}")
     if liver.ascites is Ascites.MODERATE_SEVERE:
         decompensated.append("moderate-severe ascites")
