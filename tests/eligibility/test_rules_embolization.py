@@ -177,7 +177,9 @@ def test_tace_bilirubin_just_below_3_is_not_contraindicated(
 ) -> None:
     opt = _option(assessor, modality, **_bili(2.99))
     assert "embolization.bilirubin" not in {f.rule_id for f in opt.findings}
-    assert opt.verdict is Verdict.ELIGIBLE
+    # Issue #10: 2-3 mg/dL is where seeds 004 (> 2) and 001 (>= 3) disagree: a caution.
+    assert "transarterial.bilirubin_conflict" in {f.rule_id for f in opt.findings}
+    assert opt.verdict is Verdict.ELIGIBLE_WITH_CAUTION
 
 
 @pytest.mark.parametrize("modality", EMBO)
@@ -192,7 +194,8 @@ def test_tace_bilirubin_3_contraindicates(assessor: Assessor, modality: str) -> 
 def test_tace_bilirubin_in_umol_per_l_below_limit(assessor: Assessor) -> None:
     # 51.2 µmol/L = 2.994 mg/dL
     opt = _option(assessor, "ctace", **_bili(51.2, "µmol/L"))
-    assert opt.verdict is Verdict.ELIGIBLE
+    assert "embolization.bilirubin" not in {f.rule_id for f in opt.findings}
+    assert opt.verdict is Verdict.ELIGIBLE_WITH_CAUTION  # the 2-3 mg/dL seed conflict
 
 
 def test_tace_bilirubin_in_umol_per_l_above_limit(assessor: Assessor) -> None:
@@ -353,7 +356,8 @@ def test_contraindication_outranks_missing_indication(assessor: Assessor) -> Non
     [
         ({"tumour__ki67_percent": 20, "tumour__differentiation": "well"}, Verdict.ELIGIBLE),
         (G3, Verdict.ELIGIBLE_WITH_CAUTION),
-        ({"tumour__differentiation": "poor"}, Verdict.ELIGIBLE_WITH_CAUTION),
+        # Issue #10: a carcinoma is not a TAE/TACE candidate (carcinoma.systemic_therapy).
+        ({"tumour__differentiation": "poor"}, Verdict.NOT_SUITABLE),
         (
             {"tumour__ki67_percent": 25, "tumour__differentiation": "unknown"},
             Verdict.NEEDS_INFORMATION,
@@ -445,9 +449,11 @@ def test_portal_vein_thrombosis_excludes_embolization_not_tare(assessor: Assesso
     for modality in RADIO:
         opt = result.option(modality)
         assert opt.verdict not in (Verdict.CONTRAINDICATED, Verdict.NOT_SUITABLE), modality
-        favours = _finding(opt, "tare.portal_vein_thrombosis")
-        assert favours.effect is Effect.FAVOURS
-    assert result.option("tare_resin").verdict is Verdict.ELIGIBLE
+        # Issue #10: seeds 004 and 001 disagree on PVT for TARE - a caution naming both.
+        conflict = _finding(opt, "tare.portal_vein_thrombosis")
+        assert conflict.effect is Effect.CAUTION
+        assert "seed 004" in conflict.message and "seed 001" in conflict.message
+    assert result.option("tare_resin").verdict is Verdict.ELIGIBLE_WITH_CAUTION
 
 
 def test_missing_portal_vein_status_needs_information(assessor: Assessor) -> None:

@@ -8,6 +8,7 @@ g/dL, no prior liver-directed therapy.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,10 @@ import pytest
 from conftest import DELETE, make_case
 from netlm.eligibility import Assessor, Effect, ModalityOption, Verdict
 from netlm.evidence.sources import SEED_001
+
+SHARED_EXAMPLE_WHIPPLE = Path(__file__).resolve().parents[2] / (
+    "src/netlm/examples/case-whipple-pvt.yaml"
+)
 
 IV = "prrt"
 IA = "prrt_intraarterial"
@@ -241,7 +246,7 @@ def test_platelet_floor_75(assessor: Assessor, plt: float, fires: bool) -> None:
     assert ("prrt.platelets" in ids(opt)) is fires
     if fires:
         assert f"platelets {plt:g} x 10^9/L < 75" in finding_message(opt, "prrt.platelets")
-        assert opt.verdict is Verdict.ELIGIBLE_WITH_CAUTION
+        assert opt.verdict is Verdict.CONTRAINDICATED  # issue #10: below the floor
     else:
         assert opt.verdict is Verdict.ELIGIBLE
 
@@ -293,7 +298,10 @@ def test_prrt_after_tare_cautions_hepatotoxicity(assessor: Assessor, modality: s
 def test_lutia_candidate_is_eligible_with_trial_caution(assessor: Assessor) -> None:
     opt = option(assessor, IA, **LUTIA)
     assert opt.verdict is Verdict.ELIGIBLE_WITH_CAUTION
-    assert [f.rule_id for f in opt.findings] == ["prrt_ia.trials_only"]
+    # BASE is resectable with curative intent: a surgery-first requirement (issue #10).
+    assert [f.rule_id for f in opt.findings if f.effect is not Effect.REQUIREMENT] == [
+        "prrt_ia.trials_only"
+    ]
 
 
 @pytest.mark.parametrize(("ki67", "fires"), [(20, False), (20.1, True), (30, True)])
@@ -505,7 +513,11 @@ def test_lutia_labs_missing_needs_information(
         ("ctace", True),
         ("debtace", True),
         ("ablation", True),
-        ("resection", True),
+        ({"type": "resection", "territory": "right_lobe"}, True),
+        ({"type": "resection", "agent": "right hepatectomy"}, True),
+        # issue #10: a resected primary is not liver-directed therapy
+        ({"type": "resection", "agent": "pancreaticoduodenectomy"}, False),
+        ({"type": "resection", "agent": "small bowel resection"}, False),
         ("prrt_intraarterial", True),
         ("ssa", False),
         ("prrt", False),
@@ -514,14 +526,32 @@ def test_lutia_labs_missing_needs_information(
     ],
 )
 def test_lutia_excludes_prior_liver_directed_therapy(
-    assessor: Assessor, treatment: str, fires: bool
+    assessor: Assessor, treatment: str | dict[str, str], fires: bool
 ) -> None:
-    opt = option(assessor, IA, **LUTIA, **prior(treatment))
+    entry = treatment if isinstance(treatment, dict) else {"type": treatment}
+    opt = option(assessor, IA, **LUTIA, history__prior_treatments=[entry])
     assert ("prrt_ia.lutia_prior_ldt" in ids(opt)) is fires
+    assert "prrt_ia.lutia_prior_ldt" not in unevaluated(opt)
     if fires:
         msg = finding_message(opt, "prrt_ia.lutia_prior_ldt")
-        assert f"prior liver-directed therapy ({treatment})" in msg
+        assert f"prior liver-directed therapy ({entry['type']})" in msg
         assert opt.verdict is Verdict.NOT_SUITABLE
+
+
+def test_lutia_resection_of_unknown_site_asks_which(assessor: Assessor) -> None:
+    """A bare 'resection' may be the primary's: ask, do not count it (issue #10)."""
+    opt = option(assessor, IA, **LUTIA, **prior("resection"))
+    assert "prrt_ia.lutia_prior_ldt" not in ids(opt)
+    assert unevaluated(opt)["prrt_ia.lutia_prior_ldt"] == ("history.prior_treatments[0].territory",)
+
+
+def test_whipple_example_is_not_prior_liver_directed_therapy(assessor: Assessor) -> None:
+    from netlm.case import load_case
+
+    case = load_case(SHARED_EXAMPLE_WHIPPLE)
+    opt = assessor.assess(case).option(IA)
+    assert "prrt_ia.lutia_prior_ldt" not in ids(opt)
+    assert "prrt_ia.lutia_prior_ldt" not in unevaluated(opt)
 
 
 def test_lutia_prior_therapy_unknown_needs_information(assessor: Assessor) -> None:

@@ -261,6 +261,12 @@ class Patient(_Model):
     life_expectancy_months: Annotated[float | None, Field(default=None, ge=0, le=600)] = None
     anaesthesia_contraindicated: bool | None = None
     pulmonary_function: Literal["normal", "compromised"] | None = None
+    pregnant: bool | None = Field(
+        default=None,
+        description="Known pregnancy (true), pregnancy excluded (false), or not recorded. "
+        "A pregnancy contraindicates the radiation-based options (TARE, radiation "
+        "segmentectomy, PRRT) and is a caution for every other option.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -268,6 +274,12 @@ class Patient(_Model):
         if not v.strip():
             raise ValueError("must not be blank")
         return v
+
+    @model_validator(mode="after")
+    def _pregnancy_consistent(self) -> Patient:
+        if self.pregnant and self.sex is Sex.MALE:
+            raise ValueError("pregnant:: true contradicts sex: male")
+        return self
 
 
 # --------------------------------------------------------------------------- tumour

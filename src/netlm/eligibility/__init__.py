@@ -7,6 +7,7 @@ from netlm.eligibility.model import (
     Finding,
     Modality,
     ModalityOption,
+    RankedOption,
     Verdict,
     WorkupItem,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "Finding",
     "Modality",
     "ModalityOption",
+    "RankedOption",
     "Rule",
     "RuleProfile",
     "Verdict",

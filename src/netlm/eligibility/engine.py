@@ -31,6 +31,7 @@ from netlm.eligibility.model import (
     Provenance,
     Verdict,
 )
+from netlm.eligibility.ordering import recommend_order
 from netlm.eligibility.profile import RuleProfile, default_profile
 from netlm.eligibility.rules import all_rules
 from netlm.eligibility.rules.base import Context, MissingData, Rule
@@ -191,6 +192,7 @@ class Assessor:
             tumour_burden=ctx.burden,
             options=options,
             workup=recommend_workup(ctx, options),
+            recommended_order=recommend_order(options),
             provenance=Provenance(
                 netlm_version=__version__,
                 profile=self._profile_info,

@@ -148,6 +148,18 @@ class ModalityOption(BaseModel):
     unevaluated_rules: tuple[MissingInformation, ...] = ()
 
 
+class RankedOption(BaseModel):
+    """One option in the recommended order, with the reason for its place."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int = Field(description="1 = first choice.")
+    modality: Modality
+    label: str
+    verdict: Verdict
+    reason: str = Field(description="Why the option sits here: its verdict and its intent.")
+
+
 class WorkupItem(BaseModel):
     """An investigation the board still needs before deciding."""
 
@@ -198,6 +210,11 @@ class Assessment(BaseModel):
     options: tuple[ModalityOption, ...]
     workup: tuple[WorkupItem, ...]
     provenance: Provenance
+    recommended_order: tuple[RankedOption, ...] = Field(
+        default=(),
+        description="Every option, usable ones first, curative before palliative before "
+        "systemic (see netlm.eligibility.ordering).",
+    )
 
     def option(self, modality: Modality | str) -> ModalityOption:
         """The option for ``modality``.

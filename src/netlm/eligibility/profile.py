@@ -33,9 +33,13 @@ class Parameters(BaseModel):
     fdg_pet_ki67_threshold_percent: float
     carcinoid_heart_ntprobnp_pg_ml: float
     albi_coefficient: float
+    child_pugh_contraindication_min_score: int
+    child_pugh_caution_min_score: int
     ctcae_version: Literal["5.0", "6.0"]
     resection_max_ecog: int
     resection_min_resectable_percent: float
+    resection_min_flr_normal_liver_percent: float
+    resection_min_flr_compromised_liver_percent: float
     transplant_criteria: str
     transplant_age_limit_years: float
     transplant_age_limit_inclusive: bool
@@ -61,6 +65,8 @@ class Parameters(BaseModel):
     arterial_inr_max_femoral: float
     arterial_inr_max_radial: float
     arterial_platelets_min_10e9_per_l: float
+    embolization_max_ecog: int
+    embolization_min_life_expectancy_months: float
     tare_max_ecog: int
     tare_bilirubin_limit_mg_dl: float
     tare_bilirubin_hard_limit_mg_dl: float
@@ -79,11 +85,15 @@ class Parameters(BaseModel):
     resin_lsf_max: float
     dose_constant_gy_kg_per_gbq: float
     lung_mass_kg: float
+    glass_lsf_conflict_fraction: float
     segmentectomy_max_segments: int
     segmentectomy_max_lesions: int
     prrt_min_krenning: int
     prrt_platelets_min_10e9_per_l: float
     prrt_min_egfr_ml_min: float
+    prrt_leukocytes_min_10e9_per_l: float
+    prrt_max_ecog: int
+    prrt_min_life_expectancy_months: float
     lutia_max_ki67_percent: float
     lutia_min_lesion_mm: float
     lutia_max_involvement_percent: float

@@ -178,6 +178,33 @@ _ALL: Final[tuple[Source, ...]] = (
     ),
     # --- liver function --------------------------------------------------------
     _s(
+        "liver_failure_001",
+        SEED_001,
+        "§2 NEN Liver Metastases",
+        "hepatocellular failure due to tumour infiltration is a critical factor in choosing "
+        "regional treatment (surgery or liver-directed therapy)",
+        _P.NET,
+        _C.VERIFIED,
+    ),
+    _s(
+        "local_therapy_liver_function_hcc",
+        None,
+        "EASL Clinical Practice Guidelines: Management of hepatocellular carcinoma",
+        "J Hepatol 2018;69:182-236: resection and ablation need preserved liver function; "
+        "decompensated (Child-Pugh C) liver disease is excluded from local therapy (HCC evidence)",
+        _P.HCC,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "hepatic_encephalopathy_grading",
+        None,
+        "AASLD/EASL practice guideline on hepatic encephalopathy (West Haven grades)",
+        "Vilstrup H et al., Hepatology 2014;60:715-735: grade >= 2 is overt encephalopathy; "
+        "grades 0-1 are covert",
+        _P.GENERAL,
+        _C.UNVERIFIED,
+    ),
+    _s(
         "child_pugh",
         None,
         "shared/reference/eligibility.md, Liver function",
@@ -247,6 +274,33 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.UNVERIFIED,
     ),
     _s(
+        "flr_consensus_crlm",
+        None,
+        "AHPBA/SSAT/SSO expert consensus on resection of colorectal liver metastases",
+        "Adams RB et al., HPB 2013;15:91-103: future liver remnant >= 20 % for a normal liver, "
+        ">= 30 % after extensive chemotherapy, >= 40 % with cirrhosis (colorectal evidence; no "
+        "NET-specific figure in the seeds)",
+        _P.CRLM,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "curative_first_001",
+        SEED_001,
+        "§2 NEN Liver Metastases (Figure 1); Table 1 (TAE/TACE indications)",
+        "oligometastatic disease: curative surgery or ablation; TAE/TACE are for unresectable "
+        "disease or disease not suitable for ablation",
+        _P.NET,
+        _C.VERIFIED,
+    ),
+    _s(
+        "grade_pathway_001",
+        SEED_001,
+        "Abstract; §2 (Figure 1); §6.1 TAE and TACE",
+        "the liver-directed pathways are for grade 1 and 2 NEN (TAE/TACE for low-grade G1/G2)",
+        _P.NET,
+        _C.VERIFIED,
+    ),
+    _s(
         "milan_net_001",
         SEED_001,
         "§2 NEN Liver Metastases",
@@ -283,17 +337,27 @@ _ALL: Final[tuple[Source, ...]] = (
         "ablation_rfa_000",
         SEED_000,
         "'Ablation of Liver Metastases' and Learning section",
-        "RFA for lesions < 3 cm (recurrence 2.9 % < 3 cm); with chemoembolization control "
-        "up to 7 cm",
-        _P.NET,
+        "RFA for lesions < 3 cm: local recurrence 6 % vs 5.5 % after resection, 2.9 % below "
+        "3 cm (ref. 22, Tanis et al.: colorectal liver metastases)",
+        _P.CRLM,
+        _C.SECONDARY,
+    ),
+    _s(
+        "ablation_with_tace_000_hcc",
+        SEED_000,
+        "'Ablation of Liver Metastases'",
+        "combined with chemoembolization, local control up to 7 cm (refs. 23-24, Morimoto 2010 "
+        "and Peng 2013: hepatocellular carcinoma)",
+        _P.HCC,
         _C.SECONDARY,
     ),
     _s(
         "ablation_laser_001",
         SEED_001,
         "§5.1 Laser Ablation",
-        "ref. [35]; Sartori et al. ref. [26] (189 NET metastases, mean 17.9 mm)",
-        _P.NET,
+        "ref. [35] (general review of percutaneous ablation: fibre zone < 2 cm); Sartori et al. "
+        "(189 NET metastases, mean 17.9 mm)",
+        _P.MIXED,
         _C.VERIFIED,
     ),
     _s(
@@ -429,6 +493,24 @@ _ALL: Final[tuple[Source, ...]] = (
         "Patient Selection (relative contraindications)",
         "pulmonary function, ascites/encephalopathy, creatinine > 2.0 mg/dL, platelets < 50, "
         "severe contrast allergy, life expectancy < 3 months, burden < 20 % for bilobar",
+        _P.NET,
+        _C.VERIFIED,
+    ),
+    _s(
+        "tare_similar_tace_004",
+        SEED_004,
+        "Patient Selection (last paragraph)",
+        "most TARE inclusion and exclusion criteria are similar to TAE/TACE (portal vein "
+        "thrombosis excepted)",
+        _P.NET,
+        _C.VERIFIED,
+    ),
+    _s(
+        "tare_grade_survival_004",
+        SEED_004,
+        "Survival",
+        "Jia and Wang ref. [53]: median OS 71/56/28 months for G1/G2/G3; Braat ref. [48]: "
+        "10.8 months for G3 NET/NEC",
         _P.NET,
         _C.VERIFIED,
     ),
@@ -721,6 +803,16 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.SECONDARY,
     ),
     _s(
+        "netter1_inclusion",
+        None,
+        "NETTER-1 protocol inclusion criteria (not in the seeds)",
+        "Strosberg J et al., N Engl J Med 2017;376:125-135: Karnofsky >= 60; haemoglobin >= 8 "
+        "g/dL, white cells >= 2 x 10^9/L, platelets >= 75 x 10^9/L; bilirubin <= 3 x ULN; "
+        "albumin > 3.0 g/dL unless prothrombin time normal",
+        _P.NET,
+        _C.UNVERIFIED,
+    ),
+    _s(
         "prrt_ia_001",
         SEED_001,
         "§6.3; Table 1 (intra-arterial PRRT)",
@@ -761,6 +853,24 @@ _ALL: Final[tuple[Source, ...]] = (
         "NT-proBNP >= 260 pg/mL suggests carcinoid heart disease (Bhattacharyya 2008); "
         "echocardiography before embolization",
         _P.NET,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "pregnancy_radiation",
+        None,
+        "ICRP Publication 84 (Pregnancy and medical radiation, 2000); Lutathera SmPC 4.3",
+        "therapeutic radionuclides are contraindicated in established or suspected pregnancy "
+        "(177Lu-DOTATATE label); 90Y microspheres irradiate the conceptus (not in the seeds)",
+        _P.DEVICE_LABEL,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "pregnancy_procedures",
+        None,
+        "ACOG Committee Opinion 723 (2017), imaging and procedures in pregnancy",
+        "fluoroscopy dose, anaesthesia and teratogenic chemotherapy in pregnancy are weighed "
+        "individually with obstetrics (not in the seeds)",
+        _P.GUIDELINE,
         _C.UNVERIFIED,
     ),
     _s(

@@ -102,6 +102,12 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
             Text(o.verdict.value.replace("_", " "), style=VERDICT_STYLE[o.verdict]),
             Text("\n".join(_reasons(o, all_findings=all_findings)) or "no findings"),
         )
+    order = Table(title="Recommended order", expand=True)
+    order.add_column("#", justify="right", no_wrap=True)
+    order.add_column("Modality", ratio=2)
+    order.add_column("Why here", ratio=5)
+    for r in a.recommended_order:
+        order.add_row(str(r.rank), r.label, r.reason)
     workup = Table(title="Work-up still needed", expand=True, show_header=False)
     workup.add_column("item")
     for w in a.workup:
@@ -115,7 +121,9 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
         f"inputs {prov.inputs_digest[:12]}",
         style="dim",
     )
-    return Group(Panel(header, title="netlm tumour-board assessment"), options, workup, footer)
+    return Group(
+        Panel(header, title="netlm tumour-board assessment"), options, order, workup, footer
+    )
 
 
 def render_markdown(a: Assessment) -> str:
@@ -127,6 +135,9 @@ def render_markdown(a: Assessment) -> str:
     for o in a.options:
         reasons = "<br>".join(line.replace("|", "\\|") for line in _reasons(o, all_findings=False))
         out.append(f"| {o.label} | **{o.verdict.value}** | {reasons or '—'} |")
+    if a.recommended_order:
+        out += ["", "## Recommended order", ""]
+        out += [f"{r.rank}. **{r.label}**: {r.reason}" for r in a.recommended_order]
     out += ["", "## Work-up still needed", ""]
     out += [f"- {w.message}" for w in a.workup] or ["- nothing further"]
     out += ["", "## Findings in full", ""]

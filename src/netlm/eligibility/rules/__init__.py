@@ -5,6 +5,7 @@ from __future__ import annotations
 from netlm.eligibility.rules import (
     ablation,
     embolization,
+    general,
     prognosis,
     prrt,
     radioembolization,
@@ -24,6 +25,7 @@ def all_rules() -> tuple[Rule, ...]:
         *radioembolization.book.rules,
         *prrt.book.rules,
         *prognosis.book.rules,
+        *general.book.rules,
     )
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):  # pragma: no cover - caught by the tests

@@ -71,7 +71,7 @@ def _count(ctx: Context, m: Modality) -> str | None:
     A,
     Effect.NOT_SUITABLE,
     "A lesion larger than the ablation zone this modality can reach",
-    sources=("ablation_rfa_000",),
+    sources=("ablation_with_tace_000_hcc",),
     parameters=_ZONE_PARAMS,
     modality_sources=ZONE_SOURCES,
 )
@@ -87,7 +87,8 @@ def _zone(ctx: Context, m: Modality) -> str | None:
         listed = ", ".join(f"{i} {fmt(d)} mm" for i, d in too_big)
         return (
             f"{listed} larger than the {fmt(largest)} mm zone of {m.label.lower()} "
-            "(up to 7 cm can be controlled when combined with chemoembolization, seed 000)"
+            "(up to 7 cm can be controlled when combined with chemoembolization: seed 000, "
+            "HCC evidence)"
         )
     return None
 

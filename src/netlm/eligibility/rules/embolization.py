@@ -11,7 +11,13 @@ from netlm.case.model import (
     TreatmentType,
 )
 from netlm.clinical import WhoGrade
-from netlm.eligibility.model import EMBOLIZATION, TRANSARTERIAL, Effect, Modality
+from netlm.eligibility.model import (
+    EMBOLIZATION,
+    RADIOEMBOLIZATION,
+    TRANSARTERIAL,
+    Effect,
+    Modality,
+)
 from netlm.eligibility.rules.base import Context, RuleBook, fmt
 
 book = RuleBook()
@@ -19,14 +25,18 @@ E = EMBOLIZATION
 
 
 # --------------------------------------------------------------------------- all transarterial
-@book.rule(
-    "transarterial.indication",
-    TRANSARTERIAL,
-    Effect.NOT_SUITABLE,
-    "Indication: progressive liver disease or symptoms despite somatostatin analogues",
-    sources=("tace_001", "tare_indications_004", "ssa_first_line_001"),
-)
-def _indication(ctx: Context, m: Modality) -> str | None:
+def indication_not_met(ctx: Context) -> str | None:
+    """Why a palliative option has no indication yet, or ``None`` when it has one.
+
+    The indication is progressive liver disease or symptoms refractory to
+    somatostatin analogues (seed 001 §6.1 for TAE/TACE, seed 004 for TARE,
+    NETTER-1 for PRRT).  A carcinoma is never sent to "SSA first line": its
+    own rule (``carcinoma.systemic_therapy``, ``prrt.nec``) points to systemic
+    therapy, so the indication is not judged here; while NET G3 vs NEC is
+    undetermined the message asks for the pathology first.
+    """
+    if ctx.grade.grade is WhoGrade.NEC:
+        return None
     t = ctx.case.tumour
     if t.liver_disease_course is not None and t.liver_disease_course.value == "progressive":
         return None
@@ -36,10 +46,27 @@ def _indication(ctx: Context, m: Modality) -> str | None:
         tumour__liver_disease_course=t.liver_disease_course,
         tumour__symptoms_refractory_to_ssa=t.symptoms_refractory_to_ssa,
     )
+    course = t.liver_disease_course.value if t.liver_disease_course else ""
+    if ctx.grade.grade is WhoGrade.G3_OR_NEC:
+        return (
+            f"liver disease {course} and no refractory symptoms: no indication yet if this is "
+            "a NET G3; a carcinoma goes to systemic therapy - pathology review first"
+        )
     return (
-        f"liver disease {t.liver_disease_course.value if t.liver_disease_course else ''} and no "
-        "symptoms refractory to somatostatin analogues: no indication yet (SSA first line)"
+        f"liver disease {course} and no symptoms refractory to somatostatin analogues: no "
+        "indication yet (SSA first line)"
     )
+
+
+@book.rule(
+    "transarterial.indication",
+    TRANSARTERIAL,
+    Effect.NOT_SUITABLE,
+    "Indication: progressive liver disease or symptoms despite somatostatin analogues",
+    sources=("tace_001", "tare_indications_004", "ssa_first_line_001"),
+)
+def _indication(ctx: Context, m: Modality) -> str | None:
+    return indication_not_met(ctx)
 
 
 @book.rule(
@@ -112,6 +139,67 @@ def _heart(ctx: Context, m: Modality) -> str | None:
 
 
 # --------------------------------------------------------------------------- TAE / TACE
+def ecog_above(ctx: Context, limit: int, what: str) -> str | None:
+    """The finding for an ECOG performance status above ``limit``, or ``None``."""
+    ecog = ctx.need(ctx.case.patient.ecog, "patient.ecog")
+    if ecog > limit:
+        return f"ECOG {ecog} > {limit}: not a good candidate for {what}"
+    return None
+
+
+def life_expectancy_below(ctx: Context, limit: float) -> str | None:
+    """The finding for a recorded life expectancy below ``limit`` months, or ``None``."""
+    months = ctx.case.patient.life_expectancy_months
+    if months is not None and months < limit:
+        return f"life expectancy {fmt(months)} months < {fmt(limit)}"
+    return None
+
+
+@book.rule(
+    "embolization.ecog",
+    E,
+    Effect.CONTRAINDICATION,
+    "ECOG performance status above 2 (as for TARE)",
+    sources=("tare_exclusion_004", "tare_similar_tace_004"),
+    parameters=("embolization_max_ecog",),
+)
+def _ecog(ctx: Context, m: Modality) -> str | None:
+    return ecog_above(ctx, ctx.p.embolization_max_ecog, "TAE/TACE")
+
+
+@book.rule(
+    "embolization.life_expectancy",
+    E,
+    Effect.RELATIVE_CONTRAINDICATION,
+    "Life expectancy under 3 months (as for TARE)",
+    sources=("tare_relative_004", "tare_similar_tace_004"),
+    parameters=("embolization_min_life_expectancy_months",),
+)
+def _life(ctx: Context, m: Modality) -> str | None:
+    return life_expectancy_below(ctx, ctx.p.embolization_min_life_expectancy_months)
+
+
+@book.rule(
+    "transarterial.bilirubin_conflict",
+    (*E, *RADIOEMBOLIZATION),
+    Effect.CAUTION,
+    "Bilirubin between 2 and 3 mg/dL: seeds 004 (> 2) and 001 (>= 3) disagree",
+    sources=("tare_exclusion_004", "tare_table1_001"),
+    parameters=("tare_bilirubin_limit_mg_dl", "tare_bilirubin_hard_limit_mg_dl"),
+    modality_sources={m: ("tace_001", "tare_similar_tace_004") for m in E},
+)
+def _bilirubin_conflict(ctx: Context, m: Modality) -> str | None:
+    bili = ctx.need(ctx.case.labs.bilirubin_mg_dl, "labs.bilirubin")
+    lo, hi = ctx.p.tare_bilirubin_limit_mg_dl, ctx.p.tare_bilirubin_hard_limit_mg_dl
+    if lo < bili < hi:
+        return (
+            f"bilirubin {fmt(bili)} mg/dL - sources disagree: seed 004 excludes TARE above "
+            f"{fmt(lo)} mg/dL unless highly selective (and calls its criteria similar to "
+            f"TAE/TACE); seed 001 Table 1 contraindicates TAE/TACE and SIRT only at >= {fmt(hi)}"
+        )
+    return None
+
+
 @book.rule(
     "embolization.grade",
     E,
@@ -138,7 +226,10 @@ def _grade(ctx: Context, m: Modality) -> str | None:
 def _pvt(ctx: Context, m: Modality) -> str | None:
     pvt = ctx.need(ctx.case.liver.portal_vein_thrombosis, "liver.portal_vein_thrombosis")
     if pvt:
-        return "portal vein thrombosis: embolization risks liver infarction (TARE is not excluded)"
+        return (
+            "portal vein thrombosis: embolization risks liver infarction (seed 001); seed 004 "
+            "does not exclude TARE"
+        )
     return None
 
 
@@ -197,7 +288,8 @@ def _burden(ctx: Context, m: Modality) -> str | None:
     if burden > limit:
         return (
             f"liver involvement {fmt(burden)} % > {fmt(limit)} %: high risk of acute liver "
-            "failure (30-day mortality 7 % in one NET series)"
+            "failure (30-day mortality 7 % in one NET series); sources disagree - seed 001 "
+            "Table 1 lists > 75 % as a contraindication, its §6.1 text says 'treat carefully'"
         )
     return None
 
@@ -288,10 +380,11 @@ def _contrast_mild(ctx: Context, m: Modality) -> str | None:
 
 @book.rule(
     "embolization.coagulopathy",
-    E,
+    TRANSARTERIAL,
     Effect.CONTRAINDICATION,
-    "Irreversible coagulopathy",
+    "Irreversible coagulopathy (TAE/TACE and, its criteria being similar, TARE)",
     sources=("tace_001",),
+    modality_sources={m: ("tare_similar_tace_004",) for m in RADIOEMBOLIZATION},
 )
 def _coag(ctx: Context, m: Modality) -> str | None:
     coag = ctx.need(ctx.case.history.irreversible_coagulopathy, "history.irreversible_coagulopathy")

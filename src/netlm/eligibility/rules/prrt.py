@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from netlm.case.model import ExtrahepaticDisease, TreatmentType
+from netlm.case.model import ExtrahepaticDisease, PriorTreatment, TreatmentType
 from netlm.clinical import WhoGrade
 from netlm.eligibility.model import Effect, Modality
-from netlm.eligibility.rules.base import Context, RuleBook, fmt
+from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
+from netlm.eligibility.rules.embolization import ecog_above, indication_not_met
 
 book = RuleBook()
 BOTH = (Modality.PRRT, Modality.PRRT_INTRAARTERIAL)
 IV = (Modality.PRRT,)
 IA = (Modality.PRRT_INTRAARTERIAL,)
 
-#: Treatments that count as prior liver-directed therapy for LUTIA.
+#: Treatments that count as prior liver-directed therapy for LUTIA (a resection
+#: only when it was of the liver: see :func:`_liver_directed`).
 LIVER_DIRECTED = (
     TreatmentType.TARE,
     TreatmentType.TAE,
@@ -22,6 +24,43 @@ LIVER_DIRECTED = (
     TreatmentType.RESECTION,
     TreatmentType.PRRT_INTRAARTERIAL,
 )
+
+#: Words in a resection's ``agent`` that name a liver operation or a primary-tumour one.
+_LIVER_WORDS = ("hepat", "liver", "metastasectomy", "segmentectomy", "lobectomy")
+_PRIMARY_WORDS = (
+    "whipple",
+    "pancrea",
+    "duoden",
+    "colectomy",
+    "ileo",
+    "ileal",
+    "bowel",
+    "enterectomy",
+    "jejun",
+    "gastrectomy",
+    "append",
+    "primary",
+    "rectal",
+)
+
+
+def _liver_directed(t: PriorTreatment) -> bool | None:
+    """Whether a prior treatment was liver-directed; ``None`` when the record cannot tell.
+
+    A resection of the primary (a Whipple, a small-bowel resection) is not
+    liver-directed therapy; a resection with a liver ``territory`` or a liver
+    operation as its ``agent`` is.
+    """
+    if t.type not in LIVER_DIRECTED:
+        return False
+    if t.type is not TreatmentType.RESECTION:
+        return True
+    agent = (t.agent or "").lower()
+    if t.territory is not None or any(w in agent for w in _LIVER_WORDS):
+        return True
+    if any(w in agent for w in _PRIMARY_WORDS):
+        return False
+    return None
 
 
 @book.rule(
@@ -87,9 +126,56 @@ def _g3(ctx: Context, m: Modality) -> str | None:
 
 
 @book.rule(
+    "prrt.indication",
+    BOTH,
+    Effect.NOT_SUITABLE,
+    "Indication: progressive disease or symptoms despite somatostatin analogues",
+    sources=("prrt_001", "ssa_first_line_001"),
+)
+def _indication(ctx: Context, m: Modality) -> str | None:
+    return indication_not_met(ctx)
+
+
+@book.rule(
+    "prrt.performance",
+    BOTH,
+    Effect.CAUTION,
+    "Poor performance status or short life expectancy (outside the NETTER-1 population)",
+    sources=("netter1_inclusion",),
+    parameters=("prrt_max_ecog", "prrt_min_life_expectancy_months"),
+)
+def _performance(ctx: Context, m: Modality) -> str | None:
+    reasons = [ecog_above(ctx, ctx.p.prrt_max_ecog, "PRRT (NETTER-1: Karnofsky >= 60)")]
+    months = ctx.case.patient.life_expectancy_months
+    limit = ctx.p.prrt_min_life_expectancy_months
+    if months is not None and months < limit:
+        reasons.append(
+            f"life expectancy {fmt(months)} months < {fmt(limit)}: four cycles take ~8 months"
+        )
+    found = [r for r in reasons if r]
+    return "; ".join(found) if found else None
+
+
+@book.rule(
+    "prrt.leukocytes",
+    IV,
+    Effect.CONTRAINDICATION,
+    "White cells below the PRRT floor (bone marrow toxicity)",
+    sources=("netter1_inclusion",),
+    parameters=("prrt_leukocytes_min_10e9_per_l",),
+)
+def _leukocytes(ctx: Context, m: Modality) -> str | None:
+    wbc = ctx.case.labs.leukocytes_10e9_per_l
+    limit = ctx.p.prrt_leukocytes_min_10e9_per_l
+    if wbc is not None and wbc < limit:
+        return f"white cells {fmt(wbc)} x 10^9/L < {fmt(limit)}: marrow reserve too low"
+    return None
+
+
+@book.rule(
     "prrt.platelets",
     IV,
-    Effect.RELATIVE_CONTRAINDICATION,
+    Effect.CONTRAINDICATION,
     "Platelets below the PRRT floor (bone marrow toxicity)",
     sources=("netter1_eligibility", "lutia"),
     parameters=("prrt_platelets_min_10e9_per_l",),
@@ -315,7 +401,14 @@ def _lutia_labs(ctx: Context, m: Modality) -> str | None:
 )
 def _lutia_prior(ctx: Context, m: Modality) -> str | None:
     prior = ctx.need(ctx.case.history.prior_treatments, "history.prior_treatments")
-    done = sorted({t.type.value for t in prior if t.type in LIVER_DIRECTED})
+    done = sorted({t.type.value for t in prior if _liver_directed(t)})
     if done:
         return f"prior liver-directed therapy ({', '.join(done)}) (LUTIA exclusion)"
+    unclear = [
+        f"history.prior_treatments[{i}].territory"
+        for i, t in enumerate(prior)
+        if _liver_directed(t) is None
+    ]
+    if unclear:
+        raise MissingData(unclear)  # a liver resection, or the primary's?
     return None

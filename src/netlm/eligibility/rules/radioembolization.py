@@ -19,6 +19,7 @@ from netlm.case.model import (
 from netlm.clinical import WhoGrade
 from netlm.eligibility.model import RADIOEMBOLIZATION, Effect, Modality
 from netlm.eligibility.rules.base import Context, RuleBook, fmt
+from netlm.eligibility.rules.embolization import ecog_above, life_expectancy_below
 
 book = RuleBook()
 ALL = RADIOEMBOLIZATION
@@ -78,10 +79,7 @@ def _localized(ctx: Context, m: Modality) -> str | None:
     parameters=("tare_max_ecog",),
 )
 def _ecog(ctx: Context, m: Modality) -> str | None:
-    ecog = ctx.need(ctx.case.patient.ecog, "patient.ecog")
-    if ecog > ctx.p.tare_max_ecog:
-        return f"ECOG {ecog} > {ctx.p.tare_max_ecog}: not a good candidate for TARE"
-    return None
+    return ecog_above(ctx, ctx.p.tare_max_ecog, "TARE")
 
 
 @book.rule(
@@ -89,7 +87,7 @@ def _ecog(ctx: Context, m: Modality) -> str | None:
     LOBAR,
     Effect.CONTRAINDICATION,
     "Bilirubin above 2 mg/dL (lobar or whole-liver treatment)",
-    sources=("tare_exclusion_004", "tare_table1_001"),
+    sources=("tare_exclusion_004",),
     parameters=("tare_bilirubin_limit_mg_dl",),
 )
 def _bilirubin(ctx: Context, m: Modality) -> str | None:
@@ -285,6 +283,27 @@ def _resin_reduction(ctx: Context, m: Modality) -> str | None:
     return f"lung shunt fraction {fmt(100 * lsf)} %: reduce the BSA activity by {cut} %"
 
 
+@book.rule(
+    "tare.glass_lsf_conflict",
+    (Modality.TARE_GLASS,),
+    Effect.CAUTION,
+    "Glass: lung shunt above 20 % - seed 001 contraindicates, the lung-dose limit may allow",
+    sources=("tare_table1_001", "lung_dose_limits"),
+    parameters=("glass_lsf_conflict_fraction", "lung_dose_limit_single_gy"),
+)
+def _glass_lsf(ctx: Context, m: Modality) -> str | None:
+    lsf = ctx.case.workup.lung_shunt_fraction
+    limit = ctx.p.glass_lsf_conflict_fraction
+    if lsf is not None and lsf > limit:
+        return (
+            f"lung shunt fraction {fmt(100 * lsf)} % > {fmt(100 * limit)} % - sources disagree: "
+            "seed 001 Table 1 lists it as a contraindication to SIRT; for glass the limit is the "
+            f"lung dose (<= {fmt(ctx.p.lung_dose_limit_single_gy)} Gy per treatment, seed 004) - "
+            "decide on the computed lung dose"
+        )
+    return None
+
+
 def _max_activity_gbq(ctx: Context, lsf: float, limit_gy: float) -> float:
     """Activity that gives ``limit_gy`` to the lungs: D = C · A · LSF / M_lung."""
     return limit_gy * ctx.p.lung_mass_kg / (ctx.p.dose_constant_gy_kg_per_gbq * lsf)
@@ -454,12 +473,7 @@ def _lungs(ctx: Context, m: Modality) -> str | None:
     parameters=("tare_min_life_expectancy_months",),
 )
 def _life(ctx: Context, m: Modality) -> str | None:
-    months = ctx.case.patient.life_expectancy_months
-    if months is not None and months < ctx.p.tare_min_life_expectancy_months:
-        return (
-            f"life expectancy {fmt(months)} months < {fmt(ctx.p.tare_min_life_expectancy_months)}"
-        )
-    return None
+    return life_expectancy_below(ctx, ctx.p.tare_min_life_expectancy_months)
 
 
 @book.rule(
@@ -503,15 +517,16 @@ def _reild(ctx: Context, m: Modality) -> str | None:
 @book.rule(
     "tare.portal_vein_thrombosis",
     ALL,
-    Effect.FAVOURS,
-    "Portal vein thrombosis does not exclude TARE (it does TAE/TACE)",
+    Effect.CAUTION,
+    "Portal vein thrombosis: seed 004 allows TARE, seed 001 lists portal obstruction against it",
     sources=("tare_pvt_004", "tare_table1_001"),
 )
 def _pvt(ctx: Context, m: Modality) -> str | None:
     if ctx.case.liver.portal_vein_thrombosis:
         return (
-            "portal vein thrombosis: not a contraindication to TARE (minimal embolic effect), "
-            "unlike TAE/TACE; seed 001 lists portal obstruction against SIRT - review"
+            "portal vein thrombosis - sources disagree: seed 004 says it is not a "
+            "contraindication to TARE (minimal embolic effect), unlike TAE/TACE; seed 001 §6.2 "
+            "lists portal vein obstruction as a contraindication to SIRT - review its extent"
         )
     return None
 

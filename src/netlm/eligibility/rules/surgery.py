@@ -5,7 +5,7 @@ from __future__ import annotations
 from netlm.case.model import ExtrahepaticDisease, PrimarySite
 from netlm.clinical import WhoGrade
 from netlm.eligibility.model import Effect, Modality
-from netlm.eligibility.rules.base import Context, RuleBook, fmt
+from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
 
 book = RuleBook()
 R = (Modality.RESECTION,)
@@ -110,6 +110,38 @@ def _resection_fraction(ctx: Context, m: Modality) -> str | None:
 
 
 @book.rule(
+    "resection.future_liver_remnant",
+    R,
+    Effect.NOT_SUITABLE,
+    "Future liver remnant below the floor for a normal or compromised liver",
+    sources=("flr_consensus_crlm",),
+    parameters=(
+        "resection_min_flr_normal_liver_percent",
+        "resection_min_flr_compromised_liver_percent",
+    ),
+)
+def _resection_flr(ctx: Context, m: Modality) -> str | None:
+    flr = ctx.case.liver.future_liver_remnant_percent
+    if flr is None:
+        return None  # a small resection needs no volumetry; the work-up asks when relevant
+    normal = ctx.p.resection_min_flr_normal_liver_percent
+    compromised = ctx.p.resection_min_flr_compromised_liver_percent
+    if flr < normal:
+        return (
+            f"future liver remnant {fmt(flr)} % < {fmt(normal)} %: risk of post-hepatectomy "
+            "liver failure"
+        )
+    if flr < compromised:
+        diseased = ctx.need(ctx.case.liver.chronic_liver_disease, "liver.chronic_liver_disease")
+        if diseased:
+            return (
+                f"future liver remnant {fmt(flr)} % < {fmt(compromised)} % required with chronic "
+                "liver disease: risk of post-hepatectomy liver failure"
+            )
+    return None
+
+
+@book.rule(
     "resection.curative",
     R,
     Effect.FAVOURS,
@@ -117,8 +149,14 @@ def _resection_fraction(ctx: Context, m: Modality) -> str | None:
     sources=("resection_001",),
 )
 def _resection_curative(ctx: Context, m: Modality) -> str | None:
-    if (ctx.case.liver.resectable_percent or 0) >= 100 and (
-        ctx.case.tumour.extrahepatic_disease is ExtrahepaticDisease.NONE
+    try:
+        remnant_too_small = _resection_flr(ctx, m) is not None
+    except MissingData:
+        remnant_too_small = False
+    if (
+        (ctx.case.liver.resectable_percent or 0) >= 100
+        and ctx.case.tumour.extrahepatic_disease is ExtrahepaticDisease.NONE
+        and not remnant_too_small
     ):
         return "all metastases removable and no extrahepatic disease: potentially curative"
     return None
