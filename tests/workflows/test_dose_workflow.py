@@ -25,7 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from conftest import SHARED
 from netlm.cli import main
 from netlm.cohort.runner import run_cohort
-from netlm.errors import PlanError
+from netlm.errors import InputError
 from netlm.imaging.activity import ACTIVITY_MISMATCH_TOLERANCE
 from netlm.imaging.io import write_image
 from netlm.imaging.volume import ImageVolume
@@ -179,15 +179,15 @@ def test_missing_times_are_refused_and_the_implant_time_can_be_given(
     phantom: Phantom, mask_files: list[Path], tmp_path: Path
 ) -> None:
     pet = _pet(tmp_path / "pet", phantom, delay_h=24.0, administration=False)
-    with pytest.raises(PlanError) as info:
+    with pytest.raises(InputError) as info:
         compute_dose(pet, mask_files, None)
     assert info.value.fields == ["implant_time"]
     result = compute_dose(pet, mask_files, None, implant_time=IMPLANT)
     assert _liver_gy(result.document) == pytest.approx(_liver_truth_gy(phantom), rel=1e-3)
-    with pytest.raises(PlanError) as info:
+    with pytest.raises(InputError) as info:
         compute_dose(pet, mask_files, None, implant_time=IMPLANT, scan_time=IMPLANT)
     assert info.value.fields == ["scan_time"]
-    with pytest.raises(PlanError) as info:  # the image would precede the implant
+    with pytest.raises(InputError) as info:  # the image would precede the implant
         compute_dose(pet, mask_files, None, implant_time=IMPLANT + dt.timedelta(hours=25))
     assert info.value.fields == ["implant_time"]
 
@@ -208,7 +208,7 @@ def test_pet_without_a_usable_decay_correction_is_refused(
     message: str,
 ) -> None:
     pet = _pet(tmp_path / "pet", phantom, delay_h=24.0, **change)  # type: ignore[arg-type]
-    with pytest.raises(PlanError, match=message):
+    with pytest.raises(InputError, match=message):
         compute_dose(pet, mask_files, None)
 
 
@@ -277,7 +277,7 @@ def test_nifti_needs_times_or_a_recorded_assumption(
         ({"implant_time": scan, "scan_time": IMPLANT}, "scan_time"),
         ({"implant_time": IMPLANT, "scan_time": scan.replace(tzinfo=None)}, "scan_time"),
     ):
-        with pytest.raises(PlanError) as info:
+        with pytest.raises(InputError) as info:
             compute_dose(image, mask_files, None, activity_unit="Bq/mL", **kwargs)  # type: ignore[arg-type]
         assert info.value.fields == [field], kwargs
     with pytest.warns(DosimetryWarning, match="assumed"):
@@ -480,7 +480,7 @@ def test_masks_that_select_nothing_are_named(
         tmp_path / "empty.nii.gz",
     )
     image = write_image(phantom.activity, tmp_path / "pet.nii.gz")
-    with pytest.raises(PlanError) as info:
+    with pytest.raises(InputError) as info:
         compute_dose(
             image,
             [*mask_files, ("nothing", empty)],
@@ -501,3 +501,22 @@ def test_dose_of_a_known_block(tmp_path: Path) -> None:
         )
     expected = 2.0e6 * GY_PER_BQ_ML / PHYSICS.tissue_density_g_per_ml
     assert result.document["vois"]["m"]["mean_gy"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_zone_less_dicom_times_are_read_in_the_zone_of_the_given_implant_time(
+    phantom: Phantom, mask_files: list[Path], tmp_path: Path
+) -> None:
+    pet = _pet(tmp_path / "pet", phantom, delay_h=24.0, administration=False, timezone_offset=None)
+    result = compute_dose(pet, mask_files[:1], None, implant_time=IMPLANT)
+    reference = result.document["activity"]["reference"]
+    assert reference["interval_h"] == pytest.approx(24.0)
+    assert "zone of the implant time" in reference["basis"]
+    assert _liver_gy(result.document) == pytest.approx(_liver_truth_gy(phantom), rel=1e-3)
+
+
+def test_the_convention_cites_registered_sources() -> None:
+    from netlm.evidence import get_source
+    from netlm.imaging.activity import SOURCE_IDS
+
+    certainty = {s: get_source(s).certainty.value for s in SOURCE_IDS}
+    assert certainty["image_activity_check"] == "U"

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands.common import OutputFormat, fail
-from netlm.errors import NetlmError, PlanError
+from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -36,9 +36,9 @@ def _aware_time(name: str, text: str | None) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise PlanError([(name, f"{text!r} is not an ISO 8601 date-time")]) from None
+        raise InputError([(name, f"{text!r} is not an ISO 8601 date-time")]) from None
     if when.tzinfo is None or when.utcoffset() is None:
-        raise PlanError(
+        raise InputError(
             [(name, f"{text!r} has no UTC offset; give one, e.g. 2026-03-02T14:30+01:00")]
         )
     return when

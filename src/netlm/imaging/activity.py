@@ -29,7 +29,7 @@ from typing import Final
 
 import numpy as np
 
-from netlm.errors import PlanError
+from netlm.errors import InputError
 from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
 
@@ -127,7 +127,7 @@ def _check_half_life(volume: ImageVolume, half_life_h: float) -> None:
         return
     file_h = float(from_file) / 3600.0
     if abs(file_h / half_life_h - 1.0) > HALF_LIFE_TOLERANCE:
-        raise PlanError(
+        raise InputError(
             [
                 (
                     "activity",
@@ -146,7 +146,7 @@ def _dicom_reference(
     meta = volume.metadata
     correction = str(meta.get("decay_correction", "") or "").upper()
     if correction not in ("START", "NONE", "ADMIN"):
-        raise PlanError(
+        raise InputError(
             [
                 (
                     "activity",
@@ -160,7 +160,7 @@ def _dicom_reference(
     administered = _parse(meta.get("administration_time"))
     implant = implant_time or administered
     if implant is None:
-        raise PlanError(
+        raise InputError(
             [
                 (
                     "implant_time",
@@ -172,7 +172,7 @@ def _dicom_reference(
     notes: list[str] = []
     if correction == "ADMIN":
         if administered is None:
-            raise PlanError(
+            raise InputError(
                 [
                     (
                         "activity",
@@ -186,7 +186,7 @@ def _dicom_reference(
     else:
         stated = volume.reference_time or _parse(meta.get("reference_time_local"))
         if stated is None:
-            raise PlanError(
+            raise InputError(
                 [
                     (
                         "activity",
@@ -200,7 +200,7 @@ def _dicom_reference(
         what = str(meta.get("reference_time_basis") or f"Decay Correction {correction}")
     interval = _interval_h(implant, reference, notes)
     if interval < -1.0 / 60.0:
-        raise PlanError(
+        raise InputError(
             [
                 (
                     "implant_time",
@@ -241,7 +241,7 @@ def _given_reference(
     if implant_time is not None and scan_time is not None:
         interval = hours_between(implant_time, scan_time)
         if interval < 0:
-            raise PlanError(
+            raise InputError(
                 [
                     (
                         "scan_time",
@@ -263,7 +263,7 @@ def _given_reference(
         )
     if (implant_time is None) != (scan_time is None):
         missing = "scan_time" if scan_time is None else "implant_time"
-        raise PlanError(
+        raise InputError(
             [(missing, "give both the implant time and the scan time (ISO 8601 with offset)")]
         )
     if assume_implant_reference:
@@ -279,7 +279,7 @@ def _given_reference(
             half_life_h=half_life_h,
             assumed=True,
         )
-    raise PlanError(
+    raise InputError(
         [
             (
                 "implant_time",
@@ -327,7 +327,7 @@ def activity_at_implant(
 
     Raises
     ------
-    PlanError
+    InputError
         The needed times are absent (the field says which), a time has no
         zone, the image precedes the implant, the DICOM decay correction is
         unknown or its half-life is not 90Y's.
@@ -342,15 +342,15 @@ def activity_at_implant(
     (2000.0, 2.0)
     """
     if not math.isfinite(half_life_h) or half_life_h <= 0:
-        raise PlanError([("half_life_h", f"must be a positive number, not {half_life_h!r}")])
+        raise InputError([("half_life_h", f"must be a positive number, not {half_life_h!r}")])
     for name, value in (("implant_time", implant_time), ("scan_time", scan_time)):
         if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            raise PlanError(
+            raise InputError(
                 [(name, f"{value.isoformat()} has no time zone; give one (e.g. +01:00 or Z)")]
             )
     if volume.metadata.get("format") == "DICOM":
         if scan_time is not None:
-            raise PlanError(
+            raise InputError(
                 [("scan_time", "the DICOM file states its own time; give no scan time")]
             )
         reference = _dicom_reference(volume, implant_time, half_life_h)
@@ -375,5 +375,5 @@ def activity_mismatch(image_gbq: float, recorded_gbq: float) -> float:
     -0.2
     """
     if not math.isfinite(recorded_gbq) or recorded_gbq <= 0:
-        raise PlanError([("activity_gbq", f"must be > 0, not {recorded_gbq!r}")])
+        raise InputError([("activity_gbq", f"must be > 0, not {recorded_gbq!r}")])
     return image_gbq / recorded_gbq - 1.0

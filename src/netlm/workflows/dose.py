@@ -32,7 +32,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from netlm.errors import NetlmError, PlanError, UnitError
+from netlm.errors import InputError, NetlmError, UnitError
 from netlm.imaging.activity import (
     ACTIVITY_MISMATCH_TOLERANCE,
     SOURCE_IDS,
@@ -97,7 +97,7 @@ def load_masks(paths: Sequence[MaskSpec], image: ImageVolume) -> dict[str, Image
             name, path = spec
             masks = read_masks(path, reference=image)
             if len(masks) != 1:
-                raise PlanError(
+                raise InputError(
                     [
                         (
                             f"masks.{name}",
@@ -288,7 +288,7 @@ def compute_dose(
 
     Raises
     ------
-    PlanError
+    InputError
         Bad or missing inputs, named by field (``activity_gbq``,
         ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``...).
     """
@@ -301,7 +301,7 @@ def compute_dose(
             progress(text)
 
     if method not in ("ldm", "dvk"):
-        raise PlanError([("method", f"use ldm or dvk, not {method!r}")])
+        raise InputError([("method", f"use ldm or dvk, not {method!r}")])
     physics = physics or Physics()
     half_life_h = physics.y90_half_life_h
     found_warnings: list[str] = []
@@ -312,10 +312,10 @@ def compute_dose(
     step("reading the masks")
     masks = load_masks(mask_paths, image)
     if not masks:
-        raise PlanError([("masks", "no mask found in the given files")])
+        raise InputError([("masks", "no mask found in the given files")])
     for name, mask in masks.items():
         if not vd.mask_array(mask, image).any():
-            raise PlanError([(f"masks.{name}", "the mask selects no voxel")])
+            raise InputError([(f"masks.{name}", "the mask selects no voxel")])
     if "liver" in masks and "tumour" in masks and "normal_liver" not in masks:
         liver = vd.mask_array(masks["liver"], image)
         tumour = vd.mask_array(masks["tumour"], image)
@@ -338,7 +338,9 @@ def compute_dose(
     if activity_gbq is not None:
         scale = masks.get(scale_mask) if scale_mask else None
         if scale_mask and scale is None:
-            raise PlanError([("scale_mask", f"no mask named {scale_mask!r}; have {sorted(masks)}")])
+            raise InputError(
+                [("scale_mask", f"no mask named {scale_mask!r}; have {sorted(masks)}")]
+            )
         image_gbq = _image_gbq_at_implant(image, scale, half_life_h, implant_time, scan_time)
         activity = vd.scale_to_activity(image, activity_gbq, mask=scale)
         scale_factor = float(activity.metadata["bq_per_ml_per_unit"])  # type: ignore[arg-type]
@@ -359,7 +361,7 @@ def compute_dose(
         try:
             concentration = to_bq_per_ml(image)
         except UnitError:
-            raise PlanError(
+            raise InputError(
                 [
                     (
                         "activity_gbq",
