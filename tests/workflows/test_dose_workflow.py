@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -520,3 +521,43 @@ def test_the_convention_cites_registered_sources() -> None:
 
     certainty = {s: get_source(s).certainty.value for s in SOURCE_IDS}
     assert certainty["image_activity_check"] == "U"
+
+
+@dataclass(frozen=True)
+class _DeltaKernel:
+    """A kernel that deposits every decay's energy in its own voxel (DVK = LDM)."""
+
+    voxel_mm: tuple[float, float, float]
+    density_g_per_ml: float = PHYSICS.tissue_density_g_per_ml
+    source: str = "delta test kernel"
+
+    @property
+    def values(self) -> np.ndarray:
+        values = np.zeros((3, 3, 3))
+        values[1, 1, 1] = 1.0  # rescaled to the planning constant's energy per decay
+        return values
+
+    def energy_fraction(self) -> float:
+        return 1.0
+
+
+def test_kernel_dose_uses_the_lung_density_as_local_deposition_does(
+    phantom: Phantom, mask_files: list[Path], tmp_path: Path
+) -> None:
+    image = write_image(phantom.activity, tmp_path / "pet.nii.gz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DosimetryWarning)  # the recorded assumption
+        ldm = compute_dose(
+            image, mask_files, None, activity_unit="Bq/mL", assume_implant_time_reference=True
+        ).document["vois"]
+        dvk = compute_dose(
+            image,
+            mask_files,
+            None,
+            method="dvk",
+            kernel=_DeltaKernel(phantom.activity.spacing_mm),
+            activity_unit="Bq/mL",
+            assume_implant_time_reference=True,
+        ).document["vois"]
+    for name in ("liver", "tumour", "lung"):
+        assert dvk[name]["mean_gy"] == pytest.approx(ldm[name]["mean_gy"], rel=1e-5), name

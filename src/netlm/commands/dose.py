@@ -98,9 +98,10 @@ def dose_images(
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
 
-    Doses are those of the implant: the activity is decay-corrected to the implant
-    time (DICOM: from Decay Correction, series and administration times; NIfTI/NRRD:
-    --implant-time and --scan-time), or scaled to --activity-gbq at implant.
+    Doses are those of the implant: the activity is decay-corrected to the
+    implant time (DICOM: from its Decay Correction, series and administration
+    times; NIfTI/NRRD: from the implant and scan times given), or scaled to the
+    activity given at implant.
     """
     from netlm.workflows.dose import compute_dose
 

@@ -512,7 +512,7 @@ def _write_outputs(
         dose,
         out / "rtdose.dcm",
         reference_dicom=reference_dicom or (activity_path if dicom_activity else None),
-        description=f"netlm 90Y absorbed dose ({method.upper()})",
+        description=f"netlm 90Y absorbed dose ({method.upper()}), activity at implant",
         bits_allocated=16,  # 32-bit RT Dose cannot be checked by Debian's dciodvfy
         referenced_images=referenced_images_of(activity_path) if dicom_activity else (),
         comments=comments,
