@@ -40,12 +40,16 @@ def test_dose_images_on_the_real_pet(tmp_path: Path, capsys: pytest.CaptureFixtu
             str(DATA / "patient_1_Segmentation.seg.nrrd"),
             "--out",
             str(out),
+            "--assume-implant-time-reference",
             "--format",
             "json",
         ]
     )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
+    reference = doc["activity"]["reference"]
+    assert reference["assumed"] is True and reference["decay_factor"] == 1.0
+    assert any("assumed" in w for w in doc["warnings"])
     # about 1.12 GBq in the field of view (shared/data/README.md)
     assert doc["total_activity_gbq"] == pytest.approx(1.12, rel=0.02)
     liver = doc["vois"]["Liver"]

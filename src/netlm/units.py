@@ -45,6 +45,11 @@ _ALIASES: Final[dict[str, str]] = {
     "gbq": "GBq",
     "mbq": "MBq",
     "mci": "mCi",
+    "bq": "Bq",
+    "kbq": "kBq",
+    "bq/ml": "Bq/mL",
+    "kbq/ml": "kBq/mL",
+    "mbq/ml": "MBq/mL",
 }
 
 #: Factor that multiplies a value in the first unit to give the second, per analyte.
@@ -56,6 +61,11 @@ _FACTORS: Final[dict[tuple[str, str, str], float]] = {
     # 1 mCi = 37 MBq exactly (definition of the curie: 3.7e10 Bq).
     ("activity", "mCi", "MBq"): 37.0,
     ("activity", "mCi", "GBq"): 0.037,
+    # Activity per voxel and activity concentration of images (SI prefixes; 1 mL = 1 cm³).
+    ("voxel_activity", "kBq", "Bq"): 1e3,
+    ("voxel_activity", "MBq", "Bq"): 1e6,
+    ("activity_concentration", "kBq/mL", "Bq/mL"): 1e3,
+    ("activity_concentration", "MBq/mL", "Bq/mL"): 1e6,
 }
 
 

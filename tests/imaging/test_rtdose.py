@@ -81,6 +81,36 @@ def _errors(report: str) -> list[str]:
     return [line for line in report.splitlines() if line.startswith("Error")]
 
 
+#: Attributes of the Plan Overview (Dose Summation Type PLAN_OVERVIEW, PS3.3
+#: C.8.8.3), newer than the 2022 dciodvfy, which warns that it does not know them.
+_PLAN_OVERVIEW_TAGS = (
+    "(0x0008,0x1150)",
+    "(0x0008,0x1155)",
+    "(0x0008,0x1140)",
+    "(0x3008,0x0022)",
+    "(0x300a,0x0002)",
+    "(0x300c,0x0114)",
+    "(0x300c,0x0116)",
+    "(0x300c,0x0117)",
+    "(0x300c,0x0119)",
+    "(0x3010,0x0077)",
+    "(0x3010,0x0078)",
+)
+
+
+def _expected_warning(line: str) -> bool:
+    """A DICOMDIR warning, or one about the Plan Overview that this dciodvfy predates."""
+    return (
+        "DICOMDIR" in line
+        or "Unrecognized defined term <PLAN_OVERVIEW>" in line
+        or (
+            "not present in standard DICOM IOD" in line
+            and any(f"- {tag} " in line for tag in _PLAN_OVERVIEW_TAGS)
+        )
+        or "this is a Standard Extended SOP Class" in line
+    )
+
+
 def _assert_valid(path: Path, tmp_path: Path) -> list[str]:
     """dciodvfy finds no error in ``path``; returns its warnings."""
     if DCIODVFY is None:
@@ -120,8 +150,11 @@ def _assert_reads_back(dose: ImageVolume, path: Path) -> pydicom.Dataset:
         "RTDOSE",
         "GY",
         "PHYSICAL",
-        "PLAN",
+        "PLAN_OVERVIEW",
     )
+    # No RT Plan object exists, so none is referenced (issue #11).
+    assert "ReferencedRTPlanSequence" not in ds
+    assert ds.PlanOverviewSequence[0].PlanOverviewIndex == 1
     assert (ds.BitsAllocated, ds.PixelRepresentation) == (32, 0)
     scaling = float(ds.DoseGridScaling)
     # pydicom: geometry from the header, values as stored × Dose Grid Scaling.
@@ -152,7 +185,7 @@ def test_dose_on_the_ct_grid_joins_the_ct_study(
     dose = _dose_on(ct)
     path = write_rt_dose(dose, tmp_path / "dose.dcm", reference_dicom=ct_series, content_time=WHEN)
     warnings_found = _assert_valid(path, tmp_path)
-    assert all("DICOMDIR" in line for line in warnings_found), warnings_found
+    assert all(_expected_warning(line) for line in warnings_found), warnings_found
     ds = _assert_reads_back(dose, path)
     reference = pydicom.dcmread(next(ct_series.iterdir()), stop_before_pixels=True)
     assert ds.FrameOfReferenceUID == ct.frame_of_reference_uid
@@ -194,7 +227,7 @@ def test_dose_on_an_oblique_synthetic_grid(tmp_path: Path) -> None:
         content_time=WHEN,
     )
     warnings_found = _assert_valid(path, tmp_path)
-    assert all("DICOMDIR" in line for line in warnings_found), warnings_found
+    assert all(_expected_warning(line) for line in warnings_found), warnings_found
     ds = _assert_reads_back(dose, path)
     assert (str(ds.PatientName), ds.PatientID, ds.PatientBirthDate) == (
         "Phantom^Oblique",
@@ -279,3 +312,39 @@ def test_bad_arguments_are_named(tmp_path: Path, kwargs: dict[str, object], mess
     dose = ImageVolume(np.ones((2, 2, 2)), (1.0, 1.0, 1.0), unit="Gy")
     with pytest.raises(ImagingError, match=message):
         write_rt_dose(dose, tmp_path / "bad.dcm", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_rt_dose_references_a_plan_only_when_one_is_named(tmp_path: Path) -> None:
+    grid = ImageVolume(np.zeros((4, 5, 6)), spacing_mm=(2.0, 2.0, 2.0))
+    dose = _dose_on(grid)
+    image = ("1.2.840.10008.5.1.4.1.1.128", "1.2.826.0.1.3680043.8.498.1")
+    plain = write_rt_dose(
+        dose,
+        tmp_path / "overview.dcm",
+        bits_allocated=16,
+        content_time=WHEN,
+        referenced_images=[image],
+        comments="activity at implant; factor 1.29",
+    )
+    ds = pydicom.dcmread(plain)
+    assert ds.DoseSummationType == "PLAN_OVERVIEW" and "ReferencedRTPlanSequence" not in ds
+    refs = ds.PlanOverviewSequence[0].ReferencedImageSequence
+    assert [(r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID) for r in refs] == [image]
+    assert ds.ImageComments == "activity at implant; factor 1.29"
+    if DCIODVFY is not None:
+        rc, report = _dciodvfy(plain)
+        assert rc == 0 and not _errors(report), report
+        found = [line for line in report.splitlines() if line.startswith("Warning")]
+        assert all(_expected_warning(line) for line in found), found
+    plan_uid = generate_uid()
+    planned = write_rt_dose(
+        dose, tmp_path / "plan.dcm", bits_allocated=16, content_time=WHEN, plan_uid=plan_uid
+    )
+    ds = pydicom.dcmread(planned)
+    assert ds.DoseSummationType == "PLAN" and "PlanOverviewSequence" not in ds
+    assert ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == plan_uid
+    if DCIODVFY is not None:
+        rc, report = _dciodvfy(planned)
+        assert rc == 0 and not _errors(report), report
+    with pytest.raises(ImagingError, match="referenced_images"):
+        write_rt_dose(dose, tmp_path / "bad.dcm", referenced_images=[("1.2", "not a uid")])

@@ -70,7 +70,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -673,6 +673,16 @@ class DoseRequest(_In):
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
         default=None, description="Scale the image to this activity at implant (GBq)."
     )
+    implant_time: AwareDatetime | None = Field(
+        default=None, description="Implant time (DICOM: replaces the file's administration time)."
+    )
+    scan_time: AwareDatetime | None = Field(
+        default=None, description="NIfTI/NRRD: the time the image's values refer to."
+    )
+    assume_implant_time_reference: bool = Field(
+        default=False,
+        description="NIfTI/NRRD without times: the values are the activity at implant (recorded).",
+    )
 
 
 class DoseOut(BaseModel):
@@ -787,7 +797,7 @@ def compute_patient_dose(
     config: ApiConfig, patient_id: int, request: DoseRequest, *, actor: str
 ) -> DoseOut:
     """Voxel dosimetry on the patient's stored images; the RT Dose becomes a new image record."""
-    from netlm.commands.dose import compute_dose
+    from netlm.workflows.dose import compute_dose
 
     def path_of(image_id: int, field: str) -> Path:
         try:
@@ -807,7 +817,10 @@ def compute_patient_dose(
             ct_path=ct,
             method=request.method,
             activity_gbq=request.activity_gbq,
-        )
+            implant_time=request.implant_time,
+            scan_time=request.scan_time,
+            assume_implant_time_reference=request.assume_implant_time_reference,
+        ).document
         image = config.store.add_image(
             patient_id,
             kind="rtdose",

@@ -309,6 +309,7 @@ _DOSE_MODULES: Final = (
     ("netlm.imaging.io", ("read_image", "read_masks")),
     ("netlm.voxel.dose", ("dose_ldm", "dose_dvk", "total_activity_gbq")),
     ("netlm.voxel.dvh", ("dose_statistics",)),
+    ("netlm.workflows.dose", ("compute_dose",)),
 )
 
 
@@ -328,76 +329,69 @@ def check_dose_available() -> None:
             )
 
 
-def _one_mask(masks: Mapping[str, Any], name: str, path: Path) -> Any:
-    if len(masks) != 1:
-        raise CohortInputError(
-            [
-                (
-                    f"masks.{name}",
-                    f"{path} holds {len(masks)} segments ({', '.join(sorted(masks))}); "
-                    "give one binary mask file per volume of interest",
-                )
-            ]
-        )
-    return next(iter(masks.values()))
-
-
 def dose_task(
     inputs: PatientInputs, *, model: Literal["ldm", "dvk"] = "ldm", kernel: Any = None
 ) -> dict[str, Scalar]:
     """Voxel dose map of the activity image; dose statistics per mask.
 
-    The activity image is read as a concentration at implant (Bq/mL); the dose
+    Runs :func:`netlm.workflows.dose.compute_dose`, the pipeline of ``netlm dose
+    images`` and the API (same density, clipping, decay and statistics), without
+    writing files.  The manifest gives no implant or scan time: an image without
+    times (NIfTI, NRRD) is read as a concentration at implant (Bq/mL), an
+    assumption recorded in ``activity_reference``; a DICOM PET is
+    decay-corrected to its administration time from its header.  The dose
     comes from local deposition (``model="ldm"``, the EANM standard) or kernel
     convolution (``"dvk"``, with ``kernel``).  Each mask file holds one
     volume of interest (resampled onto the activity grid when needed); with
     masks named ``liver`` and ``tumour`` the ``normal_liver`` (liver without
-    tumour) is added.  Columns per VOI: ``mean_dose_gy_<voi>``, ``d70_gy_<voi>``,
-    ``d90_gy_<voi>``, ``volume_ml_<voi>``, ``voxels_<voi>`` and ``shaky_<voi>``
-    (fewer voxels than a reliable mean needs).
+    tumour) is added; a mask named ``lung`` gets the lung density.  Columns per
+    VOI: ``mean_dose_gy_<voi>``, ``d70_gy_<voi>``, ``d90_gy_<voi>``,
+    ``volume_ml_<voi>``, ``voxels_<voi>``, ``shaky_<voi>`` (fewer voxels than a
+    reliable mean needs) and ``bed_mean_gy_<voi>`` (empty where no
+    radiobiology preset applies).
     """
     import warnings
 
-    import numpy as np
-
-    from netlm.imaging.io import read_image, read_masks
-    from netlm.voxel.dose import DosimetryWarning, dose_dvk, dose_ldm, total_activity_gbq
-    from netlm.voxel.dvh import dose_statistics
+    from netlm.voxel.dose import DosimetryWarning
+    from netlm.workflows.dose import compute_dose
 
     entry = inputs.entry
     if entry.activity_image is None:
         raise CohortInputError([("activity_image", "the dose task needs an activity image")])
-    activity = read_image(entry.activity_image, unit="Bq/mL")
-    if model == "dvk":
-        if kernel is None:
-            raise TaskUnavailableError("the dvk dose model needs a kernel")
-        dose = dose_dvk(activity, kernel, workers=1)
-    else:
-        dose = dose_ldm(activity)
-    vois: dict[str, Any] = {}
-    for name, path in entry.masks:
-        mask = _one_mask(read_masks(path, reference=activity), name, path)
-        vois[name] = np.asarray(mask.array) != 0
-    if "liver" in vois and "tumour" in vois and "normal_liver" not in vois:
-        vois["normal_liver"] = vois["liver"] & ~vois["tumour"]
+    if model == "dvk" and kernel is None:
+        raise TaskUnavailableError("the dvk dose model needs a kernel")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DosimetryWarning)  # recorded in the row
+        result = compute_dose(
+            entry.activity_image,
+            list(entry.masks),
+            None,
+            method=model,
+            kernel=kernel,
+            activity_unit="Bq/mL",
+            assume_implant_time_reference=True,
+            workers=1,
+        )
+    document = result.document
     row: dict[str, Scalar] = {
         "dose_model": model,
-        "total_activity_gbq": total_activity_gbq(activity),
-        "dose_max_gy": float(np.max(dose.array)),
-        "vois": ";".join(vois),
+        "total_activity_gbq": document["total_activity_gbq"],
+        "dose_max_gy": float(result.dose.array.max()),
+        "vois": ";".join(document["vois"]),
+        "activity_reference": document["activity"]["reference"]["basis"],
+        "decay_factor": document["activity"]["reference"]["decay_factor"],
+        "clipped_voxels": int(document["negative_voxels"]["clipped_voxels"]),
+        "density": document["density"],
+        "dose_warnings": " | ".join(document["warnings"]),
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DosimetryWarning)  # recorded as shaky_<voi>
-        for name, selected in vois.items():
-            if not selected.any():
-                raise CohortInputError([(f"masks.{name}", "the mask selects no voxel")])
-            s = dose_statistics(dose, selected, name=name)
-            row[f"mean_dose_gy_{name}"] = s.mean_gy
-            row[f"d70_gy_{name}"] = s.d70_gy
-            row[f"d90_gy_{name}"] = s.d90_gy
-            row[f"volume_ml_{name}"] = s.volume_ml
-            row[f"voxels_{name}"] = s.voxel_count
-            row[f"shaky_{name}"] = s.shaky
+    for name, s in document["vois"].items():
+        row[f"mean_dose_gy_{name}"] = s["mean_gy"]
+        row[f"d70_gy_{name}"] = s["d70_gy"]
+        row[f"d90_gy_{name}"] = s["d90_gy"]
+        row[f"volume_ml_{name}"] = s["volume_ml"]
+        row[f"voxels_{name}"] = s["voxel_count"]
+        row[f"shaky_{name}"] = s["shaky"]
+        row[f"bed_mean_gy_{name}"] = s["radiobiology"]["bed_mean_gy"]
     return row
 
 
@@ -416,7 +410,7 @@ def dose_cohort_task(model: Literal["ldm", "dvk"] = "ldm", kernel: Any = None) -
         "dose",
         ("activity_image", "masks"),
         functools.partial(dose_task, model=model, kernel=kernel),
-        version=f"1/{model}" + (f"/{source}" if source else ""),
+        version=f"2/{model}" + (f"/{source}" if source else ""),
         check=check_dose_available,
     )
 

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands.common import OutputFormat, fail
-from netlm.errors import NetlmError, PlanError
+from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -29,135 +29,19 @@ def _progress() -> Progress:
     )
 
 
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def load_masks(paths: list[Path], image: Any) -> dict[str, Any]:
-    """Masks from every file, on ``image``'s grid; a label map holding a single label is
-    named after its file (``tumour_2.nii.gz`` -> ``tumour_2``)."""
-    from netlm.imaging.io import read_masks, resample_to
-
-    found: dict[str, Any] = {}
-    for path in paths:
-        masks = read_masks(path, reference=image)
-        if len(masks) == 1 and not path.name.lower().endswith(".seg.nrrd"):
-            masks = {_stem(path): next(iter(masks.values()))}
-        for name, mask in masks.items():
-            found[name] = mask if mask.same_grid(image) else resample_to(mask, image, kind="label")
-    return found
-
-
-def compute_dose(
-    activity_path: Path,
-    mask_paths: list[Path],
-    out: Path,
-    *,
-    ct_path: Path | None = None,
-    method: str = "ldm",
-    activity_gbq: float | None = None,
-    scale_mask: str | None = None,
-    kernel_table: Path | None = None,
-    reference_dicom: Path | None = None,
-    activity_unit: str | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Dose maps, statistics and DVHs from an activity image and masks (the CLI's engine).
-
-    Returns the statistics document that is also written to ``out/dose-statistics.json``.
-    """
-    from netlm.imaging.io import read_image, resample_to, write_image
-    from netlm.imaging.rtdose import write_rt_dose
-    from netlm.sirt.physics import Physics
-    from netlm.voxel import dose as vd
-    from netlm.voxel import dvh
-
-    def step(text: str) -> None:
-        if progress is not None:
-            progress.add_task(text, total=None)
-
-    physics = Physics()
-    step("reading the activity image")
-    activity = read_image(activity_path, unit=activity_unit)
-    step("reading the masks")
-    masks = load_masks(mask_paths, activity)
-    if not masks:
-        raise PlanError([("masks", "no mask found in the given files")])
-    if activity_gbq is not None:
-        scale = masks.get(scale_mask) if scale_mask else None
-        if scale_mask and scale is None:
-            raise PlanError([("scale_mask", f"no mask named {scale_mask!r}; have {sorted(masks)}")])
-        activity = vd.scale_to_activity(activity, activity_gbq, mask=scale)
-    elif activity.unit not in ("Bq/mL",):
-        raise PlanError(
-            [
-                (
-                    "activity_gbq",
-                    f"the image is in {activity.unit or 'unknown units'}; give the "
-                    "injected activity (--activity-gbq) to scale it",
-                )
-            ]
+def _aware_time(name: str, text: str | None) -> dt.datetime | None:
+    """An ISO 8601 date-time with a UTC offset from an option; a zone-less time is refused."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError([(name, f"{text!r} is not an ISO 8601 date-time")]) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise InputError(
+            [(name, f"{text!r} has no UTC offset; give one, e.g. 2026-03-02T14:30+01:00")]
         )
-    lung = masks.get("lung")
-    if ct_path is not None:
-        step("density from CT")
-        ct = read_image(ct_path)
-        ct = ct if ct.same_grid(activity) else resample_to(ct, activity, kind="linear")
-        density: Any = vd.density_from_ct(ct)
-    else:
-        density = (
-            vd.uniform_density(activity, lung_mask=lung)
-            if lung is not None
-            else (physics.tissue_density_g_per_ml)
-        )
-    step(f"dose by {method.upper()}")
-    if method == "ldm":
-        dose = vd.dose_ldm(activity, density=density, physics=physics)
-        kernel_source = None
-    elif method == "dvk":
-        from netlm.voxel.kernels import load_lanconelli_table, y90_kernel
-
-        kernel = (
-            load_lanconelli_table(kernel_table)
-            if kernel_table is not None
-            else y90_kernel(activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml)
-        )
-        dose = vd.dose_dvk(activity, kernel, physics=physics)
-        kernel_source = kernel.source
-    else:
-        raise PlanError([("method", f"use ldm or dvk, not {method!r}")])
-    step("statistics and DVHs")
-    out.mkdir(parents=True, exist_ok=True)
-    stats = {name: dvh.dose_statistics(dose, m, name=name) for name, m in masks.items()}
-    curves = [dvh.dvh_curve(dose, m, label=name) for name, m in masks.items()]
-    dvh.write_dvh_csv(curves, out / "dvh.csv")
-    dvh.plot_dvh(curves, out / "dvh.png")
-    write_image(dose, out / "dose.nii.gz")
-    write_rt_dose(
-        dose,
-        out / "rtdose.dcm",
-        reference_dicom=reference_dicom,
-        description=f"netlm 90Y absorbed dose ({method.upper()})",
-        bits_allocated=16,  # 32-bit RT Dose cannot be checked by Debian's dciodvfy
-    )
-    document: dict[str, Any] = {
-        "method": method,
-        "kernel": kernel_source,
-        "activity_image": str(activity_path),
-        "total_activity_gbq": vd.total_activity_gbq(activity),
-        "constants": physics.model_dump(),
-        "dose_metadata": {
-            k: v for k, v in dose.metadata.items() if isinstance(v, int | float | str)
-        },
-        "vois": {name: s.model_dump(mode="json") for name, s in stats.items()},
-        "outputs": ["dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json"],
-    }
-    (out / "dose-statistics.json").write_text(json.dumps(document, indent=2) + "\n")
-    return document
+    return when
 
 
 @dose_app.command("images")
@@ -183,13 +67,52 @@ def dose_images(
     ] = None,
     activity_unit: Annotated[
         str | None,
-        typer.Option(help="Unit of the activity image when the file does not say (Bq/mL, counts)."),
+        typer.Option(
+            help="Unit of the activity image when the file does not say "
+            "(Bq/mL, kBq/mL, MBq/mL, counts)."
+        ),
     ] = None,
+    implant_time: Annotated[
+        str | None,
+        typer.Option(
+            help="Implant (administration) time, ISO 8601 with UTC offset; for DICOM it "
+            "replaces the file's Radiopharmaceutical Start Date Time."
+        ),
+    ] = None,
+    scan_time: Annotated[
+        str | None,
+        typer.Option(
+            help="NIfTI/NRRD: the time the image's values refer to (its decay-correction "
+            "reference), ISO 8601 with UTC offset."
+        ),
+    ] = None,
+    assume_implant_time_reference: Annotated[
+        bool,
+        typer.Option(
+            "--assume-implant-time-reference",
+            help="NIfTI/NRRD without times: take the values as the activity at implant "
+            "(recorded in the outputs as an assumption).",
+        ),
+    ] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
-    """Dose maps (NIfTI, RT Dose), per-VOI statistics (JSON), DVHs (CSV, PNG)."""
+    """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
+
+    Doses are those of the implant: the activity is decay-corrected to the
+    implant time (DICOM: from its Decay Correction, series and administration
+    times; NIfTI/NRRD: from the implant and scan times given), or scaled to the
+    activity given at implant.
+    """
+    from netlm.workflows.dose import compute_dose
+
     try:
+        implant = _aware_time("implant_time", implant_time)
+        scan = _aware_time("scan_time", scan_time)
         with _progress() as progress:
+
+            def step(text: str) -> None:
+                progress.add_task(text, total=None)
+
             document = compute_dose(
                 activity,
                 masks,
@@ -198,11 +121,14 @@ def dose_images(
                 method=method,
                 activity_gbq=activity_gbq,
                 scale_mask=scale_mask,
+                implant_time=implant,
+                scan_time=scan,
+                assume_implant_time_reference=assume_implant_time_reference,
                 kernel_table=kernel_table,
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
-                progress=progress,
-            )
+                progress=step,
+            ).document
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is OutputFormat.json:
@@ -312,6 +238,7 @@ def workup_command(
     from netlm.sirt.plan import plan_from_mapping
     from netlm.sirt.planner import solve
     from netlm.voxel.workup import maa_workup, plan_from_workup
+    from netlm.workflows.dose import load_masks
 
     try:
         if device not in ("glass", "resin"):

@@ -644,6 +644,22 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.VERIFIED,
     ),
     _s(
+        "voxel_dose_time_reference",
+        None,
+        "shared/reference/dosimetry.md, Voxel dosimetry; Nuclear data (Decay)",
+        "voxel dose uses each voxel's activity at implant; A(t) = A0 2^(-t/T1/2) (EANM SOP)",
+        _P.GENERAL,
+        _C.VERIFIED,
+    ),
+    _s(
+        "image_activity_check",
+        None,
+        "no source: netlm convention",
+        "warn when an image's activity at implant differs from the injected activity by > 10 %",
+        _P.GENERAL,
+        _C.UNVERIFIED,
+    ),
+    _s(
         "tissue_density",
         None,
         "shared/reference/dosimetry.md, Tissue",

@@ -49,6 +49,7 @@ from pydicom.uid import UID
 from netlm.errors import NetlmError, UnitError
 from netlm.imaging.volume import GeometryError, ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
+from netlm.units import convert
 
 __all__ = [
     "ImagingError",
@@ -93,20 +94,27 @@ _DICOM_UNITS: Final[dict[str, str]] = {
     "GML": "g/mL",
 }
 
-#: Spellings of activity-concentration units and the factor to Bq/mL.
+#: Spellings of activity-concentration units and the factor to Bq/mL (from
+#: netlm.units, the one unit table).
 _CONCENTRATION_TO_BQ_PER_ML: Final[dict[str, float]] = {
-    "bq/ml": 1.0,
-    "bqml": 1.0,
-    "bq/cc": 1.0,
-    "bq/cm3": 1.0,
-    "kbq/ml": 1.0e3,
-    "kbq/cc": 1.0e3,
-    "mbq/ml": 1.0e6,
-    "mbq/cc": 1.0e6,
+    spelling: convert(1.0, canonical, "Bq/mL", analyte="activity_concentration")
+    for spelling, canonical in (
+        ("bq/ml", "Bq/mL"),
+        ("bqml", "Bq/mL"),
+        ("bq/cc", "Bq/mL"),
+        ("bq/cm3", "Bq/mL"),
+        ("kbq/ml", "kBq/mL"),
+        ("kbq/cc", "kBq/mL"),
+        ("mbq/ml", "MBq/mL"),
+        ("mbq/cc", "MBq/mL"),
+    )
 }
 
-#: Spellings of activity per voxel and the factor to Bq.
-_ACTIVITY_TO_BQ: Final[dict[str, float]] = {"bq": 1.0, "kbq": 1.0e3, "mbq": 1.0e6}
+#: Spellings of activity per voxel and the factor to Bq (netlm.units).
+_ACTIVITY_TO_BQ: Final[dict[str, float]] = {
+    spelling: convert(1.0, spelling, "Bq", analyte="voxel_activity")
+    for spelling in ("bq", "kbq", "mbq")
+}
 
 _COUNT_UNITS: Final[frozenset[str]] = frozenset({"counts", "cnts", "count"})
 

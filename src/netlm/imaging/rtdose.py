@@ -1,6 +1,8 @@
 """Writing an absorbed-dose image as a DICOM RT Dose object.
 
 The file holds one grid-based dose (``DoseType`` PHYSICAL, ``DoseUnits`` GY)
+that refers to no RT Plan unless one is named (Dose Summation Type
+PLAN_OVERVIEW with a Plan Overview Sequence; PLAN with ``plan_uid``),
 as 32-bit unsigned integers times Dose Grid Scaling, with the modules of the
 RT Dose IOD (PS3.3 A.18): Patient, General Study, RT Series, Frame of
 Reference, General Equipment, General Image, Image Plane, Image Pixel,
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
@@ -37,7 +39,7 @@ from netlm.errors import UnitError
 from netlm.imaging.io import ImagingError, ImagingWarning, _dicom_files, _read_dicom_header
 from netlm.imaging.volume import GeometryError, ImageVolume
 
-__all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "write_rt_dose"]
+__all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "referenced_images_of", "write_rt_dose"]
 
 #: SOP Class UID of RT Dose Storage.
 RT_DOSE_STORAGE: Final = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -138,6 +140,46 @@ def _stored_values(array: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     return stored.astype(np.uint32 if bits == 32 else np.uint16), scaling
 
 
+def _plan_overview(referenced_images: Sequence[tuple[str, str]]) -> Dataset:
+    """The Plan Overview item of a dose that belongs to no RT Plan object (one 90Y implant)."""
+    item = Dataset()
+    if referenced_images:
+        refs = []
+        for class_uid, instance_uid in referenced_images:
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = class_uid
+            ref.ReferencedSOPInstanceUID = instance_uid
+            refs.append(ref)
+        item.ReferencedImageSequence = refs
+    item.CurrentFractionNumber = 1
+    item.RTPlanLabel = "90Y implant"
+    item.PrescriptionOverviewSequence = []
+    item.PlanOverviewIndex = 1
+    item.NumberOfFractionsIncluded = 1
+    item.TreatmentSite = "liver"
+    item.TreatmentSiteCodeSequence = []
+    return item
+
+
+def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
+    """``(SOP Class UID, SOP Instance UID)`` of every DICOM image in a file or folder.
+
+    Returns an empty list for files that are not DICOM (NIfTI, NRRD).
+    """
+    path = Path(source)
+    files = _dicom_files(path) if path.is_dir() else [path]
+    found: list[tuple[str, str]] = []
+    for file in files:
+        header = _read_dicom_header(file)
+        if header is None:
+            continue
+        class_uid = str(header.get("SOPClassUID", "") or "")
+        instance_uid = str(header.get("SOPInstanceUID", "") or "")
+        if RE_VALID_UID.match(class_uid) and RE_VALID_UID.match(instance_uid):
+            found.append((class_uid, instance_uid))
+    return found
+
+
 def write_rt_dose(
     dose: ImageVolume,
     path: str | Path,
@@ -148,6 +190,8 @@ def write_rt_dose(
     plan_uid: str | None = None,
     bits_allocated: Literal[16, 32] = 32,
     content_time: dt.datetime | None = None,
+    referenced_images: Sequence[tuple[str, str]] = (),
+    comments: str | None = None,
 ) -> Path:
     """Write ``dose`` as a DICOM RT Dose file.
 
@@ -171,16 +215,24 @@ def write_rt_dose(
     description
         Series Description and Dose Comment.
     plan_uid
-        SOP Instance UID of the RT Plan the dose belongs to.  The RT Dose IOD
-        requires one (Dose Summation Type PLAN needs a Referenced RT Plan
-        Sequence), but radioembolization has no DICOM RT Plan: by default a new
-        UID stands for the netlm plan, and no RT Plan object with that UID
-        exists.  Viewers display the dose without it.
+        SOP Instance UID of an existing RT Plan object the dose belongs to
+        (Dose Summation Type PLAN with a Referenced RT Plan Sequence).  Give it
+        only when that object exists.  Radioembolization has no DICOM RT Plan:
+        by default (``None``) the dose is written with Dose Summation Type
+        PLAN_OVERVIEW and a Plan Overview Sequence (one administration, label
+        "90Y implant", Referenced Image Sequence from ``referenced_images``),
+        which refers to no plan object.
     bits_allocated
         32 (default; dose resolution maximum / 4e9) or 16 (maximum / 6e4), for
         readers and validators that handle 16-bit pixel data only.
     content_time
         Content and instance creation date/time; the current time by default.
+    referenced_images
+        ``(SOP Class UID, SOP Instance UID)`` of the images the dose was
+        computed from (e.g. the 90Y PET series), for the Plan Overview.
+    comments
+        Free text written to Image Comments (up to 10240 characters), e.g.
+        the activity's unit, reference time and decay-correction factor.
 
     Returns
     -------
@@ -204,6 +256,11 @@ def write_rt_dose(
         raise ImagingError(f"Argument 'bits_allocated' must be 16 or 32, not {bits_allocated!r}")
     if plan_uid is not None and (len(plan_uid) > 64 or RE_VALID_UID.match(plan_uid) is None):
         raise ImagingError(f"Argument 'plan_uid' is not a valid UID: {plan_uid!r}")
+    for n, pair in enumerate(referenced_images):
+        if len(pair) != 2 or any(len(uid) > 64 or RE_VALID_UID.match(uid) is None for uid in pair):
+            raise ImagingError(
+                f"Argument 'referenced_images'[{n}] is not a pair of valid UIDs: {pair!r}"
+            )
     target = Path(path)
     if not target.parent.is_dir():
         raise ImagingError(f"{target}: folder {target.parent} does not exist")
@@ -302,12 +359,21 @@ def write_rt_dose(
     ds.GridFrameOffsetVector = [_ds(k * sz) for k in range(nk)]
     ds.DoseUnits = "GY"
     ds.DoseType = "PHYSICAL"
-    ds.DoseSummationType = "PLAN"
-    plan = Dataset()
-    plan.ReferencedSOPClassUID = RT_PLAN_STORAGE
-    plan.ReferencedSOPInstanceUID = plan_uid or generate_uid()
-    ds.ReferencedRTPlanSequence = [plan]
+    if plan_uid is not None:
+        ds.DoseSummationType = "PLAN"
+        plan = Dataset()
+        plan.ReferencedSOPClassUID = RT_PLAN_STORAGE
+        plan.ReferencedSOPInstanceUID = plan_uid
+        ds.ReferencedRTPlanSequence = [plan]
+    else:
+        # No RT Plan object exists: describe the treatment in a Plan Overview
+        # (PS3.3 C.8.8.3, Dose Summation Type PLAN_OVERVIEW) that references the
+        # images the dose was computed from, instead of a plan UID nothing has.
+        ds.DoseSummationType = "PLAN_OVERVIEW"
+        ds.PlanOverviewSequence = [_plan_overview(referenced_images)]
     ds.DoseComment = description[:64]
+    if comments:
+        ds.ImageComments = comments[:10240]
     ds.DoseGridScaling = _ds(scaling)
     ds.PixelData = np.ascontiguousarray(stored).astype(f"<u{bits_allocated // 8}").tobytes()
 

@@ -52,6 +52,7 @@ __all__ = [
     "DoseKernelLike",
     "DosimetryError",
     "DosimetryWarning",
+    "clip_negative_activity",
     "cumulated_activity",
     "density_from_ct",
     "dose_dvk",
@@ -349,6 +350,42 @@ def total_activity_gbq(
     if mask is not None:
         values = values[mask_array(mask, activity)]
     return float(np.sum(values, dtype=np.float64)) * activity.voxel_volume_ml / _BQ_PER_GBQ
+
+
+def clip_negative_activity(image: ImageVolume) -> tuple[ImageVolume, dict[str, float]]:
+    """The image with negative values (reconstruction noise) set to 0, and what was clipped.
+
+    Reconstructed PET and SPECT images hold a few negative voxels (noise around
+    zero); an activity cannot be negative, and a dose map cannot hold negative
+    doses (a PHYSICAL RT Dose has none).  The record says how many voxels were
+    clipped (``clipped_voxels``, ``clipped_voxel_fraction``) and how much
+    negative signal was dropped relative to the positive signal
+    (``clipped_activity_fraction``).
+
+    Examples
+    --------
+    >>> img = ImageVolume(np.array([[[4.0, -1.0, 6.0, 0.0]]]), (1.0, 1.0, 1.0), unit="counts")
+    >>> out, record = clip_negative_activity(img)
+    >>> out.array.tolist(), record["clipped_voxels"], record["clipped_activity_fraction"]
+    ([[[4.0, 0.0, 6.0, 0.0]]], 1, 0.1)
+    """
+    values = np.asarray(image.array, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise DosimetryError("Argument 'image' holds NaN or infinite values")
+    negative = values < 0
+    count = int(np.count_nonzero(negative))
+    positive_sum = float(values[values > 0].sum(dtype=np.float64))
+    negative_sum = float(-values[negative].sum(dtype=np.float64))
+    record: dict[str, float] = {
+        "clipped_voxels": count,
+        "clipped_voxel_fraction": count / values.size if values.size else 0.0,
+        "clipped_activity_fraction": (negative_sum / positive_sum) if positive_sum > 0 else 0.0,
+    }
+    if count == 0:
+        return image.with_array(values), record
+    out = image.with_array(np.where(negative, 0.0, values))
+    out.metadata["clipped_negative_voxels"] = count
+    return out, record
 
 
 def scale_to_activity(

@@ -1,0 +1,521 @@
+"""Voxel dose from images: the one pipeline behind ``netlm dose images``, the API and cohorts.
+
+:func:`compute_dose` reads an activity image (90Y PET or SPECT, or a MAA SPECT
+scaled to a planned activity) and masks, brings the activity to the **time of
+implant** (:func:`netlm.imaging.activity.activity_at_implant`; a permanent
+implant's dose uses the activity at implant), clips negative voxels (noise),
+computes the absorbed dose by local deposition or kernel convolution with the
+density of each voxel (CT, or tissue and lung densities with a lung mask) and
+the statistics, BED and EUD of every volume of interest.  With an output folder
+it writes the dose map (NIfTI), an RT Dose, DVHs (CSV, PNG) and
+``dose-statistics.json``; every output records the activity's unit, the
+reference time, the decay-correction factor and its basis.
+
+Conventions (``shared/reference/dosimetry.md``): densities, dose constant and
+half-life from :class:`~netlm.sirt.physics.Physics`; BED (Dale, permanent
+implant) and EUD (Niemierko) with the presets of
+:mod:`netlm.sirt.radiobiology` ([U] parameters): tumour VOIs (names beginning
+``tumour``, ``tumor`` or ``lesion``) take the ``tumour`` preset, VOIs whose
+name contains ``liver`` the ``normal_liver`` preset (which has no α, so no
+EUD); other VOIs (lung, ...) get none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+
+from netlm.errors import InputError, NetlmError, UnitError
+from netlm.imaging.activity import (
+    ACTIVITY_MISMATCH_TOLERANCE,
+    SOURCE_IDS,
+    ActivityReference,
+    activity_at_implant,
+    activity_mismatch,
+)
+from netlm.imaging.volume import ImageVolume
+from netlm.sirt.physics import Physics
+
+__all__ = ["DoseResult", "MaskSpec", "compute_dose", "load_masks", "radiobiology_preset_for"]
+
+#: A mask file, named after the file (or by its segment names), or ``(name, file)``
+#: for a file that holds exactly one mask.
+MaskSpec = Path | tuple[str, Path]
+
+#: The files written to the output folder.
+OUTPUTS: Final = ("dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
+
+_LUNG_NAMES: Final = frozenset({"lung", "lungs"})
+
+
+@dataclass(frozen=True)
+class DoseResult:
+    """What :func:`compute_dose` computed.
+
+    Attributes
+    ----------
+    document
+        The statistics document (also ``dose-statistics.json``).
+    dose
+        The absorbed-dose map (Gy).
+    masks
+        The volumes of interest on the dose grid, by name.
+    """
+
+    document: dict[str, Any]
+    dose: ImageVolume
+    masks: dict[str, ImageVolume]
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def load_masks(paths: Sequence[MaskSpec], image: ImageVolume) -> dict[str, ImageVolume]:
+    """Masks from every file, on ``image``'s grid.
+
+    A label map holding a single label is named after its file
+    (``tumour_2.nii.gz`` -> ``tumour_2``); a ``(name, path)`` pair names the one
+    mask the file must hold.
+    """
+    from netlm.imaging.io import read_masks, resample_to
+
+    found: dict[str, ImageVolume] = {}
+    for spec in paths:
+        if isinstance(spec, tuple):
+            name, path = spec
+            masks = read_masks(path, reference=image)
+            if len(masks) != 1:
+                raise InputError(
+                    [
+                        (
+                            f"masks.{name}",
+                            f"{path} holds {len(masks)} segments ({', '.join(sorted(masks))}); "
+                            "give one binary mask file per volume of interest",
+                        )
+                    ]
+                )
+            masks = {name: next(iter(masks.values()))}
+        else:
+            path = spec
+            masks = read_masks(path, reference=image)
+            if len(masks) == 1 and not path.name.lower().endswith(".seg.nrrd"):
+                masks = {_stem(path): next(iter(masks.values()))}
+        for name, mask in masks.items():
+            found[name] = mask if mask.same_grid(image) else resample_to(mask, image, kind="label")
+    return found
+
+
+def radiobiology_preset_for(name: str) -> str | None:
+    """The radiobiology preset a VOI takes by its name (``None``: none applies).
+
+    Examples
+    --------
+    >>> [radiobiology_preset_for(n) for n in ("tumour_1", "Liver", "normal_liver", "lung")]
+    ['tumour', 'normal_liver', 'normal_liver', None]
+    """
+    key = name.strip().lower()
+    if key.startswith(("tumour", "tumor", "lesion")):
+        return "tumour"
+    if "liver" in key:
+        return "normal_liver"
+    return None
+
+
+def _radiobiology(
+    dose: ImageVolume, masks: Mapping[str, ImageVolume], half_life_h: float
+) -> dict[str, dict[str, Any]]:
+    from netlm.sirt.radiobiology import PRESETS
+    from netlm.voxel.dose import mask_array
+    from netlm.voxel.dvh import bed_map, eud_map
+
+    beds: dict[str, ImageVolume] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, mask in masks.items():
+        preset_id = radiobiology_preset_for(name)
+        if preset_id is None:
+            out[name] = {"preset": None, "bed_mean_gy": None, "eud_gy": None}
+            continue
+        preset = PRESETS[preset_id]
+        if preset_id not in beds:
+            beds[preset_id] = bed_map(dose, preset=preset, physical_half_life_h=half_life_h)
+        selected = mask_array(mask, dose)
+        bed = float(np.mean(np.asarray(beds[preset_id].array, dtype=np.float64)[selected]))
+        eud = (
+            eud_map(dose, {name: selected}, preset=preset)[name]
+            if preset.alpha_per_gy is not None
+            else None
+        )
+        out[name] = {
+            "preset": preset_id,
+            "bed_mean_gy": bed,
+            "eud_gy": eud,
+            "alpha_beta_gy": preset.alpha_beta_gy,
+            "repair_half_time_h": preset.repair_half_time_h,
+            "alpha_per_gy": preset.alpha_per_gy,
+            "note": preset.note,
+            "source_ids": list(preset.source_ids),
+        }
+    return out
+
+
+def _warn(found: list[str], message: str) -> None:
+    from netlm.voxel.dose import DosimetryWarning
+
+    found.append(message)
+    warnings.warn(message, DosimetryWarning, stacklevel=3)
+
+
+def _image_gbq_at_implant(
+    image: ImageVolume,
+    mask: ImageVolume | None,
+    half_life_h: float,
+    implant_time: dt.datetime | None,
+    scan_time: dt.datetime | None,
+) -> float | None:
+    """The image's own activity at implant (GBq), when its unit and times say it."""
+    from netlm.imaging.io import to_bq_per_ml
+    from netlm.voxel.dose import total_activity_gbq
+
+    try:
+        at, _ = activity_at_implant(
+            to_bq_per_ml(image),
+            half_life_h=half_life_h,
+            implant_time=implant_time,
+            scan_time=scan_time,
+        )
+    except NetlmError:
+        return None
+    return total_activity_gbq(at, mask=mask)
+
+
+def _comments(
+    reference: ActivityReference,
+    activity: Mapping[str, Any],
+    clipped: Mapping[str, float],
+) -> str:
+    return (
+        "netlm: absorbed dose of a permanent 90Y implant from the activity at implant. "
+        f"Activity unit read: {activity['unit_read'] or 'none'} (computed in Bq/mL). "
+        f"Reference time of the image: {reference.reference_time or 'not stated'}; "
+        f"implant time: {reference.implant_time or 'not stated'}; "
+        f"decay-correction factor {reference.decay_factor:.6g}"
+        + (
+            f"; scale {activity['scale_bq_per_ml_per_unit']:.6g} Bq/mL per unit"
+            if activity.get("scale_bq_per_ml_per_unit") is not None
+            else ""
+        )
+        + f". Basis: {reference.basis}. "
+        f"Negative voxels clipped to 0: {int(clipped['clipped_voxels'])} "
+        f"({100 * clipped['clipped_voxel_fraction']:.3g} % of voxels, "
+        f"{100 * clipped['clipped_activity_fraction']:.3g} % of the activity)."
+    )
+
+
+def compute_dose(
+    activity_path: Path,
+    mask_paths: Sequence[MaskSpec],
+    out: Path | None = None,
+    *,
+    ct_path: Path | None = None,
+    method: str = "ldm",
+    kernel: Any = None,
+    kernel_table: Path | None = None,
+    activity_gbq: float | None = None,
+    scale_mask: str | None = None,
+    implant_time: dt.datetime | None = None,
+    scan_time: dt.datetime | None = None,
+    assume_implant_time_reference: bool = False,
+    reference_dicom: Path | None = None,
+    activity_unit: str | None = None,
+    workers: int | None = None,
+    physics: Physics | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DoseResult:
+    """Dose map, statistics, BED/EUD and DVHs from an activity image and masks.
+
+    Parameters
+    ----------
+    activity_path
+        90Y PET or SPECT (DICOM folder or file, NIfTI, NRRD, MetaImage); or
+        counts with ``activity_gbq``.
+    mask_paths
+        Mask files (:func:`load_masks`).  With masks named ``liver`` and
+        ``tumour`` a ``normal_liver`` (liver without tumour) is added; a mask
+        named ``lung`` gets the lung density.
+    out
+        Output folder; ``None`` writes nothing (cohort runs).
+    ct_path
+        CT for the density (HU -> g/mL); otherwise tissue density, and lung
+        density inside a lung mask.
+    method
+        ``"ldm"`` (local deposition) or ``"dvk"`` (kernel convolution).
+    kernel
+        Dose-voxel kernel for ``"dvk"`` (default: computed for the voxel size,
+        or read from ``kernel_table``).
+    activity_gbq
+        Scale the image so that it (or ``scale_mask``) holds this activity at
+        implant.
+    implant_time, scan_time
+        Time-zone-aware implant time (DICOM: overrides the file's
+        administration time) and, for images without times, the time their
+        values refer to.
+    assume_implant_time_reference
+        For images without times and without the above: take the values as
+        the activity at implant (recorded as an assumption).
+    reference_dicom
+        DICOM series the RT Dose refers to (default: the activity image when
+        it is DICOM).
+    activity_unit
+        Unit of the activity image when the file does not say.
+    workers
+        Threads of the kernel convolution.
+    physics
+        Constants (default :class:`~netlm.sirt.physics.Physics`).
+    progress
+        Called with a short text before each step.
+
+    Raises
+    ------
+    InputError
+        Bad or missing inputs, named by field (``activity_gbq``,
+        ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``...).
+    """
+    from netlm.imaging.io import read_image, resample_to, to_bq_per_ml
+    from netlm.voxel import dose as vd
+    from netlm.voxel import dvh
+
+    def step(text: str) -> None:
+        if progress is not None:
+            progress(text)
+
+    if method not in ("ldm", "dvk"):
+        raise InputError([("method", f"use ldm or dvk, not {method!r}")])
+    physics = physics or Physics()
+    half_life_h = physics.y90_half_life_h
+    found_warnings: list[str] = []
+
+    step("reading the activity image")
+    image = read_image(activity_path, unit=activity_unit)
+    unit_read = image.unit
+    step("reading the masks")
+    masks = load_masks(mask_paths, image)
+    if not masks:
+        raise InputError([("masks", "no mask found in the given files")])
+    for name, mask in masks.items():
+        if not vd.mask_array(mask, image).any():
+            raise InputError([(f"masks.{name}", "the mask selects no voxel")])
+    if "liver" in masks and "tumour" in masks and "normal_liver" not in masks:
+        liver = vd.mask_array(masks["liver"], image)
+        tumour = vd.mask_array(masks["tumour"], image)
+        masks["normal_liver"] = masks["liver"].with_array(liver & ~tumour)
+
+    image, clipped = vd.clip_negative_activity(image)
+    if clipped["clipped_voxels"]:
+        _warn(
+            found_warnings,
+            f"{int(clipped['clipped_voxels'])} negative voxels "
+            f"({100 * clipped['clipped_voxel_fraction']:.3g} % of the image, "
+            f"{100 * clipped['clipped_activity_fraction']:.3g} % of its signal) were set to 0",
+        )
+
+    scale: ImageVolume | None = None
+    recorded_gbq: float | None = None
+    recorded_source: str | None = None
+    image_gbq: float | None = None
+    scale_factor: float | None = None
+    if activity_gbq is not None:
+        scale = masks.get(scale_mask) if scale_mask else None
+        if scale_mask and scale is None:
+            raise InputError(
+                [("scale_mask", f"no mask named {scale_mask!r}; have {sorted(masks)}")]
+            )
+        image_gbq = _image_gbq_at_implant(image, scale, half_life_h, implant_time, scan_time)
+        activity = vd.scale_to_activity(image, activity_gbq, mask=scale)
+        scale_factor = float(activity.metadata["bq_per_ml_per_unit"])  # type: ignore[arg-type]
+        reference = ActivityReference(
+            basis=(
+                "rescaled (--activity-gbq): the image"
+                + (f" inside mask {scale_mask!r}" if scale_mask else "")
+                + f" holds {activity_gbq:g} GBq, the activity at implant"
+            ),
+            decay_factor=1.0,
+            reference_time=None,
+            implant_time=implant_time.isoformat() if implant_time else None,
+            interval_h=None,
+            half_life_h=half_life_h,
+        )
+        recorded_gbq, recorded_source = activity_gbq, "--activity-gbq"
+    else:
+        try:
+            concentration = to_bq_per_ml(image)
+        except UnitError:
+            raise InputError(
+                [
+                    (
+                        "activity_gbq",
+                        f"the image is in {unit_read or 'unknown units'}; give the injected "
+                        "activity (--activity-gbq) to scale it, or its unit (--activity-unit) "
+                        "if it is an activity concentration",
+                    )
+                ]
+            ) from None
+        activity, reference = activity_at_implant(
+            concentration,
+            half_life_h=half_life_h,
+            implant_time=implant_time,
+            scan_time=scan_time,
+            assume_implant_reference=assume_implant_time_reference,
+        )
+        image_gbq = vd.total_activity_gbq(activity)
+        injected = image.metadata.get("injected_activity_bq")
+        if isinstance(injected, int | float) and injected > 0:
+            recorded_gbq, recorded_source = float(injected) / 1e9, "DICOM Radionuclide Total Dose"
+    if reference.assumed:
+        _warn(found_warnings, f"activity time reference {reference.basis}")
+    mismatch: float | None = None
+    if image_gbq is not None and recorded_gbq is not None:
+        mismatch = activity_mismatch(image_gbq, recorded_gbq)
+        if abs(mismatch) > ACTIVITY_MISMATCH_TOLERANCE:
+            _warn(
+                found_warnings,
+                f"the image holds {image_gbq:.4g} GBq at implant, {100 * mismatch:+.1f} % from "
+                f"the recorded {recorded_gbq:.4g} GBq ({recorded_source}); tolerance "
+                f"{100 * ACTIVITY_MISMATCH_TOLERANCE:g} % [U] (activity outside the field of "
+                "view, residual in the vial, or a wrong time or calibration?)",
+            )
+
+    lung = next((m for n, m in masks.items() if n.strip().lower() in _LUNG_NAMES), None)
+    density: ImageVolume | float
+    if ct_path is not None:
+        step("density from CT")
+        ct = read_image(ct_path)
+        ct = ct if ct.same_grid(activity) else resample_to(ct, activity, kind="linear")
+        density = vd.density_from_ct(ct)
+        density_model = f"CT ({density.metadata.get('ct_calibration')})"
+    elif lung is not None:
+        density = vd.uniform_density(activity, physics=physics, lung_mask=lung)
+        density_model = str(density.metadata.get("density_model"))
+    else:
+        density = physics.tissue_density_g_per_ml
+        density_model = f"uniform {density:g} g/mL"
+
+    step(f"dose by {method.upper()}")
+    kernel_source: str | None = None
+    if method == "ldm":
+        dose = vd.dose_ldm(activity, density=density, physics=physics)
+    else:
+        if kernel is None:
+            from netlm.voxel.kernels import load_lanconelli_table, y90_kernel
+
+            kernel = (
+                load_lanconelli_table(kernel_table)
+                if kernel_table is not None
+                else y90_kernel(
+                    activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml
+                )
+            )
+        dose = vd.dose_dvk(
+            activity,
+            kernel,
+            physics=physics,
+            workers=workers,
+            density=density if isinstance(density, ImageVolume) else None,
+        )
+        kernel_source = str(kernel.source)
+        # FFT rounding leaves values of about -1e-7 × the maximum where no activity is near.
+        dose = dose.with_array(np.maximum(dose.array, 0))
+
+    step("statistics")
+    stats = {name: dvh.dose_statistics(dose, m, name=name) for name, m in masks.items()}
+    radiobiology = _radiobiology(dose, masks, half_life_h)
+    vois = {
+        name: s.model_dump(mode="json") | {"radiobiology": radiobiology[name]}
+        for name, s in stats.items()
+    }
+    activity_record: dict[str, Any] = {
+        "time_convention": "activity at implant (administration) time",
+        "unit_read": unit_read,
+        "unit": "Bq/mL",
+        "reference": reference.as_dict(),
+        "scale_bq_per_ml_per_unit": scale_factor,
+        "image_activity_at_implant_gbq": image_gbq,
+        "recorded_activity_gbq": recorded_gbq,
+        "recorded_activity_source": recorded_source,
+        "activity_mismatch": mismatch,
+        "activity_mismatch_tolerance": ACTIVITY_MISMATCH_TOLERANCE,
+        "source_ids": list(SOURCE_IDS),
+    }
+    document: dict[str, Any] = {
+        "method": method,
+        "kernel": kernel_source,
+        "activity_image": str(activity_path),
+        "total_activity_gbq": vd.total_activity_gbq(activity),
+        "activity": activity_record,
+        "negative_voxels": clipped,
+        "density": density_model,
+        "constants": physics.model_dump(),
+        "dose_metadata": {
+            k: v for k, v in dose.metadata.items() if isinstance(v, int | float | str)
+        },
+        "vois": vois,
+        "warnings": found_warnings,
+    }
+    if out is not None:
+        step("writing the dose map, RT Dose and DVHs")
+        _write_outputs(
+            out,
+            document,
+            dose,
+            masks,
+            activity_path=activity_path,
+            dicom_activity=image.metadata.get("format") == "DICOM",
+            reference_dicom=reference_dicom,
+            comments=_comments(reference, activity_record, clipped),
+        )
+    return DoseResult(document=document, dose=dose, masks=masks)
+
+
+def _write_outputs(
+    out: Path,
+    document: dict[str, Any],
+    dose: ImageVolume,
+    masks: Mapping[str, ImageVolume],
+    *,
+    activity_path: Path,
+    dicom_activity: bool,
+    reference_dicom: Path | None,
+    comments: str,
+) -> None:
+    from netlm.imaging.io import write_image
+    from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
+    from netlm.voxel import dvh
+
+    out.mkdir(parents=True, exist_ok=True)
+    curves = [dvh.dvh_curve(dose, m, label=name) for name, m in masks.items()]
+    dvh.write_dvh_csv(curves, out / "dvh.csv")
+    dvh.plot_dvh(curves, out / "dvh.png")
+    write_image(dose, out / "dose.nii.gz")
+    method: Literal["ldm", "dvk"] = "dvk" if document["method"] == "dvk" else "ldm"
+    write_rt_dose(
+        dose,
+        out / "rtdose.dcm",
+        reference_dicom=reference_dicom or (activity_path if dicom_activity else None),
+        description=f"netlm 90Y absorbed dose ({method.upper()}), activity at implant",
+        bits_allocated=16,  # 32-bit RT Dose cannot be checked by Debian's dciodvfy
+        referenced_images=referenced_images_of(activity_path) if dicom_activity else (),
+        comments=comments,
+    )
+    document["outputs"] = list(OUTPUTS)
+    (out / "dose-statistics.json").write_text(json.dumps(document, indent=2) + "\n")
