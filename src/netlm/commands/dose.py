@@ -270,6 +270,7 @@ def kernel_command(
         "unit": "mGy/(MBq s)",
         "source": kernel.source,
         "energy_fraction": fraction,
+        "escaped_bremsstrahlung_fraction": kernel.escaped_bremsstrahlung_fraction,
         "s_values": s_values,
         "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
     }
@@ -282,6 +283,13 @@ def kernel_command(
         f"energy deposited inside the kernel: {100 * fraction:.2f} % "
         f"of the mean β energy; shape {document['shape']}; {kernel.source}"
     )
+    escaped = kernel.escaped_bremsstrahlung_fraction
+    if escaped is not None:
+        typer.echo(
+            f"bremsstrahlung escaping the kernel: {100 * escaped:.2f} % of the emitted energy "
+            f"(not deposited: DVK doses are about {100 * escaped:.2f} % below LDM in a large "
+            "uniform region)"
+        )
 
 
 def workup_command(
