@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -239,3 +240,13 @@ def test_percist_best_response_and_json_carry_category_and_alias() -> None:
     assert payload["results"][0]["best_overall"]["category"] == "PMR"
     markdown = render_response_markdown(report)
     assert "PMR (PR)" in markdown and "best overall response: PMR (PR)" in markdown
+
+
+def test_waterfall_depth_leaves_out_scans_before_the_reference_date() -> None:
+    from netlm.report.response_plots import best_change_percent
+
+    report = assess_response(_pre_reference_doc("2026-05-01"))
+    result = report.result("recist1.1")
+    # The -40 % scan predates treatment: the best change counted is the later -10 %.
+    assert best_change_percent(result, report.reference_date) == Decimal("-10.0")
+    assert best_change_percent(result) == Decimal("-40.0")
