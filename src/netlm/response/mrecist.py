@@ -26,8 +26,8 @@ Documented choices
   later scan where the lesion meets the rule, or a reader's ``status:
   confirmed``, confirms it and PD is dated back to its first sighting
   (Lencioni & Llovet 2010, HCC; [U] in ``shared/reference/response.md``).
-  Extrahepatic new lesions follow RECIST 1.1.  ``new_lesion_min_mm`` sets
-  the size.
+  Other new lesions (another organ, or none given) follow RECIST 1.1.
+  ``new_lesion_min_mm`` sets the size.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class MrecistEngine(SumCriterion):
             ),
             Threshold(
                 name="new lesion",
-                rule="extrahepatic new lesion present or confirmed -> PD",
+                rule="new lesion not in the liver (or organ not given): present or confirmed -> PD",
                 source=NEW_LESION_SOURCE,
             ),
             Threshold(
