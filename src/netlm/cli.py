@@ -299,7 +299,7 @@ def response(
 from netlm.commands import dose as _dose_commands  # noqa: E402 - after the root app
 
 app.add_typer(_dose_commands.dose_app, name="dose")
-app.command("kernel")(_dose_commands.kernel_command)
+app.command("kernel", cls=_common.VoxelSizeCommand)(_dose_commands.kernel_command)
 app.command("workup")(_dose_commands.workup_command)
 
 from netlm.commands import cohort as _cohort_commands  # noqa: E402 - after the root app

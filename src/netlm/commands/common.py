@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any, ClassVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperCommand
 
 from netlm.errors import InputError, NetlmError
 
@@ -22,13 +27,80 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def error_line(message: str) -> Text:
+    """``error: message``, "error:" in bold red on a terminal; the message is never markup."""
+    return Text.assemble(("error:", "bold red"), " ", message)
+
+
 def fail(error: NetlmError) -> typer.Exit:
-    """Print ``error`` (naming the fields) on stderr; the caller raises the returned Exit(2)."""
+    """Print ``error`` (naming the fields) on stderr; the caller raises the returned Exit(2).
+
+    Styles are only written to a terminal: piped or captured stderr gets plain
+    ``error: ...`` lines, never rich markup.
+    """
     console = stderr_console()
     if isinstance(error, InputError):
-        console.print(f"[bold red]error:[/] invalid {error.what}")
+        console.print(error_line(f"invalid {error.what}"))
         for path, message in error.problems:
             console.print(f"  {path or '(document)'}: {message}", markup=False)
     else:
-        console.print(f"[bold red]error:[/] {error}", markup=False)
+        console.print(error_line(str(error)))
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+_NUMBER = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def spread_option_values(args: Sequence[str], options: Sequence[str]) -> list[str]:
+    """``--opt 2 3 4`` as ``--opt 2 --opt 3 --opt 4``, for options that take 1 or 3 numbers.
+
+    click options take a fixed number of values; a repeatable ``list[float]``
+    option then accepts both ``--voxel-mm 2`` and ``--voxel-mm 2 3 4``.  Only
+    the (up to two) plain non-negative numbers right after the option move;
+    anything after ``--`` is left alone.
+
+    Examples
+    --------
+    >>> spread_option_values(["Y-90", "--voxel-mm", "2", "3", "4.5"], ["--voxel-mm"])
+    ['Y-90', '--voxel-mm', '2', '--voxel-mm', '3', '--voxel-mm', '4.5']
+    >>> spread_option_values(["--voxel-mm", "4", "--density", "1"], ["--voxel-mm"])
+    ['--voxel-mm', '4', '--density', '1']
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        out.append(token)
+        i += 1
+        if token == "--":
+            out.extend(args[i:])
+            break
+        if token in options and i < len(args):
+            out.append(args[i])
+            i += 1
+            extra = 0
+            while extra < 2 and i < len(args) and _NUMBER.match(args[i]):
+                out += [token, args[i]]
+                i += 1
+                extra += 1
+    return out
+
+
+class VoxelSizeCommand(TyperCommand):
+    """A command whose ``--voxel-mm`` takes one value or three (``--voxel-mm 2 3 4``)."""
+
+    multi_value_options: ClassVar[tuple[str, ...]] = ("--voxel-mm",)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
+        return super().parse_args(ctx, spread_option_values(args, self.multi_value_options))
+
+
+def voxel_triplet(
+    values: Sequence[float], field: str = "--voxel-mm"
+) -> float | tuple[float, float, float]:
+    """One voxel size (cubic) or three (i, j, k) from a repeatable option, else an error."""
+    if len(values) not in (1, 3):
+        raise InputError(
+            [(field, f"give one value or three (i j k), not {len(values)}: {list(values)}")]
+        )
+    return values[0] if len(values) == 1 else (values[0], values[1], values[2])

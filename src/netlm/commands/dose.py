@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import OutputFormat, fail, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
@@ -154,7 +154,10 @@ def dose_images(
 
 def kernel_command(
     nuclide: Annotated[str, typer.Argument(help="Y-90")],
-    voxel_mm: Annotated[list[float], typer.Option(help="Voxel size: one value or three (i j k).")],
+    voxel_mm: Annotated[
+        list[float],
+        typer.Option(help="Voxel size in mm: one value, or three (i j k): --voxel-mm 2 3 4."),
+    ],
     density: Annotated[float, typer.Option(help="Medium density in g/mL.")] = 1.03,
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
@@ -165,9 +168,7 @@ def kernel_command(
     try:
         if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
             raise PlanError([("nuclide", f"only Y-90 is supported, not {nuclide!r}")])
-        if len(voxel_mm) not in (1, 3):
-            raise PlanError([("voxel_mm", "give one value or three")])
-        size = voxel_mm[0] if len(voxel_mm) == 1 else (voxel_mm[0], voxel_mm[1], voxel_mm[2])
+        size = voxel_triplet(voxel_mm)
         kwargs: dict[str, Any] = {"density_g_per_ml": density}
         if histories is not None:
             kwargs["histories"] = histories
@@ -195,6 +196,7 @@ def kernel_command(
         "unit": "mGy/(MBq s)",
         "source": kernel.source,
         "energy_fraction": fraction,
+        "escaped_bremsstrahlung_fraction": kernel.escaped_bremsstrahlung_fraction,
         "s_values": s_values,
         "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
     }
@@ -207,6 +209,13 @@ def kernel_command(
         f"energy deposited inside the kernel: {100 * fraction:.2f} % "
         f"of the mean β energy; shape {document['shape']}; {kernel.source}"
     )
+    escaped = kernel.escaped_bremsstrahlung_fraction
+    if escaped is not None:
+        typer.echo(
+            f"bremsstrahlung escaping the kernel: {100 * escaped:.2f} % of the emitted energy "
+            f"(not deposited: DVK doses are about {100 * escaped:.2f} % below LDM in a large "
+            "uniform region)"
+        )
 
 
 def workup_command(

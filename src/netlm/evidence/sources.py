@@ -644,6 +644,16 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.VERIFIED,
     ),
     _s(
+        "y90_beta_range",
+        SEED_001,
+        "§6.2 90Y-Selective Internal Radiation Therapy (SIRT)",
+        "ref. [59]: maximum and average ranges of 90Y beta emission in tissue 11 and 2.5 mm "
+        "(also shared/reference/dosimetry.md, Nuclear data); netlm's kernel extent uses the "
+        "CSDA range of the 2.28 MeV endpoint in water (NIST ESTAR, 11.3 mm at 1 g/mL) / density",
+        _P.GENERAL,
+        _C.VERIFIED,
+    ),
+    _s(
         "voxel_dose_time_reference",
         None,
         "shared/reference/dosimetry.md, Voxel dosimetry; Nuclear data (Decay)",

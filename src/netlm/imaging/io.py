@@ -1110,7 +1110,10 @@ def read_masks(
     contour inside another in the same plane is a hole); each contour plane
     goes to the nearest reference slice, and reference slices without a
     contour stay empty (no interpolation between contour planes).  A voxel
-    belongs to a contour when its centre lies inside the polygon.
+    belongs to a contour when its centre lies inside the polygon.  A
+    degenerate contour (fewer than three points, e.g. a single point, or
+    points on one line: zero area) is skipped with an :class:`ImagingWarning`
+    naming the ROI and the contour; the rest of the file is read.
 
     NIfTI, NRRD and MetaImage files carry no frame of reference: their masks
     are taken to be in the reference image's patient coordinates (3D Slicer
@@ -1389,20 +1392,31 @@ def _rtstruct_masks(source: Path, reference: ImageVolume, outside: str) -> dict[
         planes: dict[tuple[int, float], np.ndarray] = {}
         n_inside = n_outside = 0
         closed = 0
-        for contour in roi_contour.get("ContourSequence", []):
+        for position, contour in enumerate(roi_contour.get("ContourSequence", []), start=1):
             if str(contour.get("ContourGeometricType", "")) != "CLOSED_PLANAR":
                 continue
-            closed += 1
-            points = np.asarray([float(v) for v in contour.ContourData], dtype=float)
-            if points.size < 9 or points.size % 3:
+            points = np.asarray([float(v) for v in contour.get("ContourData", [])], dtype=float)
+            if points.size % 3:
                 raise ImagingError(f"{source}: ROI {name!r} has a contour of {points.size} values")
             index = _lps_to_index(reference, points.reshape(-1, 3))
             k_values = index[:, 2]
-            if float(k_values.max() - k_values.min()) > 0.1:
+            if index.shape[0] >= 3 and float(k_values.max() - k_values.min()) > 0.1:
                 raise ImagingError(
                     f"{source}: ROI {name!r} has a contour that is not parallel to the slices "
                     "of the reference image; oblique contours are not supported"
                 )
+            degenerate = _degenerate_contour(index)
+            if degenerate is not None:
+                number_tag = contour.get("ContourNumber")
+                label = f"contour {number_tag}" if number_tag is not None else "a contour"
+                warnings.warn(
+                    f"{source}: ROI {name!r} {label} (item {position} of its ContourSequence) "
+                    f"{degenerate}: it encloses no area and is skipped",
+                    ImagingWarning,
+                    stacklevel=3,
+                )
+                continue
+            closed += 1
             plane_k = float(k_values.mean())
             k = round(plane_k)
             fill, i0, j0 = _fill_polygon(Polygon, index[:, :2])
@@ -1444,6 +1458,23 @@ def _rtstruct_masks(source: Path, reference: ImageVolume, outside: str) -> dict[
             stacklevel=3,
         )
     return masks
+
+
+def _degenerate_contour(index: np.ndarray) -> str | None:
+    """Why a closed planar contour (vertices as continuous (i, j, k)) has no area, or None.
+
+    Fewer than three points, or points on one line (shoelace area below 1e-9
+    pixel²), enclose nothing; RT Structure Sets from some systems hold such
+    contours (a single point marking a slice).
+    """
+    n = int(index.shape[0])
+    if n < 3:
+        return f"has {n} point{'s' if n != 1 else ''} (a closed contour needs at least 3)"
+    i, j = index[:, 0], index[:, 1]
+    area = 0.5 * abs(float(np.dot(i, np.roll(j, -1)) - np.dot(j, np.roll(i, -1))))
+    if area < 1e-9:
+        return f"has {n} points on one line (zero area)"
+    return None
 
 
 def _fill_polygon(polygon_class: Any, vertices: np.ndarray) -> tuple[np.ndarray, int, int]:

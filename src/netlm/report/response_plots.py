@@ -6,6 +6,7 @@ functions are safe in servers and tests and pick no display backend.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -43,12 +44,19 @@ def _result(report: ResponseReport, criterion: str) -> CriterionResult:
         raise NetlmError(f"{report.case or 'a file'} was not assessed by {criterion}") from None
 
 
-def best_change_percent(result: CriterionResult) -> Decimal | None:
-    """The best (lowest) change of the measure from baseline over the follow-ups."""
+def best_change_percent(
+    result: CriterionResult, reference_date: dt.date | None = None
+) -> Decimal | None:
+    """The best (lowest) change of the measure from baseline over the follow-ups.
+
+    Scans dated before ``reference_date`` (start of treatment) are baseline
+    material, not responses, and are left out.
+    """
     changes = [
         p.change_from_baseline_percent
         for p in result.timepoints[1:]
         if p.change_from_baseline_percent is not None
+        and (reference_date is None or p.date >= reference_date)
     ]
     return min(changes) if changes else None
 
@@ -68,7 +76,7 @@ def waterfall(
     rows = []
     for i, report in enumerate(reports):
         result = _result(report, criterion)
-        change = best_change_percent(result)
+        change = best_change_percent(result, report.reference_date)
         if change is not None:
             rows.append((report.case or f"#{i + 1}", float(change), result.best_overall.response))
     if not rows:

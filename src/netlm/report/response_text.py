@@ -20,6 +20,11 @@ def _num(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _category(alias: str, category: str | None) -> str:
+    """A criterion's own category with its RECIST-like alias, e.g. ``PMR (PR)``."""
+    return alias if category is None or category == alias else f"{category} ({alias})"
+
+
 def _rows(r: CriterionResult) -> list[list[str]]:
     rows = []
     for p in r.timepoints:
@@ -32,7 +37,7 @@ def _rows(r: CriterionResult) -> list[list[str]]:
                 p.target.value if p.target else "-",
                 p.non_target.value if p.non_target else "-",
                 "yes" if p.new_lesions else "no",
-                p.overall.value,
+                _category(p.overall.value, p.category),
                 "; ".join(p.notes),
             ]
         )
@@ -54,7 +59,7 @@ _HEAD = [
 
 def _summary(r: CriterionResult) -> str:
     b, e = r.best_overall, r.endpoints
-    text = f"best overall response: {b.response.value}"
+    text = f"best overall response: {_category(b.response.value, b.category)}"
     if b.date:
         text += f" ({b.date.isoformat()}"
         text += ", confirmed)" if b.confirmed else ")"

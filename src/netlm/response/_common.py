@@ -15,7 +15,7 @@ accident.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -161,13 +161,33 @@ class NewLesions:
     notes: tuple[str, ...]
 
 
-def new_lesions(doc: ResponseFile) -> tuple[NewLesions, ...]:
+#: Statuses a reader gives to say a new lesion is unequivocal whatever its size or pattern.
+READER_CONFIRMED_STATUSES = frozenset({Status.CONFIRMED, Status.UNEQUIVOCAL_PROGRESSION})
+
+NewLesionRule = Callable[[Observation], str | None]
+"""A criterion's own test of a new-lesion sighting: ``None`` when it is new disease,
+else why it is only equivocal (the note says so)."""
+
+
+def new_lesions(doc: ResponseFile, qualify: NewLesionRule | None = None) -> tuple[NewLesions, ...]:
     """New disease at each time point (baseline first), with back-dating of confirmed lesions.
 
     A ``role: new`` lesion with status present or confirmed (or no status) is new
     disease; an equivocal one is not, unless a later scan confirms it, in which
     case every earlier equivocal sighting counts as new disease too (RECIST 1.1:
     PD is dated back to the scan where the lesion first appeared).
+
+    Parameters
+    ----------
+    doc
+        The resolved response file.
+    qualify
+        A criterion's own rule for new lesions (mRECIST: an intrahepatic lesion
+        >= 10 mm with arterial-phase enhancement).  A sighting that would be new
+        disease (no status, present, too small to measure) but fails it is
+        equivocal, with the rule's reason in the notes; a later sighting that
+        passes it, or a reader's ``confirmed`` status, confirms the lesion and
+        PD is dated back as above.  ``None``: every such sighting is new disease.
     """
     sightings: dict[str, list[tuple[int, Status | None]]] = {}
     present = [False] * len(doc.timepoints)
@@ -183,7 +203,17 @@ def new_lesions(doc: ResponseFile) -> tuple[NewLesions, ...]:
             ):
                 notes[i].append(f"new node {o.id} < 10 mm short axis: normal, not a new lesion")
                 continue
-            sightings.setdefault(o.id, []).append((i, o.status))
+            status = o.status
+            if (
+                qualify is not None
+                and status in NEW_DISEASE_STATUSES
+                and status not in READER_CONFIRMED_STATUSES
+            ):
+                reason = qualify(o)
+                if reason is not None:
+                    status = Status.EQUIVOCAL
+                    notes[i].append(f"new lesion {o.id}: {reason}")
+            sightings.setdefault(o.id, []).append((i, status))
     for lesion_id, seen in sightings.items():
         confirmed_at = next(
             (i for i, status in seen if status in NEW_DISEASE_STATUSES),
@@ -303,6 +333,13 @@ class SumCriterion(ABC):
         """Whether a measured lesion counts as gone for CR (default: measure 0)."""
         return value == 0
 
+    def new_lesion_problem(self, o: Observation) -> str | None:
+        """Why a new-lesion sighting is only equivocal under this criterion (default: never).
+
+        See :func:`new_lesions` (``qualify``).
+        """
+        return None
+
     @abstractmethod
     def is_pd(self, cur: int, baseline: int, nadir: int, visit: Visit) -> tuple[bool, str]:
         """Whether the (possibly partial) sum ``cur`` is progression, and a note saying why."""
@@ -363,7 +400,7 @@ class SumCriterion(ABC):
                 f"no baseline target qualifies for {self.label}: targets NE at every follow-up"
             )
         base = sum(self.lesion_measure(o) or 0 for o in targets)
-        new = new_lesions(doc)
+        new = new_lesions(doc, self.new_lesion_problem)
         results = [
             TimepointResult(
                 date=baseline_tp.date,

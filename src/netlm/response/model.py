@@ -28,7 +28,11 @@ class Role(StrEnum):
 
 
 class Status(StrEnum):
-    """What was seen of a lesion at a time point (beyond its measurements)."""
+    """What was seen of a lesion at a time point (beyond its measurements).
+
+    ``disappeared`` is accepted in files as an alias of ``absent``
+    (``shared/reference/response.md``: "disappeared -> 0 mm") and read as ``absent``.
+    """
 
     PRESENT = "present"
     ABSENT = "absent"  # disappeared: 0 mm
@@ -45,6 +49,11 @@ class _M(BaseModel):
 
 
 Mm = Annotated[float, Field(ge=0, le=1000)]
+
+#: Status spellings accepted as another status (file text -> status).
+STATUS_ALIASES: dict[str, Status] = {"disappeared": Status.ABSENT}
+#: Organ names that place a lesion in the liver (intrahepatic), lower case.
+LIVER_ORGANS = frozenset({"liver", "hepatic", "intrahepatic"})
 
 
 class Observation(_M):
@@ -68,6 +77,13 @@ class Observation(_M):
     split_from: str | None = None
     merged_into: str | None = None
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_alias(cls, v: object) -> object:
+        if isinstance(v, str) and v in STATUS_ALIASES:
+            return STATUS_ALIASES[v]
+        return v
+
     @field_validator(
         "longest_mm",
         "short_axis_mm",
@@ -84,6 +100,11 @@ class Observation(_M):
     @property
     def is_node(self) -> bool:
         return (self.organ or "").lower() in {"lymph_node", "node", "lymph node"}
+
+    @property
+    def is_liver(self) -> bool:
+        """Whether the lesion is intrahepatic (``organ`` liver, hepatic or intrahepatic)."""
+        return (self.organ or "").strip().lower() in LIVER_ORGANS
 
 
 class Confirmation(_M):

@@ -19,6 +19,15 @@ Documented choices
   kept by short axis like RECIST and a smaller one draws a warning.
 * A follow-up target with ``enhancing: false`` and no ``viable_mm`` has no
   viable tumour (0 mm).
+* **New intrahepatic lesions** (``organ: liver``) are PD only when >= 10 mm
+  (``longest_mm``, else ``viable_mm``) **and** arterially enhancing
+  (``enhancing: true``); smaller, non-enhancing, unmeasured or
+  enhancement-not-recorded ones are equivocal, with a note saying which.  A
+  later scan where the lesion meets the rule, or a reader's ``status:
+  confirmed``, confirms it and PD is dated back to its first sighting
+  (Lencioni & Llovet 2010, HCC; [U] in ``shared/reference/response.md``).
+  Other new lesions (another organ, or none given) follow RECIST 1.1.
+  ``new_lesion_min_mm`` sets the size.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from netlm.response._common import (
     percent_change,
     signed_percent,
 )
-from netlm.response.model import Observation, tenths
+from netlm.response.model import Observation, Status, tenths
 from netlm.response.result import Response, Threshold
 
 __all__ = ["ENGINE", "MrecistEngine"]
@@ -47,6 +56,12 @@ MRECIST_SOURCE = (
 FLOOR_SOURCE = (
     "netlm choice: RECIST 1.1 absolute floor (Eisenhauer EA et al., Eur J Cancer "
     "2009;45:228-247); not in Lencioni & Llovet 2010"
+)
+NEW_LESION_MRECIST_SOURCE = (
+    "Lencioni R, Llovet JM, Semin Liver Dis 2010;30:52-60, new lesions: a new intrahepatic "
+    "lesion is HCC (PD) when >= 1 cm with the typical vascular pattern (arterial-phase "
+    "enhancement), otherwise equivocal until interval growth confirms it [HCC; U: "
+    "shared/reference/response.md §mRECIST]"
 )
 #: mRECIST counts a porta-hepatis node as malignant from 20 mm short axis, in tenths [S].
 PORTA_HEPATIS_NODE_TENTHS = 200
@@ -64,6 +79,10 @@ class MrecistEngine(SumCriterion):
     hold_response_until_progression
         Keep a PR until PD rather than re-judging it against baseline at every
         visit (RECIST committee FAQ; default ``True``).
+    new_lesion_min_mm
+        Smallest new intrahepatic lesion (longest diameter, mm) that is PD when
+        arterially enhancing (default 10, Lencioni & Llovet 2010 [HCC; U]).
+        Smaller ones are equivocal.  At most one decimal.
 
     Examples
     --------
@@ -80,6 +99,7 @@ class MrecistEngine(SumCriterion):
         *,
         pd_min_increase_mm: float | Decimal = 5,
         hold_response_until_progression: bool = True,
+        new_lesion_min_mm: float | Decimal = 10,
     ) -> None:
         floor = Decimal(str(pd_min_increase_mm))
         if floor < 0 or floor * 10 != (floor * 10).to_integral_value():
@@ -87,6 +107,14 @@ class MrecistEngine(SumCriterion):
                 "Argument 'pd_min_increase_mm' must be a non-negative length in mm "
                 f"with at most one decimal, not {pd_min_increase_mm!r}."
             )
+        new_min = Decimal(str(new_lesion_min_mm))
+        if not 0 < new_min <= 100 or new_min * 10 != (new_min * 10).to_integral_value():
+            raise ValueError(
+                "Argument 'new_lesion_min_mm' must be a length in mm (0-100] with at most "
+                f"one decimal, not {new_lesion_min_mm!r}."
+            )
+        self.new_lesion_min_mm = new_min
+        self.new_lesion_min = tenths(new_min)
         self.id = "mrecist"
         self.version = "2010"
         self.label = "mRECIST (adapted for NET)"
@@ -108,8 +136,14 @@ class MrecistEngine(SumCriterion):
             ),
             Threshold(
                 name="new lesion",
-                rule="any role: new lesion present or confirmed -> PD",
-                source=NEW_LESION_SOURCE + "; mRECIST: new lesion >= 1 cm, typical pattern [U]",
+                rule="new lesion not in the liver (or organ not given): present or confirmed -> PD",
+                source=NEW_LESION_SOURCE,
+            ),
+            Threshold(
+                name="new intrahepatic lesion",
+                rule=f"longest_mm >= {new_min.normalize():f} and enhancing: true -> PD; "
+                "otherwise equivocal until a later scan meets it or status: confirmed",
+                source=NEW_LESION_MRECIST_SOURCE + "; back-dating: " + NEW_LESION_SOURCE,
             ),
             Threshold(
                 name="baseline target",
@@ -164,6 +198,30 @@ class MrecistEngine(SumCriterion):
 
     def lesion_gone(self, o: Observation, value: int) -> bool:
         return value < NODE_NORMAL_TENTHS if o.is_node else value == 0
+
+    def new_lesion_problem(self, o: Observation) -> str | None:
+        """Why a new lesion is only equivocal by mRECIST, or ``None`` when it is PD."""
+        if not o.is_liver:
+            return None
+        limit = f"{self.new_lesion_min_mm.normalize():f} mm"
+        problems = []
+        size = o.longest_mm if o.longest_mm is not None else o.viable_mm
+        if o.status is Status.TOO_SMALL_TO_MEASURE:
+            problems.append(f"too small to measure (< {limit})")
+        elif size is None:
+            problems.append("size not recorded (give longest_mm)")
+        elif tenths(size) < self.new_lesion_min:
+            problems.append(f"{size:g} mm < {limit}")
+        if o.enhancing is None:
+            problems.append("arterial-phase enhancement not recorded (give enhancing: true/false)")
+        elif not o.enhancing:
+            problems.append("no arterial-phase enhancement")
+        if not problems:
+            return None
+        return (
+            f"intrahepatic, {'; '.join(problems)}: equivocal by mRECIST (PD only when "
+            f">= {limit} with arterial-phase enhancement)"
+        )
 
     def is_pd(self, cur: int, baseline: int, nadir: int, visit: Visit) -> tuple[bool, str]:
         rise = cur - nadir

@@ -2,9 +2,10 @@
 
 At each time point the measure is the SULpeak of the hottest lesion (any
 baseline target or non-target; not necessarily the same lesion every time).
-The metabolic categories map onto :class:`~netlm.response.result.Response`,
-with the PERCIST name in the notes: CMR -> CR, PMR -> PR, SMD -> SD,
-PMD -> PD.
+PERCIST reports its own categories (``TimepointResult.category`` and
+``BestOverallResponse.category``: CMR, PMR, SMD, PMD, or NE), each with a
+RECIST-like alias in ``overall`` / ``response`` (CMR -> CR, PMR -> PR,
+SMD -> SD, PMD -> PD) on which the best-overall-response machinery runs.
 
 * Measurable at baseline only when ``SULpeak > 1.5 x liver_sul_mean + 2 x
   liver_sul_sd`` (strictly above); otherwise, or without the liver
@@ -38,7 +39,7 @@ from netlm.response._common import (
 from netlm.response.model import Observation, ResponseFile, Role, TimePoint
 from netlm.response.result import Response, Threshold, TimepointResult
 
-__all__ = ["ENGINE", "METABOLIC", "PercistEngine"]
+__all__ = ["CATEGORY", "ENGINE", "METABOLIC", "PercistEngine", "category"]
 
 PERCIST_SOURCE = (
     "Wahl RL, Jacene H, Kasamon Y, Lodge MA, J Nucl Med 2009;50 Suppl 1:122S-150S; "
@@ -53,7 +54,27 @@ METABOLIC: dict[Response, str] = {
     Response.PD: "PMD (progressive metabolic disease)",
 }
 
+#: PERCIST's category for each RECIST-like alias (NE: not evaluable).
+CATEGORY: dict[Response, str] = {
+    Response.CR: "CMR",
+    Response.PR: "PMR",
+    Response.SD: "SMD",
+    Response.PD: "PMD",
+    Response.NE: "NE",
+}
+
 _POINT_8 = Fraction(4, 5)
+
+
+def category(response: Response) -> str | None:
+    """PERCIST's name of a RECIST-like alias, ``None`` for NA (the baseline).
+
+    Examples
+    --------
+    >>> category(Response.PR), category(Response.NOT_APPLICABLE)
+    ('PMR', None)
+    """
+    return CATEGORY.get(response)
 
 
 class PercistEngine:
@@ -170,6 +191,7 @@ class PercistEngine:
                     non_target=non_target,
                     new_lesions=new[i].present,
                     overall=overall,
+                    category=category(overall),
                     notes=tuple(dict.fromkeys(notes)),
                 )
             )

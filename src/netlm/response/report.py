@@ -3,13 +3,18 @@
 RECIST 1.1 is primary; mRECIST, EASL, Choi and modified Choi are secondary and
 labelled "adapted for NET"; SSTR-PET metrics are exploratory and never
 classified (``shared/reference/response.md``, NET outputs).
+
+Follow-up scans dated before ``reference_date`` (the start of treatment) are
+baseline material, not responses: they stay in the time-point table with
+overall ``NA`` and a note, never count toward the best overall response or the
+endpoints, and each criterion warns about them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +24,7 @@ from netlm.errors import ResponseError
 from netlm.response import choi, easl, mrecist, percist, recist, sstr, who
 from netlm.response.best import best_overall_response, endpoints
 from netlm.response.model import ResponseFile
-from netlm.response.result import CriterionResult, Engine
+from netlm.response.result import CriterionResult, Engine, Response, TimepointResult
 
 #: Every engine by criterion id.
 ENGINES: Mapping[str, Engine] = MappingProxyType(
@@ -33,6 +38,38 @@ ENGINES: Mapping[str, Engine] = MappingProxyType(
         "percist1.0": percist.ENGINE,
     }
 )
+
+#: A criterion's own names of the RECIST-like categories, where it has them.
+CATEGORIES: Mapping[str, Callable[[Response], str | None]] = MappingProxyType(
+    {"percist1.0": percist.category}
+)
+
+PRE_REFERENCE_NOTE = (
+    "before the reference date (start of treatment): baseline material, not a response; "
+    "not counted toward best overall response or endpoints"
+)
+
+
+def _before_reference(
+    points: tuple[TimepointResult, ...], reference: dt.date
+) -> tuple[tuple[TimepointResult, ...], list[dt.date]]:
+    """``points`` with follow-ups dated before ``reference`` marked NA, and their dates."""
+    early = [p.date for p in points[1:] if p.date < reference]
+    if not early:
+        return points, []
+    marked = [points[0]] + [
+        p.model_copy(
+            update={
+                "overall": Response.NOT_APPLICABLE,
+                "category": None,
+                "notes": (*p.notes, f"overall {p.overall.value} {PRE_REFERENCE_NOTE}"),
+            }
+        )
+        if p.date < reference
+        else p
+        for p in points[1:]
+    ]
+    return tuple(marked), early
 
 
 class ResponseReport(BaseModel):
@@ -73,12 +110,23 @@ def assess_response(doc: ResponseFile, criteria: Iterable[str] | None = None) ->
     for cid in dict.fromkeys(wanted):
         engine = ENGINES[cid]
         points, warnings = engine.assess(doc)
-        follow_ups = points[1:]
+        points, early = _before_reference(points, reference)
+        if early:
+            warnings = (
+                *warnings,
+                f"{len(early)} follow-up scan(s) dated before the reference date {reference} "
+                f"({', '.join(d.isoformat() for d in early)}): baseline material, not "
+                "responses; not counted toward best overall response or endpoints",
+            )
+        counted = (points[0], *(p for p in points[1:] if p.date >= reference))
         best = best_overall_response(
-            [(p.date, p.overall) for p in follow_ups],
+            [(p.date, p.overall) for p in counted[1:]],
             reference_date=reference,
             confirmation=doc.confirmation,
         )
+        name = CATEGORIES.get(cid)
+        if name is not None:
+            best = best.model_copy(update={"category": name(best.response)})
         results.append(
             CriterionResult(
                 criterion=cid,
@@ -88,7 +136,7 @@ def assess_response(doc: ResponseFile, criteria: Iterable[str] | None = None) ->
                 thresholds=engine.thresholds,
                 timepoints=points,
                 best_overall=best,
-                endpoints=endpoints(points, reference_date=reference),
+                endpoints=endpoints(counted, reference_date=reference),
                 warnings=warnings,
             )
         )

@@ -50,16 +50,30 @@ class TimepointResult(BaseModel):
     target: Response | None = None
     non_target: Response | None = None
     new_lesions: bool = False
-    overall: Response
+    overall: Response = Field(
+        description="Overall response; for PERCIST the RECIST-like alias of `category`."
+    )
+    category: str | None = Field(
+        default=None,
+        description="The criterion's own name of the overall response where it has one "
+        "(PERCIST 1.0: CMR, PMR, SMD, PMD; NE), else null.",
+    )
     notes: tuple[str, ...] = ()
 
 
 class BestOverallResponse(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    response: Response
+    response: Response = Field(
+        description="Best overall response; for PERCIST the RECIST-like alias of `category`."
+    )
     date: dt.date | None
     confirmed: bool | None = None
+    category: str | None = Field(
+        default=None,
+        description="The criterion's own name of the best response where it has one "
+        "(PERCIST 1.0: CMR, PMR, SMD, PMD; NE), else null.",
+    )
     notes: tuple[str, ...] = ()
 
 

@@ -953,6 +953,10 @@ def dose_dvk(
             "kernel_shape": tuple(int(n) for n in values.shape),
             "kernel_density_g_per_ml": kernel.density_g_per_ml,
             "kernel_energy_fraction": float(kernel.energy_fraction()),
+            # β-only kernels: bremsstrahlung leaves, so DVK ≈ (1 - this) × LDM in bulk tissue.
+            "kernel_escaped_bremsstrahlung_fraction": getattr(
+                kernel, "escaped_bremsstrahlung_fraction", None
+            ),
             "kernel_energy_scale": energy_scale,
             "convolution": method,
             "padded_shape": padded,

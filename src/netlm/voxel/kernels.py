@@ -27,6 +27,25 @@ anisotropic ones, in two stages:
    kernel conserves energy exactly: Σ S · m = Ē · (1 − radiative fraction −
    what lies beyond the kernel's extent).
 
+**Extent.** By default the kernel reaches, along each axis, the maximum range
+of a 90Y β particle, R = CSDA range of the 2.28 MeV endpoint / ρ (11.3 mm in
+water, 11.0 mm at 1.03 g/mL; seed 001 §6.2: "maximum ... range ... in tissues
+11 mm"; :func:`y90_max_range_mm`) **plus one voxel**: half-width
+⌊R / L⌋ + 1 (at least 5) voxels, so every voxel that a β particle leaving the
+far edge of the source voxel can reach is in the kernel, whatever the voxel
+size (anisotropic too).  Nothing but bremsstrahlung leaves it.
+
+**Bremsstrahlung.** Photons are not transported: their energy (the radiative
+fraction, about 0.45 % of the emitted energy) escapes the kernel and is
+stated in its metadata (``escaped_bremsstrahlung_fraction``), by
+``netlm kernel`` and in every DVK dose result.  A DVK dose is therefore about
+that fraction below the LDM dose inside a large uniform region, and voxels
+beyond the β range get no dose.  Published tables that transport photons
+(Lanconelli 2012) hold their dose there, about 3e-7 mGy/(MBq·s) at 9.28 mm
+voxels, as well as the straggling tail of the β range that a CSDA transport
+lacks: their 9.28 mm (2, 0, 0) S value is 7.7e-7 against netlm's 1e-8 (both
+below 1e-5 of S(0, 0, 0); the energy involved is about 1e-5 of the emitted).
+
 The energy per decay Ē is 0.9267 MeV (ICRP Publication 107) unless the caller
 gives another; the computed spectrum itself has a mean of 0.9336 MeV, which
 only sets where the energy goes.
@@ -62,6 +81,7 @@ import numpy as np
 import numpy.typing as npt
 
 from netlm.errors import InputError, NetlmError
+from netlm.evidence import get_source
 from netlm.voxel import _transport
 from netlm.voxel._transport import DpkTally, TransportSettings
 
@@ -69,16 +89,22 @@ __all__ = [
     "DEFAULT_HISTORIES",
     "ICRP107_MEAN_ENERGY_MEV",
     "KERNEL_VERSION",
+    "MAX_RANGE_SOURCE",
     "DoseKernel",
     "KernelError",
     "KernelTableError",
     "dose_point_kernel",
     "load_lanconelli_table",
     "y90_kernel",
+    "y90_max_range_mm",
 ]
 
 #: Changes whenever the physics or the numerics change; part of every cache key.
-KERNEL_VERSION: Final = "1"
+#: "2": default extent max range + one voxel (was ⌈R / L⌉), shells ≤ 0.1 mm thick,
+#: bremsstrahlung stated.
+KERNEL_VERSION: Final = "2"
+#: Evidence id of the 90Y maximum β range in tissue that sets the kernel's extent.
+MAX_RANGE_SOURCE: Final = "y90_beta_range"
 #: Mean β energy of 90Y per decay, MeV (ICRP Publication 107).
 ICRP107_MEAN_ENERGY_MEV: Final = 0.9267
 #: β particles transported for a DPK by default (statistical noise below 0.5 %
@@ -95,6 +121,10 @@ _MIN_RINGS: Final = 96  # iso-latitude rings of directions on one octant, at lea
 _RINGS_PER_VOXEL: Final = 24  # ... and at least 24 per smallest voxel edge of radius
 _MAX_RINGS: Final = 256  # ... but no more (far, faint voxels of small or light kernels)
 _SHELLS_PER_VOXEL: Final = 20  # radial shells per smallest voxel edge, at least
+#: ... and shells no thicker than this (mm): the far neighbours of large voxels get
+#: their dose from the last millimetre of the β range, where thicker shells are
+#: 10 % low at 9.28 mm voxels (the dose there grows steeply with the radius).
+_MAX_SHELL_MM: Final = 0.1
 _MAX_SPLAT_POINTS: Final = 1 << 17
 
 
@@ -171,6 +201,16 @@ class DoseKernel:
         value = self.metadata.get("mean_energy_mev", ICRP107_MEAN_ENERGY_MEV)
         return float(value) if isinstance(value, int | float) else ICRP107_MEAN_ENERGY_MEV
 
+    @property
+    def escaped_bremsstrahlung_fraction(self) -> float | None:
+        """Share of the emitted energy carried away by bremsstrahlung (not in the kernel).
+
+        The radiative fraction of a netlm kernel; ``None`` for a table, whose
+        S values may already hold the photons' dose.
+        """
+        value = self.metadata.get("radiative_fraction")
+        return float(value) if isinstance(value, int | float) else None
+
     def energy_fraction(self) -> float:
         """Σ S · m_voxel / Ē: the share of the emitted energy deposited in the kernel.
 
@@ -216,12 +256,33 @@ def _check_common(
         )
 
 
+def y90_max_range_mm(density_g_per_ml: float = 1.0) -> float:
+    """Maximum range of a 90Y β particle in a water-like medium of the given density, mm.
+
+    The CSDA range of the 2.28 MeV endpoint in water (NIST ESTAR stopping
+    powers, 11.3 mm at 1 g/mL) divided by the density: 11.0 mm at 1.03 g/mL,
+    the "maximum range in tissue 11 mm" of seed 001 §6.2 (evidence
+    ``y90_beta_range``).  No transported electron goes further (the transport
+    has no energy-loss straggling).
+
+    Examples
+    --------
+    >>> round(y90_max_range_mm(1.03), 1), round(y90_max_range_mm(0.3), 1)
+    (11.0, 37.6)
+    """
+    if not (math.isfinite(density_g_per_ml) and density_g_per_ml > 0):
+        raise KernelError(f"Argument 'density_g_per_ml' must be positive, not {density_g_per_ml!r}")
+    return _transport.csda_range_mm(_transport.Y90_ENDPOINT_MEV) / density_g_per_ml
+
+
 def _half_widths(
     voxel: tuple[float, float, float], density_g_per_ml: float, half_width: int | None
 ) -> tuple[int, int, int]:
     if half_width is None:
-        reach_mm = _transport.csda_range_mm(_transport.Y90_ENDPOINT_MEV) / density_g_per_ml
-        hi, hj, hk = (max(MIN_HALF_WIDTH, math.ceil(reach_mm / size)) for size in voxel)
+        # The maximum range plus one voxel: a voxel whose centre is n·L away along an
+        # axis gets dose only if (n - 1)·L < R, so n = ⌊R / L⌋ + 1 covers them all.
+        reach_mm = y90_max_range_mm(density_g_per_ml)
+        hi, hj, hk = (max(MIN_HALF_WIDTH, math.floor(reach_mm / size) + 1) for size in voxel)
         return hi, hj, hk
     if isinstance(half_width, bool) or not isinstance(half_width, int) or half_width < 1:
         raise KernelError(f"Argument 'half_width' must be a positive integer, not {half_width!r}")
@@ -403,9 +464,10 @@ def _ring_directions(rings: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[n
 def _shells(
     tally: DpkTally, density_g_per_ml: float, smallest_voxel_mm: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Radii (mm, in the medium) and energy fractions of shells ≤ voxel / 20 thick."""
+    """Radii (mm, in the medium) and energy fractions of shells ≤ min(voxel / 20, 0.1 mm) thick."""
     width_mm = float(tally.edges_mm[1] - tally.edges_mm[0]) / density_g_per_ml
-    group = max(1, int(smallest_voxel_mm / _SHELLS_PER_VOXEL / width_mm))
+    shell_mm = min(smallest_voxel_mm / _SHELLS_PER_VOXEL, _MAX_SHELL_MM)
+    group = max(1, int(shell_mm / width_mm))
     fractions = tally.energy_fraction
     mids = 0.5 * (tally.edges_mm[1:] + tally.edges_mm[:-1]) / density_g_per_ml
     n = math.ceil(fractions.size / group) * group
@@ -526,8 +588,10 @@ def y90_kernel(
         β particles transported for the DPK and the seed of the random generator.
     half_width
         Kernel half-width in voxels (the same along each axis).  Default: along
-        each axis, enough voxels to reach the CSDA range of a 2.28 MeV electron
-        (11.3 mm / ρ), and at least 5 (11 × 11 × 11).
+        each axis, the maximum β range (CSDA range of a 2.28 MeV electron,
+        11.3 mm / ρ; :func:`y90_max_range_mm`) plus one voxel, ⌊R / L⌋ + 1, and
+        at least 5 (11 × 11 × 11).  A smaller one loses energy, recorded as
+        ``beyond_kernel_fraction``.
     mean_energy_mev
         Energy emitted per decay, MeV: 0.9267 (ICRP-107) by default; the
         TheraSphere insert uses 0.9367.
@@ -540,7 +604,8 @@ def y90_kernel(
     -------
     DoseKernel
         ``source`` ``"netlm-monte-carlo"``; ``metadata`` records every input,
-        the radiative fraction and the kernel's energy fraction.
+        the radiative fraction (``escaped_bremsstrahlung_fraction``), the
+        maximum β range and its source, and the kernel's energy fraction.
 
     Raises
     ------
@@ -569,7 +634,13 @@ def y90_kernel(
         "mean_energy_mev": float(mean_energy_mev),
         "half_width": list(halves),
         "dpk": _dpk_params(histories, seed),
-        "quadrature": [_MIN_RINGS, _RINGS_PER_VOXEL, _MAX_RINGS, _SHELLS_PER_VOXEL],
+        "quadrature": [
+            _MIN_RINGS,
+            _RINGS_PER_VOXEL,
+            _MAX_RINGS,
+            _SHELLS_PER_VOXEL,
+            _MAX_SHELL_MM,
+        ],
     }
     path = directory / f"y90-kernel-{_digest(params)}.npz"
     cached = _read_cache(path, params)
@@ -590,6 +661,9 @@ def y90_kernel(
         "mean_energy_mev": float(mean_energy_mev),
         "spectrum_mean_mev": tally.sampled_mean_mev,
         "radiative_fraction": tally.radiative_fraction,
+        "escaped_bremsstrahlung_fraction": tally.radiative_fraction,
+        "max_range_mm": y90_max_range_mm(density_g_per_ml),
+        "max_range_source": get_source(MAX_RANGE_SOURCE).cite(),
         "beyond_kernel_fraction": max(0.0, 1.0 - tally.radiative_fraction - deposited),
         "energy_fraction": deposited,
         "knock_on_per_history": tally.knock_on_per_history,
@@ -600,6 +674,7 @@ def y90_kernel(
             "rings_per_voxel": _RINGS_PER_VOXEL,
             "max_rings": _MAX_RINGS,
             "shells_per_voxel": _SHELLS_PER_VOXEL,
+            "max_shell_mm": _MAX_SHELL_MM,
         },
     }
     _write_cache(path, params, {"values": values, "metadata": np.array(json.dumps(metadata))})
