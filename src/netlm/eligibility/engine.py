@@ -38,6 +38,7 @@ from netlm import __version__
 from netlm.case.model import Case
 from netlm.clinical import albi, child_pugh, tumour_burden, who_2019_grade
 from netlm.eligibility.model import (
+    CHILD_PUGH_SCORE,
     Assessment,
     Assumption,
     Effect,
@@ -266,7 +267,7 @@ class Assessor:
             return []
         ctx.begin()
         _ = ctx.child_pugh
-        found = [("Child-Pugh score", a) for a in ctx.assumptions()]
+        found = [(CHILD_PUGH_SCORE, a) for a in ctx.assumptions()]
         ctx.begin()
         return found
 

@@ -129,6 +129,10 @@ class MissingInformation(BaseModel):
     fields: tuple[str, ...]
 
 
+#: ``used_by`` of an assumption behind the Child-Pugh score of the assessment.
+CHILD_PUGH_SCORE = "Child-Pugh score"
+
+
 class AssumptionKind(StrEnum):
     """How netlm took a value the case does not record.
 

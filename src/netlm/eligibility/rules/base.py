@@ -139,10 +139,14 @@ def _fit_for_anaesthesia(ctx: Context) -> str | None:
     return f"not reported; ECOG {ecog} <= {limit}"
 
 
+#: Primary sites whose resection may have been a pancreatoduodenectomy (Whipple:
+#: a bilio-enteric anastomosis); ``other`` covers the duodenum.
+_WHIPPLE_SITES: Final = (PrimarySite.PANCREAS, PrimarySite.OTHER, None)
+
+
 def _no_biliary_surgery(ctx: Context) -> str | None:
     t = ctx.case.tumour
-    if t.primary_site is PrimarySite.PANCREAS and t.primary_resected is not False:
-        # A resected pancreatic primary may mean a Whipple: a bilio-enteric anastomosis.
+    if t.primary_resected is not False and t.primary_site in _WHIPPLE_SITES:
         return None
     return "no biliary surgery, sphincterotomy or stent recorded"
 
