@@ -416,6 +416,7 @@ def test_pdf_board_report_lists_assumptions(tmp_path: Path) -> None:
     assert "absent: intrahepatic biliary dilatation" in flat
     assert "absent: irreversible coagulopathy" in flat
     assert "assume absent" in flat  # provenance: the policy
+    assert "netlm missing-data policy" in flat  # the assumption's source, in the references
 
 
 def test_verdict_is_never_more_favourable_than_ask_provisional(
