@@ -272,10 +272,11 @@ ASSUMABLE_FINDINGS: Final[Mapping[str, AssumableFinding]] = {
             "tumour.symptoms_refractory_to_ssa",
             "symptoms refractory to somatostatin analogues",
             False,
-            "non-functioning tumour",
+            "non-functioning tumour: the symptoms meant are secretory (seed 001 §1, §6.1)",
             "with the treating physician",
             kind=AssumptionKind.INFERRED_ABSENT,
             basis=_non_functioning,
+            sources=("missing_findings_policy", "tace_001"),
         ),
     )
 }
