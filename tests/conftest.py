@@ -11,6 +11,7 @@ from hypothesis import settings
 
 from netlm.case import Case, case_from_mapping
 from netlm.eligibility import Assessor, Modality
+from netlm.eligibility.profile import RuleProfile, default_profile
 
 # Reproducible property tests: the same examples on every machine and in CI.
 settings.register_profile("netlm", derandomize=True, deadline=None)
@@ -126,3 +127,16 @@ def assessor() -> Assessor:
 def fired(assessor: Assessor, case: Case, modality: Modality | str) -> set[str]:
     """Ids of the rules that fired for ``modality``."""
     return {f.rule_id for f in assessor.assess(case).option(modality).findings}
+
+
+def ask_profile() -> RuleProfile:
+    """The default profile with ``missing_findings: ask`` (netlm 0.1 behaviour)."""
+    base = default_profile()
+    parameters = base.parameters.model_copy(update={"missing_findings": "ask"})
+    return base.model_copy(update={"id": "default-ask", "parameters": parameters})
+
+
+@pytest.fixture(scope="session")
+def ask_assessor() -> Assessor:
+    """An assessor that assumes nothing: every unrecorded field needs information."""
+    return Assessor(ask_profile())

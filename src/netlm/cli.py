@@ -82,7 +82,13 @@ def assess(
         Path | None, typer.Option("--pdf", help="Also write the board summary as a PDF.")
     ] = None,
 ) -> None:
-    """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up."""
+    """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up.
+
+    Unrecorded findings (biliary dilatation, contrast allergy...) are
+    assumed absent, listed with each option and in the work-up to confirm;
+    missing data (labs, Ki-67, ECOG...) give needs_information.
+    A profile with missing_findings: ask asks for every finding instead.
+    """
     try:
         if str(case) == "-":
             parsed = parse_case(typer.get_text_stream("stdin").read())

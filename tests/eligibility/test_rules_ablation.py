@@ -472,19 +472,33 @@ def test_table1_contraindications_apply_to_every_ablation(
         ("liver__biliary_dilatation", "liver.biliary_dilatation"),
     ],
 )
-def test_unknown_contraindication_needs_information(
-    assessor: Assessor, field: str, path: str
+def test_unknown_contraindication_is_an_assumption(
+    assessor: Assessor, ask_assessor: Assessor, field: str, path: str
 ) -> None:
+    # Unreported on a complete record: assumed (or, for coagulopathy, inferred from
+    # INR 1.0 / platelets 220) absent, listed, verdict unchanged (#10).
     opt = option(assessor, RFA, **{field: DELETE})
-    assert opt.verdict is Verdict.NEEDS_INFORMATION
-    assert path in opt.missing_information
-    assert opt.provisional_verdict is Verdict.ELIGIBLE
+    assert opt.verdict is Verdict.ELIGIBLE
+    assert path not in opt.missing_information
+    assert [a.field for a in opt.assumptions] == [path]
+    # missing_findings: ask keeps netlm 0.1: needs information.
+    strict = ask_assessor.assess(make_case(**{field: DELETE})).option(RFA)
+    assert strict.verdict is Verdict.NEEDS_INFORMATION
+    assert path in strict.missing_information
+    assert strict.provisional_verdict is Verdict.ELIGIBLE
+    assert strict.assumptions == ()
 
 
-def test_unknown_arrhythmia_matters_only_for_ire(assessor: Assessor) -> None:
+def test_unknown_arrhythmia_matters_only_for_ire(
+    assessor: Assessor, ask_assessor: Assessor
+) -> None:
     assessment = assessor.assess(make_case(history__cardiac_arrhythmia=DELETE))
-    assert "history.cardiac_arrhythmia" in assessment.option(IRE).missing_information
+    assert [a.field for a in assessment.option(IRE).assumptions] == ["history.cardiac_arrhythmia"]
+    assert assessment.option(RFA).assumptions == ()
     assert assessment.option(RFA).verdict is Verdict.ELIGIBLE
+    strict = ask_assessor.assess(make_case(history__cardiac_arrhythmia=DELETE))
+    assert "history.cardiac_arrhythmia" in strict.option(IRE).missing_information
+    assert strict.option(RFA).verdict is Verdict.ELIGIBLE
 
 
 # --------------------------------------------------------------------------- bleeding

@@ -456,10 +456,16 @@ def test_portal_vein_thrombosis_excludes_embolization_not_tare(assessor: Assesso
     assert result.option("tare_resin").verdict is Verdict.ELIGIBLE_WITH_CAUTION
 
 
-def test_missing_portal_vein_status_needs_information(assessor: Assessor) -> None:
+def test_missing_portal_vein_status_is_assumed_absent(
+    assessor: Assessor, ask_assessor: Assessor
+) -> None:
     opt = _option(assessor, "tae", liver__portal_vein_thrombosis=DELETE)
-    assert opt.verdict is Verdict.NEEDS_INFORMATION
-    assert "liver.portal_vein_thrombosis" in opt.missing_information
+    assert opt.verdict is Verdict.ELIGIBLE
+    assert [a.field for a in opt.assumptions] == ["liver.portal_vein_thrombosis"]
+    assert "portal vein thrombosis" in opt.assumptions[0].statement
+    strict = _option(ask_assessor, "tae", liver__portal_vein_thrombosis=DELETE)
+    assert strict.verdict is Verdict.NEEDS_INFORMATION
+    assert "liver.portal_vein_thrombosis" in strict.missing_information
 
 
 @pytest.mark.parametrize("intervention", ["sphincterotomy", "bilioenteric_anastomosis"])
@@ -500,8 +506,24 @@ def test_stent_and_sphincterotomy_both_reported(assessor: Assessor) -> None:
     assert opt.verdict is Verdict.CONTRAINDICATED
 
 
-def test_missing_biliary_history_needs_information(assessor: Assessor) -> None:
+def test_missing_biliary_history_is_assumed_absent(
+    assessor: Assessor, ask_assessor: Assessor
+) -> None:
     opt = _option(assessor, "tae", history__biliary_intervention=DELETE)
+    assert opt.verdict is Verdict.ELIGIBLE
+    assert [a.field for a in opt.assumptions] == ["history.biliary_intervention"]
+    strict = _option(ask_assessor, "tae", history__biliary_intervention=DELETE)
+    assert strict.verdict is Verdict.NEEDS_INFORMATION
+    assert "history.biliary_intervention" in strict.missing_information
+
+
+def test_missing_biliary_history_after_pancreatic_resection_needs_information(
+    assessor: Assessor,
+) -> None:
+    # A resected pancreatic primary may have been a Whipple (bilio-enteric anastomosis).
+    opt = _option(
+        assessor, "tae", history__biliary_intervention=DELETE, tumour__primary_site="pancreas"
+    )
     assert opt.verdict is Verdict.NEEDS_INFORMATION
     assert "history.biliary_intervention" in opt.missing_information
 

@@ -554,10 +554,15 @@ def test_whipple_example_is_not_prior_liver_directed_therapy(assessor: Assessor)
     assert "prrt_ia.lutia_prior_ldt" not in unevaluated(opt)
 
 
-def test_lutia_prior_therapy_unknown_needs_information(assessor: Assessor) -> None:
+def test_lutia_prior_therapy_unknown_is_assumed_none(
+    assessor: Assessor, ask_assessor: Assessor
+) -> None:
     opt = option(assessor, IA, **LUTIA, history__prior_treatments=DELETE)
-    assert opt.verdict is Verdict.NEEDS_INFORMATION
-    assert "history.prior_treatments" in opt.missing_information
+    assert opt.verdict is option(assessor, IA, **LUTIA).verdict
+    assert [a.field for a in opt.assumptions] == ["history.prior_treatments"]
+    strict = option(ask_assessor, IA, **LUTIA, history__prior_treatments=DELETE)
+    assert strict.verdict is Verdict.NEEDS_INFORMATION
+    assert "history.prior_treatments" in strict.missing_information
 
 
 def test_intra_arterial_prrt_is_never_plain_eligible(assessor: Assessor) -> None:

@@ -129,6 +129,49 @@ class MissingInformation(BaseModel):
     fields: tuple[str, ...]
 
 
+#: ``used_by`` of an assumption behind the Child-Pugh score of the assessment.
+CHILD_PUGH_SCORE = "Child-Pugh score"
+
+
+class AssumptionKind(StrEnum):
+    """How netlm took a value the case does not record.
+
+    ``assumed_absent``: a finding that imaging, staging or the history would
+    report was not recorded, so it is taken as absent.  ``inferred_absent``:
+    other recorded data imply it is absent (e.g. no coagulopathy from a normal
+    INR and platelet count).  Either way it must be confirmed.
+    """
+
+    ASSUMED_ABSENT = "assumed_absent"
+    INFERRED_ABSENT = "inferred_absent"
+
+
+class Assumption(BaseModel):
+    """A finding the case does not record that netlm took as absent.
+
+    Only fields declared in
+    :data:`netlm.eligibility.rules.base.ASSUMABLE_FINDINGS` are ever assumed,
+    and only under the profile setting ``missing_findings: assume_absent``.
+    The verdict is the one the rules give with the finding absent; the board
+    must confirm the assumption (it is also listed in the work-up).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str = Field(description="The case field that was not recorded.")
+    kind: AssumptionKind
+    finding: str = Field(description="What was assumed absent, in words.")
+    value: str = Field(description="The value used in its place (JSON text).")
+    basis: str = Field(description="Why it may be taken as absent.")
+    confirm: str = Field(description="Where the board confirms it.")
+    statement: str = Field(description="One line for the board: what is assumed, to confirm.")
+    sources: tuple[Source, ...]
+    used_by: tuple[str, ...] = Field(
+        default=(), description="Rule ids (or scores) whose result relies on the assumption."
+    )
+    for_modalities: tuple[Modality, ...] = ()
+
+
 class ModalityOption(BaseModel):
     """The verdict for one modality with the findings behind it."""
 
@@ -146,6 +189,10 @@ class ModalityOption(BaseModel):
         description="Case fields whose absence makes this verdict needs_information."
     )
     unevaluated_rules: tuple[MissingInformation, ...] = ()
+    assumptions: tuple[Assumption, ...] = Field(
+        default=(),
+        description="Unrecorded findings taken as absent to reach this verdict (to confirm).",
+    )
 
 
 class RankedOption(BaseModel):
@@ -195,6 +242,11 @@ class Provenance(BaseModel):
     inputs_digest: str = Field(description="SHA-256 of the validated case (canonical JSON).")
     rules_evaluated: int
     ctcae_version: str
+    missing_findings: str = Field(
+        default="ask",
+        description="The profile's missing-data policy: assume_absent or ask (results "
+        "recorded before the policy existed behaved as ask).",
+    )
 
 
 class Assessment(BaseModel):
@@ -214,6 +266,10 @@ class Assessment(BaseModel):
         default=(),
         description="Every option, usable ones first, curative before palliative before "
         "systemic (see netlm.eligibility.ordering).",
+    )
+    assumptions: tuple[Assumption, ...] = Field(
+        default=(),
+        description="Every assumption of every option (and of the scores), one per field.",
     )
 
     def option(self, modality: Modality | str) -> ModalityOption:

@@ -30,6 +30,9 @@ class Parameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    missing_findings: Literal["assume_absent", "ask"]
+    coagulopathy_absent_inr_max: float
+    coagulopathy_absent_platelets_min_10e9_per_l: float
     fdg_pet_ki67_threshold_percent: float
     carcinoid_heart_ntprobnp_pg_ml: float
     albi_coefficient: float

@@ -8,6 +8,7 @@ from netlm.case.model import FunctionalSyndrome, InvolvementMethod, PresenceStat
 from netlm.clinical import BurdenMethod, WhoGrade
 from netlm.eligibility.model import (
     RADIOEMBOLIZATION,
+    Assumption,
     Modality,
     ModalityOption,
     Verdict,
@@ -31,8 +32,14 @@ def _item(
 
 
 def recommend_workup(ctx: Context, options: Iterable[ModalityOption]) -> tuple[WorkupItem, ...]:
-    """Investigations still needed, given the case and the verdicts so far."""
+    """Investigations still needed, given the case and the verdicts so far.
+
+    Every finding an open option (not contraindicated or not suitable) was
+    assumed or inferred absent for becomes one ``confirm:<field>`` item: the
+    verdict stands only once it is confirmed.
+    """
     case, p = ctx.case, ctx.p
+    options = tuple(options)
     opts = {o.modality: o for o in options}
     items: list[WorkupItem] = []
     tumour = case.tumour
@@ -165,4 +172,24 @@ def recommend_workup(ctx: Context, options: Iterable[ModalityOption]) -> tuple[W
                 [Modality.RESECTION],
             )
         )
+    items += _confirmations(options)
     return tuple(items)
+
+
+def _confirmations(options: Iterable[ModalityOption]) -> list[WorkupItem]:
+    """One item per assumed finding, for the open options that rely on it."""
+    by_field: dict[str, tuple[Assumption, list[Modality]]] = {}
+    for o in options:
+        if o.verdict in _CLOSED:
+            continue
+        for a in o.assumptions:
+            by_field.setdefault(a.field, (a, []))[1].append(o.modality)
+    return [
+        WorkupItem(
+            id=f"confirm:{a.field}",
+            message=a.statement,
+            sources=a.sources,
+            for_modalities=tuple(modalities),
+        )
+        for a, modalities in by_field.values()
+    ]

@@ -176,6 +176,18 @@ _ALL: Final[tuple[Source, ...]] = (
         _P.NET,
         _C.VERIFIED,
     ),
+    _s(
+        "missing_findings_policy",
+        None,
+        "netlm missing-data policy (README 'Missing data'); the seeds are silent on "
+        "unreported findings",
+        "a finding that pre-treatment cross-sectional imaging, staging or the history would "
+        "report (biliary dilatation, portal vein thrombosis, ascites, contrast allergy...) is "
+        "taken as absent when the record does not mention it, and listed as an assumption to "
+        "confirm at work-up; measured data (labs, Ki-67, ECOG, volumes) are never assumed",
+        _P.GENERAL,
+        _C.UNVERIFIED,
+    ),
     # --- liver function --------------------------------------------------------
     _s(
         "liver_failure_001",

@@ -7,7 +7,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from netlm.eligibility.model import Assessment, Effect, Finding, ModalityOption, Verdict
+from netlm.eligibility.model import (
+    CHILD_PUGH_SCORE,
+    Assessment,
+    AssumptionKind,
+    Effect,
+    Finding,
+    ModalityOption,
+    Verdict,
+)
 
 VERDICT_STYLE: dict[Verdict, str] = {
     Verdict.ELIGIBLE: "bold green",
@@ -44,6 +52,9 @@ def headline(a: Assessment) -> list[tuple[str, str]]:
         if cp.score and cp.child_pugh_class
         else ("unknown (" + ", ".join(cp.missing) + ")")
     )
+    cp_assumed = [x.finding for x in a.assumptions if CHILD_PUGH_SCORE in x.used_by]
+    if cp_assumed:
+        cp_text += f" (assuming no {' or '.join(cp_assumed)})"
     al = a.liver_function.albi
     al_text = (
         f"grade {al.grade} ({al.score:.2f})" if al.score is not None and al.grade else "unknown"
@@ -71,6 +82,30 @@ def _finding_line(f: Finding) -> str:
     return f"{EFFECT_MARK[f.effect]} {f.message} [{where}]"
 
 
+def assumption_line(o: ModalityOption) -> str | None:
+    """One line naming what ``o``'s verdict assumes absent, or ``None``.
+
+    Examples
+    --------
+    >>> from netlm.eligibility import Assessor
+    >>> from netlm.case import parse_case
+    >>> case = parse_case("schema: netlm/case/v1\\npatient: {id: A1, ecog: 0}")
+    >>> assumption_line(Assessor().assess(case).option("ablation_rfa"))
+    '~ assumed absent (confirm): contraindication to sedation or general anaesthesia'
+    """
+    if not o.assumptions:
+        return None
+    parts = []
+    for kind, words in (
+        (AssumptionKind.ASSUMED_ABSENT, "assumed absent"),
+        (AssumptionKind.INFERRED_ABSENT, "inferred absent"),
+    ):
+        names = [a.finding for a in o.assumptions if a.kind is kind]
+        if names:
+            parts.append(f"{words} (confirm): {', '.join(names)}")
+    return "~ " + "; ".join(parts)
+
+
 def _reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
     shown = [
         f
@@ -81,6 +116,9 @@ def _reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
     if o.verdict is Verdict.NEEDS_INFORMATION:
         lines.append("? needs: " + ", ".join(o.missing_information))
         lines.append(f"  if those are unremarkable: {o.provisional_verdict.value}")
+    assumed = assumption_line(o)
+    if assumed:
+        lines.append(assumed)
     return lines
 
 
@@ -118,7 +156,7 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
     footer = Text(
         f"netlm {prov.netlm_version} · profile {prov.profile.id} {prov.profile.version} "
         f"({prov.profile.digest[:12]}) · {prov.rules_evaluated} rules · "
-        f"inputs {prov.inputs_digest[:12]}",
+        f"missing findings: {prov.missing_findings} · inputs {prov.inputs_digest[:12]}",
         style="dim",
     )
     return Group(
@@ -152,10 +190,24 @@ def render_markdown(a: Assessment) -> str:
                 out.append(f"  - {s.cite()}")
         if o.missing_information:
             out.append(f"- **needs information:** {', '.join(o.missing_information)}")
+        for x in o.assumptions:
+            out.append(
+                f"- **{x.kind.value}** `{x.field}`: {x.finding} ({x.basis}); confirm {x.confirm}"
+            )
+            for src in x.sources:
+                out.append(f"  - {src.cite()}")
+        out.append("")
+    if a.assumptions:
+        out += ["## Assumed, not recorded", ""]
+        out += [
+            f"- {x.statement} (for {', '.join(m.value for m in x.for_modalities) or 'scores'})"
+            for x in a.assumptions
+        ]
         out.append("")
     prov = a.provenance
     out.append(
         f"_netlm {prov.netlm_version}, profile `{prov.profile.id}` {prov.profile.version} "
-        f"(sha256 {prov.profile.digest[:12]}), inputs sha256 {prov.inputs_digest[:12]}._"
+        f"(sha256 {prov.profile.digest[:12]}), missing findings: {prov.missing_findings}, "
+        f"inputs sha256 {prov.inputs_digest[:12]}._"
     )
     return "\n".join(out) + "\n"

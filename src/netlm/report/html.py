@@ -449,6 +449,8 @@ def board_context(
     for option in assessment.options:
         for finding in option.findings:
             references.add(s.cite() for s in finding.sources)
+        for assumption in option.assumptions:
+            references.add(s.cite() for s in assumption.sources)
     for item in assessment.workup:
         references.add(s.cite() for s in item.sources)
     counts = {v: 0 for v in Verdict}
