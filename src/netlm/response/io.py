@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
-import yaml
 from pydantic import ValidationError
 
+from netlm.documents import Format, format_for, parse_document, read_bytes
 from netlm.errors import ResponseError
 from netlm.response.model import RESPONSE_SCHEMA, Observation, ResponseFile, Role, Status
 from netlm.validation import problem as _problem
@@ -126,22 +124,17 @@ def response_from_mapping(data: object) -> ResponseFile:
     return resolve(doc)
 
 
-def parse_response(text: str | bytes, *, format: Literal["yaml", "json"] = "yaml") -> ResponseFile:
-    """Parse a response file from YAML or JSON text."""
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        data = json.loads(text) if format == "json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, ValueError) as exc:
-        raise ResponseError([("", f"not valid {format.upper()}: {exc}")]) from None
-    return response_from_mapping(data)
+def parse_response(text: str | bytes, *, format: Format = "yaml") -> ResponseFile:
+    """Parse a response file from YAML or JSON text (read by :mod:`netlm.documents`).
+
+    Raises
+    ------
+    ResponseError
+        If the text cannot be read safely or is not a valid response file.
+    """
+    return response_from_mapping(parse_document(text, format=format, error=ResponseError))
 
 
 def load_response(path: str | Path) -> ResponseFile:
     """Read a response file; ``.json`` is JSON, anything else YAML."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ResponseError([("", f"cannot read {p}: {exc.strerror or exc}")]) from None
-    return parse_response(raw, format="json" if p.suffix.lower() == ".json" else "yaml")
+    return parse_response(read_bytes(path, error=ResponseError), format=format_for(path))
