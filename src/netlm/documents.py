@@ -247,6 +247,9 @@ def _read_yaml(text: str) -> Any:
         if mark is not None:
             _fail(mark.line + 1, f"not valid YAML, {what} (column {mark.column + 1})")
         _fail(None, f"not valid YAML, {what}")
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        _fail(line, f"not valid YAML, character {exc.character!r} is not allowed")
     except yaml.YAMLError as exc:
         _fail(None, f"not valid YAML, {exc}")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 import typer
@@ -18,6 +19,15 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
+def today() -> dt.date:
+    """The date case files are checked against (no date may be after it).
+
+    The CLI is the boundary that reads the clock; the core and the readers take
+    ``today`` as an argument, so tests pin it.
+    """
+    return dt.date.today()
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -30,5 +40,6 @@ def fail(error: NetlmError) -> typer.Exit:
         for path, message in error.problems:
             console.print(f"  {path or '(document)'}: {message}", markup=False)
     else:
-        console.print(f"[bold red]error:[/] {error}", markup=False)
+        console.print("[bold red]error:[/] ", end="")
+        console.print(str(error), markup=False)
     return typer.Exit(EXIT_BAD_INPUT)

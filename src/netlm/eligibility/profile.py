@@ -162,10 +162,18 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
             if "value" not in spec:
                 raise ProfileError(f"{origin}: parameter {name!r} has no 'value'")
             values[name] = spec["value"]
-            sources = tuple(spec.get("sources") or ())
+            cited = spec.get("sources") or ()
+            if isinstance(cited, str):
+                cited = (cited,)
+            if not isinstance(cited, (list, tuple)) or not all(isinstance(c, str) for c in cited):
+                raise ProfileError(f"{origin}: parameter {name!r}: 'sources' must be a list of ids")
+            sources = tuple(cited)
             for sid in sources:
                 if sid not in SOURCES:
                     raise ProfileError(f"{origin}: parameter {name!r} cites unknown source {sid!r}")
+            for text_key in ("unit", "alternatives", "note"):
+                if not isinstance(spec.get(text_key), (str, type(None))):
+                    raise ProfileError(f"{origin}: parameter {name!r}: '{text_key}' must be text")
             prior = info.get(name)
             info[name] = ParameterInfo(
                 name=name,
