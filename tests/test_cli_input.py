@@ -31,7 +31,10 @@ BAD_DOCUMENTS: dict[str, tuple[bytes, str]] = {
         ),
         "once aliases are expanded",
     ),
-    "deep nesting": (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nest"),  # ours at 64 levels, or libyaml's own limit
+    "deep nesting": (
+        b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+        "nest",
+    ),  # ours at 64 levels, or libyaml's own limit
     "non-utf8": (b"schema: x\nname: caf\xe9\n", "line 2: not UTF-8"),
     "malformed": (b"schema: [\n", "not valid YAML"),
     "two documents": (b"a: 1\n---\nb: 2\n", "second document"),

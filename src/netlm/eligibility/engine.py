@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from netlm import __version__
 from netlm.case.model import Case
+from netlm.case.plausibility import unit_warnings
 from netlm.clinical import albi, child_pugh, tumour_burden, who_2019_grade
 from netlm.eligibility.model import (
     Assessment,
@@ -198,6 +199,7 @@ class Assessor:
                 rules_evaluated=len(self.rules),
                 ctcae_version=self.profile.parameters.ctcae_version,
             ),
+            warnings=unit_warnings(case),
         )
 
 

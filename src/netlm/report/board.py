@@ -102,6 +102,10 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
             Text(o.verdict.value.replace("_", " "), style=VERDICT_STYLE[o.verdict]),
             Text("\n".join(_reasons(o, all_findings=all_findings)) or "no findings"),
         )
+    warnings = Table(title="Check these values", expand=True, show_header=False)
+    warnings.add_column("warning", style="yellow")
+    for w in a.warnings:
+        warnings.add_row(f"⚠ {w.field}: {w.message}")
     workup = Table(title="Work-up still needed", expand=True, show_header=False)
     workup.add_column("item")
     for w in a.workup:
@@ -115,7 +119,9 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
         f"inputs {prov.inputs_digest[:12]}",
         style="dim",
     )
-    return Group(Panel(header, title="netlm tumour-board assessment"), options, workup, footer)
+    parts: list[RenderableType] = [Panel(header, title="netlm tumour-board assessment")]
+    parts += [warnings] if a.warnings else []
+    return Group(*parts, options, workup, footer)
 
 
 def render_markdown(a: Assessment) -> str:
@@ -123,6 +129,10 @@ def render_markdown(a: Assessment) -> str:
     out = ["# netlm tumour-board assessment", ""]
     for label, value in headline(a):
         out.append(f"- **{label}:** {value}")
+    if a.warnings:
+        out += ["", "## Check these values", ""]
+        for w in a.warnings:
+            out.append(f"- **{w.field}:** {w.message} ({'; '.join(s.cite() for s in w.sources)})")
     out += ["", "## Options", "", "| Modality | Verdict | Main reasons |", "|---|---|---|"]
     for o in a.options:
         reasons = "<br>".join(line.replace("|", "\\|") for line in _reasons(o, all_findings=False))
