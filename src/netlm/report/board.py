@@ -104,8 +104,8 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
         )
     warnings = Table(title="Check these values", expand=True, show_header=False)
     warnings.add_column("warning", style="yellow")
-    for w in a.warnings:
-        warnings.add_row(f"⚠ {w.field}: {w.message}")
+    for warning in a.warnings:
+        warnings.add_row(f"⚠ {warning.field}: {warning.message}")
     workup = Table(title="Work-up still needed", expand=True, show_header=False)
     workup.add_column("item")
     for w in a.workup:
