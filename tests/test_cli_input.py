@@ -162,3 +162,35 @@ def test_cli_checks_case_dates_against_the_real_clock(
     for command in (["assess", str(path)], ["sirt", "plan", str(plan), "--case", str(path)]):
         assert main(command) == 2
         assert "workup.maa_date" in capsys.readouterr().err
+
+
+def test_future_scan_dates_in_a_response_file_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netlm.errors import ResponseError
+    from netlm.response.io import parse_response
+
+    text = (EXAMPLES / "response-recist.yaml").read_text(encoding="utf-8")
+    last = "2026-07-01"
+    assert last in text
+    on_the_day = dt.date(2026, 7, 1)
+    assert parse_response(text, today=on_the_day).timepoints[-1].date == on_the_day
+    with pytest.raises(ResponseError) as info:
+        parse_response(text, today=on_the_day - dt.timedelta(days=1))
+    assert [f for f, _ in info.value.problems] == ["timepoints[2].date"]
+    monkeypatch.setattr(common, "today", lambda: dt.date(2026, 6, 30))
+    assert main(["response", str(EXAMPLES / "response-recist.yaml")]) == 2
+    assert "timepoints[2].date: 2026-07-01 is in the future" in capsys.readouterr().err
+
+
+def test_negative_uncertainty_seed_is_a_plan_error_not_a_numpy_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    doc = yaml.safe_load((EXAMPLES / "plan-bsa-resin-bilobar.yaml").read_text(encoding="utf-8"))
+    doc["uncertainty"] = {"volume_relative_sd": 0.1, "seed": -1}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["sirt", "plan", str(path)]) == 2
+    assert "uncertainty.seed" in capsys.readouterr().err

@@ -279,7 +279,9 @@ def response(
     from netlm.response.report import assess_response
 
     try:
-        reports = [assess_response(load_response(f), criteria) for f in files]
+        reports = [
+            assess_response(load_response(f, today=_common.today()), criteria) for f in files
+        ]
         if waterfall is not None or spider is not None:
             from netlm.report import response_plots
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -111,8 +112,28 @@ def resolve(doc: ResponseFile) -> ResponseFile:
     return doc.model_copy(update={"timepoints": tuple(resolved_points)})
 
 
-def response_from_mapping(data: object) -> ResponseFile:
-    """Validate and resolve a parsed response document."""
+def _future_dates(doc: ResponseFile, today: dt.date) -> list[tuple[str, str]]:
+    """``(field, message)`` for each date in ``doc`` after ``today``."""
+    dated = [("reference_date", doc.reference_date)]
+    dated += [(f"timepoints[{i}].date", tp.date) for i, tp in enumerate(doc.timepoints)]
+    return [
+        (where, f"{day} is in the future (today is {today})")
+        for where, day in dated
+        if day is not None and day > today
+    ]
+
+
+def response_from_mapping(data: object, *, today: dt.date | None = None) -> ResponseFile:
+    """Validate and resolve a parsed response document.
+
+    Parameters
+    ----------
+    data
+        The parsed document.
+    today
+        When given, a scan or reference date after ``today`` is refused (the
+        caller passes the date: netlm's core never reads the clock).
+    """
     if not isinstance(data, Mapping):
         raise ResponseError([("", f"a response file must be a mapping, not {type(data).__name__}")])
     if data.get("schema") != RESPONSE_SCHEMA:
@@ -121,10 +142,15 @@ def response_from_mapping(data: object) -> ResponseFile:
         doc = ResponseFile.model_validate(data)
     except ValidationError as exc:
         raise ResponseError([_problem(e) for e in exc.errors(include_url=False)]) from None
+    future = _future_dates(doc, today) if today is not None else []
+    if future:
+        raise ResponseError(future)
     return resolve(doc)
 
 
-def parse_response(text: str | bytes, *, format: Format = "yaml") -> ResponseFile:
+def parse_response(
+    text: str | bytes, *, format: Format = "yaml", today: dt.date | None = None
+) -> ResponseFile:
     """Parse a response file from YAML or JSON text (read by :mod:`netlm.documents`).
 
     Raises
@@ -132,9 +158,14 @@ def parse_response(text: str | bytes, *, format: Format = "yaml") -> ResponseFil
     ResponseError
         If the text cannot be read safely or is not a valid response file.
     """
-    return response_from_mapping(parse_document(text, format=format, error=ResponseError))
+    data = parse_document(text, format=format, error=ResponseError)
+    return response_from_mapping(data, today=today)
 
 
-def load_response(path: str | Path) -> ResponseFile:
-    """Read a response file; ``.json`` is JSON, anything else YAML."""
-    return parse_response(read_bytes(path, error=ResponseError), format=format_for(path))
+def load_response(path: str | Path, *, today: dt.date | None = None) -> ResponseFile:
+    """Read a response file; ``.json`` is JSON, anything else YAML.
+
+    ``today``, when given, is the date no scan may be after.
+    """
+    raw = read_bytes(path, error=ResponseError)
+    return parse_response(raw, format=format_for(path), today=today)

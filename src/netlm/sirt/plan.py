@@ -133,7 +133,7 @@ class Uncertainty(_M):
     tumour_to_normal_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
     activity_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
     samples: Annotated[int, Field(ge=100, le=200000)] = 5000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1, description="Random seed (>= 0).")] = 0
 
 
 class Optimise(_M):
