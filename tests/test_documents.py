@@ -349,3 +349,19 @@ def test_arbitrary_input_gives_data_or_a_document_error(text: str | bytes, fmt: 
 )
 def test_json_token_soup_gives_data_or_a_document_error(text: str) -> None:
     _only_document_errors(text, "json")
+
+
+def test_pure_python_loader_refuses_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CSafeLoader is preferred when PyYAML has libyaml; the checks do not depend on it.
+    import netlm.documents
+
+    monkeypatch.setattr(netlm.documents, "_LOADER", yaml.SafeLoader)
+    assert parse_document("a: [1, {b: 2026-01-05}]\n") == yaml.safe_load("a: [1, {b: 2026-01-05}]")
+    for text, fragment in (
+        (CASE_WITH_ANASTOMOSIS, "duplicate key 'biliary_intervention' at line 6"),
+        ("a: !!bool xx\n", "tags such as '!!bool'"),
+        (ALIAS_BOMB, "once aliases are expanded"),
+        ("[" * 200 + "]" * 200, "nest"),
+    ):
+        [(_, message)] = _problems(parse_document, text)
+        assert fragment in message
