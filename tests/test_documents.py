@@ -365,3 +365,24 @@ def test_pure_python_loader_refuses_the_same(monkeypatch: pytest.MonkeyPatch) ->
     ):
         [(_, message)] = _problems(parse_document, text)
         assert fragment in message
+
+
+def test_value_limit_counts_each_value_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large, nested document without aliases is read whole (nothing is counted
+    # twice), and the limit is exact.  A small limit keeps the test quick.
+    import netlm.documents
+
+    limit = 600
+    monkeypatch.setattr(netlm.documents, "MAX_NODES", limit)
+    # 6 values a row (2 mappings, 2 keys, a list, a number), plus the outer list.
+    rows = ",".join('{"a": {"b": [1]}}' for _ in range(limit // 6 - 1))
+    assert len(parse_document(f"[{rows}]")) == limit // 6 - 1
+    too_many = ",".join(["1"] * limit)  # plus the list itself
+    [(_, message)] = _problems(parse_document, f"[{too_many}]")
+    assert f"more than {limit} values" in message
+    assert len(parse_document(f"[{too_many[2:]}]")) == limit - 1
+
+
+def test_an_anchor_defined_twice_is_refused() -> None:
+    [(_, message)] = _problems(parse_document, "a: &x 1\nb: &x 2\nc: *x\n")
+    assert "anchor &x is defined twice" in message

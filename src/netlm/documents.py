@@ -290,8 +290,11 @@ def _on_event(loader: Any, state: _YamlState, event: yaml.Event) -> None:
                 line, f"not valid YAML, alias *{name} refers to no anchor (&{name}) before it", path
             )
         value, size, collection = state.anchors[name]
+        _count(state, size, line)
         _add(state, value, size, line, collection=collection)
     elif isinstance(event, yaml.ScalarEvent):
+        _anchor(state, event.anchor, line, path)
+        _count(state, 1, line)
         value = _scalar(loader, event, line, path)
         if event.anchor is not None:
             state.anchors[event.anchor] = (value, 1, False)
@@ -303,6 +306,8 @@ def _on_event(loader: Any, state: _YamlState, event: yaml.Event) -> None:
             )
         if len(state.stack) >= MAX_DEPTH:
             _fail(line, f"nested more than {MAX_DEPTH} levels deep; refused")
+        _anchor(state, event.anchor, line, path)
+        _count(state, 1, line)
         container: dict[Any, Any] | list[Any] = (
             {} if isinstance(event, yaml.MappingStartEvent) else []
         )
@@ -357,10 +362,20 @@ def _scalar(loader: Any, event: Any, line: int, path: tuple[int | str, ...]) -> 
         _fail(line, f"cannot read {shown} as a {kind}", path)
 
 
-def _add(state: _YamlState, value: Any, size: int, line: int, *, collection: bool) -> None:
+def _count(state: _YamlState, size: int, line: int) -> None:
+    """Count ``size`` more values (an alias counts every value it stands for)."""
     state.nodes += size
     if state.nodes > MAX_NODES:
         _fail(line, f"more than {MAX_NODES} values once aliases are expanded; refused")
+
+
+def _anchor(state: _YamlState, name: str | None, line: int, path: tuple[int | str, ...]) -> None:
+    if name is not None and (name in state.anchors or name in state.open_anchors):
+        _fail(line, f"not valid YAML here, anchor &{name} is defined twice", path)
+
+
+def _add(state: _YamlState, value: Any, size: int, line: int, *, collection: bool) -> None:
+    """Put a finished value (``size`` values in all) into the mapping or list being built."""
     if not state.stack:
         state.result = value
         return
