@@ -86,7 +86,13 @@ def assess(
         Path | None, typer.Option("--pdf", help="Also write the board summary as a PDF.")
     ] = None,
 ) -> None:
-    """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up."""
+    """Assess a case for every liver-directed treatment: verdicts, reasons, sources, work-up.
+
+    Duplicate keys, YAML tags, alias bombs, deep nesting, files over 4 MiB and
+    non-UTF-8 text are refused (exit code 2), as are dates after today's date.
+    Likely unit mix-ups (bilirubin umol/L vs mg/dL, albumin g/L vs g/dL) are
+    shown as warnings under "Check these values".
+    """
     try:
         if str(case) == "-":
             stdin = read_stream(typer.get_binary_stream("stdin"), error=CaseError)
