@@ -1,7 +1,10 @@
 """The ``netlm`` command line: a thin layer over the Python API.
 
 Exit codes: 0 success; 2 bad input (the message on stderr names the field);
-1 anything else.  Bad input never produces a traceback.
+1 anything else.  Bad input never produces a traceback.  Every document is read
+by :mod:`netlm.documents` (duplicate keys, YAML tags, alias bombs, deep nesting,
+oversized and non-UTF-8 files are refused); dates in a case file may not be
+after today's date.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typer.exceptions import TyperException
 from netlm import __version__
 from netlm.case import load_case, parse_case
 from netlm.commands import common as _common
+from netlm.documents import read_stream
 from netlm.eligibility import Assessment, Assessor, RuleProfile, default_profile, load_profile
-from netlm.errors import NetlmError
+from netlm.errors import CaseError, NetlmError
 from netlm.evidence import get_source
 from netlm.report.board import render_markdown, render_rich
 
@@ -88,12 +92,17 @@ def assess(
     assumed absent, listed with each option and in the work-up to confirm;
     missing data (labs, Ki-67, ECOG...) give needs_information.
     A profile with missing_findings: ask asks for every finding instead.
+    Duplicate keys, YAML tags, alias bombs, deep nesting, files over 4 MiB and
+    non-UTF-8 text are refused (exit code 2), as are dates after today's date.
+    Likely unit mix-ups (bilirubin umol/L vs mg/dL, albumin g/L vs g/dL) are
+    shown as warnings under "Check these values".
     """
     try:
         if str(case) == "-":
-            parsed = parse_case(typer.get_text_stream("stdin").read())
+            stdin = read_stream(typer.get_binary_stream("stdin"), error=CaseError)
+            parsed = parse_case(stdin, today=_common.today())
         else:
-            parsed = load_case(case)
+            parsed = load_case(case, today=_common.today())
         result = Assessor(_profile(profile)).assess(parsed)
         if pdf is not None:
             from netlm.report.pdf import board_pdf
@@ -203,7 +212,7 @@ def sirt_plan(
     try:
         plan = load_plan(plan_file)
         if case is not None:
-            plan = with_case_history(plan, load_case(case))
+            plan = with_case_history(plan, load_case(case, today=_common.today()))
         result = solve(plan)
         if pdf is not None:
             from netlm.report.pdf import plan_pdf
@@ -280,7 +289,9 @@ def response(
     from netlm.response.report import assess_response
 
     try:
-        reports = [assess_response(load_response(f), criteria) for f in files]
+        reports = [
+            assess_response(load_response(f, today=_common.today()), criteria) for f in files
+        ]
         if waterfall is not None or spider is not None:
             from netlm.report import response_plots
 

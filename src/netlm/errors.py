@@ -41,6 +41,17 @@ class InputError(NetlmError, ValueError):
         return [path for path, _ in self.problems]
 
 
+class DocumentError(InputError):
+    """A YAML or JSON document cannot be read safely (see :mod:`netlm.documents`).
+
+    The loaders of each document type re-raise it as their own error
+    (:class:`CaseError`, :class:`PlanError`...); this type is what
+    :func:`netlm.documents.parse_document` raises when no other is asked for.
+    """
+
+    what = "document"
+
+
 class CaseError(InputError):
     """A case file (``netlm/case/v1``) is malformed or holds an impossible value."""
 

@@ -61,8 +61,10 @@ from netlm.api.app import (
     voxel_dvh,
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
+from netlm.documents import parse_document
 from netlm.errors import (
     CaseError,
+    DocumentError,
     InputError,
     PermissionDeniedError,
     PlanError,
@@ -431,6 +433,11 @@ def _convert(raw: str, item: Input) -> tuple[Any, str | None]:
     return raw, None
 
 
+def _in_document(field: str, message: str) -> tuple[str, str]:
+    """A reader problem as a problem of the form's ``document`` field."""
+    return (f"document.{field}" if field else "document", message)
+
+
 def case_from_form(
     form: Mapping[str, str],
 ) -> tuple[Case | None, dict[str, Any], list[tuple[str, str]]]:
@@ -440,12 +447,9 @@ def case_from_form(
     extra = form.get(EXTRA_FIELD, "")
     if extra.strip():
         try:
-            loaded = yaml.safe_load(extra)
-        except yaml.YAMLError as exc:
-            problems.append((EXTRA_FIELD, f"not valid YAML: {exc}"))
-            loaded = {}
-        except (RecursionError, ValueError, LookupError, AttributeError, TypeError):
-            problems.append((EXTRA_FIELD, "not readable as YAML"))
+            loaded = parse_document(extra)
+        except DocumentError as exc:
+            problems += [(EXTRA_FIELD, f"{f}: {m}" if f else m) for f, m in exc.problems]
             loaded = {}
         if isinstance(loaded, dict) and all(isinstance(k, str) for k in loaded):
             document = loaded
@@ -898,9 +902,9 @@ def build_page_router() -> APIRouter:
         store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
     ) -> Response:
         try:
-            document = yaml.safe_load(form.get("document", ""))
-        except (yaml.YAMLError, RecursionError, ValueError, LookupError, AttributeError):
-            raise InputError([("document", "not valid YAML")]) from None
+            document = parse_document(form.get("document", ""))
+        except DocumentError as exc:
+            raise InputError([_in_document(f, m) for f, m in exc.problems]) from None
         if not isinstance(document, dict):
             raise InputError([("document", "paste a netlm/response/v1 document")])
         record_response(store, patient_id, document, actor=user.username)
@@ -926,9 +930,9 @@ def build_page_router() -> APIRouter:
         text = form.get("document", "")
         problems: list[tuple[str, str]] = []
         try:
-            document = yaml.safe_load(text)
-        except (yaml.YAMLError, RecursionError, ValueError, LookupError, AttributeError) as exc:
-            document, problems = None, [("", f"not valid YAML: {type(exc).__name__}")]
+            document = parse_document(text)
+        except DocumentError as exc:
+            document, problems = None, list(exc.problems)
         if not problems:
             try:
                 plan = plan_from_mapping(document)

@@ -7,23 +7,29 @@ that is wrong and why.
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
-import yaml
 from pydantic import ValidationError
 
 from netlm.case.model import SCHEMA_ID, Case
+from netlm.documents import Format, format_for, parse_document, read_bytes
 from netlm.errors import CaseError
 from netlm.validation import problem, short_repr
 
-Format = Literal["yaml", "json"]
 
-
-def case_from_mapping(data: object) -> Case:
+def case_from_mapping(data: object, *, today: dt.date | None = None) -> Case:
     """Validate an already-parsed document (a mapping) as a case.
+
+    Parameters
+    ----------
+    data
+        The parsed document.
+    today
+        When given, a date in the case later than ``today`` (a scan, a
+        laboratory result, a treatment) is refused, naming the field.  netlm's
+        core never reads the clock: the front door passes the date.
 
     Raises
     ------
@@ -41,7 +47,8 @@ def case_from_mapping(data: object) -> Case:
         shown = short_repr(schema, limit=200) or f"of type {type(schema).__name__}"
         raise CaseError([("schema", f"unsupported schema {shown} (expected {SCHEMA_ID!r})")])
     try:
-        return Case.model_validate(data)
+        context = {"today": today} if today is not None else None
+        return Case.model_validate(data, context=context)
     except ValidationError as exc:
         problems = [problem(e) for e in exc.errors(include_url=False)]
         raise CaseError(problems) from None
@@ -49,11 +56,21 @@ def case_from_mapping(data: object) -> Case:
         raise CaseError([("", "document is nested too deeply")]) from None
 
 
-def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:
+def parse_case(text: str | bytes, *, format: Format = "yaml", today: dt.date | None = None) -> Case:
     """Parse a case document from YAML or JSON text.
 
-    JSON is a subset of YAML, but JSON input is parsed with the JSON parser so
-    that its errors point at JSON positions.
+    The text is read by :func:`netlm.documents.parse_document`, which refuses
+    duplicate keys, YAML tags, alias bombs, deep nesting, oversized and
+    non-UTF-8 input, naming the line and field.
+
+    Parameters
+    ----------
+    text
+        The document, as text or UTF-8 bytes.
+    format
+        ``"yaml"`` or ``"json"``.
+    today
+        The date no date in the case may be after (see :func:`case_from_mapping`).
 
     Raises
     ------
@@ -69,31 +86,10 @@ def parse_case(text: str | bytes, *, format: Format = "yaml") -> Case:
     ...
     netlm.errors.CaseError: invalid case: patient.ecog: Input should be less than or equal to 4...
     """
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CaseError([("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    try:
-        if format == "json":
-            data = json.loads(text)
-        elif format == "yaml":
-            data = yaml.safe_load(text)
-        else:
-            raise CaseError([("", f"unknown format {format!r} (use 'yaml' or 'json')")])
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise CaseError([("", f"not valid {format.upper()}: {exc}")]) from None
-    except (RecursionError, ValueError) as exc:  # e.g. absurdly deep nesting, huge ints
-        raise CaseError([("", f"not readable as {format.upper()}: {exc}")]) from None
-    except (LookupError, AttributeError, TypeError) as exc:
-        # PyYAML's constructors for explicitly tagged scalars fail this way on bad
-        # values: "!!bool xx" (KeyError), "!!int ''" (IndexError), "!!timestamp x"
-        # (AttributeError).
-        raise CaseError([("", f"not readable as {format.upper()}: {exc!r}")]) from None
-    return case_from_mapping(data)
+    return case_from_mapping(parse_document(text, format=format, error=CaseError), today=today)
 
 
-def load_case(path: str | Path) -> Case:
+def load_case(path: str | Path, *, today: dt.date | None = None) -> Case:
     """Read and validate a case file; ``.json`` is JSON, anything else YAML.
 
     Raises
@@ -101,9 +97,5 @@ def load_case(path: str | Path) -> Case:
     CaseError
         If the file cannot be read or is not a valid case.
     """
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise CaseError([("", f"cannot read {p}: {exc.strerror or exc}")]) from None
-    return parse_case(raw, format="json" if p.suffix.lower() == ".json" else "yaml")
+    raw = read_bytes(path, error=CaseError)
+    return parse_case(raw, format=format_for(path), today=today)

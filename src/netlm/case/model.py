@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -53,6 +54,20 @@ class _Model(BaseModel):
                 if isinstance(value, bool) and _numeric(field.annotation):
                     raise ValueError(f"{name}:: must be a number, not {str(value).lower()}")
         return data
+
+    @model_validator(mode="after")
+    def _not_in_future(self, info: ValidationInfo) -> Any:
+        # The core never reads the clock: the reader passes ``today`` in the
+        # validation context (netlm.case.io.case_from_mapping), tests pin it.
+        today = info.context.get("today") if isinstance(info.context, dict) else None
+        if not isinstance(today, dt.date):
+            return self
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            day = value.date() if isinstance(value, dt.datetime) else value
+            if isinstance(day, dt.date) and day > today:
+                raise ValueError(f"{name}:: {value} is in the future (today is {today})")
+        return self
 
 
 # --------------------------------------------------------------------------- enums

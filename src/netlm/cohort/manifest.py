@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,6 +46,7 @@ from typing import Any, Final, Literal
 
 import yaml
 
+from netlm.documents import decode, format_for, parse_document, read_bytes
 from netlm.errors import InputError
 
 MANIFEST_SCHEMA: Final = "netlm/cohort-manifest/v1"
@@ -414,21 +414,12 @@ def load_manifest(path: str | Path, *, check_files: bool = False) -> Manifest:
         If the file cannot be read or is malformed.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise ManifestError([("", f"cannot read {p}: {reason or exc}")]) from None
+    raw = read_bytes(p, error=ManifestError)
     base = p.parent.resolve()
-    suffix = p.suffix.lower()
-    if suffix == ".csv":
-        manifest = parse_manifest_csv(text, base_dir=base)
+    if p.suffix.lower() == ".csv":
+        manifest = parse_manifest_csv(decode(raw, error=ManifestError), base_dir=base)
     else:
-        try:
-            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-        except (yaml.YAMLError, json.JSONDecodeError, ValueError) as exc:
-            kind = "JSON" if suffix == ".json" else "YAML"
-            raise ManifestError([("", f"not valid {kind}: {exc}")]) from None
+        data = parse_document(raw, format=format_for(p), error=ManifestError)
         manifest = manifest_from_mapping(data, base_dir=base)
     manifest = Manifest(patients=manifest.patients, source=p.resolve(), name=manifest.name)
     if check_files:

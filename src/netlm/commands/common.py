@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from enum import StrEnum
@@ -21,6 +22,15 @@ class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+def today() -> dt.date:
+    """The date case files are checked against (no date may be after it).
+
+    The CLI is the boundary that reads the clock; the core and the readers take
+    ``today`` as an argument, so tests pin it.
+    """
+    return dt.date.today()
 
 
 def stderr_console() -> Console:

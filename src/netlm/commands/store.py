@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from netlm.case import load_case
-from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail
+from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
@@ -178,7 +178,9 @@ def import_command(
         for path in files:
             progress.update(bar, description=f"import {path.name}")
             try:
-                version = store.import_case(load_case(path), actor=who, source=str(path))
+                version = store.import_case(
+                    load_case(path, today=today()), actor=who, source=str(path)
+                )
             except InputError as exc:
                 problems = exc.problems
             except NetlmError as exc:

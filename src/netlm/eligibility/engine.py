@@ -36,6 +36,7 @@ from dataclasses import replace
 
 from netlm import __version__
 from netlm.case.model import Case
+from netlm.case.plausibility import unit_warnings
 from netlm.clinical import albi, child_pugh, tumour_burden, who_2019_grade
 from netlm.eligibility.model import (
     CHILD_PUGH_SCORE,
@@ -300,6 +301,7 @@ class Assessor:
                 missing_findings=self.profile.parameters.missing_findings,
             ),
             assumptions=collect_assumptions(options, self._score_assumptions(ctx)),
+            warnings=unit_warnings(case),
         )
 
 

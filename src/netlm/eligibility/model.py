@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from netlm.case.plausibility import InputWarning
 from netlm.clinical import AlbiResult, BurdenResult, ChildPughResult, GradeResult
 from netlm.evidence import Source
 
@@ -270,6 +271,10 @@ class Assessment(BaseModel):
     assumptions: tuple[Assumption, ...] = Field(
         default=(),
         description="Every assumption of every option (and of the scores), one per field.",
+    )
+    warnings: tuple[InputWarning, ...] = Field(
+        default=(),
+        description="Accepted values that look wrong (e.g. a likely unit mix-up); check them.",
     )
 
     def option(self, modality: Modality | str) -> ModalityOption:

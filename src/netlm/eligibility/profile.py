@@ -16,11 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from netlm.errors import ProfileError
+from netlm.documents import Format, format_for, parse_document, read_bytes
+from netlm.errors import DocumentError, ProfileError
 from netlm.evidence import SOURCES
+from netlm.validation import short_repr
 
 PROFILE_SCHEMA = "netlm/rule-profile/v1"
 
@@ -174,10 +175,18 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
             if "value" not in spec:
                 raise ProfileError(f"{origin}: parameter {name!r} has no 'value'")
             values[name] = spec["value"]
-            sources = tuple(spec.get("sources") or ())
+            cited = spec.get("sources") or ()
+            if isinstance(cited, str):
+                cited = (cited,)
+            if not isinstance(cited, (list, tuple)) or not all(isinstance(c, str) for c in cited):
+                raise ProfileError(f"{origin}: parameter {name!r}: 'sources' must be a list of ids")
+            sources = tuple(cited)
             for sid in sources:
                 if sid not in SOURCES:
                     raise ProfileError(f"{origin}: parameter {name!r} cites unknown source {sid!r}")
+            for text_key in ("unit", "alternatives", "note"):
+                if not isinstance(spec.get(text_key), (str, type(None))):
+                    raise ProfileError(f"{origin}: parameter {name!r}: '{text_key}' must be text")
             prior = info.get(name)
             info[name] = ParameterInfo(
                 name=name,
@@ -215,8 +224,17 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
 
 def default_profile() -> RuleProfile:
     """The profile netlm ships (``profiles/default.yaml``)."""
-    text = resources.files("netlm.eligibility").joinpath("profiles/default.yaml").read_text()
-    return _parse(yaml.safe_load(text), "default profile", None)
+    text = resources.files("netlm.eligibility").joinpath("profiles/default.yaml").read_bytes()
+    return _parse(_read(text, "default profile", "yaml"), "default profile", None)
+
+
+def _read(data: bytes, origin: str, format: Format) -> object:
+    """Parse a profile document with the hardened reader (:mod:`netlm.documents`)."""
+    try:
+        return parse_document(data, format=format)
+    except DocumentError as exc:
+        problems = "; ".join(f"{f}: {m}" if f else m for f, m in exc.problems)
+        raise ProfileError(f"{origin}: {problems}") from None
 
 
 def load_profile(path: str | Path) -> RuleProfile:
@@ -224,7 +242,9 @@ def load_profile(path: str | Path) -> RuleProfile:
 
     A file with ``extends: default`` starts from the shipped profile and
     overrides the parameters it lists; without ``extends`` it must give every
-    parameter with its sources.
+    parameter with its sources.  The file is read by :mod:`netlm.documents`
+    (duplicate keys, YAML tags, alias bombs, deep nesting, oversized and
+    non-UTF-8 files are refused).
 
     Raises
     ------
@@ -234,14 +254,15 @@ def load_profile(path: str | Path) -> RuleProfile:
     """
     p = Path(path)
     try:
-        document = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"cannot read profile {p}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{p}: not valid YAML: {exc}") from None
+        raw = read_bytes(p)
+    except DocumentError as exc:
+        message = exc.problems[0][1].replace("cannot read", "cannot read profile", 1)
+        raise ProfileError(message if message.startswith("cannot") else f"{p}: {message}") from None
+    document = _read(raw, str(p), format_for(p))
     base: RuleProfile | None = None
     if isinstance(document, Mapping) and document.get("extends") is not None:
         if document["extends"] != "default":
-            raise ProfileError(f"{p}: can only extend 'default', not {document['extends']!r}")
+            shown = short_repr(document["extends"]) or "that value"
+            raise ProfileError(f"{p}: can only extend 'default', not {shown}")
         base = default_profile()
     return _parse(document, str(p), base)

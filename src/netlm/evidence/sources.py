@@ -225,6 +225,17 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.VERIFIED,
     ),
     _s(
+        "lab_unit_plausibility",
+        None,
+        "shared/reference/eligibility.md, Liver function (bilirubin mg/dL x 17.1 = umol/L; "
+        "albumin g/dL x 10 = g/L)",
+        "netlm input check, not from the seeds: usual adult reference intervals (total "
+        "bilirubin about 0.3-1.2 mg/dL = 5-21 umol/L; albumin 3.5-5.0 g/dL) and the "
+        "Child-Pugh cut-offs for abnormal albumin (< 3.5 g/dL) and INR (> 1.7) (Pugh 1973)",
+        _P.GENERAL,
+        _C.UNVERIFIED,
+    ),
+    _s(
         "albi",
         None,
         "shared/reference/eligibility.md, Liver function",

@@ -146,6 +146,10 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
     order.add_column("Why here", ratio=5)
     for r in a.recommended_order:
         order.add_row(str(r.rank), r.label, r.reason)
+    warnings = Table(title="Check these values", expand=True, show_header=False)
+    warnings.add_column("warning", style="yellow")
+    for warning in a.warnings:
+        warnings.add_row(f"⚠ {warning.field}: {warning.message}")
     workup = Table(title="Work-up still needed", expand=True, show_header=False)
     workup.add_column("item")
     for w in a.workup:
@@ -159,9 +163,9 @@ def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
         f"missing findings: {prov.missing_findings} · inputs {prov.inputs_digest[:12]}",
         style="dim",
     )
-    return Group(
-        Panel(header, title="netlm tumour-board assessment"), options, order, workup, footer
-    )
+    parts: list[RenderableType] = [Panel(header, title="netlm tumour-board assessment")]
+    parts += [warnings] if a.warnings else []
+    return Group(*parts, options, order, workup, footer)
 
 
 def render_markdown(a: Assessment) -> str:
@@ -169,6 +173,10 @@ def render_markdown(a: Assessment) -> str:
     out = ["# netlm tumour-board assessment", ""]
     for label, value in headline(a):
         out.append(f"- **{label}:** {value}")
+    if a.warnings:
+        out += ["", "## Check these values", ""]
+        for w in a.warnings:
+            out.append(f"- **{w.field}:** {w.message} ({'; '.join(s.cite() for s in w.sources)})")
     out += ["", "## Options", "", "| Modality | Verdict | Main reasons |", "|---|---|---|"]
     for o in a.options:
         reasons = "<br>".join(line.replace("|", "\\|") for line in _reasons(o, all_findings=False))

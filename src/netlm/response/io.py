@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
-import yaml
 from pydantic import ValidationError
 
+from netlm.documents import Format, format_for, parse_document, read_bytes
 from netlm.errors import ResponseError
 from netlm.response.model import RESPONSE_SCHEMA, Observation, ResponseFile, Role, Status
 from netlm.validation import problem as _problem
@@ -113,8 +112,28 @@ def resolve(doc: ResponseFile) -> ResponseFile:
     return doc.model_copy(update={"timepoints": tuple(resolved_points)})
 
 
-def response_from_mapping(data: object) -> ResponseFile:
-    """Validate and resolve a parsed response document."""
+def _future_dates(doc: ResponseFile, today: dt.date) -> list[tuple[str, str]]:
+    """``(field, message)`` for each date in ``doc`` after ``today``."""
+    dated = [("reference_date", doc.reference_date)]
+    dated += [(f"timepoints[{i}].date", tp.date) for i, tp in enumerate(doc.timepoints)]
+    return [
+        (where, f"{day} is in the future (today is {today})")
+        for where, day in dated
+        if day is not None and day > today
+    ]
+
+
+def response_from_mapping(data: object, *, today: dt.date | None = None) -> ResponseFile:
+    """Validate and resolve a parsed response document.
+
+    Parameters
+    ----------
+    data
+        The parsed document.
+    today
+        When given, a scan or reference date after ``today`` is refused (the
+        caller passes the date: netlm's core never reads the clock).
+    """
     if not isinstance(data, Mapping):
         raise ResponseError([("", f"a response file must be a mapping, not {type(data).__name__}")])
     if data.get("schema") != RESPONSE_SCHEMA:
@@ -123,25 +142,30 @@ def response_from_mapping(data: object) -> ResponseFile:
         doc = ResponseFile.model_validate(data)
     except ValidationError as exc:
         raise ResponseError([_problem(e) for e in exc.errors(include_url=False)]) from None
+    future = _future_dates(doc, today) if today is not None else []
+    if future:
+        raise ResponseError(future)
     return resolve(doc)
 
 
-def parse_response(text: str | bytes, *, format: Literal["yaml", "json"] = "yaml") -> ResponseFile:
-    """Parse a response file from YAML or JSON text."""
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        data = json.loads(text) if format == "json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, ValueError) as exc:
-        raise ResponseError([("", f"not valid {format.upper()}: {exc}")]) from None
-    return response_from_mapping(data)
+def parse_response(
+    text: str | bytes, *, format: Format = "yaml", today: dt.date | None = None
+) -> ResponseFile:
+    """Parse a response file from YAML or JSON text (read by :mod:`netlm.documents`).
+
+    Raises
+    ------
+    ResponseError
+        If the text cannot be read safely or is not a valid response file.
+    """
+    data = parse_document(text, format=format, error=ResponseError)
+    return response_from_mapping(data, today=today)
 
 
-def load_response(path: str | Path) -> ResponseFile:
-    """Read a response file; ``.json`` is JSON, anything else YAML."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ResponseError([("", f"cannot read {p}: {exc.strerror or exc}")]) from None
-    return parse_response(raw, format="json" if p.suffix.lower() == ".json" else "yaml")
+def load_response(path: str | Path, *, today: dt.date | None = None) -> ResponseFile:
+    """Read a response file; ``.json`` is JSON, anything else YAML.
+
+    ``today``, when given, is the date no scan may be after.
+    """
+    raw = read_bytes(path, error=ResponseError)
+    return parse_response(raw, format=format_for(path), today=today)

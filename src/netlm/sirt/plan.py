@@ -10,15 +10,14 @@ treatments (TARE sessions, PRRT cycles) whose radiation adds up.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from netlm.case.model import LsfMethod, PriorTreatment
+from netlm.documents import Format, format_for, parse_document, read_bytes
 from netlm.errors import PlanError
 from netlm.sirt.bsa import BsaFormula
 from netlm.sirt.physics import Physics
@@ -134,7 +133,7 @@ class Uncertainty(_M):
     tumour_to_normal_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
     activity_relative_sd: Annotated[float, Field(ge=0, le=1)] = 0.0
     samples: Annotated[int, Field(ge=100, le=200000)] = 5000
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1, description="Random seed (>= 0).")] = 0
 
 
 class Optimise(_M):
@@ -283,22 +282,17 @@ def plan_from_mapping(data: object) -> Plan:
         raise PlanError([_problem(e) for e in exc.errors(include_url=False)]) from None
 
 
-def parse_plan(text: str | bytes, *, format: Literal["yaml", "json"] = "yaml") -> Plan:
-    """Parse a plan from YAML or JSON text."""
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        data = json.loads(text) if format == "json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError, ValueError) as exc:
-        raise PlanError([("", f"not valid {format.upper()}: {exc}")]) from None
-    return plan_from_mapping(data)
+def parse_plan(text: str | bytes, *, format: Format = "yaml") -> Plan:
+    """Parse a plan from YAML or JSON text (read by :mod:`netlm.documents`).
+
+    Raises
+    ------
+    PlanError
+        If the text cannot be read safely or is not a valid plan.
+    """
+    return plan_from_mapping(parse_document(text, format=format, error=PlanError))
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan file; ``.json`` is JSON, anything else YAML."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PlanError([("", f"cannot read {p}: {exc.strerror or exc}")]) from None
-    return parse_plan(raw, format="json" if p.suffix.lower() == ".json" else "yaml")
+    return parse_plan(read_bytes(path, error=PlanError), format=format_for(path))
