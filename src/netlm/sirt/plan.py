@@ -279,8 +279,8 @@ class Plan(_M):
             for i, t in enumerate(self.territories):
                 if not t.tumour_to_normal_known:
                     raise ValueError(
-                        f"territories[{i}].tumour_to_normal_ratio:: is needed with "
-                        f"tumour_volume_ml for the {self.method} method"
+                        f"territories:: territories[{i}] ({t.name}): tumour_to_normal_ratio is "
+                        f"needed with tumour_volume_ml for the {self.method} method"
                     )
                 if (t.prescription or self.prescription) is None:
                     raise ValueError(
