@@ -368,3 +368,25 @@ def test_other_methods_still_need_tn_with_a_tumour_volume() -> None:
         plan_from_mapping(plan(territories__0__tumour_to_normal_ratio=None))
     assert info.value.fields == ["territories"]
     assert "territories[0] (right_lobe): tumour_to_normal_ratio is needed" in str(info.value)
+
+
+def test_a_result_stored_before_these_fields_is_still_readable() -> None:
+    from netlm.report.plan import render_plan_markdown
+    from netlm.sirt.planner import PlanResult
+
+    stored = solved().model_dump(mode="json")
+    for key in ("profile_id", "profile_digest", "lung_mass_basis", "lung_mass_convention_kg"):
+        stored.pop(key)
+    old = PlanResult.model_validate(stored)
+    assert old.profile_id is None
+    assert "lung mass: not recorded" in render_plan_markdown(old)
+
+
+def test_partition_helpers_default_to_the_profile(tmp_path: Path) -> None:
+    from netlm.sirt.partition import lung_dose_gy, mird_dose_gy
+
+    p = default_profile().parameters
+    assert lung_dose_gy(2.0, lsf=0.1) == pytest.approx(
+        p.dose_constant_gy_kg_per_gbq * 0.2 / p.lung_mass_kg
+    )
+    assert mird_dose_gy(1.0, 1.0, lsf=0.0) == pytest.approx(p.dose_constant_gy_kg_per_gbq)

@@ -56,14 +56,17 @@ def _vial_lines(result: PlanResult) -> list[str]:
 
 def _lung_lines(result: PlanResult) -> list[str]:
     """How the lung dose was judged: mass basis and every prior contribution."""
-    if result.lung_mass_kg is None:
-        mass = f"lung mass: {result.lung_mass_convention_kg:g} kg convention of the limits"
+    convention = result.lung_mass_convention_kg
+    if convention is None:  # a result stored by an earlier netlm
+        mass = "lung mass: not recorded"
+    elif result.lung_mass_kg is None:
+        mass = f"lung mass: {convention:g} kg convention of the limits"
     else:
         mass = (
             f"lung mass: {result.lung_mass_basis} {result.lung_mass_kg:.3f} kg and the "
-            f"{result.lung_mass_convention_kg:g} kg convention; lung dose "
+            f"{convention:g} kg convention; lung dose "
             f"{result.lung_dose_at_lung_mass_gy or 0.0:.1f} Gy vs "
-            f"{result.lung_dose_convention_gy:.1f} Gy, the larger is judged"
+            f"{result.lung_dose_convention_gy or 0.0:.1f} Gy, the larger is judged"
         )
     lines = [mass]
     for x in result.prior_lung_doses:
@@ -146,7 +149,7 @@ def render_plan_rich(result: PlanResult) -> RenderableType:
     parts.append(
         Text(
             f"constants: {consts}\nprofile {result.profile_id} "
-            f"{result.profile_digest[:12]} · netlm {result.netlm_version} · inputs "
+            f"{(result.profile_digest or '')[:12]} · netlm {result.netlm_version} · inputs "
             f"{result.inputs_digest[:12]}",
             style="dim",
         )
@@ -165,7 +168,7 @@ def render_plan_markdown(result: PlanResult) -> str:
         f"- **Lung dose:** {result.session_lung_dose_gy:.1f} Gy this session, "
         f"{result.cumulative_lung_dose_gy:.1f} Gy cumulative",
         *(f"- {line}" for line in _lung_lines(result)),
-        f"- **Rule profile:** {result.profile_id} (sha256 {result.profile_digest[:12]})",
+        f"- **Rule profile:** {result.profile_id} (sha256 {(result.profile_digest or '')[:12]})",
         "",
         "| territory | activity (GBq) | tumour (Gy) | normal liver (Gy) | perfused (Gy) "
         "| lung (Gy) |",

@@ -205,15 +205,20 @@ class PlanResult(BaseModel):
         "dose at the 1 kg convention and at a CT/stated lung mass."
     )
     cumulative_lung_dose_gy: float = Field(description="session_lung_dose_gy + prior_lung_dose_gy.")
-    lung_mass_basis: str
-    lung_mass_convention_kg: float
-    lung_mass_kg: float | None = Field(description="CT or stated lung mass, if given.")
-    lung_dose_convention_gy: float = Field(description="Session lung dose at the 1 kg convention.")
-    lung_dose_at_lung_mass_gy: float | None = Field(
-        description="Session lung dose at the CT/stated lung mass, if given."
+    # The fields below are always filled by solve(); their defaults only let results
+    # stored by an earlier netlm (which did not record them) be read back.
+    lung_mass_basis: str | None = None
+    lung_mass_convention_kg: float | None = None
+    lung_mass_kg: float | None = Field(default=None, description="CT or stated lung mass.")
+    lung_dose_convention_gy: float | None = Field(
+        default=None, description="Session lung dose at the 1 kg convention."
     )
-    prior_lung_dose_gy: float = Field(
-        description="Listed prior sessions (recorded or estimated) plus unlisted sessions."
+    lung_dose_at_lung_mass_gy: float | None = Field(
+        default=None, description="Session lung dose at the CT/stated lung mass, if given."
+    )
+    prior_lung_dose_gy: float | None = Field(
+        default=None,
+        description="Listed prior sessions (recorded or estimated) plus unlisted sessions.",
     )
     prior_lung_doses: tuple[PriorLungDose, ...] = ()
     checks: tuple[Check, ...]
@@ -223,8 +228,8 @@ class PlanResult(BaseModel):
     override: Override | None
     uncertainty: UncertaintyResult | None
     optimisation: tuple[OptimisationResult, ...]
-    profile_id: str
-    profile_digest: str
+    profile_id: str | None = None
+    profile_digest: str | None = None
     netlm_version: str
     inputs_digest: str
 
