@@ -382,8 +382,9 @@ def lung_mass(
     Examples
     --------
     >>> lung = ImageVolume(np.ones((10, 10, 10)), (10.0, 10.0, 10.0), unit="label")
-    >>> lung_mass(lung)
-    LungMass(mass_kg=0.3, volume_ml=1000.0, basis='lung volume 1000.0 mL x 0.3 g/mL')
+    >>> m = lung_mass(lung)
+    >>> m.mass_kg, m.volume_ml, m.method
+    (0.3, 1000.0, 'nominal_density')
     """
     physics = physics or Physics()
     lung = _bool(lung_mask, lung_mask, "lung_mask")
