@@ -382,7 +382,7 @@ def test_a_result_stored_before_these_fields_is_still_readable() -> None:
     assert "lung mass: not recorded" in render_plan_markdown(old)
 
 
-def test_partition_helpers_default_to_the_profile(tmp_path: Path) -> None:
+def test_partition_helpers_default_to_the_profile() -> None:
     from netlm.sirt.partition import lung_dose_gy, mird_dose_gy
 
     p = default_profile().parameters
