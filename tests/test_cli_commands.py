@@ -95,7 +95,9 @@ def test_kernel_command_matches_lanconelli(capsys: pytest.CaptureFixture[str]) -
     assert main(["kernel", "I-131", "--voxel-mm", "4"]) == 2
 
 
-def test_workup_from_phantom_images_to_a_plan(tmp_path: Path) -> None:
+def test_workup_from_phantom_images_to_a_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     phantom = liver_phantom(seed=1)
     spect = write_image(phantom.activity, tmp_path / "spect.nii.gz")
     masks = []
@@ -132,7 +134,11 @@ def test_workup_from_phantom_images_to_a_plan(tmp_path: Path) -> None:
     doc = yaml.safe_load(plan.read_text())
     assert doc["schema"] == "netlm/sirt-plan/v1"
     assert doc["lung_shunt_fraction"] == pytest.approx(phantom.truth.lung_shunt_fraction, rel=1e-6)
+    # Without --ct the lung VOI volume x 0.30 g/mL stays out of the plan: 1 kg convention.
+    assert "lung_mass_kg" not in doc
+    assert "1 kg convention" in capsys.readouterr().out
     assert main(["sirt", "plan", str(plan), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lung_mass_basis"] == "convention_1kg"
 
 
 def test_cohort_generate_run_and_outcomes(

@@ -193,7 +193,17 @@ def sirt_plan(
         typer.Option(
             "--case",
             help="Case file whose history (prior TARE sessions, PRRT cycles, prior lung dose) "
-            "adds to the plan's cumulative doses.",
+            "adds to the plan's cumulative doses; a lung shunt fraction that differs from the "
+            "plan's is warned about.",
+        ),
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Rule profile file (default: netlm's own): lung limits, resin LSF tiers, dose "
+            "constant and lung-mass convention, the same numbers `netlm assess` reads.",
         ),
     ] = None,
     pdf: Annotated[
@@ -202,18 +212,23 @@ def sirt_plan(
 ) -> None:
     """Solve a radioembolization plan: activity, doses, checks, vial order.
 
-    A plan that breaks a hard limit (lung 30/50 Gy, resin LSF > 20 %) is refused
-    (exit code 2) unless the plan carries `override: {reason, approved_by}`.
+    A plan that breaks a hard limit (lung 30/50 Gy, resin LSF > 20 %; the
+    profile's values) is refused (exit code 2) unless the plan carries
+    `override: {reason, approved_by}`. The lung limits are evaluated at the 1 kg
+    convention and also at a CT or stated `lung_mass_kg`. A prior TARE session
+    without a lung dose is refused, not counted as 0 Gy. Overriding the resin LSF
+    limit needs `prescription: {activity_gbq: ...}`.
     """
     from netlm.report.plan import render_plan_markdown, render_plan_rich
     from netlm.sirt.plan import load_plan
     from netlm.sirt.planner import solve, with_case_history
 
     try:
+        rules = _profile(profile)
         plan = load_plan(plan_file)
         if case is not None:
             plan = with_case_history(plan, load_case(case, today=_common.today()))
-        result = solve(plan)
+        result = solve(plan, rules)
         if pdf is not None:
             from netlm.report.pdf import plan_pdf
 

@@ -29,6 +29,8 @@ GLASS, RESIN = DEVICES[DeviceKind.GLASS], DEVICES[DeviceKind.RESIN]
 UTC = dt.UTC
 #: A Tuesday afternoon infusion in Dublin (UTC+0 in March before DST).
 INFUSION = dt.datetime(2026, 3, 3, 14, 30, tzinfo=ZoneInfo("Europe/Dublin"))
+#: Glass vials are calibrated at noon New York time (EST, UTC-5, in early March 2026).
+NEW_YORK = ZoneInfo("America/New_York")
 REL = 1e-12
 
 
@@ -205,7 +207,7 @@ def _check_options(needed: float, tolerance: float = 0.10) -> None:
         )
         assert o.calibration <= INFUSION
         assert o.calibration.date() >= earliest_day
-        assert o.calibration.hour == 12 and o.calibration.tzinfo is INFUSION.tzinfo
+        assert o.calibration.hour == 12 and o.calibration.tzinfo == NEW_YORK
         assert o.days_after_calibration == pytest.approx(
             hours_between(o.calibration, INFUSION) / 24.0, rel=REL
         )
@@ -233,10 +235,42 @@ def test_glass_vial_options_invariants_property(needed: float, tolerance: float)
 
 
 def test_glass_candidate_calibrations_span_the_window() -> None:
-    # Infusion at 14:30: noon of the infusion day and of the 12 days before it.
+    # Infusion at 14:30 Dublin = 09:30 New York: noon New York of the infusion day is
+    # after it; noon New York of each of the 12 days before it is a candidate.
     options = glass_vial_options(0.5, INFUSION, tolerance=10.0)
     days = {o.calibration.date() for o in options}
+    assert days == {INFUSION.date() - dt.timedelta(days=k) for k in range(1, 13)}
+    later = INFUSION.replace(hour=18)  # 13:00 New York: the infusion day's calibration is in
+    days = {o.calibration.date() for o in glass_vial_options(0.5, later, tolerance=10.0)}
     assert days == {INFUSION.date() - dt.timedelta(days=k) for k in range(13)}
+
+
+@pytest.mark.parametrize(
+    "infusion",
+    [
+        dt.datetime(2026, 3, 3, 18, 0, tzinfo=ZoneInfo("Europe/Dublin")),
+        dt.datetime(2026, 3, 4, 3, 0, tzinfo=ZoneInfo("Asia/Tokyo")),
+        dt.datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo("America/Los_Angeles")),
+        dt.datetime(2026, 3, 3, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=0))),
+    ],
+)
+def test_glass_calibration_is_noon_new_york_whatever_the_infusion_offset(
+    infusion: dt.datetime,
+) -> None:
+    # The same instant (18:00 UTC) written in four zones: the same candidates; the
+    # best 5 GBq option is the vial calibrated at 12:00 New York = 17:00 UTC that day.
+    options = glass_vial_options(4.9, infusion, tolerance=0.05)
+    best = next(o for o in options if o.size_gbq == 5.0 and not o.custom)
+    assert best.calibration == dt.datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
+    assert best.days_after_calibration == pytest.approx(1.0 / 24.0, rel=REL)
+
+
+def test_glass_calibration_follows_new_york_daylight_saving() -> None:
+    # July: EDT (UTC-4), so noon New York is 16:00 UTC.
+    infusion = dt.datetime(2026, 7, 1, 16, 0, tzinfo=UTC)
+    best = glass_vial_options(5.0, infusion)[0]
+    assert (best.size_gbq, best.excess_fraction, best.days_after_calibration) == (5.0, 0.0, 0.0)
+    assert best.calibration.utcoffset() == dt.timedelta(hours=-4)
 
 
 def test_glass_calibration_on_infusion_day_only_if_before_the_infusion() -> None:
@@ -252,13 +286,13 @@ def test_glass_need_of_25_gbq_has_no_standard_option() -> None:
     # Nor a custom one: the largest vial (20 GBq) cannot hold 25 GBq at any calibration.
     assert glass_vial_options(25.0, INFUSION, tolerance=10.0) == ()
     # 19 GBq is covered only on the calibration day, by the 20 GBq vial or a custom 19.5.
-    noon = INFUSION.replace(hour=12, minute=0)
+    noon = dt.datetime(2026, 3, 3, 12, tzinfo=NEW_YORK)
     sizes = {(o.size_gbq, o.custom) for o in glass_vial_options(19.0, noon)}
     assert sizes == {(20.0, False), (19.0, True)}
 
 
 def test_glass_exact_standard_vial_on_calibration_is_best() -> None:
-    calibration = dt.datetime(2026, 3, 3, 12, tzinfo=UTC)
+    calibration = dt.datetime(2026, 3, 3, 12, tzinfo=NEW_YORK)
     best = glass_vial_options(5.0, calibration)[0]
     assert (best.size_gbq, best.custom, best.calibration) == (5.0, False, calibration)
     assert best.excess_fraction == 0.0 and best.days_after_calibration == 0.0
@@ -339,8 +373,9 @@ def test_glass_vial_options_rejects(kwargs: dict[str, object], field: str) -> No
 def test_glass_window_is_a_device_parameter() -> None:
     short = GLASS.model_copy(update={"max_days_after_calibration": 3.0})
     options = glass_vial_options(1.0, INFUSION, device=short, tolerance=10.0)
+    # 09:30 New York: the infusion day's noon calibration is still ahead.
     assert {o.calibration.date() for o in options} == {
-        INFUSION.date() - dt.timedelta(days=k) for k in range(4)
+        INFUSION.date() - dt.timedelta(days=k) for k in range(1, 4)
     }
 
 

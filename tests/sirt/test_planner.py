@@ -166,7 +166,11 @@ def test_resin_lsf_above_20_percent_is_refused_and_override_is_recorded() -> Non
         "reason": "palliation of refractory carcinoid syndrome, board 2026-11-20",
         "approved_by": "Dr A. Physicist",
     }
-    r = solved(override=override, **resin)
+    # An overridden LSF limit needs an explicitly prescribed activity (issue #11 item 4).
+    with pytest.raises(PlanError, match=r"prescription\.activity_gbq"):
+        solved(override=override, **resin)
+    r = solved(override=override, **{**resin, "prescription": {"activity_gbq": 1.2}})
+    assert r.injected_activity_gbq == pytest.approx(1.2)
     check = next(c for c in r.checks if c.id == "resin_lsf")
     assert check.overridden and not check.passed
     assert r.override is not None and r.override.approved_by == "Dr A. Physicist"
@@ -219,7 +223,7 @@ def test_history_flags_retreatment_and_prior_prrt() -> None:
     r = solved(
         territories__0__name="right_lobe",
         prior_treatments=[
-            {"type": "tare", "territory": "right_lobe", "liver_dose_gy": 45},
+            {"type": "tare", "territory": "right_lobe", "liver_dose_gy": 45, "lung_dose_gy": 4},
             {"type": "prrt", "cycles": 4},
         ],
     )

@@ -58,7 +58,12 @@ def glass_plan(**changes: Any) -> Plan:
 def unsafe_resin_plan(**changes: Any) -> Plan:
     """Resin with a lung shunt fraction of 21 %: above the 20 % hard limit."""
     return glass_plan(
-        device="resin", lung_shunt_fraction=0.21, prescription={"tumour_dose_gy": 60}, **changes
+        **{
+            "device": "resin",
+            "lung_shunt_fraction": 0.21,
+            "prescription": {"tumour_dose_gy": 60},
+            **changes,
+        }
     )
 
 
@@ -241,7 +246,9 @@ def test_plan_for_another_patient_is_refused(store: Store, patient_id: int) -> N
 
 
 def test_override_is_audited_with_its_reason(store: Store, patient_id: int) -> None:
-    plan = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    # An overridden resin LSF limit needs an explicitly prescribed activity (issue #11).
+    unsafe = unsafe_resin_plan(override=OVERRIDE, prescription={"activity_gbq": 1.2})
+    plan = store.save_plan(patient_id, unsafe, actor="phys1")
     result = store.solve_plan(plan.id, actor="phys1")
     assert result.override is not None and result.override["reason"] == OVERRIDE["reason"]
     [entry] = [a for a in store.audit_log(patient_id=patient_id) if a.action == "safety_override"]

@@ -237,6 +237,8 @@ def test_workup_to_plan_to_solve_matches_the_partition_model(exact: Phantom) -> 
     assert document["method"] == "partition"
     assert document["lung_shunt_method"] == "spect_ct"
     assert document["lung_mass_kg"] == pytest.approx(w.lung_mass_kg)
+    assert document["lung_mass_basis"] == "ct_densitovolumetry"
+    assert w.lung_mass_kg is not None and w.lung_mass_kg < 1.0  # CT mass 0.52 kg: stricter
     plan = plan_from_mapping(document)
     result = solve(plan)
     (territory,) = result.territories
@@ -299,13 +301,12 @@ def test_a_plan_needs_a_lung_shunt_fraction(exact: Phantom) -> None:
         plan_from_workup(w, device="glass", prescription={"tumour_dose_gy": 150.0})
 
 
-def test_a_partial_lung_mass_is_left_out_with_a_warning() -> None:
+def test_a_partial_lung_voi_is_refused() -> None:
+    # Issue #11 item 2: a lung VOI of 126 mL (lungs partly in the field of view) used to
+    # give a lung mass; it biases the LSF and the mass and is now refused.
     p = liver_phantom(lung_semi_axes_mm=(40.0, 30.0, 25.0), lung_shunt_fraction=0.05)
-    w = workup_of(p)
-    assert w.lung_mass_kg is not None and w.lung_mass_kg < 0.2
-    with pytest.warns(DosimetryWarning, match="outside 0.2-3.0 kg"):
-        document = plan_from_workup(w, device="glass", prescription={"tumour_dose_gy": 150.0})
-    assert "lung_mass_kg" not in document
+    with pytest.raises(DosimetryError, match=r"'lung'.*outside the plausible"):
+        workup_of(p)
 
 
 def test_an_invalid_plan_is_refused_with_field_paths(exact: Phantom) -> None:
@@ -321,3 +322,45 @@ def test_lsf_recovered_on_a_coarser_anisotropic_grid() -> None:
         w = workup_of(p)
     assert w.lung_shunt_fraction == pytest.approx(0.07, rel=1e-12)
     assert math.isclose(w.volumetry.liver_volume_ml, p.truth.volumes_ml["liver"])
+
+
+# ------------------------------------------------------------- lung mass and the limits
+def test_without_ct_the_plan_keeps_the_1kg_convention() -> None:
+    # Issue #11 item 2: a 4 L lung VOI x 0.30 g/mL = 1.2 kg used to enter the plan and
+    # lower the lung dose below its 1 kg value; without a CT it is information only.
+    p = liver_phantom(lung_semi_axes_mm=(150.0, 110.0, 70.0), lung_centre_mm=(0.0, 0.0, 120.0))
+    w = workup_of(p)
+    assert w.lung_mass_kg is not None and w.lung_mass_kg > 1.0
+    assert w.lung_mass_method == "nominal_density"
+    document = plan_from_workup(w, device="glass", prescription={"tumour_dose_gy": 150.0})
+    assert "lung_mass_kg" not in document and "lung_mass_basis" not in document
+    result = solve(plan_from_mapping(document))
+    assert result.lung_mass_basis == "convention_1kg"
+    c = Physics().dose_constant_gy_kg_per_gbq
+    expected = c * result.injected_activity_gbq * w.lung_shunt_fraction / 1.0
+    assert result.session_lung_dose_gy == pytest.approx(expected, rel=1e-12)
+
+
+def test_lung_voi_volume_plausibility_both_sides(exact: Phantom) -> None:
+    volume = mask_volume_ml(exact.masks["lung"])
+    ok = workup_of(exact, lung_volume_range_ml=(volume - 1.0, volume + 1.0))
+    assert ok.lung_volume_ml == pytest.approx(volume)
+    with pytest.raises(DosimetryError, match="outside the plausible"):
+        workup_of(exact, lung_volume_range_ml=(volume + 1.0, 10000.0))
+    with pytest.raises(DosimetryError, match="outside the plausible"):
+        workup_of(exact, lung_volume_range_ml=(500.0, volume - 1.0))
+
+
+@pytest.mark.parametrize(
+    ("mass", "accepted"), [(0.19, False), (0.21, True), (2.99, True), (3.01, False)]
+)
+def test_a_ct_lung_mass_outside_the_plan_range_is_refused(
+    exact: Phantom, mass: float, accepted: bool
+) -> None:
+    w = workup_of(exact, ct=exact.ct).model_copy(update={"lung_mass_kg": mass})
+    rx = {"tumour_dose_gy": 150.0}
+    if accepted:
+        assert plan_from_workup(w, device="glass", prescription=rx)["lung_mass_kg"] == mass
+    else:
+        with pytest.raises(DosimetryError, match="CT lung mass"):
+            plan_from_workup(w, device="glass", prescription=rx)

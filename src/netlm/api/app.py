@@ -892,7 +892,8 @@ def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
         if t.doses_gy.tumour is not None and t.tumour_volume_ml > 0:
             doses.append((f"{prefix}tumour", t.doses_gy.tumour, t.tumour_volume_ml))
         normal_ml = max(t.perfused_volume_ml - t.tumour_volume_ml, 0.0)
-        doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
+        if t.doses_gy.normal_liver is not None:  # None: a tumour volume without T:N
+            doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
     mass_kg, density = (
         result.constants.get("lung_mass_kg"),
         result.constants.get("lung_density_g_per_ml"),

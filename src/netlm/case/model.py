@@ -582,6 +582,11 @@ class PriorTreatment(_Model):
     device: Device | None = None
     liver_dose_gy: Annotated[float | None, Field(default=None, ge=0, le=2000)] = None
     lung_dose_gy: Annotated[float | None, Field(default=None, ge=0, le=200)] = None
+    lung_shunt_fraction: Annotated[float | None, Field(default=None, ge=0, lt=1)] = Field(
+        default=None,
+        description="Prior TARE: its lung shunt fraction; with activity_gbq it gives an "
+        "estimated lung dose (labelled as such) when lung_dose_gy was not recorded.",
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> PriorTreatment:

@@ -591,7 +591,8 @@ def _plan(p: _Patient) -> None:
             les.dose_gy = float(territory.tumour_doses_gy[les.id])
         p.plan = doc
         p.injected_gbq = float(result.injected_activity_gbq)
-        p.normal_liver_gy = float(territory.doses_gy.normal_liver)
+        normal = territory.doses_gy.normal_liver  # None only without T:N (BSA plans)
+        p.normal_liver_gy = None if normal is None else float(normal)
         return
     raise RuntimeError(f"{p.pid}: no safe plan found")  # pragma: no cover - LSF <= 0.15
 

@@ -231,7 +231,14 @@ def workup_command(
     lsf: Annotated[
         float | None, typer.Option(help="LSF from planar imaging, if no lung VOI.")
     ] = None,
-    ct: Annotated[Path | None, typer.Option(help="CT for lung mass.")] = None,
+    ct: Annotated[
+        Path | None,
+        typer.Option(
+            help="CT on the SPECT grid: lung mass by densitovolumetry; the lung limits are then "
+            "evaluated at 1 kg and at that mass. Without it the 1 kg convention is used (the "
+            "lung VOI volume x 0.30 g/mL is not used for the limits)."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="glass or resin.")] = "glass",
     tumour_dose_gy: Annotated[
         float | None, typer.Option(help="Prescribed mean tumour dose.")
@@ -241,8 +248,17 @@ def workup_command(
     ] = None,
     treatment_start: Annotated[str | None, typer.Option(help="ISO date-time with zone.")] = None,
     out: Annotated[Path, typer.Option(help="Plan file to write (YAML).")] = Path("plan.yaml"),
+    profile: Annotated[
+        Path | None,
+        typer.Option("--profile", "-p", help="Rule profile for the check solve (default: netlm)."),
+    ] = None,
 ) -> None:
-    """MAA SPECT/CT work-up: volumes, lung shunt, T:N -> a radioembolization plan file."""
+    """MAA SPECT/CT work-up: volumes, lung shunt, T:N -> a radioembolization plan file.
+
+    A lung VOI outside a plausible volume (1-10 L, lungs partly in the field of
+    view) is refused.
+    """
+    from netlm.eligibility.profile import default_profile, load_profile
     from netlm.imaging.io import read_image
     from netlm.sirt.plan import plan_from_mapping
     from netlm.sirt.planner import solve
@@ -297,15 +313,22 @@ def workup_command(
             prescription=rx,
             treatment_start=start,
         )
-        result = solve(plan_from_mapping(document))
+        rules = load_profile(profile) if profile is not None else default_profile()
+        result = solve(plan_from_mapping(document), rules)
     except NetlmError as exc:
         raise fail(exc) from None
     except ValueError as exc:
         raise fail(PlanError([("treatment_start", str(exc))])) from None
     out.write_text(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False))
+    mass = (
+        f"{result.lung_mass_convention_kg:g} kg convention"
+        if result.lung_mass_kg is None
+        else f"larger of {result.lung_mass_convention_kg:g} kg convention and "
+        f"{result.lung_mass_basis} {result.lung_mass_kg:.3f} kg"
+    )
     typer.echo(
         f"plan written to {out} - {result.injected_activity_gbq:.3f} GBq, lung "
-        f"{result.session_lung_dose_gy:.1f} Gy; run: netlm sirt plan {out}"
+        f"{result.session_lung_dose_gy:.1f} Gy ({mass}); run: netlm sirt plan {out}"
     )
 
 

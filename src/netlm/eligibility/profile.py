@@ -9,6 +9,7 @@ few overrides.  Every assessment names the profile and a digest of its values.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -90,6 +91,7 @@ class Parameters(BaseModel):
     dose_constant_gy_kg_per_gbq: float
     lung_mass_kg: float
     glass_lsf_conflict_fraction: float
+    min_activity_fraction_of_basis: float
     segmentectomy_max_segments: int
     segmentectomy_max_lesions: int
     prrt_min_krenning: int
@@ -222,8 +224,9 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
     )
 
 
+@functools.cache
 def default_profile() -> RuleProfile:
-    """The profile netlm ships (``profiles/default.yaml``)."""
+    """The profile netlm ships (``profiles/default.yaml``); parsed once (it is immutable)."""
     text = resources.files("netlm.eligibility").joinpath("profiles/default.yaml").read_bytes()
     return _parse(_read(text, "default profile", "yaml"), "default profile", None)
 

@@ -634,6 +634,53 @@ _ALL: Final[tuple[Source, ...]] = (
         _C.VERIFIED,
     ),
     _s(
+        "lung_mass_ct",
+        None,
+        "shared/reference/dosimetry.md, Tissue; Lung dose limits",
+        "lung mass 1.0 kg for the dose limits, or from CT densitovolumetry (Kao 2014); the "
+        "30/50 Gy limits were set with the 1 kg convention, so netlm evaluates them at 1 kg and "
+        "also at a CT or stated mass, and refuses if either breaks them",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
+    _s(
+        "lung_volume_plausible",
+        None,
+        "netlm convention (no source read)",
+        "a lung VOI of an adult holds about 1-10 L (total lung capacity 4-8 L); a smaller VOI "
+        "usually means the lungs are only partly in the field of view, which biases the LSF and "
+        "the lung mass",
+        _P.GENERAL,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "activity_fraction_floor",
+        None,
+        "netlm convention (no source read); shared/reference/dosimetry.md, LSF rules (resin)",
+        "the documented reductions of a method's activity reach 40 % (resin LSF 15-20 %); an "
+        "activity below a small fraction of its basis is not a treatment plan",
+        _P.DEVICE_LABEL,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "glass_calibration_time",
+        None,
+        "netlm convention (manufacturer's instructions not among the sources read)",
+        "glass (TheraSphere) vials are calibrated at 12:00 noon US Eastern time on the "
+        "calibration day",
+        _P.DEVICE_LABEL,
+        _C.UNVERIFIED,
+    ),
+    _s(
+        "prior_lung_dose_estimate",
+        None,
+        "shared/reference/dosimetry.md, Models (lung dose)",
+        "a prior session's lung dose estimated as C x A x LSF / 1 kg from its injected activity "
+        "and lung shunt fraction, when no dose was recorded",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
+    _s(
         "dose_constant",
         None,
         "shared/reference/dosimetry.md, Nuclear data",

@@ -21,6 +21,17 @@ def _vial_lines(result: PlanResult) -> list[str]:
     for v in result.vial_order:
         head = f"{v.territory}: {v.needed_at_infusion_gbq:.3f} GBq needed in the vial at infusion"
         lines.append(head)
+        g = v.given_vial
+        if g is not None:
+            status = "within tolerance" if g.within_tolerance else "OUTSIDE tolerance"
+            lines.append(
+                f"  GIVEN vial {g.size_gbq:g} GBq calibrated {g.calibration.isoformat()}: "
+                f"{g.activity_at_infusion_gbq:.3f} GBq at infusion ({100 * g.excess_fraction:+.1f} "
+                f"%, {status}); fully infused {g.injected_if_fully_infused_gbq:.3f} GBq -> lung "
+                f"{g.doses_if_fully_infused_gy.lung:.1f} Gy, perfused "
+                f"{g.doses_if_fully_infused_gy.perfused:.1f} Gy"
+                + (f"; BREAKS {', '.join(g.breaks_limits)}" if g.breaks_limits else "")
+            )
         for o in v.glass_options[:4]:
             kind = "custom" if o.custom else "standard"
             lines.append(
@@ -40,6 +51,26 @@ def _vial_lines(result: PlanResult) -> list[str]:
             lines.append(f"  about {v.spheres_delivered / 1e6:.2f} million spheres delivered")
         if v.note:
             lines.append(f"  {v.note}")
+    return lines
+
+
+def _lung_lines(result: PlanResult) -> list[str]:
+    """How the lung dose was judged: mass basis and every prior contribution."""
+    convention = result.lung_mass_convention_kg
+    if convention is None:  # a result stored by an earlier netlm
+        mass = "lung mass: not recorded"
+    elif result.lung_mass_kg is None:
+        mass = f"lung mass: {convention:g} kg convention of the limits"
+    else:
+        mass = (
+            f"lung mass: {result.lung_mass_basis} {result.lung_mass_kg:.3f} kg and the "
+            f"{convention:g} kg convention; lung dose "
+            f"{result.lung_dose_at_lung_mass_gy or 0.0:.1f} Gy vs "
+            f"{result.lung_dose_convention_gy or 0.0:.1f} Gy, the larger is judged"
+        )
+    lines = [mass]
+    for x in result.prior_lung_doses:
+        lines.append(f"prior lung dose: {x.session}: {x.dose_gy:.1f} Gy ({x.source})")
     return lines
 
 
@@ -113,10 +144,12 @@ def render_plan_rich(result: PlanResult) -> RenderableType:
         parts.append(
             Text("Warnings\n" + "\n".join(f"• {w}" for w in result.warnings), style="yellow")
         )
+    parts.append(Text("\n".join(_lung_lines(result))))
     consts = ", ".join(f"{k}={v}" for k, v in result.constants.items())
     parts.append(
         Text(
-            f"constants: {consts}\nnetlm {result.netlm_version} · inputs "
+            f"constants: {consts}\nprofile {result.profile_id} "
+            f"{(result.profile_digest or '')[:12]} · netlm {result.netlm_version} · inputs "
             f"{result.inputs_digest[:12]}",
             style="dim",
         )
@@ -134,6 +167,8 @@ def render_plan_markdown(result: PlanResult) -> str:
         f"(vial {result.vial_activity_gbq:.3f} GBq)",
         f"- **Lung dose:** {result.session_lung_dose_gy:.1f} Gy this session, "
         f"{result.cumulative_lung_dose_gy:.1f} Gy cumulative",
+        *(f"- {line}" for line in _lung_lines(result)),
+        f"- **Rule profile:** {result.profile_id} (sha256 {(result.profile_digest or '')[:12]})",
         "",
         "| territory | activity (GBq) | tumour (Gy) | normal liver (Gy) | perfused (Gy) "
         "| lung (Gy) |",

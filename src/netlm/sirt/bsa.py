@@ -79,11 +79,15 @@ class LsfTier(BaseModel):
 def resin_lsf_tier(
     lsf: float,
     *,
-    no_reduction_below: float = 0.10,
-    reduce_20_below: float = 0.15,
-    maximum: float = 0.20,
+    no_reduction_below: float | None = None,
+    reduce_20_below: float | None = None,
+    maximum: float | None = None,
 ) -> LsfTier:
     """Resin reduction: < 10 % none, 10–15 % −20 %, 15–20 % −40 %, > 20 % refuse.
+
+    The three cut-offs default to the rule profile's ``resin_lsf_no_reduction_below``,
+    ``resin_lsf_reduce_20_below`` and ``resin_lsf_max`` (one home for the numbers the
+    board reads too); the planner passes those of the profile it was given.
 
     Examples
     --------
@@ -92,6 +96,16 @@ def resin_lsf_tier(
     >>> resin_lsf_tier(0.21).refused
     True
     """
+    if no_reduction_below is None or reduce_20_below is None or maximum is None:
+        from netlm.eligibility.profile import default_profile
+
+        p = default_profile().parameters
+        no_reduction_below = (
+            p.resin_lsf_no_reduction_below if no_reduction_below is None else no_reduction_below
+        )
+        if reduce_20_below is None:
+            reduce_20_below = p.resin_lsf_reduce_20_below
+        maximum = p.resin_lsf_max if maximum is None else maximum
     if lsf < no_reduction_below:
         return LsfTier(
             lung_shunt_fraction=lsf,

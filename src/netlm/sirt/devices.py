@@ -23,6 +23,12 @@ Assumptions
   3.9 GBq.  The manufacturer's order form is the authority.)
 * Glass usable window: 12 days after calibration, **[U]** (see
   :data:`GLASS_MAX_DAYS_AFTER_CALIBRATION`).
+* Glass calibration time: vials are calibrated at 12:00 noon US Eastern time
+  (``America/New_York``, daylight-saving aware) on the calibration day
+  **[U]** (source ``glass_calibration_time``; the instructions for use are the
+  authority): the default candidate calibrations are those instants, whatever
+  the infusion's UTC offset (:attr:`Device.calibration_time`,
+  :attr:`Device.calibration_zone`).
 * Days are calendar days in the calibration's time zone.
 """
 
@@ -34,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +106,10 @@ class Device(BaseModel):
         Density of the sphere material, in g/mL.
     max_days_after_calibration
         Last calendar day of use, counted from the calibration day.
+    calibration_time, calibration_zone
+        Local time and IANA time zone of the manufacturer's calibration, for
+        the default candidate calibrations (``None``: noon in the infusion's
+        zone).
     source_ids
         Sources of the numbers above (:mod:`netlm.evidence`).
     """
@@ -117,6 +128,8 @@ class Device(BaseModel):
     sphere_density_g_per_ml: Annotated[float, Field(gt=0)]
     max_days_after_calibration: Annotated[float, Field(ge=0)]
     source_ids: tuple[str, ...]
+    calibration_time: dt.time | None = None
+    calibration_zone: str | None = None
 
 
 _GLASS: Final = Device(
@@ -131,7 +144,9 @@ _GLASS: Final = Device(
     expected_residual_fraction=0.0061,  # residual_hoang (median 0.61 %)
     sphere_density_g_per_ml=3.6,  # devices_004, columns un-swapped per dosimetry.md
     max_days_after_calibration=GLASS_MAX_DAYS_AFTER_CALIBRATION,  # [U] no source read
-    source_ids=("devices_004", "residual_hoang"),
+    source_ids=("devices_004", "residual_hoang", "glass_calibration_time"),
+    calibration_time=dt.time(12, 0),  # glass_calibration_time [U]
+    calibration_zone="America/New_York",  # glass_calibration_time [U]
 )
 
 _RESIN: Final = Device(
@@ -304,12 +319,31 @@ class VialOption(BaseModel):
     days_after_calibration: float
 
 
-def _default_calibrations(infusion: dt.datetime, max_days: float) -> list[dt.datetime]:
-    """Noon of every day from ``max_days`` days before the infusion day to that day."""
-    noon = dt.time(12, 0)
-    days = (infusion.date() - dt.timedelta(days=k) for k in range(math.floor(max_days) + 1))
-    candidates = (dt.datetime.combine(day, noon, tzinfo=infusion.tzinfo) for day in days)
-    return [c for c in candidates if c <= infusion]
+def _calibration_zone(device: Device, infusion: dt.datetime) -> dt.tzinfo:
+    if device.calibration_zone is None:
+        assert infusion.tzinfo is not None
+        return infusion.tzinfo
+    try:
+        return ZoneInfo(device.calibration_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlanError(
+            [("device.calibration_zone", f"unknown time zone {device.calibration_zone!r}")]
+        ) from None
+
+
+def _default_calibrations(infusion: dt.datetime, device: Device) -> list[dt.datetime]:
+    """The manufacturer's calibration instant of every day from the device's window to the
+    infusion day, counted in the calibration's zone (noon in the infusion's zone when the
+    device names none)."""
+    zone = _calibration_zone(device, infusion)
+    at = device.calibration_time or dt.time(12, 0)
+    local_day = infusion.astimezone(zone).date()
+    days = (
+        local_day - dt.timedelta(days=k)
+        for k in range(math.floor(device.max_days_after_calibration) + 1)
+    )
+    candidates = (dt.datetime.combine(day, at, tzinfo=zone) for day in days)
+    return [c for c in candidates if _utc(c) <= _utc(infusion)]
 
 
 def _custom_size(device: Device, needed_gbq: float, factor: float) -> float | None:
@@ -351,11 +385,13 @@ def glass_vial_options(
     infusion
         Infusion time (time-zone aware).
     calibrations
-        Candidate calibration times (time-zone aware).  Default: noon, in the
-        infusion's time zone, of every day from
-        :attr:`Device.max_days_after_calibration` days before the infusion day
-        up to the infusion day.  Calibrations after the infusion, or more
-        calendar days before it than the device allows, are skipped.
+        Candidate calibration times (time-zone aware).  Default: the
+        manufacturer's calibration instant (:attr:`Device.calibration_time` in
+        :attr:`Device.calibration_zone`: 12:00 US Eastern for glass, [U]) of
+        every day from :attr:`Device.max_days_after_calibration` days before
+        the infusion day up to the infusion day, not noon at the infusion's
+        UTC offset.  Calibrations after the infusion, or more calendar days
+        before it than the device allows, are skipped.
     device
         A glass :class:`Device` (default :data:`DEVICES` ``[GLASS]``).
     tolerance
@@ -371,10 +407,14 @@ def glass_vial_options(
 
     Examples
     --------
-    >>> t = dt.datetime(2026, 3, 2, 12, tzinfo=dt.timezone.utc)
+    Infusion at the calibration instant (noon in New York is 17:00 UTC in March):
+
+    >>> t = dt.datetime(2026, 3, 2, 17, tzinfo=dt.timezone.utc)
     >>> best = glass_vial_options(5.0, t)[0]
     >>> best.size_gbq, best.custom, best.days_after_calibration, best.excess_fraction
     (5.0, False, 0.0, 0.0)
+    >>> best.calibration.isoformat()
+    '2026-03-02T12:00:00-05:00'
     """
     _positive("needed_at_infusion_gbq", needed_at_infusion_gbq)
     _positive("half_life_h", half_life_h)
@@ -383,7 +423,7 @@ def glass_vial_options(
     _aware("infusion", infusion)
     _require_kind(device, DeviceKind.GLASS)
     if calibrations is None:
-        candidates = _default_calibrations(infusion, device.max_days_after_calibration)
+        candidates = _default_calibrations(infusion, device)
     else:
         for i, calibration in enumerate(calibrations):
             _aware(f"calibrations[{i}]", calibration)

@@ -91,43 +91,61 @@ def doses_per_gbq(
     )
 
 
+def _profile(name: str, value: float | None) -> float:
+    """``value``, or the default rule profile's parameter ``name`` (one home per number)."""
+    if value is not None:
+        return value
+    from netlm.eligibility.profile import default_profile
+
+    return float(default_profile().value(name))
+
+
 def mird_activity_gbq(
-    dose_gy: float, mass_kg: float, *, lsf: float, constant_gy_kg_per_gbq: float = 49.67
+    dose_gy: float, mass_kg: float, *, lsf: float, constant_gy_kg_per_gbq: float | None = None
 ) -> float:
     """Single-compartment activity for a perfused dose: A = D · M / (C · (1 − LSF)).
+
+    ``constant_gy_kg_per_gbq`` defaults to the rule profile's dose constant.
 
     Examples
     --------
     >>> round(mird_activity_gbq(120, 1.0815, lsf=0.07, constant_gy_kg_per_gbq=49.67), 4)
     2.8095
     """
-    _check(lsf, constant_gy_kg_per_gbq, 1.0)
-    return dose_gy * mass_kg / (constant_gy_kg_per_gbq * (1.0 - lsf))
+    c = _profile("dose_constant_gy_kg_per_gbq", constant_gy_kg_per_gbq)
+    _check(lsf, c, 1.0)
+    return dose_gy * mass_kg / (c * (1.0 - lsf))
 
 
 def mird_dose_gy(
-    activity_gbq: float, mass_kg: float, *, lsf: float, constant_gy_kg_per_gbq: float = 49.67
+    activity_gbq: float, mass_kg: float, *, lsf: float, constant_gy_kg_per_gbq: float | None = None
 ) -> float:
-    """Single-compartment perfused dose of an injected activity."""
-    _check(lsf, constant_gy_kg_per_gbq, 1.0)
+    """Single-compartment perfused dose of an injected activity (constant: the profile's)."""
+    c = _profile("dose_constant_gy_kg_per_gbq", constant_gy_kg_per_gbq)
+    _check(lsf, c, 1.0)
     if mass_kg <= 0:
         raise PlanError([("territories", "the perfused mass must be > 0")])
-    return constant_gy_kg_per_gbq * activity_gbq * (1.0 - lsf) / mass_kg
+    return c * activity_gbq * (1.0 - lsf) / mass_kg
 
 
 def lung_dose_gy(
     activity_gbq: float,
     *,
     lsf: float,
-    lung_mass_kg: float = 1.0,
-    constant_gy_kg_per_gbq: float = 49.67,
+    lung_mass_kg: float | None = None,
+    constant_gy_kg_per_gbq: float | None = None,
 ) -> float:
     """Lung dose D_L = C · A · LSF / M_lung.
+
+    ``lung_mass_kg`` and ``constant_gy_kg_per_gbq`` default to the rule
+    profile's (1 kg convention of the limits, 49.67 Gy·kg/GBq).
 
     Examples
     --------
     >>> round(lung_dose_gy(3.0, lsf=0.1, lung_mass_kg=1.0), 3)
     14.901
     """
-    _check(lsf, constant_gy_kg_per_gbq, lung_mass_kg)
-    return constant_gy_kg_per_gbq * activity_gbq * lsf / lung_mass_kg
+    c = _profile("dose_constant_gy_kg_per_gbq", constant_gy_kg_per_gbq)
+    mass = _profile("lung_mass_kg", lung_mass_kg)
+    _check(lsf, c, mass)
+    return c * activity_gbq * lsf / mass

@@ -17,31 +17,43 @@ from pydantic import BaseModel, ConfigDict, Field
 from netlm.errors import PlanError
 
 
+def _profile_value(name: str) -> float:
+    """A number whose one home is the default rule profile."""
+    from netlm.eligibility.profile import default_profile
+
+    return float(default_profile().value(name))
+
+
 class Physics(BaseModel):
     """The physical constants a plan uses.
 
     Attributes
     ----------
     dose_constant_gy_kg_per_gbq
-        Absorbed dose per unit activity fully decayed in 1 kg: 49.67 (EANM 2022
-        convention, source ``dose_constant``); 50 in the TheraSphere insert.
+        Absorbed dose per unit activity fully decayed in 1 kg.  Its default is
+        the rule profile's ``dose_constant_gy_kg_per_gbq`` (49.67, EANM 2022
+        convention, source ``dose_constant``; 50 in the TheraSphere insert), so
+        that the board and the planner read one number.
     tissue_density_g_per_ml
         Liver and tumour density, 1.03 g/mL (source ``tissue_density``).
     lung_density_g_per_ml
         0.30 g/mL (source ``tissue_density``).
     y90_half_life_h
         64.1 h (source ``y90_half_life``).
-    lung_mass_kg
-        1.0 kg default for the lung-dose limits (source ``lung_dose_limits``).
+
+    The lung mass of the 30/50 Gy limits is not a physical constant: it is the
+    rule profile's ``lung_mass_kg`` (1 kg convention), and a plan's measured
+    mass is ``lung_mass_kg`` with its ``lung_mass_basis``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    dose_constant_gy_kg_per_gbq: Annotated[float, Field(gt=40, lt=60)] = 49.67
+    dose_constant_gy_kg_per_gbq: Annotated[float, Field(gt=40, lt=60)] = Field(
+        default_factory=lambda: _profile_value("dose_constant_gy_kg_per_gbq")
+    )
     tissue_density_g_per_ml: Annotated[float, Field(gt=0.8, lt=1.3)] = 1.03
     lung_density_g_per_ml: Annotated[float, Field(gt=0.1, lt=1.0)] = 0.30
     y90_half_life_h: Annotated[float, Field(gt=60, lt=70)] = 64.1
-    lung_mass_kg: Annotated[float, Field(gt=0.2, lt=3.0)] = 1.0
 
     #: Source ids for each constant (netlm.evidence).
     SOURCES: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -49,7 +61,6 @@ class Physics(BaseModel):
         "tissue_density_g_per_ml": ("tissue_density",),
         "lung_density_g_per_ml": ("tissue_density",),
         "y90_half_life_h": ("y90_half_life",),
-        "lung_mass_kg": ("lung_dose_limits",),
     }
 
     def mass_kg(self, volume_ml: float) -> float:

@@ -86,9 +86,12 @@ class PlanTerritory(_M):
             )
         if self.tumours and self.tumour_volume_ml is not None:
             raise ValueError("tumours:: give either tumours or tumour_volume_ml, not both")
-        if self.tumour_volume_ml and self.tumour_to_normal_ratio is None:
-            raise ValueError("tumour_to_normal_ratio:: is needed with tumour_volume_ml")
         return self
+
+    @property
+    def tumour_to_normal_known(self) -> bool:
+        """False when a tumour volume is given without its T:N (BSA plans may do that)."""
+        return not (self.tumour_volume_ml and self.tumour_to_normal_ratio is None)
 
     @property
     def tumour_list(self) -> tuple[PlanTumour, ...]:
@@ -107,6 +110,9 @@ class PlanTerritory(_M):
 
     @property
     def total_tumour_ml(self) -> float:
+        """Tumour volume in the territory (listed tumours, or ``tumour_volume_ml``)."""
+        if self.tumour_volume_ml is not None:
+            return self.tumour_volume_ml
         return sum(t.volume_ml for t in self.tumour_list)
 
 
@@ -123,6 +129,19 @@ class Override(_M):
     limits: tuple[str, ...] = Field(
         default=(), description="Check ids overridden; empty means every hard limit."
     )
+
+
+class CaseContext(_M):
+    """What the linked case file says, for cross-checks (filled by ``--case``)."""
+
+    case_id: str | None = None
+    lung_shunt_fraction: Annotated[float | None, Field(ge=0, le=1)] = None
+    lung_shunt_method: LsfMethod | None = None
+    prior_lung_dose_gy: Annotated[float | None, Field(ge=0, le=500)] = None
+
+
+#: What a plan's lung mass rests on (``lung_mass_basis``).
+LungMassBasis = Literal["convention_1kg", "ct_densitovolumetry", "stated"]
 
 
 class Uncertainty(_M):
@@ -156,7 +175,15 @@ class Plan(_M):
     device: Literal["glass", "resin"]
     method: Literal["bsa", "mird", "partition"]
     treatment_start: dt.datetime | None = None
-    vial_calibration: dt.datetime | None = None
+    vial_calibration: dt.datetime | None = Field(
+        default=None,
+        description="Calibration time of the vial at hand (glass: with vial_activity_gbq, the "
+        "vial is evaluated first; resin: the calibration of the treatment day).",
+    )
+    vial_activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
+        default=None,
+        description="Glass: nominal activity of the vial at hand at vial_calibration.",
+    )
     patient: PatientSize = Field(default_factory=PatientSize)
     bsa_formula: BsaFormula = BsaFormula.DUBOIS
     whole_liver_volume_ml: Annotated[float | None, Field(ge=300, le=12000)] = None
@@ -164,8 +191,21 @@ class Plan(_M):
     territories: tuple[PlanTerritory, ...]
     lung_shunt_fraction: Annotated[float, Field(ge=0, lt=1)]
     lung_shunt_method: LsfMethod | None = None
-    lung_mass_kg: Annotated[float | None, Field(gt=0.2, lt=3.0)] = None
-    prior_lung_dose_gy: Annotated[float, Field(ge=0, le=500)] = 0.0
+    lung_mass_kg: Annotated[float | None, Field(gt=0.2, lt=3.0)] = Field(
+        default=None,
+        description="Measured or stated lung mass; the 30/50 Gy limits are evaluated at the "
+        "profile's 1 kg convention and also at this mass (either breach refuses).",
+    )
+    lung_mass_basis: LungMassBasis | None = Field(
+        default=None,
+        description="convention_1kg | ct_densitovolumetry | stated; needed with a lung_mass_kg "
+        "other than the convention.",
+    )
+    prior_lung_dose_gy: Annotated[float, Field(ge=0, le=500)] = Field(
+        default=0.0,
+        description="Lung dose (Gy) of prior radioembolization sessions NOT listed in "
+        "prior_treatments; it is added to the listed sessions' doses.",
+    )
     prescription: Prescription | None = None
     expected_residual_fraction: Annotated[float | None, Field(ge=0, lt=0.5)] = None
     physics: Physics = Field(default_factory=Physics)
@@ -173,6 +213,9 @@ class Plan(_M):
     uncertainty: Uncertainty | None = None
     optimise: Optimise | None = None
     prior_treatments: tuple[PriorTreatment, ...] = ()
+    from_case: CaseContext | None = Field(
+        default=None, description="Filled by --case: the case's values, for cross-checks."
+    )
     compromised_liver: bool | None = Field(
         default=None,
         description="Pretreated or compromised liver (stricter resin normal-liver limit); "
@@ -225,8 +268,19 @@ class Plan(_M):
             ]
             if missing:
                 raise ValueError(f"method:: the BSA method needs {', '.join(missing)}")
+            for rx in (self.prescription, *(t.prescription for t in self.territories)):
+                if rx is not None and rx.target is not None and rx.target[0] != "activity_gbq":
+                    raise ValueError(
+                        "prescription:: the BSA method takes no dose target; give only "
+                        "activity_gbq to prescribe the activity explicitly"
+                    )
         else:
             for i, t in enumerate(self.territories):
+                if not t.tumour_to_normal_known:
+                    raise ValueError(
+                        f"territories:: territories[{i}] ({t.name}): tumour_to_normal_ratio is "
+                        f"needed with tumour_volume_ml for the {self.method} method"
+                    )
                 if (t.prescription or self.prescription) is None:
                     raise ValueError(
                         f"prescription:: territory {i} ({t.name}) has no prescription and the "
@@ -249,6 +303,25 @@ class Plan(_M):
                         "perfused dose or the activity; use method: partition for tumour or "
                         "normal-liver targets"
                     )
+        if self.lung_mass_basis in ("ct_densitovolumetry", "stated") and self.lung_mass_kg is None:
+            raise ValueError(
+                f"lung_mass_kg:: lung_mass_basis {self.lung_mass_basis} needs the lung_mass_kg"
+            )
+        if self.vial_activity_gbq is not None:
+            if self.device != "glass":
+                raise ValueError(
+                    "vial_activity_gbq:: is for a glass vial (resin: the vial is drawn from)"
+                )
+            if self.vial_calibration is None or self.treatment_start is None:
+                raise ValueError(
+                    "vial_calibration:: vial_activity_gbq needs vial_calibration and "
+                    "treatment_start (both with a time zone)"
+                )
+            if len(self.territories) != 1:
+                raise ValueError(
+                    "vial_activity_gbq:: a glass vial is infused whole into one territory; "
+                    "plan one territory per file to evaluate a given vial"
+                )
         return self
 
     @property
@@ -261,7 +334,12 @@ class Plan(_M):
 
     @property
     def lung_mass(self) -> float:
-        return self.lung_mass_kg if self.lung_mass_kg is not None else self.physics.lung_mass_kg
+        """The measured/stated lung mass, else the default profile's convention (1 kg)."""
+        if self.lung_mass_kg is not None:
+            return self.lung_mass_kg
+        from netlm.eligibility.profile import default_profile
+
+        return float(default_profile().parameters.lung_mass_kg)
 
 
 def plan_from_mapping(data: object) -> Plan:

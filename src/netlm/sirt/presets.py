@@ -8,6 +8,11 @@ Severity says what a breach means:
 * ``target`` — a dose to reach for the intent; missing it is a warning.
 * ``evidence`` — a published NET (or other) figure shown beside the plan, never a
   limit: there are no NET-specific guideline thresholds (dosimetry.md).
+
+The hard limits (lung 30/50 Gy, resin LSF 20 %) are the rule profile's
+``lung_dose_limit_single_gy``, ``lung_dose_limit_cumulative_gy`` and
+``resin_lsf_max``: :func:`constraints` builds the list from a profile, so that
+a centre's profile changes the board's verdict and the planner's refusal alike.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from netlm.eligibility.profile import RuleProfile, default_profile
 
 
 class Severity(StrEnum):
@@ -54,14 +61,41 @@ def _c(**kw: object) -> Constraint:
     return Constraint.model_validate(kw)
 
 
-#: Every constraint netlm checks, in report order.
-CONSTRAINTS: tuple[Constraint, ...] = (
+#: Profile parameter behind each constraint whose number lives in the rule profile.
+PROFILE_PARAMETERS: dict[str, str] = {
+    "lung_single": "lung_dose_limit_single_gy",
+    "lung_cumulative": "lung_dose_limit_cumulative_gy",
+    "resin_lsf": "resin_lsf_max",
+}
+
+
+def constraints(profile: RuleProfile | None = None) -> tuple[Constraint, ...]:
+    """Every constraint netlm checks, in report order, with the profile's limits.
+
+    Parameters
+    ----------
+    profile
+        The rule profile (default: netlm's own); the values of
+        :data:`PROFILE_PARAMETERS` come from it.
+    """
+    p = profile or default_profile()
+    return tuple(
+        c.model_copy(update={"value": float(p.value(PROFILE_PARAMETERS[c.id]))})
+        if c.id in PROFILE_PARAMETERS
+        else c
+        for c in _CONSTRAINTS
+    )
+
+
+_NaN = float("nan")  # placeholder: the value comes from the profile (constraints())
+
+_CONSTRAINTS: tuple[Constraint, ...] = (
     _c(
         id="lung_single",
         description="lung dose per treatment",
         quantity="lung",
         bound="max",
-        value=30.0,
+        value=_NaN,
         unit="Gy",
         severity=Severity.HARD,
         population="NET",
@@ -72,7 +106,7 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         description="cumulative lung dose incl. prior treatments",
         quantity="lung_cumulative",
         bound="max",
-        value=50.0,
+        value=_NaN,
         unit="Gy",
         severity=Severity.HARD,
         population="NET",
@@ -83,7 +117,7 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         description="resin: lung shunt fraction",
         quantity="lung_shunt_fraction",
         bound="max",
-        value=0.20,
+        value=_NaN,
         unit="fraction",
         severity=Severity.HARD,
         devices=("resin",),
@@ -227,8 +261,12 @@ CONSTRAINTS: tuple[Constraint, ...] = (
 )
 
 
+#: Every constraint with the default profile's limits, in report order.
+CONSTRAINTS: tuple[Constraint, ...] = constraints()
+
+
 def constraint(constraint_id: str) -> Constraint:
-    """The constraint with this id."""
+    """The constraint with this id (default profile)."""
     for c in CONSTRAINTS:
         if c.id == constraint_id:
             return c

@@ -14,6 +14,15 @@ compartment models need (``shared/reference/dosimetry.md``, Models):
   a different quantity);
 * the lung mass, from a lung mask and the lung density (0.30 g/mL) or a CT.
 
+Lung mass and the 30/50 Gy limits: the limits were set with a 1 kg lung
+(``shared/reference/dosimetry.md``, Lung dose limits; seed 004).  A lung mass
+from the VOI volume × 0.30 g/mL is reported for information only and never
+enters the plan; only a CT densitovolumetry mass does (``lung_mass_basis:
+ct_densitovolumetry``), and the planner then evaluates the limits at 1 kg and
+at that mass, refusing if either is broken.  A lung VOI outside
+:data:`LUNG_VOLUME_RANGE_ML` (lungs partly in the field of view) is refused:
+it biases both the LSF and the mass.
+
 :func:`plan_from_workup` turns a :class:`MaaWorkup` into a
 ``netlm/sirt-plan/v1`` document (partition model) that
 :func:`netlm.sirt.plan.plan_from_mapping` accepts, so one call goes from
@@ -39,6 +48,7 @@ from netlm.sirt.plan import PLAN_SCHEMA, plan_from_mapping
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, density_from_ct, mask_array
 
 __all__ = [
+    "LUNG_VOLUME_RANGE_ML",
     "LiverVolumetry",
     "LungMass",
     "MaaWorkup",
@@ -58,6 +68,14 @@ Mask = ImageVolume | npt.NDArray[Any]
 
 #: Share of a territory mask that may lie outside the liver before a warning.
 _OUTSIDE_LIVER_WARN: float = 0.05
+
+#: Plausible volume (mL) of an adult's lung VOI (both lungs).  **[U]**, source
+#: ``lung_volume_plausible``: total lung capacity is about 4-8 L; a smaller VOI
+#: usually means lungs only partly in the field of view.  Override per call.
+LUNG_VOLUME_RANGE_ML: tuple[float, float] = (1000.0, 10000.0)
+
+#: The plan's lung-mass bounds (``netlm.sirt.plan.Plan.lung_mass_kg``), exclusive.
+_PLAN_LUNG_MASS_KG: tuple[float, float] = (0.2, 3.0)
 
 
 class _Frozen(BaseModel):
@@ -101,11 +119,17 @@ class LiverVolumetry(_Frozen):
 
 
 class LungMass(_Frozen):
-    """Lung mass and how it was obtained."""
+    """Lung mass and how it was obtained.
+
+    ``method`` is ``ct_densitovolumetry`` (usable for the lung limits, with the
+    1 kg convention) or ``nominal_density`` (volume × 0.30 g/mL: information
+    only, never used for the limits); ``basis`` says it in words.
+    """
 
     mass_kg: float
     volume_ml: float
     basis: str
+    method: Literal["ct_densitovolumetry", "nominal_density"] = "nominal_density"
 
 
 class MaaWorkup(_Frozen):
@@ -119,6 +143,7 @@ class MaaWorkup(_Frozen):
     lung_mass_basis: str | None
     physics: Physics
     warnings: tuple[str, ...] = ()
+    lung_mass_method: Literal["ct_densitovolumetry", "nominal_density"] | None = None
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -357,8 +382,9 @@ def lung_mass(
     Examples
     --------
     >>> lung = ImageVolume(np.ones((10, 10, 10)), (10.0, 10.0, 10.0), unit="label")
-    >>> lung_mass(lung)
-    LungMass(mass_kg=0.3, volume_ml=1000.0, basis='lung volume 1000.0 mL x 0.3 g/mL')
+    >>> m = lung_mass(lung)
+    >>> m.mass_kg, m.volume_ml, m.method
+    (0.3, 1000.0, 'nominal_density')
     """
     physics = physics or Physics()
     lung = _bool(lung_mask, lung_mask, "lung_mask")
@@ -370,7 +396,9 @@ def lung_mass(
         return LungMass(
             mass_kg=volume_ml * rho / 1000.0,
             volume_ml=volume_ml,
-            basis=f"lung volume {volume_ml:.1f} mL x {rho:g} g/mL",
+            basis=f"lung volume {volume_ml:.1f} mL x {rho:g} g/mL (information only: the lung "
+            "limits use the 1 kg convention without a CT)",
+            method="nominal_density",
         )
     density = density_from_ct(ct)
     lung_on_ct = _bool(lung_mask, density, "lung_mask")
@@ -380,6 +408,7 @@ def lung_mass(
         volume_ml=volume_ml,
         basis=f"CT densitovolumetry over {volume_ml:.1f} mL (mean {mass_g / volume_ml:.3f} "
         f"g/mL, {density.metadata['ct_calibration']})",
+        method="ct_densitovolumetry",
     )
 
 
@@ -396,6 +425,7 @@ def maa_workup(
     lung_shunt_fraction: float | None = None,
     lung_shunt_method: Literal["planar", "spect_ct"] | None = None,
     physics: Physics | None = None,
+    lung_volume_range_ml: tuple[float, float] = LUNG_VOLUME_RANGE_ML,
 ) -> MaaWorkup:
     """Analyse an MAA SPECT/CT: volumetry, LSF, T:N per tumour and territory, lung mass.
 
@@ -416,6 +446,14 @@ def maa_workup(
         VOI, which is then reported in ``warnings`` for comparison.
     physics
         Densities (tissue 1.03, lung 0.30 g/mL).
+    lung_volume_range_ml
+        Plausible lung VOI volume (:data:`LUNG_VOLUME_RANGE_ML`, [U]); a lung
+        mask outside it is refused.
+
+    Raises
+    ------
+    DosimetryError
+        Among others, for a lung VOI whose volume is implausible.
     """
     physics = physics or Physics()
     notes: list[str] = []
@@ -468,9 +506,17 @@ def maa_workup(
     vol = vol.model_copy(update={"territories": tuple(new_territories), "tumours": whole_tumours})
 
     lsf, method = lung_shunt_fraction, lung_shunt_method
-    lung_ml = mass = basis = None
+    lung_ml = mass = basis = mass_method = None
     if lung is not None:
         lung_ml = mask_volume_ml(lung)
+        low, high = lung_volume_range_ml
+        if not low <= lung_ml <= high:
+            raise DosimetryError(
+                f"Argument 'lung': the lung VOI holds {lung_ml:.0f} mL, outside the plausible "
+                f"{low:.0f}-{high:.0f} mL of both lungs (lungs partly in the field of view?); "
+                "its LSF and mass would be biased. Segment both lungs whole, or give a measured "
+                "LSF without a lung mask"
+            )
         voi_lsf = lung_shunt_fraction_voi(spect, lung, whole)
         if lsf is None:
             lsf, method = voi_lsf, "spect_ct"
@@ -481,6 +527,7 @@ def maa_workup(
             )
         lung_measured = lung_mass(lung, ct=ct, physics=physics)
         mass, basis = lung_measured.mass_kg, lung_measured.basis
+        mass_method = lung_measured.method
     elif lsf is not None and method is None:
         notes.append("the lung shunt fraction was given without its method")
     if lsf is not None and not 0 <= lsf < 1:
@@ -494,6 +541,7 @@ def maa_workup(
         lung_mass_basis=basis,
         physics=physics,
         warnings=tuple(notes),
+        lung_mass_method=mass_method,
     )
 
 
@@ -532,9 +580,15 @@ def plan_from_workup(
         The document, already validated by
         :func:`netlm.sirt.plan.plan_from_mapping` (which raises
         :class:`~netlm.errors.PlanError` with field paths if it is not valid).
-        A lung mass outside the plan's 0.2–3.0 kg range (e.g. a lung only
-        partly in the field of view) is left out with a warning: the plan then
-        uses the default 1 kg.
+        Only a CT densitovolumetry lung mass enters the plan (with
+        ``lung_mass_basis: ct_densitovolumetry``); without a CT the plan uses
+        the 1 kg convention of the lung limits.
+
+    Raises
+    ------
+    DosimetryError
+        Without a lung shunt fraction, or for a CT lung mass outside the plan's
+        0.2-3.0 kg.
     """
     if workup.lung_shunt_fraction is None:
         raise DosimetryError(
@@ -565,7 +619,7 @@ def plan_from_workup(
         "territories": territories,
         "lung_shunt_fraction": workup.lung_shunt_fraction,
         "prescription": dict(prescription),
-        "physics": workup.physics.model_dump(),
+        "physics": workup.physics.model_dump(exclude_unset=True),
     }
     if case is not None:
         document["case"] = case
@@ -573,17 +627,15 @@ def plan_from_workup(
         document["treatment_start"] = treatment_start
     if workup.lung_shunt_method is not None:
         document["lung_shunt_method"] = workup.lung_shunt_method
-    if workup.lung_mass_kg is not None:
-        if 0.2 < workup.lung_mass_kg < 3.0:
-            document["lung_mass_kg"] = workup.lung_mass_kg
-        else:
-            warnings.warn(
-                f"lung mass {workup.lung_mass_kg:.3f} kg ({workup.lung_mass_basis}) is outside "
-                "0.2-3.0 kg (lung not wholly in the field of view?); the plan uses "
-                f"{workup.physics.lung_mass_kg:g} kg",
-                DosimetryWarning,
-                stacklevel=2,
+    if workup.lung_mass_kg is not None and workup.lung_mass_method == "ct_densitovolumetry":
+        low, high = _PLAN_LUNG_MASS_KG
+        if not low < workup.lung_mass_kg < high:
+            raise DosimetryError(
+                f"the CT lung mass {workup.lung_mass_kg:.3f} kg ({workup.lung_mass_basis}) is "
+                f"outside {low:g}-{high:g} kg: check the lung mask and the CT calibration"
             )
+        document["lung_mass_kg"] = workup.lung_mass_kg
+        document["lung_mass_basis"] = "ct_densitovolumetry"
     document.update(dict(extra or {}))
     plan_from_mapping(document)
     return document
