@@ -37,6 +37,7 @@ BASE: dict[str, Any] = {
         "anaesthesia_contraindicated": False,
         "pulmonary_function": "normal",
         "life_expectancy_months": 120,
+        "pregnant": False,
     },
     "tumour": {
         "primary_site": "small_intestine",

@@ -156,6 +156,7 @@ def test_oligometastatic_example_no_longer_asks_for_findings(assessor: Assessor)
             "history.irreversible_coagulopathy",
             "patient.anaesthesia_contraindicated",
             "liver.biliary_dilatation",
+            "liver.encephalopathy",  # the liver-reserve rules (issue #10) read it too
         }
     # Non-functioning, new disease: no indication yet (inferred, not asked).
     tae = result.option("tae")

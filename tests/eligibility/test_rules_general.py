@@ -212,10 +212,17 @@ def test_missing_albumin_is_asked_only_when_it_could_matter(assessor: Assessor) 
     assert missing["liver.impaired"] == ("labs.albumin",)
 
 
-def test_unrecorded_encephalopathy_is_asked_for_procedures(assessor: Assessor) -> None:
-    opt = option(assessor, "ablation_rfa", liver__encephalopathy=DELETE)
+def test_unrecorded_encephalopathy_is_asked_for_procedures(
+    assessor: Assessor, ask_assessor: Assessor
+) -> None:
+    # missing_findings: ask -> the decompensation rule asks for it
+    opt = option(ask_assessor, "ablation_rfa", liver__encephalopathy=DELETE)
     missing = {u.rule_id: u.fields for u in opt.unevaluated_rules}
     assert "liver.encephalopathy" in missing["liver.decompensated"]
+    # default (assume_absent) -> assumed absent, listed, verdict unchanged
+    opt = option(assessor, "ablation_rfa", liver__encephalopathy=DELETE)
+    assert "liver.encephalopathy" in {a.field for a in opt.assumptions}
+    assert opt.verdict is option(assessor, "ablation_rfa").verdict
 
 
 def test_prrt_with_decompensated_liver_is_at_least_cautioned(assessor: Assessor) -> None:
@@ -417,3 +424,18 @@ def test_child_pugh_cut_is_a_profile_parameter(tmp_path: Any) -> None:
     assert "Child-Pugh B9" in f.message
     assert f.parameters == {"child_pugh_contraindication_min_score": 9}
     assert strict.verdict is Verdict.CONTRAINDICATED
+
+
+@pytest.mark.parametrize("modality", ["tare_glass", "tare_resin", "prrt"])
+def test_unrecorded_pregnancy_is_an_assumption_to_confirm_for_radiation(
+    assessor: Assessor, ask_assessor: Assessor, modality: str
+) -> None:
+    """A woman's unrecorded pregnancy status is never a silent 'not pregnant'."""
+    opt = option(assessor, modality, patient__pregnant=DELETE)
+    assert "patient.pregnant" in {a.field for a in opt.assumptions}
+    assert opt.verdict is option(assessor, modality).verdict
+    strict = option(ask_assessor, modality, patient__pregnant=DELETE)
+    assert strict.verdict is Verdict.NEEDS_INFORMATION
+    assert "patient.pregnant" in strict.missing_information
+    male = option(assessor, modality, patient__pregnant=DELETE, patient__sex="male")
+    assert "patient.pregnant" not in {a.field for a in male.assumptions}

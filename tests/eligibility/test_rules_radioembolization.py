@@ -560,6 +560,61 @@ def test_cumulative_lung_dose_counts_recorded_prior_tare(assessor: Assessor) -> 
     assert "tare.lung_dose" in _ids(opt)
 
 
+@pytest.mark.parametrize(("unlisted", "fires"), [(0.0, False), (0.1, True)])
+def test_cumulative_lung_dose_sums_listed_and_unlisted_sessions(
+    assessor: Assessor, unlisted: float, fires: bool
+) -> None:
+    """Listed sessions (15 + 10 Gy) PLUS prior_lung_dose_gy (sessions not listed), as the
+    planner counts them (issue #11): 25 + 25 + unlisted > 50 Gy fires at 0.1 Gy;
+    max() of the two sources, as before, gave 25 + 25 and never fired."""
+    opt = _option(
+        assessor,
+        "tare_glass",
+        history__prior_treatments=[
+            {"type": "tare", "territory": "right_lobe", "lung_dose_gy": 15},
+            {"type": "tare", "territory": "left_lobe", "lung_dose_gy": 10},
+        ],
+        workup__prior_lung_dose_gy=unlisted,
+        workup__estimated_lung_dose_gy=25,
+    )
+    assert ("tare.lung_dose" in _ids(opt)) is fires
+
+
+def test_prior_tare_without_lung_dose_is_not_zero_gy(assessor: Assessor) -> None:
+    """A listed TARE session with no lung dose (and no activity + LSF) cannot count as 0 Gy."""
+    opt = _option(
+        assessor,
+        "tare_glass",
+        history__prior_treatments=[{"type": "tare", "territory": "right_lobe"}],
+        workup__estimated_lung_dose_gy=25,
+    )
+    assert opt.verdict is Verdict.NEEDS_INFORMATION
+    assert "history.prior_treatments[0].lung_dose_gy" in opt.missing_information
+
+
+@pytest.mark.parametrize(("activity_gbq", "fires"), [(2.0, False), (2.1, True)])
+def test_prior_tare_lung_dose_estimated_from_activity_and_lsf(
+    assessor: Assessor, activity_gbq: float, fires: bool
+) -> None:
+    """Estimate C·A·LSF/1 kg: 49.67 · A · 0.2 = 19.87 Gy at 2.0 GBq, 20.86 Gy at 2.1 GBq;
+    with 30 Gy planned the 50 Gy cumulative limit is crossed only by the second."""
+    opt = _option(
+        assessor,
+        "tare_glass",
+        history__prior_treatments=[
+            {
+                "type": "tare",
+                "territory": "right_lobe",
+                "activity_gbq": activity_gbq,
+                "lung_shunt_fraction": 0.2,
+            }
+        ],
+        workup__estimated_lung_dose_gy=30,
+    )
+    assert ("tare.lung_dose" in _ids(opt)) is fires
+    assert opt.verdict is not Verdict.NEEDS_INFORMATION
+
+
 def _budget_gbq(message: str) -> float:
     match = re.search(r"at most ([0-9.]+) GBq", message)
     assert match, message
@@ -718,7 +773,9 @@ def test_prior_tare_is_a_relative_contraindication_to_retreatment(assessor: Asse
     opt = _option(
         assessor,
         "tare_resin",
-        **_prior({"type": "tare", "territory": "right_lobe", "liver_dose_gy": 120}),
+        **_prior(
+            {"type": "tare", "territory": "right_lobe", "liver_dose_gy": 120, "lung_dose_gy": 5}
+        ),
     )
     f = _finding(opt, "tare.retreatment")
     assert f.effect is Effect.RELATIVE_CONTRAINDICATION

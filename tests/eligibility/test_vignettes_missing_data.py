@@ -322,6 +322,9 @@ def test_v2_oligometastatic_after_pancreatic_resection() -> None:
             "history.irreversible_coagulopathy",
             "patient.anaesthesia_contraindicated",
             "liver.biliary_dilatation",
+            # liver reserve (issue #10 rules): unrecorded, assumed none
+            "liver.ascites",
+            "liver.encephalopathy",
         }, m
     assert a.option("ablation_laser").verdict is NS  # 22 mm > 20 mm laser zone
     for m in EMBO:
@@ -362,6 +365,9 @@ def test_v4_single_lesion_at_the_hepatic_vein() -> None:
         "patient.anaesthesia_contraindicated",
         "history.biliary_intervention",
         "liver.biliary_dilatation",
+        # liver reserve (issue #10 rules): unrecorded, assumed none
+        "liver.ascites",
+        "liver.encephalopathy",
     }
     seg = a.option("radiation_segmentectomy")
     assert seg.verdict is E

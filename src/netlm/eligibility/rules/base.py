@@ -235,6 +235,15 @@ ASSUMABLE_FINDINGS: Final[Mapping[str, AssumableFinding]] = {
             "at the pre-procedure allergy check",
         ),
         AssumableFinding(
+            "patient.pregnant",
+            "pregnancy",
+            False,
+            "not recorded",
+            "with a pregnancy test before any radiation-based treatment (women of "
+            "childbearing potential)",
+            sources=("missing_findings_policy", "pregnancy_radiation"),
+        ),
+        AssumableFinding(
             "history.cardiac_arrhythmia",
             "cardiac arrhythmia",
             False,
@@ -352,6 +361,14 @@ class Context:
         if missing:
             raise MissingData(missing)
         return tuple(resolved)
+
+    def assumable(self, field_path: str) -> bool:
+        """Whether an unrecorded ``field_path`` would be taken as absent here (nothing logged).
+
+        A rule that then relies on the absence calls :meth:`need`, which logs it.
+        """
+        spec = ASSUMABLE_FINDINGS.get(field_path)
+        return spec is not None and self.assumes and spec.assumption(self) is not None
 
     def _assume(self, field_path: str) -> object | None:
         """The absent value of ``field_path`` (logged), or ``None`` to ask for it."""

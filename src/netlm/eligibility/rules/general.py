@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlm.case.model import Ascites, Encephalopathy
+from netlm.case.model import Ascites, Encephalopathy, Sex
 from netlm.clinical import WhoGrade
 from netlm.eligibility.model import (
     ABLATION,
@@ -72,12 +72,21 @@ class LiverReserve:
         Case fields not recorded that could still make the liver decompensated.
     unknown_impaired
         Case fields not recorded that could still make it impaired.
+    assumed
+        Unrecorded ascites/encephalopathy that the missing-data policy takes as
+        absent; a rule that relies on it logs it with :meth:`Context.need`.
     """
 
     decompensated: tuple[str, ...]
     impaired: tuple[str, ...]
     unknown_decompensated: tuple[str, ...]
     unknown_impaired: tuple[str, ...]
+    assumed: tuple[str, ...] = ()
+
+    def rely_on_assumptions(self, ctx: Context) -> None:
+        """Log the assumed-absent findings a verdict now rests on."""
+        for path in self.assumed:
+            ctx.need(None, path)
 
 
 def liver_reserve(ctx: Context) -> LiverReserve:
@@ -92,7 +101,11 @@ def liver_reserve(ctx: Context) -> LiverReserve:
     >>> liver_reserve(Assessor().context(case)).decompensated
     ('moderate-severe ascites',)
     """
-    p, cp, liver = ctx.p, ctx.child_pugh, ctx.case.liver
+    # The score with unrecorded ascites/encephalopathy taken as none where the
+    # missing-data policy allows it; read without logging (rules log what they rely on).
+    p, liver = ctx.p, ctx.case.liver
+    recorded = ctx.child_pugh_recorded
+    cp = ctx.child_pugh_assuming or recorded
     decompensated: list[str] = []
     impaired: list[str] = []
     # Every missing component scores at least 1 point: the lowest score the record allows.
@@ -114,15 +127,22 @@ def liver_reserve(ctx: Context) -> LiverReserve:
         impaired.append(
             "hepatic encephalopathy grade 1-2 (an overt grade 2 counts as decompensation)"
         )
-    # A missing component scores at most 3 points; ascites and encephalopathy
-    # matter on their own too.
-    highest = sum(cp.points.values()) + 3 * len(cp.missing)
+    # Unrecorded ascites or encephalopathy: assumed absent (1 point) when the
+    # missing-data policy allows it for this case (logged as an assumption).
+    findings = ("ascites", "encephalopathy")
+    assumed = {
+        n for n in recorded.missing if n in findings and ctx.assumable(_CHILD_PUGH_FIELDS[n])
+    }
+    # Any other missing component scores at most 3 points; ascites and
+    # encephalopathy matter on their own too.
+    open_parts = [n for n in cp.missing if n not in assumed]
+    highest = sum(cp.points.values()) + len(cp.missing) - len(open_parts) + 3 * len(open_parts)
 
     def unknown(threshold: int) -> tuple[str, ...]:
         return tuple(
             _CHILD_PUGH_FIELDS[name]
             for name in cp.missing
-            if name in ("ascites", "encephalopathy") or highest >= threshold
+            if name not in assumed and (name in findings or highest >= threshold)
         )
 
     return LiverReserve(
@@ -130,6 +150,7 @@ def liver_reserve(ctx: Context) -> LiverReserve:
         tuple(impaired),
         unknown(p.child_pugh_contraindication_min_score),
         unknown(p.child_pugh_caution_min_score),
+        tuple(_CHILD_PUGH_FIELDS[n] for n in recorded.missing if n in assumed),
     )
 
 
@@ -148,6 +169,7 @@ def _decompensated(ctx: Context, m: Modality) -> str | None:
     if not reserve.decompensated:
         if reserve.unknown_decompensated:
             raise MissingData(reserve.unknown_decompensated)
+        reserve.rely_on_assumptions(ctx)
         return None
     what = ", ".join(reserve.decompensated)
     if m in RADIOEMBOLIZATION:
@@ -181,6 +203,7 @@ def _impaired(ctx: Context, m: Modality) -> str | None:
         return f"{', '.join(reasons)}: impaired liver reserve, weigh the risk of liver failure"
     if reserve.unknown_impaired:
         raise MissingData(reserve.unknown_impaired)
+    reserve.rely_on_assumptions(ctx)
     return None
 
 
@@ -234,7 +257,10 @@ def _carcinoma(ctx: Context, m: Modality) -> str | None:
     sources=("pregnancy_radiation",),
 )
 def _pregnancy_radiation(ctx: Context, m: Modality) -> str | None:
-    if ctx.case.patient.pregnant:
+    if ctx.case.patient.sex is Sex.MALE:
+        return None
+    # Unrecorded in a woman (or sex unrecorded): an assumption to confirm, never silent.
+    if ctx.need(ctx.case.patient.pregnant, "patient.pregnant"):
         return f"pregnancy: {m.label.lower()} irradiates the conceptus"
     return None
 

@@ -18,8 +18,9 @@ from netlm.case.model import (
 )
 from netlm.clinical import WhoGrade
 from netlm.eligibility.model import RADIOEMBOLIZATION, Effect, Modality
-from netlm.eligibility.rules.base import Context, RuleBook, fmt
+from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
 from netlm.eligibility.rules.embolization import ecog_above, life_expectancy_below
+from netlm.sirt.partition import lung_dose_gy
 
 book = RuleBook()
 ALL = RADIOEMBOLIZATION
@@ -310,10 +311,33 @@ def _max_activity_gbq(ctx: Context, lsf: float, limit_gy: float) -> float:
 
 
 def _prior_lung_dose(ctx: Context) -> float:
-    recorded = sum(
-        t.lung_dose_gy or 0.0 for t in ctx.case.history.treatments_of(TreatmentType.TARE)
-    )
-    return max(ctx.case.workup.prior_lung_dose_gy or 0.0, recorded)
+    """Prior lung dose in Gy, as the planner counts it (:mod:`netlm.sirt.planner`).
+
+    Every listed prior TARE session counts: its recorded lung dose, else an
+    estimate from its activity and lung shunt fraction (D = C · A · LSF / M at
+    the profile's constant and lung mass), **plus** ``workup.prior_lung_dose_gy``,
+    the dose of sessions not listed.  A listed session with neither is missing
+    data (the cumulative check cannot treat it as 0 Gy).
+    """
+    total = ctx.case.workup.prior_lung_dose_gy or 0.0
+    missing: list[str] = []
+    for i, t in enumerate(ctx.case.history.prior_treatments or ()):
+        if t.type is not TreatmentType.TARE:
+            continue
+        if t.lung_dose_gy is not None:
+            total += t.lung_dose_gy
+        elif t.activity_gbq is not None and t.lung_shunt_fraction is not None:
+            total += lung_dose_gy(
+                t.activity_gbq,
+                lsf=t.lung_shunt_fraction,
+                lung_mass_kg=ctx.p.lung_mass_kg,
+                constant_gy_kg_per_gbq=ctx.p.dose_constant_gy_kg_per_gbq,
+            )
+        else:
+            missing.append(f"history.prior_treatments[{i}].lung_dose_gy")
+    if missing:
+        raise MissingData(missing)
+    return total
 
 
 @book.rule(
