@@ -681,16 +681,16 @@ def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | Non
 
     Raises
     ------
-    netlm.errors.StoreError
+    netlm.errors.NotFoundError
         If the patient has no case version (nothing to export).
     """
-    from netlm.errors import StoreError
+    from netlm.errors import NotFoundError
     from netlm.store import AssessmentOut, CaseVersionOut, PlanOut, PlanResultOut, TreatmentOut
 
     versions = [CaseVersionOut.model_validate(v) for v in document["case_versions"]]
     patient = document["patient"]
     if not versions:
-        raise StoreError(f"patient {patient['id']} has no case to export")
+        raise NotFoundError(f"patient {patient['id']} has no case to export")
     latest = versions[-1]
     case = latest.to_case()
     assessments = [
