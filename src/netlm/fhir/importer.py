@@ -344,12 +344,15 @@ def import_bundle(data: Mapping[str, Any], case: Case) -> ImportResult:
     document = case.model_dump(mode="json", by_alias=True, exclude_none=True)
     sources: dict[str, str] = {}
     lab_dates: list[dt.date] = []
+    undated: list[str] = []
     for path, (when, value, name) in chosen.items():
         section = document.setdefault(path[0], {})
         section[path[1]] = value
         sources[".".join(path)] = name
         if path[0] == "labs" and when is not None:
             lab_dates.append(when)
+        elif path[0] == "labs":
+            undated.append(path[1])
     warnings: list[str] = []
     if lab_dates:
         newest = max(lab_dates)
@@ -364,6 +367,11 @@ def import_bundle(data: Mapping[str, Any], case: Case) -> ImportResult:
             warnings.append(
                 f"the imported laboratory values span {min(lab_dates)} to {newest}; "
                 f"labs.date is set to {newest}"
+            )
+        if undated:
+            warnings.append(
+                f"labs.date is set to {newest}, but the Bundle gives no date for "
+                f"{', '.join(undated)}: check their date"
             )
         if kept and old != newest:
             warnings.append(
