@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from netlm.api import create_app
 from netlm.case import case_from_mapping
 from netlm.cli import app as cli_app
-from netlm.fhir import registry_bundle
+from netlm.fhir import codes, import_bundle, registry_bundle
 from netlm.sirt.plan import plan_from_mapping
 from netlm.store import Role, Store
+from netlm.store.repository import LAB_ANALYTES
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 PASSWORD = "fhir-test-password-1"
@@ -68,6 +69,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         date=dt.date(2026, 2, 3),
         details={"activity_gbq": 3.1, "device": "glass microspheres", "territory": "right"},
         actor="clinician",
+    )
+    store.add_lab(
+        pid,
+        date=dt.date(2026, 2, 1),
+        analyte="bilirubin",
+        value=25.65,
+        unit="µmol/L",
+        uln=20.52,
+        actor="clinician",
+    )
+    store.add_lab(
+        pid, date=dt.date(2026, 2, 1), analyte="ldh", value=310, unit="U/L", actor="clinician"
     )
     empty = store.create_patient("NO-CASE-1", actor="clinician")
     yield Registry(url, store, pid, empty.id, plan.id)
@@ -115,6 +128,31 @@ def test_registry_bundle_uses_the_stored_assessment_and_approved_plan(registry: 
     (summary,) = [p for p in resources_of(bundle, "Procedure") if p.get("meta", {}).get("profile")]
     activity = [x for x in summary["extension"] if x["url"] == "urn:netlm:fhir:extension:activity"]
     assert activity[0]["valueQuantity"]["value"] == result.injected_activity_gbq
+
+
+def test_registry_labs_are_exported_and_read_back(registry: Registry) -> None:
+    document = registry.store.export_patient(registry.patient_id)
+    bundle = json.loads(registry_bundle(document).model_dump_json(exclude_none=True))
+    observations = resources_of(bundle, "Observation")
+    (bili,) = [
+        o
+        for o in observations
+        if o["code"]["coding"][0]["code"] == "14631-6"  # the molar code for a µmol/L value
+    ]
+    assert bili["effectiveDateTime"] == "2026-02-01"
+    assert bili["valueQuantity"]["code"] == "umol/L" and bili["valueQuantity"]["value"] == 25.65
+    (ldh,) = [o for o in observations if o["code"]["coding"][0]["code"] == "lab-ldh"]
+    assert ldh["code"]["coding"][0]["system"] == codes.NETLM_SYSTEM
+
+    case = registry.store.current_case(registry.patient_id)
+    result = import_bundle(bundle, case)
+    assert result.case.labs.bilirubin_mg_dl == 1.5  # the dated registry value is the newest
+    assert result.case.labs.date is not None and result.case.labs.date.isoformat() == "2026-02-01"
+    assert any("not a case field" in line for line in result.skipped)  # LDH
+
+
+def test_every_lab_code_names_a_registry_analyte() -> None:
+    assert {lab.analyte for lab in codes.LABS} <= LAB_ANALYTES
 
 
 def test_cli_exports_a_registry_patient_and_audits_it(registry: Registry, tmp_path: Path) -> None:

@@ -158,6 +158,8 @@ class LabCode:
     ----------
     field
         The field of :class:`netlm.case.model.Labs`.
+    analyte
+        The registry's name of the analyte (``netlm.store`` ``LAB_ANALYTES``).
     codes
         Case unit (netlm's canonical spelling) -> the code for a value in that unit.
     ucum
@@ -168,6 +170,7 @@ class LabCode:
     """
 
     field: str
+    analyte: str
     codes: dict[str, Code]
     ucum: dict[str, str]
     quantity: bool
@@ -183,18 +186,23 @@ _CREA_MOLAR = _loinc("14682-9", "Creatinine [Moles/volume] in Serum or Plasma", 
 LABS: Final[tuple[LabCode, ...]] = (
     LabCode(
         "bilirubin",
+        "bilirubin",
         {"mg/dL": _BILI_MASS, "umol/L": _BILI_MOLAR},
         {"mg/dL": "mg/dL", "umol/L": "umol/L"},
         True,
     ),
-    LabCode("albumin", {"g/dL": _ALB, "g/L": _ALB}, {"g/dL": "g/dL", "g/L": "g/L"}, True),
     LabCode(
+        "albumin", "albumin", {"g/dL": _ALB, "g/L": _ALB}, {"g/dL": "g/dL", "g/L": "g/L"}, True
+    ),
+    LabCode(
+        "inr",
         "inr",
         {"": _loinc("6301-6", "INR in Platelet poor plasma by Coagulation assay")},
         {"": "{INR}"},
         False,
     ),
     LabCode(
+        "ast",
         "ast",
         {
             "U/L": _loinc(
@@ -208,6 +216,7 @@ LABS: Final[tuple[LabCode, ...]] = (
     ),
     LabCode(
         "alt",
+        "alt",
         {
             "U/L": _loinc(
                 "1742-6",
@@ -220,30 +229,35 @@ LABS: Final[tuple[LabCode, ...]] = (
     ),
     LabCode(
         "creatinine",
+        "creatinine",
         {"mg/dL": _CREA_MASS, "umol/L": _CREA_MOLAR},
         {"mg/dL": "mg/dL", "umol/L": "umol/L"},
         True,
     ),
-    LabCode("egfr_ml_min", {"": EGFR}, {"": "mL/min/{1.73_m2}"}, False),
+    LabCode("egfr_ml_min", "egfr", {"": EGFR}, {"": "mL/min/{1.73_m2}"}, False),
     LabCode(
         "platelets_10e9_per_l",
+        "platelets",
         {"": _loinc("777-3", "Platelets [#/volume] in Blood by Automated count", _U)},
         {"": "10*9/L"},
         False,
     ),
     LabCode(
         "leukocytes_10e9_per_l",
+        "leukocytes",
         {"": _loinc("6690-2", "Leukocytes [#/volume] in Blood by Automated count", _U)},
         {"": "10*9/L"},
         False,
     ),
     LabCode(
         "chromogranin_a",
+        "chromogranin_a",
         {"ng/mL": _loinc("9811-1", "Chromogranin A [Mass/volume] in Serum or Plasma", _U)},
         {"ng/mL": "ng/mL"},
         True,
     ),
     LabCode(
+        "nt_probnp",
         "nt_probnp",
         {
             "pg/mL": _loinc(

@@ -41,9 +41,11 @@ from pydantic import ValidationError
 from netlm import __version__
 from netlm.case import Case
 from netlm.eligibility import Assessment
+from netlm.errors import UnitError
 from netlm.fhir import codes as c
 from netlm.sirt.plan import Plan
 from netlm.sirt.planner import PlanResult
+from netlm.units import canonical_unit
 
 _NAMESPACE = uuid.UUID("6d1f6d0e-3c55-4c1e-9a57-4b3f1f1a2c11")
 
@@ -88,6 +90,18 @@ class RecordedTreatment:
     modality: str
     date: dt.date
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedLab:
+    """A laboratory value from the registry (analyte name as the registry stores it)."""
+
+    analyte: str
+    date: dt.date
+    value: float
+    unit: str
+    uln: float | None = None
+    lln: float | None = None
 
 
 def _uuid(patient: str, role: str) -> str:
@@ -302,7 +316,36 @@ def _tumour_observations(
     return out
 
 
-def lab_observations(b: _Builder, case: Case, subject: str) -> list[str]:
+def _lab(
+    subject: str,
+    lab: c.LabCode,
+    value: float,
+    unit: str,
+    *,
+    date: dt.date | None,
+    uln: float | None = None,
+    lln: float | None = None,
+) -> dict[str, Any]:
+    """The Observation of one laboratory value; ``unit`` is netlm's spelling ("" if none)."""
+    ucum = lab.ucum[unit]
+    obs = _observation(
+        subject,
+        lab.codes[unit].concept(),
+        category="laboratory",
+        effective=date,
+        valueQuantity=_quantity(value, unit or ucum, ucum),
+    )
+    ranges: dict[str, Any] = {}
+    if lln is not None:
+        ranges["low"] = _quantity(lln, unit or ucum, ucum)
+    if uln is not None:
+        ranges["high"] = _quantity(uln, unit or ucum, ucum)
+    if ranges:
+        obs["referenceRange"] = [ranges]
+    return obs
+
+
+def _case_labs(b: _Builder, case: Case, subject: str) -> list[str]:
     """One Observation per laboratory value of the case, in the unit the case gave."""
     out: list[str] = []
     labs = case.labs
@@ -311,33 +354,52 @@ def lab_observations(b: _Builder, case: Case, subject: str) -> list[str]:
         if value is None:
             continue
         if lab.quantity:
-            unit = value.unit
-            code = lab.codes[unit]
-            obs = _observation(
+            obs = _lab(
                 subject,
-                code.concept(),
-                category="laboratory",
-                effective=labs.date,
-                valueQuantity=_quantity(value.value, unit, lab.ucum[unit]),
+                lab,
+                value.value,
+                value.unit,
+                date=labs.date,
+                uln=value.uln,
+                lln=value.lln,
             )
-            ranges: dict[str, Any] = {}
-            if value.lln is not None:
-                ranges["low"] = _quantity(value.lln, unit, lab.ucum[unit])
-            if value.uln is not None:
-                ranges["high"] = _quantity(value.uln, unit, lab.ucum[unit])
-            if ranges:
-                obs["referenceRange"] = [ranges]
         else:
-            code = lab.codes[""]
-            obs = _observation(
-                subject,
-                code.concept(),
-                category="laboratory",
-                effective=labs.date,
-                valueQuantity=_quantity(float(value), lab.ucum[""], lab.ucum[""]),
-            )
+            obs = _lab(subject, lab, float(value), "", date=labs.date)
         out.append(b.add(f"lab-{lab.field}", obs))
     return out
+
+
+def _registry_labs(b: _Builder, labs: Iterable[RecordedLab], subject: str) -> list[str]:
+    """Registry laboratory values; one netlm cannot code is written with a local code."""
+    by_analyte = {lab.analyte: lab for lab in c.LABS}
+    out: list[str] = []
+    for i, x in enumerate(labs):
+        lab = by_analyte.get(x.analyte)
+        unit = _registry_unit(lab, x.unit) if lab is not None else None
+        if lab is not None and unit is not None:
+            obs = _lab(subject, lab, x.value, unit, date=x.date, uln=x.uln, lln=x.lln)
+        else:
+            code = c.local(f"lab-{x.analyte}", f"{x.analyte} (registry laboratory value)")
+            obs = _observation(
+                subject,
+                code.concept(x.analyte),
+                category="laboratory",
+                effective=x.date,
+                valueQuantity=_quantity(x.value, x.unit),
+            )
+        out.append(b.add(f"registry-lab-{i}", obs))
+    return out
+
+
+def _registry_unit(lab: c.LabCode, unit: str) -> str | None:
+    """netlm's spelling of a registry unit for ``lab``, or ``None`` if it does not fit."""
+    if not lab.quantity:
+        return "" if unit in c.PLAIN_UNITS.get(lab.field, frozenset()) else None
+    try:
+        spelled = canonical_unit(unit)
+    except UnitError:
+        return None
+    return spelled if spelled in lab.codes else None
 
 
 def _procedure(
@@ -617,6 +679,7 @@ def case_bundle(
     assessed_at: dt.datetime | None = None,
     sessions: Sequence[PlannedSession] = (),
     treatments: Sequence[RecordedTreatment] = (),
+    labs: Sequence[RecordedLab] = (),
     registry_id: int | None = None,
     timestamp: dt.datetime | None = None,
 ) -> Bundle:
@@ -635,6 +698,8 @@ def case_bundle(
         Stored plan results to summarise as radiotherapy course summaries.
     treatments
         Treatments recorded in the registry (besides the case's history).
+    labs
+        Laboratory values recorded in the registry (besides the case's labs).
     registry_id
         The registry's patient number, written as a second identifier.
     timestamp
@@ -650,7 +715,8 @@ def case_bundle(
     primary = _primary(b, case, subject, assessment)
     secondary = _secondary(b, subject, primary)
     _tumour_observations(b, case, subject, primary, assessment)
-    lab_observations(b, case, subject)
+    _case_labs(b, case, subject)
+    _registry_labs(b, labs, subject)
     _case_procedures(b, case, subject, secondary)
     _registry_procedures(b, treatments, subject, secondary)
     for i, session in enumerate(sessions):
@@ -677,7 +743,7 @@ def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | Non
 
     Uses the latest case version, the latest assessment made on it (or none),
     for each plan its approved result (else its latest result), and the
-    recorded treatments.
+    recorded treatments and laboratory values.
 
     Raises
     ------
@@ -685,7 +751,14 @@ def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | Non
         If the patient has no case version (nothing to export).
     """
     from netlm.errors import NotFoundError
-    from netlm.store import AssessmentOut, CaseVersionOut, PlanOut, PlanResultOut, TreatmentOut
+    from netlm.store import (
+        AssessmentOut,
+        CaseVersionOut,
+        LabOut,
+        PlanOut,
+        PlanResultOut,
+        TreatmentOut,
+    )
 
     versions = [CaseVersionOut.model_validate(v) for v in document["case_versions"]]
     patient = document["patient"]
@@ -722,9 +795,14 @@ def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | Non
         RecordedTreatment(t.modality, t.date, t.details)
         for t in (TreatmentOut.model_validate(x) for x in document["treatments"])
     ]
+    labs = [
+        RecordedLab(x.analyte, x.date, x.value, x.unit, x.uln, x.lln)
+        for x in (LabOut.model_validate(r) for r in document["labs"])
+    ]
     return case_bundle(
         case,
         assessment=assessment.to_assessment() if assessment else None,
+        labs=labs,
         assessed_at=assessment.created_at if assessment else None,
         sessions=sessions,
         treatments=treatments,

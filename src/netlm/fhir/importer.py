@@ -15,7 +15,8 @@ Safety rules:
   does not fit its code (a molar unit on a mass-concentration code), or which
   has no value is refused, naming the resource and the field;
 - Observations with status other than final, amended or corrected are skipped
-  (listed in the result);
+  (listed in the result), and so are registry laboratory values that are not
+  case fields (netlm's local ``lab-*`` codes: LDH, sodium, ...);
 - of several values for one field the most recent (``effectiveDateTime``) is
   used; two different values on the same date are refused as a conflict;
 - units are converted as for case files: the value keeps its unit and the case
@@ -303,6 +304,9 @@ def import_bundle(data: Mapping[str, Any], case: Case) -> ImportResult:
         keys = [(x.get("system"), x.get("code")) for x in obs.get("code", {}).get("coding", [])]
         if any(k in _DERIVED for k in keys):
             skipped.append(f"{name}: derived by netlm from the case")
+            continue
+        if any(sys == c.NETLM_SYSTEM and str(code).startswith("lab-") for sys, code in keys):
+            skipped.append(f"{name}: a registry laboratory value that is not a case field")
             continue
         if obs.get("status") not in _USABLE_STATUS:
             skipped.append(f"{name}: status {obs.get('status')!r}")
