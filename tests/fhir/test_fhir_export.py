@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 from typing import Any
@@ -10,11 +11,11 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from conftest import edited
+from conftest import edited, make_case
 from netlm.case import Case, case_from_mapping, parse_case
 from netlm.eligibility import Assessment, Assessor, default_profile
 from netlm.evidence import SOURCES, Certainty
-from netlm.fhir import PlannedSession, bundle_json, case_bundle, codes
+from netlm.fhir import PlannedSession, RecordedTreatment, bundle_json, case_bundle, codes
 from netlm.sirt.plan import parse_plan
 from netlm.sirt.planner import solve, with_case_history
 
@@ -277,6 +278,27 @@ def test_prior_liver_directed_treatments_are_procedures_with_device_and_activity
         p["reasonReference"][0]["reference"] == f"urn:uuid:{secondary['id']}"
         for p in procedures.values()
     )
+
+
+def test_registry_treatments_keep_every_detail() -> None:
+    day = dt.date(2026, 1, 5)
+    treatments = [
+        RecordedTreatment("ctace", day, {"device": "", "drug": "doxorubicin", "x": {"a": 1}}),
+        RecordedTreatment("tare_resin", day, {"activity_gbq": "1.9", "device": "SIR-Spheres"}),
+        RecordedTreatment("tare_glass", day, {"activity_gbq": 2.5}),
+        RecordedTreatment("ssa", day, {"agent": "lanreotide"}),
+    ]
+    bundle = exported(make_case(), treatments=treatments)
+    procedures = {p["code"]["coding"][0]["code"]: p for p in of_type(bundle, "Procedure")}
+    assert set(procedures) == {"ctace", "tare_resin", "tare_glass"}
+    assert "usedCode" not in procedures["ctace"]  # an empty device is no device
+    assert {n["text"] for n in procedures["ctace"]["note"]} >= {"drug: doxorubicin"}
+    # an activity that is not a number is not written as one, and not dropped either
+    assert "extension" not in procedures["tare_resin"]
+    assert {"text": "activity_gbq: 1.9"} in procedures["tare_resin"]["note"]
+    assert procedures["tare_resin"]["usedCode"] == [{"text": "SIR-Spheres"}]
+    assert procedures["tare_glass"]["extension"][0]["valueQuantity"]["value"] == 2.5
+    assert procedures["tare_glass"]["performedDateTime"] == "2026-01-05"
 
 
 def test_board_report_lists_every_option_with_verdict_and_rank() -> None:

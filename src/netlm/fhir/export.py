@@ -183,9 +183,12 @@ def _primary(b: _Builder, case: Case, subject: str, assessment: Assessment | Non
         else None
     )
     site = t.primary_site.value if t.primary_site is not None else None
-    where = {None: "primary site not recorded", "unknown": "unknown primary site"}.get(
-        site, f"primary site {site.replace('_', ' ') if site else ''}"
-    )
+    if site is None:
+        where = "primary site not recorded"
+    elif site == "unknown":
+        where = "unknown primary site"
+    else:
+        where = f"primary site {site.replace('_', ' ')}"
     text = f"Neuroendocrine neoplasm, {where}" + (f" (WHO 2019: {grade})" if grade else "")
     coding = [c.PRIMARY_OTHER.coding()] + ([morphology.coding()] if morphology else [])
     resource: dict[str, Any] = {
@@ -494,8 +497,12 @@ def _registry_procedures(
         if t.modality not in LIVER_DIRECTED:
             continue
         details = dict(t.details)
-        activity = details.get("activity_gbq")
-        device = details.get("device")
+        raw = details.get("activity_gbq")
+        activity = None
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
+            activity = float(raw)
+            del details["activity_gbq"]  # written as the activity extension
+        device = str(details.get("device") or "").strip() or None
         out.append(
             _procedure(
                 b,
@@ -504,11 +511,9 @@ def _registry_procedures(
                 reason,
                 t.modality,
                 performed={"performedDateTime": t.date.isoformat()},
-                device=str(device) if device is not None else None,
-                activity_gbq=float(activity)
-                if isinstance(activity, int | float) and not isinstance(activity, bool)
-                else None,
-                notes=[f"{k}: {v}" for k, v in sorted(details.items()) if k != "activity_gbq"],
+                device=device,
+                activity_gbq=activity,
+                notes=[f"{k}: {v}" for k, v in sorted(details.items())],
             )
         )
     return out
