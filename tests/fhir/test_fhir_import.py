@@ -139,6 +139,28 @@ def test_a_plain_number_field_needs_its_unit() -> None:
     assert problem[0] == f"Observation/{obs['id']}.valueQuantity.unit"
 
 
+def test_a_bound_is_not_read_as_a_value() -> None:
+    case = make_case()
+    data = bundle_of(case)
+    obs = lab_entry(data, "1975-2")
+    obs["valueQuantity"]["comparator"] = "<"
+    (problem,) = refused(data, case)
+    assert problem[0] == f"Observation/{obs['id']}.valueQuantity.comparator"
+
+
+def test_an_absent_value_is_skipped_and_a_missing_one_refused() -> None:
+    case = make_case()
+    data = bundle_of(case)
+    obs = lab_entry(data, "6301-6")
+    del obs["valueQuantity"]
+    (problem,) = refused(data, case)
+    assert problem[0] == f"Observation/{obs['id']}.valueQuantity"
+    obs["dataAbsentReason"] = {"text": "not performed"}
+    result = import_bundle(data, emptied(case))
+    assert result.case.labs.inr is None
+    assert any("dataAbsentReason" in line for line in result.skipped)
+
+
 def test_an_implausible_value_is_refused_naming_the_observation_and_case_field() -> None:
     case = make_case()
     data = bundle_of(case)

@@ -12,8 +12,9 @@ Safety rules:
   (an identifier equal to ``patient.id``); every Observation read must be about
   that Patient;
 - an Observation whose code netlm does not import, whose unit is unknown or
-  does not fit its code (a molar unit on a mass-concentration code), or which
-  has no value is refused, naming the resource and the field;
+  does not fit its code (a molar unit on a mass-concentration code), whose value
+  is a bound (``<0.1``), or which has no value (and no ``dataAbsentReason``) is
+  refused, naming the resource and the field;
 - Observations with status other than final, amended or corrected are skipped
   (listed in the result), and so are registry laboratory values that are not
   case fields (netlm's local ``lab-*`` codes: LDH, sodium, ...);
@@ -215,6 +216,16 @@ def _read_value(name: str, obs: Mapping[str, Any], target: _Target) -> Any:
     quantity = obs.get("valueQuantity")
     if not isinstance(quantity, dict) or quantity.get("value") is None:
         raise FhirImportError([(f"{name}.valueQuantity", f"missing: a value for {path} is needed")])
+    if quantity.get("comparator"):
+        raise FhirImportError(
+            [
+                (
+                    f"{name}.valueQuantity.comparator",
+                    f"{quantity['comparator']!r}{quantity['value']}: a bound is not a value "
+                    f"for {path}; enter it in the case by hand",
+                )
+            ]
+        )
     value = quantity["value"]
     unit = _unit(name, "valueQuantity", quantity)
     lab = target.lab
@@ -310,6 +321,9 @@ def import_bundle(data: Mapping[str, Any], case: Case) -> ImportResult:
             continue
         if obs.get("status") not in _USABLE_STATUS:
             skipped.append(f"{name}: status {obs.get('status')!r}")
+            continue
+        if "dataAbsentReason" in obs and not any(k.startswith("value") for k in obs):
+            skipped.append(f"{name}: no value (dataAbsentReason)")
             continue
         targets = [_TARGETS[k] for k in keys if k in _TARGETS]
         if not targets:
