@@ -55,8 +55,8 @@ LIVER_DIRECTED = frozenset(c.PROCEDURES)
 _CM_PER_GY = 100.0  # mCODE fixes the dose unit to cGy: 1 Gy = 100 cGy.
 
 
-class FhirExportError(ValueError):
-    """A resource netlm built does not validate (a bug, never bad input)."""
+class FhirExportError(RuntimeError):
+    """A resource netlm built does not validate (a defect in netlm, never bad input)."""
 
 
 @dataclass(frozen=True)
@@ -714,6 +714,13 @@ def case_bundle(
     ------
     FhirExportError
         If a resource fails validation (a defect in netlm, not in the input).
+
+    Examples
+    --------
+    >>> from netlm.case import parse_case
+    >>> case = parse_case("schema: netlm/case/v1\\npatient: {id: A1, ecog: 1}")
+    >>> [type(e.resource).__name__ for e in case_bundle(case).entry]
+    ['Patient', 'Condition', 'Condition', 'Observation']
     """
     b = _Builder(case.patient.id)
     subject = _patient(b, case, registry_id)
