@@ -261,6 +261,25 @@ def test_cli_export_then_import(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert load_case(new_file).labs == load_case(case_file).labs
+    assert "labs.bilirubin <- Observation/" in r.stderr
+
+    r = runner.invoke(
+        app,
+        [
+            "fhir",
+            "import",
+            str(bundle_file),
+            "--case",
+            str(empty_file),
+            "-o",
+            str(new_file),
+            "--format",
+            "json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert {x["field"] for x in report["filled"]} >= {"labs.bilirubin", "patient.ecog"}
 
     bad = json.loads(bundle_file.read_text())
     bad["entry"][0]["resource"]["identifier"][0]["value"] = "NOT-EX-001"

@@ -10,6 +10,7 @@ new case file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ import typer
 import yaml
 
 from netlm.case import load_case
-from netlm.commands.common import fail, stderr_console
+from netlm.commands.common import OutputFormat, fail, stderr_console
 from netlm.commands.store import ActorOption, DbOption, _actor, _write_atomically
 from netlm.errors import InputError, NetlmError
 
@@ -121,6 +122,9 @@ def import_command(
     bundle: Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON).")],
     case: Annotated[Path, typer.Option("--case", help="The case file to fill.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Write the filled case here (YAML).")],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Report as text or json.")
+    ] = OutputFormat.text,
 ) -> None:
     """Fill a case's labs and observations (ECOG, Ki-67, mitoses) from a FHIR Bundle.
 
@@ -136,6 +140,15 @@ def import_command(
         _write_atomically(out, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     except NetlmError as exc:
         raise fail(exc) from None
+    if output_format is OutputFormat.json:
+        report = {
+            "out": str(out),
+            "filled": [{"field": f, "source": r} for f, r in result.filled],
+            "skipped": list(result.skipped),
+            "warnings": list(result.warnings),
+        }
+        typer.echo(json.dumps(report, indent=2))
+        return
     console = stderr_console()
     console.print(f"{len(result.filled)} value(s) from {bundle} written to {out}", markup=False)
     for field, source in result.filled:
