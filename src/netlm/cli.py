@@ -344,6 +344,10 @@ from netlm.commands import store as _store_commands  # noqa: E402 - after the ro
 app.add_typer(_store_commands.db_app, name="db")
 app.command("import")(_store_commands.import_command)
 
+from netlm.commands import fhir as _fhir_commands  # noqa: E402 - after the root app
+
+app.add_typer(_fhir_commands.fhir_app, name="fhir")
+
 from netlm.commands.serve import serve_command  # noqa: E402 - after the root app
 
 app.command("serve")(serve_command)

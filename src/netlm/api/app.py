@@ -1071,6 +1071,17 @@ def build_api_router() -> APIRouter:
         """The patient's whole record as one document (the export is audited)."""
         return store.export_patient(patient_id, actor=user.username)
 
+    @api.get("/patients/{patient_id}/fhir", tags=["patients"], **allow(ALL_ROLES))
+    def export_patient_fhir(
+        store: StoreDep, user: UserDep, patient_id: PatientId
+    ) -> dict[str, Any]:
+        """The patient as a FHIR R4 Bundle, mCODE profiles (the export is audited)."""
+        from netlm.fhir import bundle_json, registry_bundle
+
+        document = store.export_patient(patient_id, actor=user.username)
+        result: dict[str, Any] = json.loads(bundle_json(registry_bundle(document), indent=None))
+        return result
+
     @api.get("/patients/{patient_id}/case", tags=["cases"], **allow(ALL_ROLES))
     def get_case(
         store: StoreDep,

@@ -127,6 +127,54 @@ def _s(
 
 
 _ALL: Final[tuple[Source, ...]] = (
+    # --- interoperability: FHIR, mCODE and the code systems (netlm.fhir) ------------
+    _s(
+        "fhir_r4",
+        None,
+        "HL7 FHIR Release 4 (4.0.1) / R4B (4.3.0): Bundle, Patient, Condition, Observation, "
+        "Procedure, BodyStructure, DiagnosticReport",
+        "HL7 International, FHIR R4 specification (hl7.org/fhir/R4); resources validated with "
+        "the fhir.resources R4B models",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
+    _s(
+        "mcode_ig",
+        None,
+        "HL7 mCODE implementation guide (STU3), profiles CancerPatient, PrimaryCancerCondition, "
+        "SecondaryCancerCondition, ECOGPerformanceStatus, TumorMarkerTest, "
+        "RadiotherapyCourseSummary, RadiotherapyVolume (input/fsh/SD_*.fsh)",
+        "HL7 mCODE STU3, github.com/HL7/fhir-mCODE-ig: canonical URLs, radiotherapy modality "
+        "440252007 and the dose-delivered-to-volume extension in cGy",
+        _P.GUIDELINE,
+        _C.SECONDARY,
+    ),
+    _s(
+        "loinc_codes",
+        None,
+        "LOINC (loinc.org): codes and long common names listed in netlm.fhir.codes",
+        "Regenstrief Institute, LOINC; each code's certainty is given in its table row "
+        "(S: seen in a published FHIR profile or terminology file, U: not verified)",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
+    _s(
+        "snomed_codes",
+        None,
+        "SNOMED CT International Edition: body structures, disorders and morphologies "
+        "listed in netlm.fhir.codes",
+        "SNOMED International; each code's certainty is given in its table row",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
+    _s(
+        "ucum_units",
+        None,
+        "UCUM (unitsofmeasure.org): unit codes of exported quantities",
+        "Regenstrief Institute, The Unified Code for Units of Measure",
+        _P.GENERAL,
+        _C.SECONDARY,
+    ),
     # --- pathology and staging -------------------------------------------------
     _s(
         "who2019_grading",
