@@ -29,7 +29,7 @@ from netlm.api.app import ALL_ROLES, CSRF_HEADER, ROLES_KEY, iter_api_routes, ro
 from netlm.cli import bundled_examples
 from netlm.store.repository import Role, Store
 
-PASSWORDS = {role: f"{role.value}-password-1" for role in Role}
+PASSWORDS = {role: f"{role.value[::-1]}-password-1" for role in Role}
 #: A distinctive patient identifier: it must never reach a log line.
 PHI_ID = "Doe-Jane-PHI-8841"
 
@@ -102,7 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def concrete(path: str, ids: dict[str, int]) -> str:
-    values: dict[str, Any] = {**ids, "username": "admin"}
+    values: dict[str, Any] = {**ids, "username": "admin", "token_id": 1}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

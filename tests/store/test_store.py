@@ -546,7 +546,7 @@ def test_expired_token_is_refused(store: Store, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("username", "password", "role", "message"),
     [
-        ("dr.a", "short", "viewer", "password: must be at least 8"),
+        ("dr.a", "short", "viewer", "password: must be at least 12"),
         ("dr a", "long enough pw", "viewer", "username: 'dr a' is not a username"),
         ("dr.a", "long enough pw", "surgeon", "role: unknown value 'surgeon'"),
     ],

@@ -64,7 +64,6 @@ from fastapi import (
     status,
 )
 from fastapi import Path as PathParam
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -77,6 +76,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netlm import __version__
+from netlm.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, scrub
 from netlm.case import case_from_mapping
 from netlm.errors import (
     InputError,
@@ -93,11 +93,14 @@ from netlm.sirt.plan import plan_from_mapping
 from netlm.sirt.planner import PlanResult
 from netlm.store.repository import (
     CTCAE_VERSIONS,
+    DEFAULT_SESSION_TTL,
+    DEFAULT_TOKEN_TTL,
     IMAGE_KINDS,
     LAB_ANALYTES,
     RESPONSE_CATEGORIES,
     RESPONSE_CRITERIA,
     TREATMENT_MODALITIES,
+    ApiTokenOut,
     AssessmentOut,
     AuditOut,
     CaseVersionOut,
@@ -126,7 +129,7 @@ SESSION_COOKIE = "netlm_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 #: A browser session lasts this long after log-in (seconds).
-SESSION_MAX_AGE_S = 8 * 3600
+SESSION_MAX_AGE_S = int(DEFAULT_SESSION_TTL.total_seconds())
 #: Largest accepted upload (an image series or a mask), in bytes.
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 #: How long a resolved token or session is trusted before the registry is asked again
@@ -166,7 +169,23 @@ class ApiConfig:
     files_dir: Path
     secure_cookies: bool = False
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
+    #: Resolved credentials (see :class:`AuthMiddleware`); emptied whenever a user's
+    #: sessions or tokens end, so that the change holds at once in this process.
+    auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def credentials_changed(self) -> None:
+        """Forget every cached session and token (after a log-out, revocation, role change)."""
+        self.auth_cache.clear()
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (the proxy's, unless uvicorn trusts it)."""
+    return request.client.host if request.client else "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,10 +283,31 @@ class GuardedRoute(APIRoute):
 
 
 # --------------------------------------------------------------------------- sessions
-def new_session(config: ApiConfig, username: str) -> tuple[str, str]:
-    """A signed session cookie value for ``username`` and its CSRF token."""
-    csrf = secrets.token_urlsafe(32)
-    return config.serializer.dumps({"u": username, "c": csrf}), csrf
+def new_session(config: ApiConfig, username: str, address: str = "-") -> tuple[str, str]:
+    """Open a server-side session for ``username``: the signed cookie value and its CSRF token.
+
+    The cookie carries only the random session id; the registry holds the
+    session (who, CSRF token, expiry, whether it ended), so a log-out, a
+    password or role change or disabling the user ends it on every worker.
+    """
+    session_id, csrf = config.store.create_session(
+        username, address=address, ttl=dt.timedelta(seconds=SESSION_MAX_AGE_S)
+    )
+    return config.serializer.dumps({"s": session_id}), csrf
+
+
+def session_id_of(config: ApiConfig, cookie: str | None) -> str | None:
+    """The session id in a signed cookie value, or ``None`` when it is not one of ours."""
+    if not cookie:
+        return None
+    try:
+        data = config.serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
+    except BadSignature:
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("s"), str)):
+        return None
+    session_id: str = data["s"]
+    return session_id
 
 
 def set_session_cookie(response: Response, config: ApiConfig, cookie: str) -> None:
@@ -297,24 +337,47 @@ def _resolve_principal(
             return None, "invalid or expired token"
         return Principal(user.username, Role(user.role), "token"), ""
     if cookie:
-        try:
-            data = config.serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
-        except BadSignature:
-            return None, "session expired or invalid; log in again"
-        if not (
-            isinstance(data, dict)
-            and isinstance(data.get("u"), str)
-            and isinstance(data.get("c"), str)
-        ):
-            return None, "session invalid; log in again"
-        try:
-            user = store.get_user(data["u"])
-        except NotFoundError:
-            return None, "session user no longer exists"
-        if not getattr(user, "active", True):
-            return None, "user is disabled"
-        return Principal(user.username, Role(user.role), "session", data["c"]), ""
+        session_id = session_id_of(config, cookie)
+        found = None if session_id is None else store.session_user(session_id)
+        if found is None:
+            return None, "session expired or ended; log in again"
+        user, csrf = found
+        return Principal(user.username, Role(user.role), "session", csrf), ""
     return None, "authentication required"
+
+
+def attempt_login(
+    config: ApiConfig, username: str, password: str, address: str, *, via: str
+) -> tuple[UserOut | None, float]:
+    """Check a log-in under the throttle: the user (or ``None``) and seconds to wait (or 0).
+
+    A refused log-in is counted (per user name and per address), logged with the
+    user name and address, and audited; while the throttle holds, the password
+    is not even checked.
+    """
+    store = config.store
+    name = username[:200]
+    wait = store.login_retry_after(name, address)
+    if wait > 0:
+        log.warning("log-in throttled: user=%r address=%s retry after %.0f s", name, address, wait)
+        return None, wait
+    user = store.authenticate(name, password) if len(password) <= 1024 else None
+    if user is None:
+        store.record_login_failure(name, address, via=via)
+        log.warning("failed log-in: user=%r address=%s via=%s", name, address, via)
+        return None, 0.0
+    store.record_login(user.username, address, via=via)
+    return user, 0.0
+
+
+def too_many_attempts(wait_s: float) -> HTTPException:
+    """The 429 answer of a throttled log-in, with ``Retry-After`` in whole seconds."""
+    seconds = max(int(wait_s + 0.999), 1)
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many failed log-ins; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def is_public(path: str) -> bool:
@@ -335,7 +398,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, config: ApiConfig) -> None:
         self.app = app
         self.config = config
-        self._cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = {}
+        self._cache = config.auth_cache
 
     async def _principal(
         self, authorization: str | None, cookie: str | None
@@ -395,7 +458,10 @@ class AuthMiddleware:
             and method not in _SAFE_METHODS
         ):
             given = request.headers.get(CSRF_HEADER, "")
-            if not (principal.csrf and secrets.compare_digest(given, principal.csrf)):
+            if not (
+                principal.csrf
+                and secrets.compare_digest(given.encode("latin-1"), principal.csrf.encode())
+            ):
                 denied = JSONResponse(
                     {"detail": f"missing or wrong {CSRF_HEADER} header"},
                     status_code=status.HTTP_403_FORBIDDEN,
@@ -504,7 +570,15 @@ class RequestLogMiddleware:
 
 # --------------------------------------------------------------------------- errors
 def _problems(exc: InputError) -> list[dict[str, str]]:
-    return [{"field": path, "message": message} for path, message in exc.problems]
+    return [{"field": path, "message": scrub(message)} for path, message in exc.problems]
+
+
+def _database_failure(exc: BaseException) -> bool:
+    """Whether a StoreError comes from the database itself (not a refused duplicate)."""
+    import sqlalchemy as sa
+
+    cause = exc.__cause__
+    return isinstance(cause, sa.exc.DBAPIError) and not isinstance(cause, sa.exc.IntegrityError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -525,9 +599,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_not_found(request: Request, exc: Exception) -> Response:
         log.info("%s: not found", route(request))
+        detail = scrub(str(exc)) or "not found"
         if not is_api(request.url.path):
-            return pages.error_page(request, 404, str(exc) or "not found")
-        return JSONResponse({"detail": str(exc) or "not found"}, status_code=404)
+            return pages.error_page(request, 404, detail)
+        return JSONResponse({"detail": detail}, status_code=404)
 
     async def on_permission(request: Request, exc: Exception) -> Response:
         log.info("%s: permission denied", route(request))
@@ -549,16 +624,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=409)
 
     async def on_store_error(request: Request, exc: Exception) -> Response:
+        if _database_failure(exc):  # the database's own words can name hosts and files
+            error_id = log_exception(exc, route(request))
+            detail = f"the registry database is unavailable (error id {error_id})"
+            if not is_api(request.url.path):
+                return pages.error_page(request, 503, detail)
+            return JSONResponse({"detail": detail, "error_id": error_id}, status_code=503)
         log.info("%s: %s", route(request), type(exc).__name__)
         if not is_api(request.url.path):
-            return pages.error_page(request, 409, str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+            return pages.error_page(request, 409, scrub(str(exc)))
+        return JSONResponse({"detail": scrub(str(exc))}, status_code=409)
 
     async def on_netlm_error(request: Request, exc: Exception) -> Response:
         log.info("%s: %s", route(request), type(exc).__name__)
         if not is_api(request.url.path):
-            return pages.error_page(request, 422, str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+            return pages.error_page(request, 422, scrub(str(exc)))
+        return JSONResponse({"detail": scrub(str(exc))}, status_code=422)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -573,8 +654,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         log.info("%s: request validation failed", route(request))
-        if is_api(request.url.path):
-            return await request_validation_exception_handler(request, exc)
+        if is_api(request.url.path):  # without the "input" FastAPI echoes: it can be large
+            errors = [
+                {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": str(e.get("msg"))}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg"))}
             for e in exc.errors()
@@ -611,6 +696,20 @@ class TokenOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     username: str
     role: Role
+    expires_at: dt.datetime
+
+
+class PasswordChange(_In):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class UserChange(_In):
+    """An admin's change to a user; each ends the user's sessions and tokens."""
+
+    role: Role | None = None
+    disabled: bool | None = None
+    password: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
 
 
 class Me(BaseModel):
@@ -622,7 +721,7 @@ class Me(BaseModel):
 
 class UserCreate(_In):
     username: Annotated[str, Field(min_length=1, max_length=150)]
-    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
     role: Role
 
 
@@ -972,16 +1071,68 @@ def build_api_router() -> APIRouter:
     @api.post(
         "/auth/token",
         tags=["auth"],
-        responses={401: {"description": "Wrong user name or password."}},
+        responses={
+            401: {"description": "Wrong user name or password."},
+            429: {"description": "Too many failed log-ins (see Retry-After)."},
+        },
     )
-    def login_token(store: StoreDep, body: TokenRequest) -> TokenOut:
-        """Exchange a user name and password for a bearer token."""
-        user = store.authenticate(body.username, body.password)
+    def login_token(request: Request, store: StoreDep, body: TokenRequest) -> TokenOut:
+        """Exchange a user name and password for a bearer token (it expires; see ``expires_at``).
+
+        Failed log-ins are throttled per user name and per client address: after
+        a handful, the answer is 429 with ``Retry-After``, growing with each
+        further failure.
+        """
+        config = config_of(request)
+        user, wait = attempt_login(
+            config, body.username, body.password, client_address(request), via="token"
+        )
+        if wait > 0:
+            raise too_many_attempts(wait)
         if user is None:
-            log.info("token log-in refused")
             raise HTTPException(401, "wrong user name or password")
-        token = store.create_token(user.username, actor=user.username)
-        return TokenOut(access_token=token, username=user.username, role=user.role)
+        token = store.create_token(user.username, actor=user.username, ttl=config.token_ttl)
+        record = store.token_record(token)
+        expires_at = record.expires_at if record is not None else None
+        if expires_at is None:  # pragma: no cover - every token made here expires
+            raise HTTPException(500, "the new token has no expiry")
+        return TokenOut(
+            access_token=token, username=user.username, role=user.role, expires_at=expires_at
+        )
+
+    @api.get("/auth/tokens", tags=["auth"], **allow(ALL_ROLES))
+    def list_tokens(
+        store: StoreDep,
+        user: UserDep,
+        username: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> list[ApiTokenOut]:
+        """The caller's API tokens (an admin: anyone's, or everyone's without ``username``)."""
+        if user.role is not Role.ADMIN:
+            if username not in (None, user.username):
+                raise HTTPException(403, "only an admin lists another user's tokens")
+            username = user.username
+        return store.list_tokens(username)
+
+    @api.delete("/auth/tokens/{token_id}", tags=["auth"], **allow(ALL_ROLES))
+    def revoke_token(
+        request: Request, store: StoreDep, user: UserDep, token_id: RecordId
+    ) -> ApiTokenOut:
+        """Revoke one of the caller's tokens (an admin: anyone's); it stops working at once."""
+        owner = None if user.role is Role.ADMIN else user.username
+        revoked = store.revoke_token_id(token_id, actor=user.username, owner=owner)
+        config_of(request).credentials_changed()
+        return revoked
+
+    @api.post("/auth/password", tags=["auth"], **allow(ALL_ROLES))
+    def change_password(
+        request: Request, store: StoreDep, user: UserDep, body: PasswordChange
+    ) -> UserOut:
+        """Change the caller's own password; every session and token of the caller ends."""
+        if store.authenticate(user.username, body.current_password) is None:
+            raise InputError([("current_password", "is wrong")])
+        changed = store.set_password(user.username, body.new_password, actor=user.username)
+        config_of(request).credentials_changed()
+        return changed
 
     @api.get("/auth/me", tags=["auth"], **allow(ALL_ROLES))
     def me(user: UserDep) -> Me:
@@ -1010,6 +1161,29 @@ def build_api_router() -> APIRouter:
     ) -> UserOut:
         """One user."""
         return store.get_user(username)
+
+    @api.patch("/users/{username}", tags=["users"], **allow(ADMINS))
+    def change_user(
+        request: Request,
+        store: StoreDep,
+        user: UserDep,
+        username: Annotated[str, PathParam(min_length=1, max_length=64)],
+        body: UserChange,
+    ) -> UserOut:
+        """Change a user's role, password or disabled state; the user's sessions and tokens
+        end at once."""
+        store.get_user(username)
+        changed = None
+        if body.password is not None:
+            changed = store.set_password(username, body.password, actor=user.username)
+        if body.role is not None:
+            changed = store.set_role(username, body.role, actor=user.username)
+        if body.disabled is True:
+            changed = store.disable_user(username, actor=user.username)
+        elif body.disabled is False:
+            changed = store.enable_user(username, actor=user.username)
+        config_of(request).credentials_changed()
+        return changed or store.get_user(username)
 
     @api.get("/audit", tags=["users"], **allow(ADMINS))
     def audit(
@@ -1422,6 +1596,7 @@ def create_app(
     files_dir: Path | None = None,
     secure_cookies: bool = False,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
 ) -> FastAPI:
     """Build the netlm web API and web application.
@@ -1442,7 +1617,10 @@ def create_app(
     secure_cookies
         Mark the session cookie ``Secure`` (serve behind HTTPS).
     max_upload_bytes
-        Largest accepted upload.
+        Largest accepted upload (a multipart body), counted while it is received.
+    max_body_bytes
+        Largest accepted JSON body or form post (1 MiB by default); a larger one
+        is answered 413 before it is parsed.
     auth_cache_s
         How long a resolved token or session is reused without asking the
         registry (0: ask on every request).  A revoked token, a deleted user or
@@ -1462,6 +1640,7 @@ def create_app(
         files_dir=Path(files_dir),
         secure_cookies=secure_cookies,
         max_upload_bytes=max_upload_bytes,
+        max_body_bytes=max_body_bytes,
         auth_cache_s=auth_cache_s,
     )
     app = FastAPI(
@@ -1486,6 +1665,9 @@ def create_app(
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, config=config)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes
+    )
     app.add_middleware(RequestLogMiddleware)
     return app
 

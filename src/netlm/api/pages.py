@@ -51,13 +51,17 @@ from netlm.api.app import (
     StoreDep,
     UserDep,
     allow,
+    attempt_login,
+    client_address,
     config_of,
     new_session,
     plan_report_inputs,
     principal_of,
     record_response,
+    session_id_of,
     set_session_cookie,
     solve_stored_plan,
+    too_many_attempts,
     voxel_dvh,
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
@@ -106,7 +110,13 @@ def _partials(names: Sequence[str], context: Mapping[str, Any]) -> Markup:
     return Markup(environment().from_string(source).render(dict(context)))
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     """A page, with the user, the CSRF token and the title every page shows."""
     user = principal_of(request)
     context.setdefault("title", "netlm")
@@ -115,7 +125,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         .get_template(template)
         .render(user=user, csrf=user.csrf if user else None, **context)
     )
-    return HTMLResponse(html, status_code=status_code)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 def error_page(
@@ -729,9 +739,23 @@ def build_page_router() -> APIRouter:
         form = await request.form()
         username, password, target = (form.get(k) for k in ("username", "password", "next"))
         config = config_of(request)
-        user = None
-        if isinstance(username, str) and isinstance(password, str) and len(password) <= 1024:
-            user = await run_in_threadpool(config.store.authenticate, username[:200], password)
+        user, wait = None, 0.0
+        if isinstance(username, str) and isinstance(password, str):
+            user, wait = await run_in_threadpool(
+                attempt_login, config, username, password, client_address(request), via="page"
+            )
+        if wait > 0:
+            refusal = too_many_attempts(wait)
+            return render(
+                request,
+                "login.html",
+                429,
+                title="Log in",
+                error=str(refusal.detail),
+                username=username if isinstance(username, str) else "",
+                next=_safe_next(target if isinstance(target, str) else None),
+                headers=refusal.headers,
+            )
         if user is None:
             return render(
                 request,
@@ -742,13 +766,21 @@ def build_page_router() -> APIRouter:
                 username=username if isinstance(username, str) else "",
                 next=_safe_next(target if isinstance(target, str) else None),
             )
-        cookie, _ = new_session(config, user.username)
+        cookie, _ = await run_in_threadpool(
+            new_session, config, user.username, client_address(request)
+        )
         response = _redirect(_safe_next(target if isinstance(target, str) else None))
         set_session_cookie(response, config, cookie)
         return response
 
     @pages.post("/logout", **allow(ALL_ROLES))
-    def logout(form: FormDep) -> Response:
+    def logout(request: Request, user: UserDep, form: FormDep) -> Response:
+        """End the session on the server (the cookie is worthless from now on)."""
+        config = config_of(request)
+        session_id = session_id_of(config, request.cookies.get(SESSION_COOKIE))
+        if session_id is not None:
+            config.store.end_session(session_id, actor=user.username)
+            config.credentials_changed()
         response = _redirect("/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
