@@ -66,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store = Store(f"sqlite:///{folder / 'registry.db'}")
     for role in Role:
         store.create_user(role.value, PASSWORDS[role], role, actor="test")
-    app = create_app(store, secret_key="test-secret", files_dir=folder / "files")
+    app = create_app(store, secret_key="test-secret-" * 4, files_dir=folder / "files")
     client = TestClient(app)
     tokens = {}
     for role in Role:

@@ -39,7 +39,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for role in (Role.ADMIN, Role.PHYSICIST):
         store.create_user(role.value, PASSWORD, role, actor="test")
         TOKENS[role] = store.create_token(role.value, actor="test")
-    app = create_app(store, secret_key="fuzz", files_dir=folder / "files", max_upload_bytes=1 << 20)
+    app = create_app(
+        store, secret_key="fuzz-" * 10, files_dir=folder / "files", max_upload_bytes=1 << 20
+    )
     yield schemathesis.openapi.from_asgi(
         "/api/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKENS[Role.ADMIN]}"}
     )

@@ -1598,6 +1598,7 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1608,9 +1609,10 @@ def create_app(
     url
         Database URL when no ``store`` is given (default: netlm's embedded SQLite file).
     secret_key
-        Key that signs session cookies; a random one by default (sessions then
-        end when the server stops).  Bearer tokens live in the database and
-        survive restarts either way.
+        Key that signs session cookies (at least 32 bytes); a random one by
+        default.  Sessions and bearer tokens live in the database; the key only
+        signs the session id in the cookie (``netlm serve`` keeps one in the data
+        folder, see :func:`netlm.commands.serve.signing_key`).
     files_dir
         Folder for uploaded images and computed dose files (default: beside an
         SQLite database file, else a temporary folder).
@@ -1623,11 +1625,17 @@ def create_app(
         is answered 413 before it is parsed.
     auth_cache_s
         How long a resolved token or session is reused without asking the
-        registry (0: ask on every request).  A revoked token, a deleted user or
-        a changed role takes effect within this time.
+        registry (0: ask on every request).  Changes made through this app
+        (log-out, revocation, role or password change, disabling) take effect
+        at once; changes made elsewhere (``netlm users``, another worker
+        process) within this time.
+    token_ttl
+        Lifetime of the API tokens ``POST /api/v1/auth/token`` hands out.
     """
     from netlm.api import pages
 
+    if secret_key is not None and len(secret_key.encode()) < 32:
+        raise ValueError("Argument 'secret_key' must be at least 32 bytes long.")
     if store is None:
         store = Store(url)
     if files_dir is None:
@@ -1642,6 +1650,7 @@ def create_app(
         max_upload_bytes=max_upload_bytes,
         max_body_bytes=max_body_bytes,
         auth_cache_s=auth_cache_s,
+        token_ttl=token_ttl,
     )
     app = FastAPI(
         title="netlm",

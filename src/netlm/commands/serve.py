@@ -12,25 +12,36 @@ and ids only.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
+from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
 from netlm.commands.common import fail, stderr_console
 from netlm.errors import NetlmError, NotFoundError, StoreError, UnsafePlanError
-from netlm.store.repository import PatientOut, Role, Store
+from netlm.store.repository import DEFAULT_TOKEN_TTL, PatientOut, Role, Store
+
+#: Largest image upload by default (bytes); the same as :func:`netlm.api.create_app`'s.
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 
 #: Environment variable with the first admin's password (read when the command runs).
 ADMIN_PASSWORD_ENV = "NETLM_ADMIN_PASSWORD"
-#: Environment variable with the key that signs session cookies (sessions then survive
-#: a restart); a random key is made when it is not set.
+#: Environment variable with the key that signs session cookies (at least
+#: :data:`MIN_SECRET_KEY_BYTES` bytes); when it is not set, a random key is made once and
+#: kept in the data folder (:data:`SECRET_KEY_FILE`, mode 0600), so a restart keeps sessions.
 SECRET_KEY_ENV = "NETLM_SECRET_KEY"
+#: The file in netlm's data folder that keeps the generated signing key.
+SECRET_KEY_FILE = "secret-key"
+#: Shortest signing key accepted (bytes).
+MIN_SECRET_KEY_BYTES = 32
 #: Who the demo data is recorded as, in the audit log.
 DEMO_ACTOR = "netlm-demo"
 
@@ -77,6 +88,46 @@ def ensure_admin(store: Store, username: str, password: str | None) -> bool:
         )
     store.create_user(username, secret, Role.ADMIN, actor="netlm serve")
     return True
+
+
+def signing_key(folder: Path | None = None) -> str:
+    """The key that signs session cookies: ``$NETLM_SECRET_KEY``, else the data folder's key.
+
+    A key shorter than :data:`MIN_SECRET_KEY_BYTES` bytes is refused.  Without
+    ``$NETLM_SECRET_KEY`` a random key is created once in ``folder`` (netlm's
+    data folder by default) as :data:`SECRET_KEY_FILE` with mode 0600 (the
+    folder 0700 when it is created) and read on every later start.
+
+    Raises
+    ------
+    StoreError
+        If the key is too short, or the key file cannot be read or written.
+    """
+    explicit = os.environ.get(SECRET_KEY_ENV)
+    source = f"${SECRET_KEY_ENV}"
+    if explicit is None:
+        from netlm.store.db import data_dir
+
+        path = (folder if folder is not None else data_dir()) / SECRET_KEY_FILE
+        source = str(path)
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                    handle.write(secrets.token_urlsafe(48) + "\n")
+            explicit = path.read_text(encoding="ascii").strip()
+        except FileExistsError:  # another worker made it first
+            explicit = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"the signing key {source} cannot be used: {exc}") from None
+    if len(explicit.encode()) < MIN_SECRET_KEY_BYTES:
+        raise StoreError(
+            f"the signing key from {source} is {len(explicit.encode())} bytes long; netlm needs "
+            f"at least {MIN_SECRET_KEY_BYTES} (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`)"
+        )
+    return explicit
 
 
 def _bundled(prefix: str) -> list[tuple[str, str]]:
@@ -195,6 +246,18 @@ def serve_command(
         bool,
         typer.Option(help="Mark the session cookie Secure (when served behind HTTPS)."),
     ] = False,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest JSON body or form post (bytes); larger: 413."),
+    ] = DEFAULT_MAX_BODY_BYTES,
+    max_upload_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest image upload (bytes), counted while received."),
+    ] = DEFAULT_MAX_UPLOAD_BYTES,
+    token_ttl_days: Annotated[
+        float,
+        typer.Option(min=0.001, max=3650, help="Lifetime of API tokens made at log-in (days)."),
+    ] = DEFAULT_TOKEN_TTL.total_seconds() / 86400,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
@@ -205,6 +268,7 @@ def serve_command(
     console = stderr_console()
     configure_logging(log_level)
     try:
+        secret_key = signing_key()
         store = Store(database_url(db))
         if create_admin is not None and ensure_admin(store, create_admin, None):
             console.print(f"created the admin user {create_admin!r}", markup=False)
@@ -220,9 +284,12 @@ def serve_command(
         )
     app = create_app(
         store,
-        secret_key=os.environ.get(SECRET_KEY_ENV) or None,
+        secret_key=secret_key,
         files_dir=files_dir,
         secure_cookies=secure_cookies,
+        max_body_bytes=max_body_bytes,
+        max_upload_bytes=max_upload_bytes,
+        token_ttl=dt.timedelta(days=token_ttl_days),
     )
     console.print(f"netlm on http://{host}:{port}/  (registry {store.url})", markup=False)
     try:

@@ -1331,7 +1331,7 @@ class Store:
             _audit(
                 session,
                 at=now,
-                actor=_CONTROL.sub("?", username[:200]) or "-",
+                actor="anonymous",  # nobody proved who they are; the name tried is in details
                 action="login_failed",
                 record_type="user",
                 record_id=user_id,
