@@ -103,9 +103,10 @@ def _size_problem(shape: Iterable[int], item_bytes: int, limits: ImageLimits) ->
 
 def _item_bytes(pixel_id: int, components: int) -> int:
     """Bytes per voxel of a SimpleITK pixel type (from a one-voxel image)."""
-    probe = sitk.Image([1, 1, 1], pixel_id, components) if components > 1 else None
+    itk: Any = sitk  # SimpleITK has no type hints
+    probe = itk.Image([1, 1, 1], pixel_id, components) if components > 1 else None
     if probe is None:
-        probe = sitk.Image([1, 1, 1], pixel_id)
+        probe = itk.Image([1, 1, 1], pixel_id)
     return int(sitk.GetArrayViewFromImage(probe).nbytes)
 
 
@@ -159,7 +160,8 @@ def itk_file_problem(path: Path, limits: ImageLimits | None = None) -> str | Non
     A header SimpleITK cannot read is left to the reader (which reports it).
     """
     limits = limits or current_limits()
-    reader = sitk.ImageFileReader()
+    itk: Any = sitk  # SimpleITK has no type hints
+    reader = itk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
