@@ -115,12 +115,23 @@ def routes(app: FastAPI) -> list[tuple[str, str, frozenset[Role] | None]]:
     ]
 
 
+def login_csrf(client: TestClient) -> str:
+    """The pre-session token of a fresh log-in form (its cookie goes into ``client``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert match is not None
+    return match.group(1)
+
+
 def session_client(app: FastAPI, role: Role) -> TestClient:
     """A browser-like client logged in through the log-in form."""
     client = TestClient(app)
     r = client.post(
         "/login",
-        data={"username": role.value, "password": PASSWORDS[role]},
+        data={
+            "username": role.value,
+            "password": PASSWORDS[role],
+            "login_csrf": login_csrf(client),
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -615,9 +626,14 @@ def test_cookie_sessions_need_the_csrf_token_to_write(world: World) -> None:
     client = session_client(world.app, Role.CLINICIAN)
     cookie = client.cookies.get("netlm_session")
     assert cookie
-    login = TestClient(world.app).post(
+    browser = TestClient(world.app)
+    login = browser.post(
         "/login",
-        data={"username": "clinician", "password": PASSWORDS[Role.CLINICIAN]},
+        data={
+            "username": "clinician",
+            "password": PASSWORDS[Role.CLINICIAN],
+            "login_csrf": login_csrf(browser),
+        },
         follow_redirects=False,
     )
     set_cookie = login.headers["set-cookie"].lower()
@@ -642,14 +658,39 @@ def test_cookie_sessions_need_the_csrf_token_to_write(world: World) -> None:
 def test_login_page(world: World) -> None:
     client = TestClient(world.app)
     assert "Log in" in client.get("/login").text
-    wrong = client.post("/login", data={"username": "admin", "password": "wrong"})
+    wrong = client.post(
+        "/login", data={"username": "admin", "password": "wrong", "login_csrf": login_csrf(client)}
+    )
     assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
     r = client.post(
         "/login",
-        data={"username": "viewer", "password": PASSWORDS[Role.VIEWER], "next": "//evil.example"},
+        data={
+            "username": "viewer",
+            "password": PASSWORDS[Role.VIEWER],
+            "next": "//evil.example",
+            "login_csrf": login_csrf(client),
+        },
         follow_redirects=False,
     )
     assert r.headers["location"] == "/patients"
+
+
+def test_login_csrf_needs_the_pre_session_token(world: World) -> None:
+    """A cross-site form cannot log a browser into the attacker's account."""
+    form = {"username": "viewer", "password": PASSWORDS[Role.VIEWER]}
+    bare = TestClient(world.app).post("/login", data=form, follow_redirects=False)
+    assert bare.status_code == 403 and "netlm_session" not in bare.headers.get("set-cookie", "")
+    client = TestClient(world.app)
+    token = login_csrf(client)
+    forged = client.post("/login", data={**form, "login_csrf": token[:-2] + "xx"})
+    assert forged.status_code == 403
+    other = TestClient(world.app)
+    stolen = other.post("/login", data={**form, "login_csrf": token}, follow_redirects=False)
+    assert stolen.status_code == 403  # a token without its cookie
+    good = client.post(
+        "/login", data={**form, "login_csrf": login_csrf(client)}, follow_redirects=False
+    )
+    assert good.status_code == 303 and "netlm_session" in good.headers["set-cookie"]
 
 
 # --------------------------------------------------------------------------- pages

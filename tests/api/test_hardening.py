@@ -41,6 +41,13 @@ def free_port() -> int:
         return port
 
 
+def login_csrf(client: httpx.Client) -> str:
+    """The pre-session token of a fresh log-in form (its cookie stays in ``client``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert match is not None
+    return match.group(1)
+
+
 @dataclass
 class Live:
     base: str
@@ -71,7 +78,10 @@ class Live:
 
     def browser(self, name: str, password: str = GOOD_PASSWORD) -> httpx.Client:
         client = httpx.Client(base_url=self.base)
-        r = client.post("/login", data={"username": name, "password": password})
+        r = client.post(
+            "/login",
+            data={"username": name, "password": password, "login_csrf": login_csrf(client)},
+        )
         assert r.status_code == 303, r.text
         return client
 
@@ -325,8 +335,14 @@ def test_failed_logins_are_throttled_logged_and_audited(live: Live, writer: dict
     assert 1 <= retry <= 30
     right = httpx.post(url, json={"username": "dr.throttle", "password": GOOD_PASSWORD})
     assert right.status_code == 429  # the password is not even checked while throttled
-    page = httpx.post(
-        live.url("/login"), data={"username": "dr.throttle", "password": GOOD_PASSWORD}
+    browser = httpx.Client(base_url=live.base)
+    page = browser.post(
+        "/login",
+        data={
+            "username": "dr.throttle",
+            "password": GOOD_PASSWORD,
+            "login_csrf": login_csrf(browser),
+        },
     )
     assert page.status_code == 429 and "Retry-After" in page.headers
     assert live.token("dr.writer")  # another user from the same address is not held up

@@ -713,6 +713,37 @@ def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSum
 
 
 # --------------------------------------------------------------------------- routes
+#: The pre-session cookie and form field that close login CSRF (double submit).
+LOGIN_CSRF_COOKIE = "netlm_login"
+LOGIN_CSRF_FIELD = "login_csrf"
+
+
+def _login_form(
+    request: Request, status_code: int, headers: Mapping[str, str] | None = None, **context: Any
+) -> HTMLResponse:
+    """The log-in page with a fresh pre-session token (in the form and in a cookie)."""
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        status_code,
+        headers=headers,
+        title="Log in",
+        login_csrf=token,
+        **context,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=config_of(request).secure_cookies,
+        path="/login",
+    )
+    return response
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -732,13 +763,21 @@ def build_page_router() -> APIRouter:
     ) -> Response:
         if principal_of(request) is not None:
             return _redirect(_safe_next(next))
-        return render(request, "login.html", title="Log in", next=_safe_next(next))
+        return _login_form(request, 200, next=_safe_next(next))
 
     @pages.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await request.form()
         username, password, target = (form.get(k) for k in ("username", "password", "next"))
+        typed = username if isinstance(username, str) else ""
+        back = _safe_next(target if isinstance(target, str) else None)
         config = config_of(request)
+        given, expected = form.get(LOGIN_CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not (isinstance(given, str) and expected and _same(given, expected)):
+            # login CSRF: only a form this site handed out may log a browser in
+            return _login_form(
+                request, 403, error="The log-in form expired; please log in again.", next=back
+            )
         user, wait = None, 0.0
         if isinstance(username, str) and isinstance(password, str):
             user, wait = await run_in_threadpool(
@@ -746,31 +785,24 @@ def build_page_router() -> APIRouter:
             )
         if wait > 0:
             refusal = too_many_attempts(wait)
-            return render(
+            return _login_form(
                 request,
-                "login.html",
                 429,
-                title="Log in",
                 error=str(refusal.detail),
-                username=username if isinstance(username, str) else "",
-                next=_safe_next(target if isinstance(target, str) else None),
+                username=typed,
+                next=back,
                 headers=refusal.headers,
             )
         if user is None:
-            return render(
-                request,
-                "login.html",
-                401,
-                title="Log in",
-                error="Wrong user name or password.",
-                username=username if isinstance(username, str) else "",
-                next=_safe_next(target if isinstance(target, str) else None),
+            return _login_form(
+                request, 401, error="Wrong user name or password.", username=typed, next=back
             )
         cookie, _ = await run_in_threadpool(
             new_session, config, user.username, client_address(request)
         )
-        response = _redirect(_safe_next(target if isinstance(target, str) else None))
+        response = _redirect(back)
         set_session_cookie(response, config, cookie)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return response
 
     @pages.post("/logout", **allow(ALL_ROLES))
