@@ -267,6 +267,14 @@ def test_odd_values_inside_documents_are_4xx(
         assert r.status_code == 422, r.text
 
 
+@pytest.mark.parametrize("external_id", ["H-001\u200b", "\u202e100-H", "\u041dX-001"])
+def test_look_alike_identifiers_are_refused(
+    live: Live, writer: dict[str, str], patient: int, external_id: str
+) -> None:
+    r = httpx.post(live.url("/api/v1/patients"), json={"external_id": external_id}, headers=writer)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "external_id"
+
+
 def test_non_ascii_headers_are_4xx_never_500(live: Live, writer: dict[str, str]) -> None:
     me = live.url("/api/v1/auth/me")
     r = httpx.get(me, headers={"Authorization": "Bearer t\u00f6k\u00e9n".encode()})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -281,3 +282,33 @@ def test_short_signing_keys_are_refused(
     else:
         with pytest.raises(StoreError, match="31 bytes long; netlm needs at least 32"):
             signing_key(tmp_path)
+
+
+# --------------------------------------------------------------------------- identifiers
+@pytest.mark.parametrize(
+    ("external_id", "message"),
+    [
+        ("EX-001\u200b", "invisible character (U+200B ZERO WIDTH SPACE)"),
+        ("\u202eEX-001", "bidirectional control character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+        ("EX-\u2066001", "bidirectional control character"),
+        ("\u0415X-001", "mixes letters of several scripts (CYRILLIC, LATIN)"),
+        ("EX\u00a0001", "unusual space (U+00A0 NO-BREAK SPACE)"),
+        ("EX-001\u00ad", "invisible character (U+00AD SOFT HYPHEN)"),
+    ],
+)
+def test_look_alike_patient_identifiers_are_refused(
+    store: Store, external_id: str, message: str
+) -> None:
+    store.create_patient("EX-001", actor="dr.a")
+    with pytest.raises(InputError, match=re.escape(message)):
+        store.create_patient(external_id, actor="dr.a")
+    assert [p.external_id for p in store.list_patients()] == ["EX-001"]
+
+
+def test_patient_identifiers_are_stored_nfc(store: Store) -> None:
+    decomposed = "Mu\u0308ller-7"
+    patient = store.create_patient(decomposed, actor="dr.a")
+    assert patient.external_id == "M\u00fcller-7"
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_patient("M\u00fcller-7", actor="dr.a")
+    assert store.create_patient("\u041f\u0435\u0442\u0440\u043e\u0432-1", actor="dr.a")  # Cyrillic

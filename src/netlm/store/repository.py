@@ -57,6 +57,7 @@ from netlm.store.db import (
     redact,
     upgrade_engine,
 )
+from netlm.store.identifiers import identifier_problem, normalise
 from netlm.store.passwords import password_problems
 
 #: Schema id of :meth:`Store.export_patient` documents.
@@ -1408,6 +1409,8 @@ class Store:
         """
         check = _Checker()
         actor = check.name("actor", actor, max_length=200)
+        if isinstance(external_id, str):
+            external_id = normalise(external_id)
         external_id = check.name("external_id", external_id, max_length=128)
         check.done()
         with self._write() as session:
@@ -1415,6 +1418,9 @@ class Store:
             return _patient_out(patient, None)
 
     def _new_patient(self, session: Session, external_id: str, actor: str) -> m.Patient:
+        problem = identifier_problem(external_id)
+        if problem is not None:
+            raise InputError([("external_id", problem)])
         existing = session.scalars(
             sa.select(m.Patient).where(m.Patient.external_id == external_id)
         ).one_or_none()
