@@ -366,23 +366,47 @@ def test_plan_solve_and_approval_roles(world: World) -> None:
     pid = world.ids["patient_id"]
     plan = example("plan-", "plan-partition-glass.yaml")
     plid = world.client.post(f"/api/v1/patients/{pid}/plans", json=plan, headers=clin).json()["id"]
-    early = world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys)
+    early = world.client.post(f"/api/v1/plans/{plid}/approve", json={"result_id": 1}, headers=phys)
     assert early.status_code == 409  # nothing solved yet
     solved = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin)
     assert solved.status_code == 201
     assert solved.json()["result"]["injected_activity_gbq"] > 0
+    reviewed = {"result_id": solved.json()["id"]}
     for role in (Role.VIEWER, Role.CLINICIAN, Role.ADMIN):
-        r = world.client.post(f"/api/v1/plans/{plid}/approve", headers=world.as_(role))
+        r = world.client.post(
+            f"/api/v1/plans/{plid}/approve", json=reviewed, headers=world.as_(role)
+        )
         assert r.status_code == 403
         assert world.client.get(f"/api/v1/plans/{plid}", headers=clin).json()["status"] == "solved"
-    r = world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys)
+    r = world.client.post(f"/api/v1/plans/{plid}/approve", json=reviewed, headers=phys)
     assert r.status_code == 200
     assert r.json()["status"] == "approved" and r.json()["approved_by"] == "physicist"
-    assert world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys).status_code == 409
+    again = world.client.post(f"/api/v1/plans/{plid}/approve", json=reviewed, headers=phys)
+    assert again.status_code == 409
     pdf = world.client.get(f"/api/v1/plans/{plid}/report.pdf", headers=world.as_(Role.VIEWER))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     results = world.client.get(f"/api/v1/plans/{plid}/results", headers=clin).json()
     assert len(results) == 1
+
+
+def test_approval_names_the_reviewed_result(world: World) -> None:
+    """A result solved after the review is never signed unseen (409, nothing approved)."""
+    clin, phys = world.as_(Role.CLINICIAN), world.as_(Role.PHYSICIST)
+    pid = world.ids["patient_id"]
+    plan = example("plan-", "plan-partition-glass.yaml")
+    plid = world.client.post(f"/api/v1/patients/{pid}/plans", json=plan, headers=clin).json()["id"]
+    seen = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin).json()["id"]
+    newer = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin).json()["id"]
+    url = f"/api/v1/plans/{plid}/approve"
+    stale = world.client.post(url, json={"result_id": seen}, headers=phys)
+    assert stale.status_code == 409 and f"that is result {newer}" in stale.json()["detail"]
+    assert world.client.get(f"/api/v1/plans/{plid}", headers=clin).json()["status"] == "solved"
+    missing = world.client.post(url, headers=phys)
+    assert missing.status_code == 422
+    ok = world.client.post(url, json={"result_id": newer}, headers=phys)
+    assert ok.status_code == 200 and ok.json()["approved_result_id"] == newer
+    page = session_client(world.app, Role.PHYSICIST).get(f"/plans/{plid}")
+    assert page.status_code == 200
 
 
 def test_unsafe_plan_is_refused_with_its_violations(world: World) -> None:

@@ -252,6 +252,38 @@ def test_override_is_audited_with_its_reason(store: Store, patient_id: int) -> N
     assert entry.details["overridden_checks"] == ["resin_lsf"]
 
 
+def test_own_override_needs_a_second_physicist(store: Store, patient_id: int) -> None:
+    for name in ("phys1", "phys2"):
+        store.create_user(name, "correct horse battery", Role.PHYSICIST, actor="admin")
+    plan = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    result = store.solve_plan(plan.id, actor="phys1")
+    with pytest.raises(PermissionDeniedError, match="'phys1' wrote the safety override"):
+        store.approve_plan(plan.id, actor="phys1", result_id=result.id)
+    assert store.get_plan(plan.id).status is PlanStatus.SOLVED
+    approved = store.approve_plan(plan.id, actor="phys2", result_id=result.id)
+    assert approved.approved_by == "phys2"
+    second = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    own = store.solve_plan(second.id, actor="phys1")
+    allowed = store.approve_plan(
+        second.id, actor="phys1", result_id=own.id, allow_own_override=True
+    )
+    assert allowed.approved_by == "phys1"
+
+
+def test_approval_of_a_result_that_is_not_the_latest_is_refused(
+    store: Store, patient_id: int
+) -> None:
+    store.create_user("phys1", "correct horse battery", Role.PHYSICIST, actor="admin")
+    plan = store.save_plan(patient_id, glass_plan(), actor="phys1")
+    first = store.solve_plan(plan.id, actor="phys1")
+    latest = store.solve_plan(plan.id, actor="phys1")
+    with pytest.raises(StoreError, match=f"result {first.id} is not the latest"):
+        store.approve_plan(plan.id, actor="phys1", result_id=first.id)
+    assert store.get_plan(plan.id).status is PlanStatus.SOLVED
+    approved = store.approve_plan(plan.id, actor="phys1", result_id=latest.id)
+    assert approved.approved_result_id == latest.id
+
+
 def test_unsafe_plan_stores_nothing(store: Store, patient_id: int) -> None:
     plan = store.save_plan(patient_id, unsafe_resin_plan(), actor="phys1")
     audit_before = store.audit_log()

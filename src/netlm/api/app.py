@@ -172,6 +172,7 @@ class ApiConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
+    allow_own_override_approval: bool = False
     #: Resolved credentials (see :class:`AuthMiddleware`); emptied whenever a user's
     #: sessions or tokens end, so that the change holds at once in this process.
     auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(
@@ -784,6 +785,10 @@ class Reproduced(BaseModel):
     reproducible: bool
 
 
+class ApprovalIn(_In):
+    result_id: int = Field(ge=1, le=2**62, description="The plan result the physicist reviewed.")
+
+
 class SoftDelete(_In):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
@@ -1341,10 +1346,27 @@ def build_api_router() -> APIRouter:
         """Every stored result of a plan, oldest first."""
         return store.plan_results(plan_id)
 
-    @api.post("/plans/{plan_id}/approve", tags=["plans"], **allow(PHYSICISTS))
-    def approve_plan(store: StoreDep, user: UserDep, plan_id: RecordId) -> PlanOut:
-        """A physicist signs off the plan's latest result (once per plan)."""
-        return store.approve_plan(plan_id, actor=user.username)
+    @api.post(
+        "/plans/{plan_id}/approve",
+        tags=["plans"],
+        responses={409: {"description": "Not the latest result, no result, or approved."}},
+        **allow(PHYSICISTS),
+    )
+    def approve_plan(
+        request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, body: ApprovalIn
+    ) -> PlanOut:
+        """A physicist signs off the result they reviewed (once per plan).
+
+        ``result_id`` must be the plan's latest result; if a newer one exists
+        the answer is 409 and nothing is approved.  A physicist does not approve
+        a plan whose safety override they wrote (403), unless the server allows it.
+        """
+        return store.approve_plan(
+            plan_id,
+            actor=user.username,
+            result_id=body.result_id,
+            allow_own_override=config_of(request).allow_own_override_approval,
+        )
 
     @api.get(
         "/plans/{plan_id}/report.pdf",
@@ -1599,6 +1621,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
+    allow_own_override_approval: bool = False,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1631,6 +1654,9 @@ def create_app(
         process) within this time.
     token_ttl
         Lifetime of the API tokens ``POST /api/v1/auth/token`` hands out.
+    allow_own_override_approval
+        Let a physicist approve a plan whose safety override they wrote
+        (default off: a second physicist approves).
     """
     from netlm.api import pages
 
@@ -1651,6 +1677,7 @@ def create_app(
         max_body_bytes=max_body_bytes,
         auth_cache_s=auth_cache_s,
         token_ttl=token_ttl,
+        allow_own_override_approval=allow_own_override_approval,
     )
     app = FastAPI(
         title="netlm",

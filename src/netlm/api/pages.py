@@ -1035,8 +1035,16 @@ def build_page_router() -> APIRouter:
     def approve(
         request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, form: FormDep
     ) -> Response:
+        reviewed = form.get("result_id", "")
         try:
-            store.approve_plan(plan_id, actor=user.username)
+            if not reviewed.isdigit():
+                raise StoreError("the form does not say which result was reviewed; reload the plan")
+            store.approve_plan(
+                plan_id,
+                actor=user.username,
+                result_id=int(reviewed),
+                allow_own_override=config_of(request).allow_own_override_approval,
+            )
         except PermissionDeniedError:
             raise
         except StoreError as exc:

@@ -258,6 +258,13 @@ def serve_command(
         float,
         typer.Option(min=0.001, max=3650, help="Lifetime of API tokens made at log-in (days)."),
     ] = DEFAULT_TOKEN_TTL.total_seconds() / 86400,
+    allow_own_override_approval: Annotated[
+        bool,
+        typer.Option(
+            help="Let a physicist approve a plan whose safety override they wrote "
+            "(default: a second physicist approves)."
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
@@ -290,6 +297,7 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         max_upload_bytes=max_upload_bytes,
         token_ttl=dt.timedelta(days=token_ttl_days),
+        allow_own_override_approval=allow_own_override_approval,
     )
     console.print(f"netlm on http://{host}:{port}/  (registry {store.url})", markup=False)
     try:

@@ -1969,17 +1969,38 @@ class Store:
                 raise NotFoundError(f"plan result {result_id} not found")
             return _plan_result_out(row, self._plan_row(session, row.plan_id).patient_id)
 
-    def approve_plan(self, plan_id: int, *, actor: str) -> PlanOut:
+    def approve_plan(
+        self,
+        plan_id: int,
+        *,
+        actor: str,
+        result_id: int | None = None,
+        allow_own_override: bool = False,
+    ) -> PlanOut:
         """A physicist signs off the plan's latest dose result (once per plan).
+
+        Parameters
+        ----------
+        result_id
+            The result the physicist reviewed: it must be the plan's latest, so
+            that a result solved after the review is never signed unseen.
+        allow_own_override
+            Let a physicist approve a result whose safety override they wrote
+            into the plan themselves (a centre's setting; off by default: a
+            second physicist signs an override).
 
         Raises
         ------
         PermissionDeniedError
-            If ``actor`` is not a registered user with the physicist role.
+            If ``actor`` is not a registered user with the physicist role, or
+            wrote the plan's safety override (unless ``allow_own_override``).
         StoreError
-            If the plan has no dose result yet, or is already approved.
+            If the plan has no dose result yet, is already approved, or
+            ``result_id`` is not its latest result.
         """
         actor = _check_actor(actor)
+        if result_id is not None:
+            result_id = _check_id(result_id, "result_id")
         with self._write() as session:
             role = session.scalar(sa.select(m.User.role).where(m.User.username == actor))
             if role != Role.PHYSICIST.value:
@@ -2005,6 +2026,16 @@ class Store:
             ).one_or_none()
             if latest is None:
                 raise StoreError(f"plan {plan_row.id} has no dose result: solve it before approval")
+            if result_id is not None and result_id != latest.id:
+                raise StoreError(
+                    f"result {result_id} is not the latest result of plan {plan_row.id} "
+                    f"(that is result {latest.id}): review the latest result and approve it"
+                )
+            if latest.override and plan_row.created_by == actor and not allow_own_override:
+                raise PermissionDeniedError(
+                    f"{actor!r} wrote the safety override of plan {plan_row.id}; another "
+                    "physicist approves it (unless the centre allows self-approval)"
+                )
             approval = m.PlanApproval(
                 plan_id=plan_row.id, plan_result_id=latest.id, created_at=_now(), created_by=actor
             )
