@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from conftest import edited
 from netlm.api import create_app
 from netlm.api.limits import MAX_JSON_DEPTH, json_body_problem, json_depth_exceeds, scrub
 from netlm.errors import StoreError
@@ -328,6 +330,61 @@ def test_scrub_removes_urls_and_paths_but_keeps_file_names() -> None:
     text = "cannot read /srv/netlm/data/patient-3/liver.nii.gz via postgresql://u:p@db/netlm"
     assert scrub(text) == "cannot read liver.nii.gz via <database>"
     assert scrub("ratio 3/4 and 12/05/2024") == "ratio 3/4 and 12/05/2024"
+
+
+# --------------------------------------------------------------------------- concurrent edits
+def case_of(external_id: str, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(json.dumps(edited(**changes), default=str))
+    doc["patient"]["id"] = external_id
+    return doc
+
+
+def test_of_two_concurrent_case_edits_one_wins_and_one_is_told(
+    live: Live, writer: dict[str, str]
+) -> None:
+    pid = httpx.post(
+        live.url("/api/v1/patients"), json={"external_id": "EX-C1"}, headers=writer
+    ).json()["id"]
+    url = live.url(f"/api/v1/patients/{pid}/case")
+    base = case_of("EX-C1")
+    assert httpx.put(url, json=base, params={"base_version": 0}, headers=writer).status_code == 201
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def edit(ecog: int) -> None:
+        doc = case_of("EX-C1", patient__ecog=ecog)
+        barrier.wait()
+        r = httpx.put(url, json=doc, headers={**writer, "If-Match": '"1"'}, timeout=60)
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=edit, args=(e,)) for e in (0, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [201, 409]
+    versions = httpx.get(f"{url}/versions", headers=writer).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    stale = httpx.put(url, json=base, params={"base_version": 1}, headers=writer)
+    assert stale.status_code == 409 and "now at version 2" in stale.json()["detail"]
+    odd = httpx.put(url, json=base, headers={**writer, "If-Match": "yesterday"})
+    assert odd.status_code == 422
+    assert len(httpx.get(f"{url}/versions", headers=writer).json()) == 2
+
+
+def test_the_case_form_shows_a_conflict(live: Live, writer: dict[str, str]) -> None:
+    pid = httpx.post(
+        live.url("/api/v1/patients"), json={"external_id": "EX-C2"}, headers=writer
+    ).json()["id"]
+    browser = live.browser("dr.writer")
+    form = browser.get(f"/patients/{pid}/case").text
+    assert 'name="base_version" value="0"' in form
+    put = httpx.put(live.url(f"/api/v1/patients/{pid}/case"), json=case_of("EX-C2"), headers=writer)
+    assert put.status_code == 201  # someone else saved first
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields["csrf_token"] = _csrf(browser)
+    r = browser.post(f"/patients/{pid}/case", data=fields)
+    assert r.status_code == 409 and "now at version 1" in r.text
 
 
 # --------------------------------------------------------------------------- log-in throttling

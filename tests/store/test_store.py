@@ -95,6 +95,20 @@ def test_every_edit_is_a_new_version_and_old_versions_stay_intact(store: Store) 
     ]
 
 
+def test_a_stale_edit_is_refused_and_stores_nothing(store: Store) -> None:
+    pid = store.create_patient("EX-001", actor="dr.a").id
+    first = store.save_case(pid, case_from_mapping(case_doc(ecog=1)), actor="dr.a", base_version=0)
+    assert first.version == 1
+    mine = store.save_case(pid, case_from_mapping(case_doc(ecog=2)), actor="dr.a", base_version=1)
+    with pytest.raises(StoreError, match="now at version 2; this edit started from version 1"):
+        store.save_case(pid, case_from_mapping(case_doc(ecog=0)), actor="dr.b", base_version=1)
+    assert [v.version for v in store.case_versions(pid)] == [1, 2]
+    assert store.current_case(pid).patient.ecog == 2 and mine.version == 2
+    with pytest.raises(InputError, match="base_version: must be a version number"):
+        store.save_case(pid, case_from_mapping(case_doc()), actor="dr.b", base_version=-1)
+    assert store.save_case(pid, case_from_mapping(case_doc()), actor="dr.b").version == 3
+
+
 def test_a_stored_case_reads_back_equal(store: Store) -> None:
     pid = store.create_patient("EX-001", actor="dr.a").id
     case = case_from_mapping(case_doc())

@@ -57,6 +57,7 @@ from fastapi import (
     FastAPI,
     File,
     Form,
+    Header,
     HTTPException,
     Query,
     Request,
@@ -1245,15 +1246,43 @@ def build_api_router() -> APIRouter:
         """The patient's case (latest version unless ``version``)."""
         return store.case_version(patient_id, version)
 
-    @api.put("/patients/{patient_id}/case", tags=["cases"], status_code=201, **allow(WRITERS))
+    @api.put(
+        "/patients/{patient_id}/case",
+        tags=["cases"],
+        status_code=201,
+        responses={409: {"description": "The case moved on since base_version / If-Match."}},
+        **allow(WRITERS),
+    )
     def save_case(
-        store: StoreDep, user: UserDep, patient_id: PatientId, body: Document
+        store: StoreDep,
+        user: UserDep,
+        patient_id: PatientId,
+        body: Document,
+        base_version: Annotated[
+            int | None,
+            Query(ge=0, le=2**31, description="The version the edit started from (0: none)."),
+        ] = None,
+        if_match: Annotated[
+            str | None,
+            Header(max_length=64, description='The version the edit started from, as `"3"`.'),
+        ] = None,
     ) -> CaseVersionOut:
         """Store a ``netlm/case/v1`` document as the patient's next case version.
 
         A bad case is refused with 422 and one ``{field, message}`` per problem.
+        With ``base_version`` (or ``If-Match: "<version>"``) an edit of a case
+        that has changed since is refused with 409 and nothing is stored.
         """
-        return store.save_case(patient_id, case_from_mapping(body), actor=user.username)
+        if if_match is not None:
+            tag = if_match.strip().removeprefix("W/").strip('"')
+            if not tag.isdigit() or (base_version is not None and int(tag) != base_version):
+                raise InputError(
+                    [("If-Match", f'must be "<version>" (agreeing with base_version): {if_match}')]
+                )
+            base_version = int(tag)
+        return store.save_case(
+            patient_id, case_from_mapping(body), actor=user.username, base_version=base_version
+        )
 
     @api.get("/patients/{patient_id}/case/versions", tags=["cases"], **allow(ALL_ROLES))
     def case_versions(store: StoreDep, patient_id: PatientId) -> list[CaseVersionOut]:

@@ -511,6 +511,7 @@ def _case_form(
     extra: str,
     problems: Sequence[tuple[str, str]] = (),
     status_code: int = 200,
+    base_version: int | None = None,
 ) -> HTMLResponse:
     by_field, rest = _place_problems(problems)
     return render(
@@ -526,6 +527,7 @@ def _case_form(
         errors=by_field,
         other_problems=rest,
         problem_count=len(problems),
+        base_version=patient.latest_version or 0 if base_version is None else base_version,
     )
 
 
@@ -922,16 +924,29 @@ def build_page_router() -> APIRouter:
     ) -> Response:
         patient = store.get_patient(patient_id)
         case, _, problems = case_from_form(form)
+        base = form.get("base_version", "")
+        base_version = int(base) if base.isdigit() else None
+        status_code = 422
         if case is not None:
             try:
-                saved: CaseVersionOut = store.save_case(patient_id, case, actor=user.username)
+                saved: CaseVersionOut = store.save_case(
+                    patient_id, case, actor=user.username, base_version=base_version
+                )
             except InputError as exc:
                 problems = list(exc.problems)
+            except StoreError as exc:  # another edit was saved first: show it, keep this one
+                problems, status_code = [("", str(exc))], 409
             else:
                 return _redirect(f"/patients/{patient_id}?saved={saved.version}")
         values = {i.name: form.get(i.name, "") for i in form_inputs()}
         return _case_form(
-            request, patient, values, form.get(EXTRA_FIELD, ""), problems, status_code=422
+            request,
+            patient,
+            values,
+            form.get(EXTRA_FIELD, ""),
+            problems,
+            status_code=status_code,
+            base_version=base_version,
         )
 
     @pages.post("/patients/{patient_id}/assess", **allow(WRITERS))

@@ -1497,8 +1497,15 @@ class Store:
                 raise NotFoundError(f"no patient with external id {external_id!r}")
             return _patient_out(patient, self._latest_version(session, patient.id))
 
-    def save_case(self, patient_id: int, case: Case, *, actor: str) -> CaseVersionOut:
+    def save_case(
+        self, patient_id: int, case: Case, *, actor: str, base_version: int | None = None
+    ) -> CaseVersionOut:
         """Store ``case`` as the patient's next version (1, 2, ...); earlier ones stay intact.
+
+        ``base_version``: the version the edit started from (0: no case yet).
+        When given, a case that has moved on since is refused
+        (:class:`~netlm.errors.StoreError`, nothing stored), so of two
+        concurrent edits the second is not silently lost.
 
         Raises
         ------
@@ -1508,11 +1515,26 @@ class Store:
         NotFoundError
             If there is no patient ``patient_id``.
         StoreError
-            If the patient is deleted.
+            If the patient is deleted, or its case is no longer at ``base_version``.
         """
-        actor = _check_actor(actor)
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        if base_version is not None and (
+            isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0
+        ):
+            check.fail(
+                "base_version", f"must be a version number (0 or more), not {base_version!r}"
+            )
+        check.done()
         with self._write() as session:
             patient = self._patient_row(session, patient_id, for_write=True)
+            latest = self._latest_version(session, patient.id) or 0
+            if base_version is not None and base_version != latest:
+                raise StoreError(
+                    f"the case of patient {patient.id} is now at version {latest}; this edit "
+                    f"started from version {base_version}: reload the case, redo the edit "
+                    "and save again (nothing was stored)"
+                )
             return self._save_case(session, patient, case, actor, None)
 
     def import_case(self, case: Case, *, actor: str, source: str | None = None) -> CaseVersionOut:
