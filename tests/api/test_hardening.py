@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -207,6 +208,25 @@ def test_an_upload_over_the_cap_is_refused_while_receiving(
         headers=writer,
     )
     assert small.status_code == 201, small.text
+
+
+def test_registry_and_upload_files_are_private(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    r = httpx.post(
+        live.url(f"/api/v1/patients/{patient}/images"),
+        data={"kind": "other"},
+        files={"file": ("private.bin", b"\2" * 100, "application/octet-stream")},
+        headers=writer,
+    )
+    assert r.status_code == 201, r.text
+    [upload] = (live.files / f"patient-{patient}").rglob("private.bin")
+    assert stat.S_IMODE(upload.stat().st_mode) == 0o600
+    for folder in (upload.parent, upload.parent.parent, live.files):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for name in ("netlm.db", "netlm.db-wal", "secret-key"):
+        path = live.db.parent / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
 
 
 def _nested(depth: int) -> Any:

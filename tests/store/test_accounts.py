@@ -259,6 +259,15 @@ def test_netlm_users_commands(db_url: str) -> None:
     assert "it.admin" in actors
 
 
+# --------------------------------------------------------------------------- files on disk
+def test_a_new_sqlite_registry_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "netlm.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.create_patient("P-1", actor="dr.a")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
 # --------------------------------------------------------------------------- signing key
 def test_the_signing_key_is_made_once_and_kept_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

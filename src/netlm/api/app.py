@@ -37,6 +37,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -827,13 +828,15 @@ def save_upload(upload: UploadFile, folder: Path, limit_bytes: int) -> Path:
     """Stream ``upload`` into a new sub-folder of ``folder``; refuse more than ``limit_bytes``.
 
     The file keeps its (sanitised) name, which readers use: a mask file
-    ``liver.nii.gz`` is the mask ``liver``.
+    ``liver.nii.gz`` is the mask ``liver``.  Folders are created 0700, the file 0600.
     """
     target = folder / uuid.uuid4().hex[:16] / safe_filename(upload.filename)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # patient data: owner only
+    for part in (folder, target.parent):
+        part.mkdir(mode=0o700, exist_ok=True)
     written = 0
     try:
-        with target.open("wb") as out:
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while chunk := upload.file.read(1024 * 1024):
                 written += len(chunk)
                 if written > limit_bytes:

@@ -274,6 +274,7 @@ def serve_command(
 
     console = stderr_console()
     configure_logging(log_level)
+    os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
     try:
         secret_key = signing_key()
         store = Store(database_url(db))

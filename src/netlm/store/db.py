@@ -133,8 +133,8 @@ def make_engine(url: str | None = None) -> sa.Engine:
 
     SQLite: WAL journal, ``foreign_keys=ON``, ``synchronous=FULL``, a busy
     timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``BEGIN IMMEDIATE`` for writers;
-    the database file's folder is created if missing.  PostgreSQL: psycopg 3,
-    with connections checked before use.
+    a missing database file is created with mode 0600 and a missing folder 0700.
+    PostgreSQL: psycopg 3, with connections checked before use.
 
     Raises
     ------
@@ -156,9 +156,13 @@ def make_engine(url: str | None = None) -> sa.Engine:
         )
         _configure_sqlite(engine, wal=False)
         return engine
-    folder = Path(parsed.database or "").absolute().parent
+    path = Path(parsed.database or "").absolute()
+    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o700)  # patient data: the owner's only
+        if not path.exists():  # SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:
         raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
     engine = sa.create_engine(
