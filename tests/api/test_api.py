@@ -187,7 +187,11 @@ def test_token_refused_for_a_wrong_password(world: World) -> None:
 
 def test_api_docs_for_logged_in_users(world: World) -> None:
     page = session_client(world.app, Role.VIEWER).get("/api/v1/docs")
-    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert (
+        page.status_code == 200 and "<code>/api/v1/patients/{patient_id}/case</code>" in page.text
+    )
+    assert "<script" not in page.text and "cdn" not in page.text.lower()  # served from netlm
+    assert "script-src 'none'" in page.headers["content-security-policy"]
 
 
 def test_me_reports_the_role(world: World) -> None:

@@ -336,6 +336,33 @@ def test_error_answers_carry_no_database_urls_or_paths(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.parametrize("path", ["/login", "/static/netlm.css", "/api/v1/health", "/nowhere"])
+def test_security_headers_on_every_answer(live: Live, path: str) -> None:
+    r = httpx.get(live.url(path))
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "strict-transport-security" not in r.headers  # plain HTTP: no HSTS
+
+
+def test_hsts_and_allowed_hosts(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'netlm.db'}")
+    app = create_app(
+        store,
+        secret_key="k" * 40,
+        files_dir=tmp_path / "files",
+        secure_cookies=True,
+        allowed_hosts=["netlm.example.org"],
+    )
+    good = TestClient(app, base_url="https://netlm.example.org").get("/login")
+    assert good.status_code == 200
+    assert good.headers["strict-transport-security"].startswith("max-age=31536000")
+    assert "secure" in good.headers["set-cookie"].lower()
+    evil = TestClient(app, base_url="https://evil.example").get("/login")
+    assert evil.status_code == 400 and "strict-transport-security" in evil.headers
+    store.close()
+
+
 def test_json_depth_limit_boundary() -> None:
     at_limit = json.dumps(_nested(MAX_JSON_DEPTH)).encode()
     assert not json_depth_exceeds(at_limit, MAX_JSON_DEPTH)

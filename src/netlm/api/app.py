@@ -45,7 +45,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -75,6 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netlm import __version__
@@ -125,7 +126,7 @@ log = logging.getLogger("netlm.api")
 #: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
-#: The interactive API documentation (Swagger UI; it loads its scripts from a CDN).
+#: The API reference page (rendered by the server from the OpenAPI document; no scripts).
 DOCS_PATH = f"{API_PREFIX}/docs"
 SESSION_COOKIE = "netlm_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -498,8 +499,8 @@ def log_exception(exc: BaseException, where: str) -> str:
     return error_id
 
 
-#: Headers on every answer except the static files and the interactive API docs (which
-#: load Swagger UI's scripts): patient data is not cached, framed, sniffed or scripted.
+#: Headers on every answer (the static files may be cached): patient data is not cached,
+#: framed, sniffed or scripted.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
@@ -514,9 +515,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def _with_security_headers(message: Message) -> Message:
+#: Strict-Transport-Security, sent when the server runs behind HTTPS (``secure_cookies``).
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def _with_security_headers(
+    message: Message, headers: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS
+) -> Message:
     present = {name.lower() for name, _ in message.get("headers", [])}
-    extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+    extra = [(k, v) for k, v in headers if k not in present]
     out: Message = dict(message)
     out["headers"] = [*message.get("headers", []), *extra]
     return out
@@ -525,8 +532,11 @@ def _with_security_headers(message: Message) -> Message:
 class RequestLogMiddleware:
     """One log line per request, without PHI; security headers; any escaped exception a 500."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        extra = (HSTS_HEADER,) if hsts else ()
+        self.headers = SECURITY_HEADERS + extra
+        self.static_headers = tuple(h for h in self.headers if h[0] != b"cache-control")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -536,15 +546,14 @@ class RequestLogMiddleware:
         status_code = 500
         started = False
         path: str = scope["path"]
-        secure = not (path.startswith(PUBLIC_PREFIXES) or path == DOCS_PATH)
+        headers = self.static_headers if path.startswith(PUBLIC_PREFIXES) else self.headers
 
         async def send_and_record(message: Message) -> None:
             nonlocal status_code, started
             if message["type"] == "http.response.start":
                 status_code = int(message["status"])
                 started = True
-                if secure:
-                    message = _with_security_headers(message)
+                message = _with_security_headers(message, headers)
             await send(message)
 
         try:
@@ -1654,6 +1663,7 @@ def create_app(
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
     allow_own_override_approval: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1689,6 +1699,9 @@ def create_app(
     allow_own_override_approval
         Let a physicist approve a plan whose safety override they wrote
         (default off: a second physicist approves).
+    allowed_hosts
+        Host names the server answers to (``Host`` header; ``*.example.org``
+        allowed); other requests get 400.  Any host when omitted.
     """
     from netlm.api import pages
 
@@ -1721,7 +1734,7 @@ def create_app(
             f"lists the roles that may call it in `{ROLES_KEY}`."
         ),
         openapi_url=OPENAPI_PATH,
-        docs_url=DOCS_PATH,
+        docs_url=None,  # pages.api_docs: served from the package, no CDN scripts
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
@@ -1736,7 +1749,9 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes
     )
-    app.add_middleware(RequestLogMiddleware)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(RequestLogMiddleware, hsts=secure_cookies)
     return app
 
 

@@ -43,8 +43,11 @@ from netlm.api.app import (
     ADMINS,
     ALL_ROLES,
     CSRF_FORM_FIELD,
+    DOCS_PATH,
+    OPENAPI_PATH,
     OVERRIDE_REFUSED,
     PHYSICISTS,
+    ROLES_KEY,
     SESSION_COOKIE,
     WRITERS,
     Principal,
@@ -1065,6 +1068,35 @@ def build_page_router() -> APIRouter:
         except StoreError as exc:
             return _plan_page(request, store, plan_id, violations=[str(exc)], status_code=409)
         return _redirect(f"/plans/{plan_id}?approved=1")
+
+    # ---------------------------------------------------------------- API reference
+    @pages.get(DOCS_PATH, response_class=HTMLResponse, **allow(ALL_ROLES))
+    def api_docs(request: Request) -> Response:
+        """The API reference, rendered here from the OpenAPI document (no scripts, no CDN)."""
+        document = request.app.openapi()
+        groups: dict[str, list[dict[str, str]]] = {}
+        for path, item in document.get("paths", {}).items():
+            for method, op in item.items():
+                tag = (op.get("tags") or ["other"])[0]
+                groups.setdefault(tag, []).append(
+                    {
+                        "id": str(op.get("operationId", f"{method}-{path}")),
+                        "method": method.upper(),
+                        "path": path,
+                        "summary": str(op.get("summary", "")),
+                        "description": str(op.get("description", "")),
+                        "roles": ", ".join(op.get(ROLES_KEY, ["public"])),
+                    }
+                )
+        return render(
+            request,
+            "api_docs.html",
+            title="API reference",
+            groups=sorted(groups.items()),
+            version=document.get("info", {}).get("version", ""),
+            openapi_path=OPENAPI_PATH,
+            openapi_version=document.get("openapi", ""),
+        )
 
     # ---------------------------------------------------------------- audit
     @pages.get("/audit", response_class=HTMLResponse, **allow(ADMINS))

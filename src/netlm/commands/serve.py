@@ -244,7 +244,9 @@ def serve_command(
     ] = None,
     secure_cookies: Annotated[
         bool,
-        typer.Option(help="Mark the session cookie Secure (when served behind HTTPS)."),
+        typer.Option(
+            help="Mark the cookies Secure and send Strict-Transport-Security (behind HTTPS)."
+        ),
     ] = False,
     max_body_bytes: Annotated[
         int,
@@ -265,6 +267,14 @@ def serve_command(
             "(default: a second physicist approves)."
         ),
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name the server answers to (repeat; '*.example.org' allowed); "
+            "requests for other hosts get 400. Default: any.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
@@ -299,6 +309,7 @@ def serve_command(
         max_upload_bytes=max_upload_bytes,
         token_ttl=dt.timedelta(days=token_ttl_days),
         allow_own_override_approval=allow_own_override_approval,
+        allowed_hosts=allowed_host or None,
     )
     console.print(f"netlm on http://{host}:{port}/  (registry {store.url})", markup=False)
     try:
