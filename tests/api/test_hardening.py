@@ -379,6 +379,29 @@ def test_scrub_removes_urls_and_paths_but_keeps_file_names() -> None:
     assert scrub("ratio 3/4 and 12/05/2024") == "ratio 3/4 and 12/05/2024"
 
 
+# --------------------------------------------------------------------------- audited reads
+def test_reads_exports_and_logins_are_audited(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    reader = live.user("dr.reader", "viewer")
+    assert httpx.get(live.url(f"/api/v1/patients/{patient}"), headers=reader).is_success
+    assert httpx.get(live.url(f"/api/v1/patients/{patient}/export"), headers=reader).is_success
+    browser = live.browser("dr.reader")
+    assert browser.get(f"/patients/{patient}").status_code == 200
+    audit = httpx.get(
+        live.url("/api/v1/audit"), params={"patient_id": patient}, headers=live.admin
+    ).json()
+    mine = [(e["action"], e["details"].get("what")) for e in audit if e["actor"] == "dr.reader"]
+    assert mine == [("read", "patient"), ("export", None), ("read", "board page")]
+    users = httpx.get(
+        live.url("/api/v1/audit"), params={"record_type": "user"}, headers=live.admin
+    ).json()
+    logins = [
+        e["details"]["via"] for e in users if e["actor"] == "dr.reader" and e["action"] == "login"
+    ]
+    assert logins == ["token", "session"]
+
+
 # --------------------------------------------------------------------------- concurrent edits
 def case_of(external_id: str, **changes: Any) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(json.dumps(edited(**changes), default=str))

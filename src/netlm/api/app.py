@@ -1232,9 +1232,11 @@ def build_api_router() -> APIRouter:
         return store.create_patient(body.external_id, actor=user.username)
 
     @api.get("/patients/{patient_id}", tags=["patients"], **allow(ALL_ROLES))
-    def get_patient(store: StoreDep, patient_id: PatientId) -> PatientOut:
-        """One patient (deleted ones too)."""
-        return store.get_patient(patient_id)
+    def get_patient(store: StoreDep, user: UserDep, patient_id: PatientId) -> PatientOut:
+        """One patient (deleted ones too); the read is audited."""
+        patient = store.get_patient(patient_id)
+        store.record_read(patient_id, actor=user.username, what="patient")
+        return patient
 
     @api.delete("/patients/{patient_id}", tags=["patients"], **allow(WRITERS))
     def delete_patient(
@@ -1252,11 +1254,14 @@ def build_api_router() -> APIRouter:
     @api.get("/patients/{patient_id}/case", tags=["cases"], **allow(ALL_ROLES))
     def get_case(
         store: StoreDep,
+        user: UserDep,
         patient_id: PatientId,
         version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     ) -> CaseVersionOut:
-        """The patient's case (latest version unless ``version``)."""
-        return store.case_version(patient_id, version)
+        """The patient's case (latest version unless ``version``); the read is audited."""
+        case = store.case_version(patient_id, version)
+        store.record_read(patient_id, actor=user.username, what="case")
+        return case
 
     @api.put(
         "/patients/{patient_id}/case",

@@ -865,10 +865,12 @@ def build_page_router() -> APIRouter:
     def board(
         request: Request,
         store: StoreDep,
+        user: UserDep,
         patient_id: PatientId,
         saved: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     ) -> Response:
         patient = store.get_patient(patient_id)
+        store.record_read(patient_id, actor=user.username, what="board page")
         versions = store.case_versions(patient_id)
         case = versions[-1].to_case() if versions else None
         assessments = store.assessments(patient_id)

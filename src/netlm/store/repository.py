@@ -1341,10 +1341,11 @@ class Store:
             )
 
     def record_login(self, username: str, address: str, *, via: str) -> None:
-        """Clear the user's failure count after a successful log-in (and audit a token log-in)."""
+        """Clear the user's failure count after a successful log-in; audit a token log-in
+        (``via="token"``; a browser log-in is audited when its session is created)."""
         with self._write() as session:
             session.execute(sa.delete(m.LoginFailure).where(m.LoginFailure.username == username))
-            if via != "session":  # create_session audits browser log-ins itself
+            if via == "token":  # a browser log-in is audited by create_session
                 user = self._user_row(session, username)
                 _audit(
                     session,
@@ -2317,6 +2318,31 @@ class Store:
         with self._read() as session:
             rows = list(session.scalars(stmt))
         return [_audit_out(r) for r in reversed(rows)]
+
+    def record_read(self, patient_id: int, *, actor: str, what: str = "record") -> None:
+        """Audit that ``actor`` looked at a patient's record (``what``: the page or resource).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such patient.
+        """
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        what = check.name("what", what, max_length=64)
+        check.done()
+        with self._write() as session:
+            patient = self._patient_row(session, patient_id)
+            _audit(
+                session,
+                at=_now(),
+                actor=actor,
+                action="read",
+                record_type="patient",
+                record_id=patient.id,
+                patient_id=patient.id,
+                details={"what": what},
+            )
 
     def export_patient(self, patient_id: int, *, actor: str | None = None) -> dict[str, Any]:
         """The patient's whole record as one JSON-able document (:data:`EXPORT_SCHEMA`).
