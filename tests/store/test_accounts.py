@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -321,3 +323,104 @@ def test_patient_identifiers_are_stored_nfc(store: Store) -> None:
     with pytest.raises(StoreError, match="already exists"):
         store.create_patient("M\u00fcller-7", actor="dr.a")
     assert store.create_patient("\u041f\u0435\u0442\u0440\u043e\u0432-1", actor="dr.a")  # Cyrillic
+
+
+# --------------------------------------------------------------------------- audit hash chain
+def _bypass(store: Store, statement: str) -> None:
+    """Change the audit log as a database owner would, with the triggers out of the way."""
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            conn.exec_driver_sql(statement)
+            conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER USER")
+        else:
+            for event in ("update", "delete"):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_log_no_{event}")
+            conn.exec_driver_sql(statement)
+
+
+def _fill(store: Store) -> int:
+    store.create_user("dr.a", PASSWORD, "clinician", actor="admin")
+    patient = store.create_patient("P-1", actor="dr.a")
+    for day in range(1, 4):
+        store.add_treatment(
+            patient.id,
+            modality="chemotherapy",
+            date=dt.date(2024, 1, day),
+            details={"cycle": day, "dose_mg": 1.5},
+            actor="dr.a",
+        )
+    return patient.id
+
+
+def test_an_untouched_audit_chain_verifies(store: Store) -> None:
+    _fill(store)
+    report = store.verify_audit()
+    assert report.intact and report.entries == report.links == 5
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("UPDATE audit_log SET actor = 'mallory' WHERE id = 3", "audit entry 3 was changed"),
+        ("DELETE FROM audit_chain WHERE 0 = 1", None),  # nothing changed: still intact
+    ],
+)
+def test_a_changed_audit_entry_is_detected(
+    store: Store, statement: str, message: str | None
+) -> None:
+    _fill(store)
+    _bypass(store, statement)
+    report = store.verify_audit()
+    if message is None:
+        assert report.intact
+    else:
+        assert not report.intact and report.problems[0].startswith(message)
+
+
+def test_a_deleted_or_smuggled_audit_entry_is_detected(store: Store) -> None:
+    _fill(store)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO audit_log (at, actor, action, record_type, details) "
+            "VALUES (CURRENT_TIMESTAMP, 'mallory', 'create', 'patient', '{}')"
+        )
+    report = store.verify_audit()
+    assert report.problems == ("audit entry 6 has no link: written behind netlm's back",)
+    _bypass(store, "DELETE FROM audit_log WHERE id = 6")
+    assert store.verify_audit().intact
+    if store.engine.dialect.name == "postgresql":
+        statement = "DELETE FROM audit_log WHERE id = 4"
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_chain DISABLE TRIGGER USER")
+            conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            conn.exec_driver_sql(
+                "ALTER TABLE audit_chain DROP CONSTRAINT fk_audit_chain_audit_id_audit_log"
+            )
+            conn.exec_driver_sql(statement)
+    else:  # the file's owner, with plain sqlite3 (foreign keys off by default)
+        _bypass(store, "SELECT 1")  # drops the triggers
+        raw = sqlite3.connect(str(store.engine.url.database))
+        with raw:
+            raw.execute("DELETE FROM audit_log WHERE id = 4")
+        raw.close()
+    assert "audit entry 4 was deleted" in store.verify_audit().problems
+
+
+def test_the_chain_holds_under_concurrent_writers(store: Store) -> None:
+    pid = _fill(store)
+
+    def write(n: int) -> None:
+        for k in range(5):
+            store.add_lab(
+                pid, date=dt.date(2024, 2, 1 + k), analyte="inr", value=1.0 + n / 10,
+                unit="1", actor="dr.a",
+            )  # fmt: skip
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = store.verify_audit()
+    assert report.intact and report.entries == 25

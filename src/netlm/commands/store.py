@@ -82,6 +82,27 @@ def db_upgrade(db: DbOption = None) -> None:
         typer.echo(f"{redact(url)}: schema upgraded from {before or '(empty)'} to {after}")
 
 
+@db_app.command("verify-audit")
+def db_verify_audit(db: DbOption = None) -> None:
+    """Check the audit log against its hash chain: any entry changed, deleted or added
+    behind netlm's back is reported (exit status 1)."""
+    from netlm.store import Store
+
+    try:
+        with Store(db, upgrade=False) as store:
+            report = store.verify_audit()
+            url = store.url
+    except NetlmError as exc:
+        raise fail(exc) from None
+    if report.intact:
+        typer.echo(f"{url}: audit log intact ({report.entries} entries, {report.links} links)")
+        return
+    for problem in report.problems:
+        typer.echo(f"error: {problem}", err=True)
+    typer.echo(f"{url}: the audit log was tampered with ({len(report.problems)} problem(s))")
+    raise typer.Exit(1)
+
+
 @db_app.command("export")
 def db_export(
     patient_id: Annotated[

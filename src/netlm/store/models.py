@@ -329,3 +329,15 @@ class AuditEntry(Base):
     record_id: Mapped[int | None] = mapped_column()
     patient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+
+
+class AuditLink(Base):
+    """One link of the audit hash chain (see :mod:`netlm.store.auditchain`; append-only)."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("audit_log.id"), unique=True, nullable=False
+    )
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)

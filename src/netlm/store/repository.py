@@ -49,6 +49,14 @@ from netlm.response.result import Response
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.sirt.planner import PlanResult, solve, with_case_history
 from netlm.store import models as m
+from netlm.store.auditchain import (
+    ADVISORY_LOCK_KEY,
+    GENESIS,
+    ChainReport,
+    entry_text,
+    link,
+    verify_chain,
+)
 from netlm.store.db import (
     WRITE_OPTION,
     current_revision,
@@ -512,6 +520,23 @@ def _audit(
         details=dict(details or {}),
     )
     session.add(entry)
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":  # one appender at a time
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    previous = session.scalar(
+        sa.select(m.AuditLink.sha256).order_by(m.AuditLink.id.desc()).limit(1)
+    )
+    text = entry_text(
+        entry_id=entry.id,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        record_type=entry.record_type,
+        record_id=entry.record_id,
+        patient_id=entry.patient_id,
+        details=entry.details,
+    )
+    session.add(m.AuditLink(audit_id=entry.id, sha256=link(previous or GENESIS, text)))
     session.flush()
     return entry
 
@@ -2318,6 +2343,30 @@ class Store:
         with self._read() as session:
             rows = list(session.scalars(stmt))
         return [_audit_out(r) for r in reversed(rows)]
+
+    def verify_audit(self) -> ChainReport:
+        """Check the audit log against its hash chain (see :mod:`netlm.store.auditchain`)."""
+        with self._read(snapshot=True) as session:
+            entries = {
+                e.id: entry_text(
+                    entry_id=e.id,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    record_type=e.record_type,
+                    record_id=e.record_id,
+                    patient_id=e.patient_id,
+                    details=e.details,
+                )
+                for e in session.scalars(sa.select(m.AuditEntry))
+            }
+            links = [
+                (row.audit_id, row.sha256)
+                for row in session.execute(
+                    sa.select(m.AuditLink.audit_id, m.AuditLink.sha256).order_by(m.AuditLink.id)
+                )
+            ]
+        return verify_chain(links, entries)
 
     def record_read(self, patient_id: int, *, actor: str, what: str = "record") -> None:
         """Audit that ``actor`` looked at a patient's record (``what``: the page or resource).
