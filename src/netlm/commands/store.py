@@ -82,6 +82,54 @@ def db_upgrade(db: DbOption = None) -> None:
         typer.echo(f"{redact(url)}: schema upgraded from {before or '(empty)'} to {after}")
 
 
+@db_app.command("backup")
+def db_backup(
+    out: Annotated[Path, typer.Argument(metavar="FOLDER", help="A new folder for the backup.")],
+    db: DbOption = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+    ] = None,
+) -> None:
+    """Back up a SQLite registry while it is in use (SQLite's online backup, WAL included)
+    with its uploaded files.  PostgreSQL: use pg_dump (see the README)."""
+    from netlm.store.backup import backup
+
+    try:
+        manifest = backup(db, out, files_dir=files_dir)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(
+        f"backup of {manifest['source']} (schema {manifest['schema_revision']}, "
+        f"{manifest['files']} file(s)) in {out}"
+    )
+
+
+@db_app.command("restore")
+def db_restore(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A `netlm db backup` folder.")],
+    db: DbOption = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing registry (stop the server).")
+    ] = False,
+) -> None:
+    """Restore a backup into a SQLite registry (a new one unless --force), then bring its
+    schema up to date."""
+    from netlm.store.backup import restore
+    from netlm.store.db import upgrade
+
+    try:
+        manifest = restore(folder, db, files_dir=files_dir, force=force)
+        upgrade(db)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(f"restored the backup of {manifest['source']} taken at {manifest['taken_at']}")
+
+
 @db_app.command("verify-audit")
 def db_verify_audit(db: DbOption = None) -> None:
     """Check the audit log against its hash chain: any entry changed, deleted or added
