@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -128,6 +129,43 @@ def db_restore(
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"restored the backup of {manifest['source']} taken at {manifest['taken_at']}")
+
+
+@db_app.command("grant-runtime")
+def db_grant_runtime(
+    role: Annotated[
+        str, typer.Argument(metavar="ROLE", help="The PostgreSQL role netlm serve uses.")
+    ],
+    db: DbOption = None,
+    schema: Annotated[str, typer.Option(help="The schema of netlm's tables.")] = "public",
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the SQL instead of running it.")
+    ] = False,
+) -> None:
+    """PostgreSQL: give an existing login ROLE exactly what `netlm serve` needs (no DDL, no
+    trigger changes, no UPDATE/DELETE on the audit log or stored results).  Run as the schema
+    owner; serve with the ROLE in --db."""
+    from netlm.store.db import make_engine, resolve_database_url, runtime_role_sql
+
+    try:
+        statements = runtime_role_sql(role, schema)
+        if show:
+            typer.echo(";\n".join(statements) + ";")
+            return
+        engine = make_engine(resolve_database_url(db))
+        try:
+            if engine.dialect.name != "postgresql":
+                raise StoreError("grant-runtime is for PostgreSQL registries")
+            with engine.begin() as conn:
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+    except NetlmError as exc:
+        raise fail(exc) from None
+    except sa.exc.DBAPIError as exc:  # the database's refusal (e.g. no such role)
+        raise fail(StoreError(f"the grants failed: {type(exc).__name__}")) from None
+    typer.echo(f"role {role!r} may now run netlm (schema {schema}); it cannot change the schema")
 
 
 @db_app.command("verify-audit")
