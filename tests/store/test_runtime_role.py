@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 import psycopg
 import pytest
-from argon2 import PasswordHasher
 import typer
+from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
 from netlm.commands.store import db_app
