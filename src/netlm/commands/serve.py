@@ -205,7 +205,8 @@ def _loopback(host: str) -> bool:
 def configure_logging(level: str = "info") -> None:
     """Log lines with time, level and logger; WeasyPrint's page-by-page progress is muted."""
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(),
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -275,12 +276,19 @@ def serve_command(
             "requests for other hosts get 400. Default: any.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (use PostgreSQL for more than one; sessions and "
+            "throttling live in the registry, so any worker serves any request).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
     import uvicorn
-
-    from netlm.api import create_app
 
     console = stderr_console()
     configure_logging(log_level)
@@ -300,30 +308,75 @@ def serve_command(
             f"[yellow]warning:[/] listening on {host} without --secure-cookies: put netlm "
             "behind an HTTPS reverse proxy before anyone logs in over a network"
         )
-    app = create_app(
-        store,
-        secret_key=secret_key,
-        files_dir=files_dir,
-        secure_cookies=secure_cookies,
-        max_body_bytes=max_body_bytes,
-        max_upload_bytes=max_upload_bytes,
-        token_ttl=dt.timedelta(days=token_ttl_days),
-        allow_own_override_approval=allow_own_override_approval,
-        allowed_hosts=allowed_host or None,
+    settings: dict[str, Any] = {
+        "url": database_url(db),
+        "secret_key": secret_key,
+        "files_dir": None if files_dir is None else str(files_dir),
+        "secure_cookies": secure_cookies,
+        "max_body_bytes": max_body_bytes,
+        "max_upload_bytes": max_upload_bytes,
+        "token_ttl_days": token_ttl_days,
+        "allow_own_override_approval": allow_own_override_approval,
+        "allowed_hosts": allowed_host or None,
+        "log_level": log_level,
+    }
+    console.print(
+        f"netlm on http://{host}:{port}/  (registry {store.url}, {workers} worker(s))",
+        markup=False,
     )
-    console.print(f"netlm on http://{host}:{port}/  (registry {store.url})", markup=False)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": None,
+        "log_level": log_level.lower(),
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        # Each worker process builds its own app (app_from_environment); sessions and the
+        # log-in throttle live in the registry, so any worker serves any request.
+        store.close()
+        os.environ[SERVE_SETTINGS_ENV] = json.dumps(settings)
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **options)
+        return
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_config=None,
-            log_level=log_level.lower(),
-            timeout_graceful_shutdown=10,
-        )
+        uvicorn.run(_app(store, settings, auth_cache_s=None), **options)
     finally:
         store.close()
+
+
+#: Environment variable through which ``netlm serve --workers N`` hands its settings
+#: to the worker processes.
+SERVE_SETTINGS_ENV = "NETLM_SERVE_SETTINGS"
+
+
+def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) -> Any:
+    from netlm.api import create_app
+
+    extra: dict[str, Any] = {} if auth_cache_s is None else {"auth_cache_s": auth_cache_s}
+    return create_app(
+        store,
+        secret_key=settings["secret_key"],
+        files_dir=None if settings["files_dir"] is None else Path(settings["files_dir"]),
+        secure_cookies=settings["secure_cookies"],
+        max_body_bytes=settings["max_body_bytes"],
+        max_upload_bytes=settings["max_upload_bytes"],
+        token_ttl=dt.timedelta(days=settings["token_ttl_days"]),
+        allow_own_override_approval=settings["allow_own_override_approval"],
+        allowed_hosts=settings["allowed_hosts"],
+        **extra,
+    )
+
+
+def app_from_environment() -> Any:
+    """The app of one ``netlm serve --workers N`` worker process (settings from the parent).
+
+    Credentials are not cached between requests (``auth_cache_s=0``), so a log-out or
+    revocation handled by one worker holds at once on every other.
+    """
+    settings = json.loads(os.environ[SERVE_SETTINGS_ENV])
+    configure_logging(settings["log_level"])
+    return _app(Store(settings["url"]), settings, auth_cache_s=0.0)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m netlm.commands.serve``
