@@ -236,7 +236,7 @@ def test_every_route_refuses_anonymous_callers(world: World, credentials: dict[s
             continue
         url = concrete(path, world.ids)
         r = client.request(method, url, headers=credentials, follow_redirects=False)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") and path != "/api/v1/docs":  # the docs are a page
             assert r.status_code == 401, (method, path, r.status_code)
             assert r.headers.get("www-authenticate") == "Bearer"
         elif method == "GET":

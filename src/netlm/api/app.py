@@ -9,10 +9,20 @@ Everything a user can see or change goes through the registry
 
 Authentication
     Scripts send ``Authorization: Bearer <token>`` (``POST /api/v1/auth/token``
-    exchanges a user name and password for one).  Browsers log in on ``/login``
-    and carry a signed, HttpOnly, SameSite=Lax session cookie; every form holds
-    a CSRF token, and a cookie-authenticated API request that changes anything
-    must repeat the token in the ``X-CSRF-Token`` header.  Everything except
+    exchanges a user name and password for one; tokens expire, and are listed
+    and revoked at ``/api/v1/auth/tokens``).  Browsers log in on ``/login``
+    (the form carries a pre-session token against login CSRF) and carry a
+    signed, HttpOnly, SameSite=Lax cookie naming a server-side session; log-out,
+    a password or role change and disabling the user end it at once.  Every
+    form holds a CSRF token, and a cookie-authenticated API request that
+    changes anything must repeat the token in the ``X-CSRF-Token`` header.
+    Failed log-ins are throttled per user name and client address (429 with
+    ``Retry-After``), logged and audited.
+
+Limits
+    Bodies are limited before parsing and JSON is checked for depth, finite
+    numbers and valid Unicode (:mod:`netlm.api.limits`); error answers carry no
+    database URL or server path.  Everything except
     ``/api/v1/health``, the two log-in endpoints and the static files (style
     sheet) needs an authenticated user, the OpenAPI document included.
 
