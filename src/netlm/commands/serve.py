@@ -337,13 +337,23 @@ def serve_command(
         # log-in throttle live in the registry, so any worker serves any request.
         store.close()
         os.environ[SERVE_SETTINGS_ENV] = json.dumps(settings)
-        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **options)
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
+        )
         return
     try:
         uvicorn.run(_app(store, settings, auth_cache_s=None), **options)
     finally:
         store.close()
 
+
+#: How long a worker may take to answer the supervisor's health check (seconds): a worker
+#: still importing netlm on a busy machine must not be killed and restarted in a loop.
+WORKER_HEALTHCHECK_S = 60
 
 #: Environment variable through which ``netlm serve --workers N`` hands its settings
 #: to the worker processes.
