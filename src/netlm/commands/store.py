@@ -26,7 +26,8 @@ from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
-    help="The netlm registry (SQLite by default, PostgreSQL by URL): schema and export.",
+    help="The netlm registry (SQLite by default, PostgreSQL by URL): schema, backups, "
+    "audit check, runtime role, export.",
     no_args_is_help=True,
 )
 
