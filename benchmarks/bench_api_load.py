@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-ADMIN_PASSWORD = "bench-admin-password"
+ADMIN_PASSWORD = "bench-keeper-passphrase"
 
 
 @dataclass

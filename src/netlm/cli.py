@@ -348,6 +348,10 @@ from netlm.commands import fhir as _fhir_commands  # noqa: E402 - after the root
 
 app.add_typer(_fhir_commands.fhir_app, name="fhir")
 
+from netlm.commands.users import users_app  # noqa: E402 - after the root app
+
+app.add_typer(users_app, name="users")
+
 from netlm.commands.serve import serve_command  # noqa: E402 - after the root app
 
 app.command("serve")(serve_command)

@@ -29,7 +29,7 @@ from netlm.api.app import ALL_ROLES, CSRF_HEADER, ROLES_KEY, iter_api_routes, ro
 from netlm.cli import bundled_examples
 from netlm.store.repository import Role, Store
 
-PASSWORDS = {role: f"{role.value}-password-1" for role in Role}
+PASSWORDS = {role: f"{role.value[::-1]}-password-1" for role in Role}
 #: A distinctive patient identifier: it must never reach a log line.
 PHI_ID = "Doe-Jane-PHI-8841"
 
@@ -66,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store = Store(f"sqlite:///{folder / 'registry.db'}")
     for role in Role:
         store.create_user(role.value, PASSWORDS[role], role, actor="test")
-    app = create_app(store, secret_key="test-secret", files_dir=folder / "files")
+    app = create_app(store, secret_key="test-secret-" * 4, files_dir=folder / "files")
     client = TestClient(app)
     tokens = {}
     for role in Role:
@@ -102,7 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def concrete(path: str, ids: dict[str, int]) -> str:
-    values: dict[str, Any] = {**ids, "username": "admin"}
+    values: dict[str, Any] = {**ids, "username": "admin", "token_id": 1}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 
@@ -115,12 +115,23 @@ def routes(app: FastAPI) -> list[tuple[str, str, frozenset[Role] | None]]:
     ]
 
 
+def login_csrf(client: TestClient) -> str:
+    """The pre-session token of a fresh log-in form (its cookie goes into ``client``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert match is not None
+    return match.group(1)
+
+
 def session_client(app: FastAPI, role: Role) -> TestClient:
     """A browser-like client logged in through the log-in form."""
     client = TestClient(app)
     r = client.post(
         "/login",
-        data={"username": role.value, "password": PASSWORDS[role]},
+        data={
+            "username": role.value,
+            "password": PASSWORDS[role],
+            "login_csrf": login_csrf(client),
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -176,7 +187,11 @@ def test_token_refused_for_a_wrong_password(world: World) -> None:
 
 def test_api_docs_for_logged_in_users(world: World) -> None:
     page = session_client(world.app, Role.VIEWER).get("/api/v1/docs")
-    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert (
+        page.status_code == 200 and "<code>/api/v1/patients/{patient_id}/case</code>" in page.text
+    )
+    assert "<script" not in page.text and "cdn" not in page.text.lower()  # served from netlm
+    assert "script-src 'none'" in page.headers["content-security-policy"]
 
 
 def test_me_reports_the_role(world: World) -> None:
@@ -221,7 +236,7 @@ def test_every_route_refuses_anonymous_callers(world: World, credentials: dict[s
             continue
         url = concrete(path, world.ids)
         r = client.request(method, url, headers=credentials, follow_redirects=False)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") and path != "/api/v1/docs":  # the docs are a page
             assert r.status_code == 401, (method, path, r.status_code)
             assert r.headers.get("www-authenticate") == "Bearer"
         elif method == "GET":
@@ -355,23 +370,47 @@ def test_plan_solve_and_approval_roles(world: World) -> None:
     pid = world.ids["patient_id"]
     plan = example("plan-", "plan-partition-glass.yaml")
     plid = world.client.post(f"/api/v1/patients/{pid}/plans", json=plan, headers=clin).json()["id"]
-    early = world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys)
+    early = world.client.post(f"/api/v1/plans/{plid}/approve", json={"result_id": 1}, headers=phys)
     assert early.status_code == 409  # nothing solved yet
     solved = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin)
     assert solved.status_code == 201
     assert solved.json()["result"]["injected_activity_gbq"] > 0
+    reviewed = {"result_id": solved.json()["id"]}
     for role in (Role.VIEWER, Role.CLINICIAN, Role.ADMIN):
-        r = world.client.post(f"/api/v1/plans/{plid}/approve", headers=world.as_(role))
+        r = world.client.post(
+            f"/api/v1/plans/{plid}/approve", json=reviewed, headers=world.as_(role)
+        )
         assert r.status_code == 403
         assert world.client.get(f"/api/v1/plans/{plid}", headers=clin).json()["status"] == "solved"
-    r = world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys)
+    r = world.client.post(f"/api/v1/plans/{plid}/approve", json=reviewed, headers=phys)
     assert r.status_code == 200
     assert r.json()["status"] == "approved" and r.json()["approved_by"] == "physicist"
-    assert world.client.post(f"/api/v1/plans/{plid}/approve", headers=phys).status_code == 409
+    again = world.client.post(f"/api/v1/plans/{plid}/approve", json=reviewed, headers=phys)
+    assert again.status_code == 409
     pdf = world.client.get(f"/api/v1/plans/{plid}/report.pdf", headers=world.as_(Role.VIEWER))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     results = world.client.get(f"/api/v1/plans/{plid}/results", headers=clin).json()
     assert len(results) == 1
+
+
+def test_approval_names_the_reviewed_result(world: World) -> None:
+    """A result solved after the review is never signed unseen (409, nothing approved)."""
+    clin, phys = world.as_(Role.CLINICIAN), world.as_(Role.PHYSICIST)
+    pid = world.ids["patient_id"]
+    plan = example("plan-", "plan-partition-glass.yaml")
+    plid = world.client.post(f"/api/v1/patients/{pid}/plans", json=plan, headers=clin).json()["id"]
+    seen = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin).json()["id"]
+    newer = world.client.post(f"/api/v1/plans/{plid}/solve", headers=clin).json()["id"]
+    url = f"/api/v1/plans/{plid}/approve"
+    stale = world.client.post(url, json={"result_id": seen}, headers=phys)
+    assert stale.status_code == 409 and f"that is result {newer}" in stale.json()["detail"]
+    assert world.client.get(f"/api/v1/plans/{plid}", headers=clin).json()["status"] == "solved"
+    missing = world.client.post(url, headers=phys)
+    assert missing.status_code == 422
+    ok = world.client.post(url, json={"result_id": newer}, headers=phys)
+    assert ok.status_code == 200 and ok.json()["approved_result_id"] == newer
+    page = session_client(world.app, Role.PHYSICIST).get(f"/plans/{plid}")
+    assert page.status_code == 200
 
 
 def test_unsafe_plan_is_refused_with_its_violations(world: World) -> None:
@@ -615,9 +654,14 @@ def test_cookie_sessions_need_the_csrf_token_to_write(world: World) -> None:
     client = session_client(world.app, Role.CLINICIAN)
     cookie = client.cookies.get("netlm_session")
     assert cookie
-    login = TestClient(world.app).post(
+    browser = TestClient(world.app)
+    login = browser.post(
         "/login",
-        data={"username": "clinician", "password": PASSWORDS[Role.CLINICIAN]},
+        data={
+            "username": "clinician",
+            "password": PASSWORDS[Role.CLINICIAN],
+            "login_csrf": login_csrf(browser),
+        },
         follow_redirects=False,
     )
     set_cookie = login.headers["set-cookie"].lower()
@@ -642,14 +686,39 @@ def test_cookie_sessions_need_the_csrf_token_to_write(world: World) -> None:
 def test_login_page(world: World) -> None:
     client = TestClient(world.app)
     assert "Log in" in client.get("/login").text
-    wrong = client.post("/login", data={"username": "admin", "password": "wrong"})
+    wrong = client.post(
+        "/login", data={"username": "admin", "password": "wrong", "login_csrf": login_csrf(client)}
+    )
     assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
     r = client.post(
         "/login",
-        data={"username": "viewer", "password": PASSWORDS[Role.VIEWER], "next": "//evil.example"},
+        data={
+            "username": "viewer",
+            "password": PASSWORDS[Role.VIEWER],
+            "next": "//evil.example",
+            "login_csrf": login_csrf(client),
+        },
         follow_redirects=False,
     )
     assert r.headers["location"] == "/patients"
+
+
+def test_login_csrf_needs_the_pre_session_token(world: World) -> None:
+    """A cross-site form cannot log a browser into the attacker's account."""
+    form = {"username": "viewer", "password": PASSWORDS[Role.VIEWER]}
+    bare = TestClient(world.app).post("/login", data=form, follow_redirects=False)
+    assert bare.status_code == 403 and "netlm_session" not in bare.headers.get("set-cookie", "")
+    client = TestClient(world.app)
+    token = login_csrf(client)
+    forged = client.post("/login", data={**form, "login_csrf": token[:-2] + "xx"})
+    assert forged.status_code == 403
+    other = TestClient(world.app)
+    stolen = other.post("/login", data={**form, "login_csrf": token}, follow_redirects=False)
+    assert stolen.status_code == 403  # a token without its cookie
+    good = client.post(
+        "/login", data={**form, "login_csrf": login_csrf(client)}, follow_redirects=False
+    )
+    assert good.status_code == 303 and "netlm_session" in good.headers["set-cookie"]
 
 
 # --------------------------------------------------------------------------- pages

@@ -83,7 +83,9 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     for role in Role:
         store.create_user(f"{role.value}1", PASSWORDS[role], role, actor="test")
     try:
-        with serving(create_app(store, secret_key="browser-test", files_dir=tmp_path / "f")) as url:
+        with serving(
+            create_app(store, secret_key="browser-test-" * 4, files_dir=tmp_path / "f")
+        ) as url:
             yield url
     finally:
         store.close()

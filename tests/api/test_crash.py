@@ -29,7 +29,7 @@ import pytest
 from conftest import edited
 from netlm.store.repository import Store
 
-ADMIN_PASSWORD = "crash-admin-password"
+ADMIN_PASSWORD = "crash-keeper-passphrase"
 WRITERS = 8
 #: Acknowledged writes to wait for before the kill (bounded by KILL_AFTER_S).
 KILL_AFTER_WRITES = 150

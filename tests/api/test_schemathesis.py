@@ -27,6 +27,8 @@ EXAMPLES_PER_OPERATION = 25
 PASSWORD = "fuzzing-password-1"
 
 TOKENS: dict[Role, str] = {}
+#: The registry under test (to restore credentials the fuzzer ended).
+STORES: list[Store] = []
 #: Status codes seen per path template.
 STATUSES: dict[str, set[int]] = {}
 
@@ -39,11 +41,29 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for role in (Role.ADMIN, Role.PHYSICIST):
         store.create_user(role.value, PASSWORD, role, actor="test")
         TOKENS[role] = store.create_token(role.value, actor="test")
-    app = create_app(store, secret_key="fuzz", files_dir=folder / "files", max_upload_bytes=1 << 20)
+    STORES.append(store)
+    app = create_app(
+        store, secret_key="fuzz-" * 10, files_dir=folder / "files", max_upload_bytes=1 << 20
+    )
     yield schemathesis.openapi.from_asgi(
         "/api/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKENS[Role.ADMIN]}"}
     )
+    STORES.clear()
     store.close()
+
+
+def restore_credentials() -> None:
+    """Undo what fuzzed calls did to the test users (revoked tokens, changed role, disabled)."""
+    store = STORES[0]
+    for role, token in TOKENS.items():
+        if store.user_for_token(token) is not None:
+            continue
+        user = store.get_user(role.value)
+        if not user.active:
+            store.enable_user(role.value, actor="test")
+        if user.role is not role:
+            store.set_role(role.value, role, actor="test")
+        TOKENS[role] = store.create_token(role.value, actor="test")
 
 
 schema = from_fixture("api_schema")
@@ -58,6 +78,7 @@ schema = from_fixture("api_schema")
 def test_no_server_errors(case: Any) -> None:
     roles = case.operation.definition.raw.get(ROLES_KEY, [])
     role = Role.ADMIN if Role.ADMIN.value in roles or not roles else Role(roles[0])
+    restore_credentials()  # token revocation, role changes and disabling are fuzzed too
     response = case.call(headers={"Authorization": f"Bearer {TOKENS[role]}"})
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"

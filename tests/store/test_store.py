@@ -100,6 +100,20 @@ def test_every_edit_is_a_new_version_and_old_versions_stay_intact(store: Store) 
     ]
 
 
+def test_a_stale_edit_is_refused_and_stores_nothing(store: Store) -> None:
+    pid = store.create_patient("EX-001", actor="dr.a").id
+    first = store.save_case(pid, case_from_mapping(case_doc(ecog=1)), actor="dr.a", base_version=0)
+    assert first.version == 1
+    mine = store.save_case(pid, case_from_mapping(case_doc(ecog=2)), actor="dr.a", base_version=1)
+    with pytest.raises(StoreError, match="now at version 2; this edit started from version 1"):
+        store.save_case(pid, case_from_mapping(case_doc(ecog=0)), actor="dr.b", base_version=1)
+    assert [v.version for v in store.case_versions(pid)] == [1, 2]
+    assert store.current_case(pid).patient.ecog == 2 and mine.version == 2
+    with pytest.raises(InputError, match="base_version: must be a version number"):
+        store.save_case(pid, case_from_mapping(case_doc()), actor="dr.b", base_version=-1)
+    assert store.save_case(pid, case_from_mapping(case_doc()), actor="dr.b").version == 3
+
+
 def test_a_stored_case_reads_back_equal(store: Store) -> None:
     pid = store.create_patient("EX-001", actor="dr.a").id
     case = case_from_mapping(case_doc())
@@ -257,6 +271,38 @@ def test_override_is_audited_with_its_reason(store: Store, patient_id: int) -> N
     assert entry.details["reason"] == OVERRIDE["reason"]
     assert entry.details["approved_by"] == "Dr A. Physicist"
     assert entry.details["overridden_checks"] == ["resin_lsf"]
+
+
+def test_own_override_needs_a_second_physicist(store: Store, patient_id: int) -> None:
+    for name in ("phys1", "phys2"):
+        store.create_user(name, "correct horse battery", Role.PHYSICIST, actor="admin")
+    plan = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    result = store.solve_plan(plan.id, actor="phys1")
+    with pytest.raises(PermissionDeniedError, match="'phys1' wrote the safety override"):
+        store.approve_plan(plan.id, actor="phys1", result_id=result.id)
+    assert store.get_plan(plan.id).status is PlanStatus.SOLVED
+    approved = store.approve_plan(plan.id, actor="phys2", result_id=result.id)
+    assert approved.approved_by == "phys2"
+    second = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    own = store.solve_plan(second.id, actor="phys1")
+    allowed = store.approve_plan(
+        second.id, actor="phys1", result_id=own.id, allow_own_override=True
+    )
+    assert allowed.approved_by == "phys1"
+
+
+def test_approval_of_a_result_that_is_not_the_latest_is_refused(
+    store: Store, patient_id: int
+) -> None:
+    store.create_user("phys1", "correct horse battery", Role.PHYSICIST, actor="admin")
+    plan = store.save_plan(patient_id, glass_plan(), actor="phys1")
+    first = store.solve_plan(plan.id, actor="phys1")
+    latest = store.solve_plan(plan.id, actor="phys1")
+    with pytest.raises(StoreError, match=f"result {first.id} is not the latest"):
+        store.approve_plan(plan.id, actor="phys1", result_id=first.id)
+    assert store.get_plan(plan.id).status is PlanStatus.SOLVED
+    approved = store.approve_plan(plan.id, actor="phys1", result_id=latest.id)
+    assert approved.approved_result_id == latest.id
 
 
 def test_unsafe_plan_stores_nothing(store: Store, patient_id: int) -> None:
@@ -553,7 +599,7 @@ def test_expired_token_is_refused(store: Store, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("username", "password", "role", "message"),
     [
-        ("dr.a", "short", "viewer", "password: must be at least 8"),
+        ("dr.a", "short", "viewer", "password: must be at least 12"),
         ("dr a", "long enough pw", "viewer", "username: 'dr a' is not a username"),
         ("dr.a", "long enough pw", "surgeon", "role: unknown value 'surgeon'"),
     ],

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from netlm.case import case_from_mapping
 from netlm.commands.store import db_app, import_command
-from netlm.store import EXPORT_SCHEMA, Store
+from netlm.store import EXPORT_SCHEMA, Store, db
 
 
 def cli() -> typer.Typer:
@@ -95,10 +95,24 @@ def test_import_into_a_deleted_patient_is_a_per_file_error(sqlite_url: str, tmp_
 
 
 def test_db_upgrade_creates_then_finds_nothing_to_do(db_url: str) -> None:
+    head = db.head_revision()
     code, out, _ = run("db", "upgrade", "--db", db_url)
-    assert code == 0 and "upgraded from (empty) to 0001" in out
+    assert code == 0 and f"upgraded from (empty) to {head}" in out
     code, out, _ = run("db", "upgrade", "--db", db_url)
-    assert code == 0 and "already at revision 0001" in out
+    assert code == 0 and f"already at revision {head}" in out
+
+
+def test_db_verify_audit(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store:
+        store.create_patient("P-1", actor="x")
+        store.create_patient("P-2", actor="x")
+    code, out, _ = run("db", "verify-audit", "--db", sqlite_url)
+    assert code == 0 and "audit log intact (2 entries, 2 links)" in out
+    with Store(sqlite_url) as store, store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        conn.exec_driver_sql("UPDATE audit_log SET actor = 'mallory' WHERE id = 2")
+    code, out, err = run("db", "verify-audit", "--db", sqlite_url)
+    assert code == 1 and "tampered with" in out and "audit entry 2 was changed" in err
 
 
 def test_db_url_from_the_environment(sqlite_url: str) -> None:

@@ -9,10 +9,20 @@ Everything a user can see or change goes through the registry
 
 Authentication
     Scripts send ``Authorization: Bearer <token>`` (``POST /api/v1/auth/token``
-    exchanges a user name and password for one).  Browsers log in on ``/login``
-    and carry a signed, HttpOnly, SameSite=Lax session cookie; every form holds
-    a CSRF token, and a cookie-authenticated API request that changes anything
-    must repeat the token in the ``X-CSRF-Token`` header.  Everything except
+    exchanges a user name and password for one; tokens expire, and are listed
+    and revoked at ``/api/v1/auth/tokens``).  Browsers log in on ``/login``
+    (the form carries a pre-session token against login CSRF) and carry a
+    signed, HttpOnly, SameSite=Lax cookie naming a server-side session; log-out,
+    a password or role change and disabling the user end it at once.  Every
+    form holds a CSRF token, and a cookie-authenticated API request that
+    changes anything must repeat the token in the ``X-CSRF-Token`` header.
+    Failed log-ins are throttled per user name and client address (429 with
+    ``Retry-After``), logged and audited.
+
+Limits
+    Bodies are limited before parsing and JSON is checked for depth, finite
+    numbers and valid Unicode (:mod:`netlm.api.limits`); error answers carry no
+    database URL or server path.  Everything except
     ``/api/v1/health``, the two log-in endpoints and the static files (style
     sheet) needs an authenticated user, the OpenAPI document included.
 
@@ -37,6 +47,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -44,7 +55,7 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,6 +68,7 @@ from fastapi import (
     FastAPI,
     File,
     Form,
+    Header,
     HTTPException,
     Query,
     Request,
@@ -64,7 +76,6 @@ from fastapi import (
     status,
 )
 from fastapi import Path as PathParam
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -74,9 +85,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netlm import __version__
+from netlm.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, scrub
 from netlm.case import case_from_mapping
 from netlm.errors import (
     InputError,
@@ -93,11 +106,14 @@ from netlm.sirt.plan import plan_from_mapping
 from netlm.sirt.planner import PlanResult
 from netlm.store.repository import (
     CTCAE_VERSIONS,
+    DEFAULT_SESSION_TTL,
+    DEFAULT_TOKEN_TTL,
     IMAGE_KINDS,
     LAB_ANALYTES,
     RESPONSE_CATEGORIES,
     RESPONSE_CRITERIA,
     TREATMENT_MODALITIES,
+    ApiTokenOut,
     AssessmentOut,
     AuditOut,
     CaseVersionOut,
@@ -120,13 +136,13 @@ log = logging.getLogger("netlm.api")
 #: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
-#: The interactive API documentation (Swagger UI; it loads its scripts from a CDN).
+#: The API reference page (rendered by the server from the OpenAPI document; no scripts).
 DOCS_PATH = f"{API_PREFIX}/docs"
 SESSION_COOKIE = "netlm_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 #: A browser session lasts this long after log-in (seconds).
-SESSION_MAX_AGE_S = 8 * 3600
+SESSION_MAX_AGE_S = int(DEFAULT_SESSION_TTL.total_seconds())
 #: Largest accepted upload (an image series or a mask), in bytes.
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 #: How long a resolved token or session is trusted before the registry is asked again
@@ -166,7 +182,24 @@ class ApiConfig:
     files_dir: Path
     secure_cookies: bool = False
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
+    allow_own_override_approval: bool = False
+    #: Resolved credentials (see :class:`AuthMiddleware`); emptied whenever a user's
+    #: sessions or tokens end, so that the change holds at once in this process.
+    auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def credentials_changed(self) -> None:
+        """Forget every cached session and token (after a log-out, revocation, role change)."""
+        self.auth_cache.clear()
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (the proxy's, unless uvicorn trusts it)."""
+    return request.client.host if request.client else "-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,10 +297,31 @@ class GuardedRoute(APIRoute):
 
 
 # --------------------------------------------------------------------------- sessions
-def new_session(config: ApiConfig, username: str) -> tuple[str, str]:
-    """A signed session cookie value for ``username`` and its CSRF token."""
-    csrf = secrets.token_urlsafe(32)
-    return config.serializer.dumps({"u": username, "c": csrf}), csrf
+def new_session(config: ApiConfig, username: str, address: str = "-") -> tuple[str, str]:
+    """Open a server-side session for ``username``: the signed cookie value and its CSRF token.
+
+    The cookie carries only the random session id; the registry holds the
+    session (who, CSRF token, expiry, whether it ended), so a log-out, a
+    password or role change or disabling the user ends it on every worker.
+    """
+    session_id, csrf = config.store.create_session(
+        username, address=address, ttl=dt.timedelta(seconds=SESSION_MAX_AGE_S)
+    )
+    return config.serializer.dumps({"s": session_id}), csrf
+
+
+def session_id_of(config: ApiConfig, cookie: str | None) -> str | None:
+    """The session id in a signed cookie value, or ``None`` when it is not one of ours."""
+    if not cookie:
+        return None
+    try:
+        data = config.serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
+    except BadSignature:
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("s"), str)):
+        return None
+    session_id: str = data["s"]
+    return session_id
 
 
 def set_session_cookie(response: Response, config: ApiConfig, cookie: str) -> None:
@@ -297,24 +351,47 @@ def _resolve_principal(
             return None, "invalid or expired token"
         return Principal(user.username, Role(user.role), "token"), ""
     if cookie:
-        try:
-            data = config.serializer.loads(cookie, max_age=SESSION_MAX_AGE_S)
-        except BadSignature:
-            return None, "session expired or invalid; log in again"
-        if not (
-            isinstance(data, dict)
-            and isinstance(data.get("u"), str)
-            and isinstance(data.get("c"), str)
-        ):
-            return None, "session invalid; log in again"
-        try:
-            user = store.get_user(data["u"])
-        except NotFoundError:
-            return None, "session user no longer exists"
-        if not getattr(user, "active", True):
-            return None, "user is disabled"
-        return Principal(user.username, Role(user.role), "session", data["c"]), ""
+        session_id = session_id_of(config, cookie)
+        found = None if session_id is None else store.session_user(session_id)
+        if found is None:
+            return None, "session expired or ended; log in again"
+        user, csrf = found
+        return Principal(user.username, Role(user.role), "session", csrf), ""
     return None, "authentication required"
+
+
+def attempt_login(
+    config: ApiConfig, username: str, password: str, address: str, *, via: str
+) -> tuple[UserOut | None, float]:
+    """Check a log-in under the throttle: the user (or ``None``) and seconds to wait (or 0).
+
+    A refused log-in is counted (per user name and per address), logged with the
+    user name and address, and audited; while the throttle holds, the password
+    is not even checked.
+    """
+    store = config.store
+    name = username[:200]
+    wait = store.login_retry_after(name, address)
+    if wait > 0:
+        log.warning("log-in throttled: user=%r address=%s retry after %.0f s", name, address, wait)
+        return None, wait
+    user = store.authenticate(name, password) if len(password) <= 1024 else None
+    if user is None:
+        store.record_login_failure(name, address, via=via)
+        log.warning("failed log-in: user=%r address=%s via=%s", name, address, via)
+        return None, 0.0
+    store.record_login(user.username, address, via=via)
+    return user, 0.0
+
+
+def too_many_attempts(wait_s: float) -> HTTPException:
+    """The 429 answer of a throttled log-in, with ``Retry-After`` in whole seconds."""
+    seconds = max(int(wait_s + 0.999), 1)
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many failed log-ins; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def is_public(path: str) -> bool:
@@ -335,7 +412,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, config: ApiConfig) -> None:
         self.app = app
         self.config = config
-        self._cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = {}
+        self._cache = config.auth_cache
 
     async def _principal(
         self, authorization: str | None, cookie: str | None
@@ -395,7 +472,10 @@ class AuthMiddleware:
             and method not in _SAFE_METHODS
         ):
             given = request.headers.get(CSRF_HEADER, "")
-            if not (principal.csrf and secrets.compare_digest(given, principal.csrf)):
+            if not (
+                principal.csrf
+                and secrets.compare_digest(given.encode("latin-1"), principal.csrf.encode())
+            ):
                 denied = JSONResponse(
                     {"detail": f"missing or wrong {CSRF_HEADER} header"},
                     status_code=status.HTTP_403_FORBIDDEN,
@@ -429,8 +509,8 @@ def log_exception(exc: BaseException, where: str) -> str:
     return error_id
 
 
-#: Headers on every answer except the static files and the interactive API docs (which
-#: load Swagger UI's scripts): patient data is not cached, framed, sniffed or scripted.
+#: Headers on every answer (the static files may be cached): patient data is not cached,
+#: framed, sniffed or scripted.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
@@ -445,9 +525,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def _with_security_headers(message: Message) -> Message:
+#: Strict-Transport-Security, sent when the server runs behind HTTPS (``secure_cookies``).
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def _with_security_headers(
+    message: Message, headers: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS
+) -> Message:
     present = {name.lower() for name, _ in message.get("headers", [])}
-    extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+    extra = [(k, v) for k, v in headers if k not in present]
     out: Message = dict(message)
     out["headers"] = [*message.get("headers", []), *extra]
     return out
@@ -456,8 +542,11 @@ def _with_security_headers(message: Message) -> Message:
 class RequestLogMiddleware:
     """One log line per request, without PHI; security headers; any escaped exception a 500."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        extra = (HSTS_HEADER,) if hsts else ()
+        self.headers = SECURITY_HEADERS + extra
+        self.static_headers = tuple(h for h in self.headers if h[0] != b"cache-control")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -467,15 +556,14 @@ class RequestLogMiddleware:
         status_code = 500
         started = False
         path: str = scope["path"]
-        secure = not (path.startswith(PUBLIC_PREFIXES) or path == DOCS_PATH)
+        headers = self.static_headers if path.startswith(PUBLIC_PREFIXES) else self.headers
 
         async def send_and_record(message: Message) -> None:
             nonlocal status_code, started
             if message["type"] == "http.response.start":
                 status_code = int(message["status"])
                 started = True
-                if secure:
-                    message = _with_security_headers(message)
+                message = _with_security_headers(message, headers)
             await send(message)
 
         try:
@@ -504,7 +592,15 @@ class RequestLogMiddleware:
 
 # --------------------------------------------------------------------------- errors
 def _problems(exc: InputError) -> list[dict[str, str]]:
-    return [{"field": path, "message": message} for path, message in exc.problems]
+    return [{"field": path, "message": scrub(message)} for path, message in exc.problems]
+
+
+def _database_failure(exc: BaseException) -> bool:
+    """Whether a StoreError comes from the database itself (not a refused duplicate)."""
+    import sqlalchemy as sa
+
+    cause = exc.__cause__
+    return isinstance(cause, sa.exc.DBAPIError) and not isinstance(cause, sa.exc.IntegrityError)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -525,9 +621,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_not_found(request: Request, exc: Exception) -> Response:
         log.info("%s: not found", route(request))
+        detail = scrub(str(exc)) or "not found"
         if not is_api(request.url.path):
-            return pages.error_page(request, 404, str(exc) or "not found")
-        return JSONResponse({"detail": str(exc) or "not found"}, status_code=404)
+            return pages.error_page(request, 404, detail)
+        return JSONResponse({"detail": detail}, status_code=404)
 
     async def on_permission(request: Request, exc: Exception) -> Response:
         log.info("%s: permission denied", route(request))
@@ -549,16 +646,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=409)
 
     async def on_store_error(request: Request, exc: Exception) -> Response:
+        if _database_failure(exc):  # the database's own words can name hosts and files
+            error_id = log_exception(exc, route(request))
+            detail = f"the registry database is unavailable (error id {error_id})"
+            if not is_api(request.url.path):
+                return pages.error_page(request, 503, detail)
+            return JSONResponse({"detail": detail, "error_id": error_id}, status_code=503)
         log.info("%s: %s", route(request), type(exc).__name__)
         if not is_api(request.url.path):
-            return pages.error_page(request, 409, str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+            return pages.error_page(request, 409, scrub(str(exc)))
+        return JSONResponse({"detail": scrub(str(exc))}, status_code=409)
 
     async def on_netlm_error(request: Request, exc: Exception) -> Response:
         log.info("%s: %s", route(request), type(exc).__name__)
         if not is_api(request.url.path):
-            return pages.error_page(request, 422, str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+            return pages.error_page(request, 422, scrub(str(exc)))
+        return JSONResponse({"detail": scrub(str(exc))}, status_code=422)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -573,8 +676,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         log.info("%s: request validation failed", route(request))
-        if is_api(request.url.path):
-            return await request_validation_exception_handler(request, exc)
+        if is_api(request.url.path):  # without the "input" FastAPI echoes: it can be large
+            errors = [
+                {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": str(e.get("msg"))}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg"))}
             for e in exc.errors()
@@ -611,6 +718,20 @@ class TokenOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     username: str
     role: Role
+    expires_at: dt.datetime
+
+
+class PasswordChange(_In):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class UserChange(_In):
+    """An admin's change to a user; each ends the user's sessions and tokens."""
+
+    role: Role | None = None
+    disabled: bool | None = None
+    password: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
 
 
 class Me(BaseModel):
@@ -622,7 +743,7 @@ class Me(BaseModel):
 
 class UserCreate(_In):
     username: Annotated[str, Field(min_length=1, max_length=150)]
-    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
     role: Role
 
 
@@ -695,6 +816,10 @@ class Reproduced(BaseModel):
     reproducible: bool
 
 
+class ApprovalIn(_In):
+    result_id: int = Field(ge=1, le=2**62, description="The plan result the physicist reviewed.")
+
+
 class SoftDelete(_In):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
@@ -732,13 +857,15 @@ def save_upload(upload: UploadFile, folder: Path, limit_bytes: int) -> Path:
     """Stream ``upload`` into a new sub-folder of ``folder``; refuse more than ``limit_bytes``.
 
     The file keeps its (sanitised) name, which readers use: a mask file
-    ``liver.nii.gz`` is the mask ``liver``.
+    ``liver.nii.gz`` is the mask ``liver``.  Folders are created 0700, the file 0600.
     """
     target = folder / uuid.uuid4().hex[:16] / safe_filename(upload.filename)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # patient data: owner only
+    for part in (folder, target.parent):
+        part.mkdir(mode=0o700, exist_ok=True)
     written = 0
     try:
-        with target.open("wb") as out:
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while chunk := upload.file.read(1024 * 1024):
                 written += len(chunk)
                 if written > limit_bytes:
@@ -986,16 +1113,68 @@ def build_api_router() -> APIRouter:
     @api.post(
         "/auth/token",
         tags=["auth"],
-        responses={401: {"description": "Wrong user name or password."}},
+        responses={
+            401: {"description": "Wrong user name or password."},
+            429: {"description": "Too many failed log-ins (see Retry-After)."},
+        },
     )
-    def login_token(store: StoreDep, body: TokenRequest) -> TokenOut:
-        """Exchange a user name and password for a bearer token."""
-        user = store.authenticate(body.username, body.password)
+    def login_token(request: Request, store: StoreDep, body: TokenRequest) -> TokenOut:
+        """Exchange a user name and password for a bearer token (it expires; see ``expires_at``).
+
+        Failed log-ins are throttled per user name and per client address: after
+        a handful, the answer is 429 with ``Retry-After``, growing with each
+        further failure.
+        """
+        config = config_of(request)
+        user, wait = attempt_login(
+            config, body.username, body.password, client_address(request), via="token"
+        )
+        if wait > 0:
+            raise too_many_attempts(wait)
         if user is None:
-            log.info("token log-in refused")
             raise HTTPException(401, "wrong user name or password")
-        token = store.create_token(user.username, actor=user.username)
-        return TokenOut(access_token=token, username=user.username, role=user.role)
+        token = store.create_token(user.username, actor=user.username, ttl=config.token_ttl)
+        record = store.token_record(token)
+        expires_at = record.expires_at if record is not None else None
+        if expires_at is None:  # pragma: no cover - every token made here expires
+            raise HTTPException(500, "the new token has no expiry")
+        return TokenOut(
+            access_token=token, username=user.username, role=user.role, expires_at=expires_at
+        )
+
+    @api.get("/auth/tokens", tags=["auth"], **allow(ALL_ROLES))
+    def list_tokens(
+        store: StoreDep,
+        user: UserDep,
+        username: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> list[ApiTokenOut]:
+        """The caller's API tokens (an admin: anyone's, or everyone's without ``username``)."""
+        if user.role is not Role.ADMIN:
+            if username not in (None, user.username):
+                raise HTTPException(403, "only an admin lists another user's tokens")
+            username = user.username
+        return store.list_tokens(username)
+
+    @api.delete("/auth/tokens/{token_id}", tags=["auth"], **allow(ALL_ROLES))
+    def revoke_token(
+        request: Request, store: StoreDep, user: UserDep, token_id: RecordId
+    ) -> ApiTokenOut:
+        """Revoke one of the caller's tokens (an admin: anyone's); it stops working at once."""
+        owner = None if user.role is Role.ADMIN else user.username
+        revoked = store.revoke_token_id(token_id, actor=user.username, owner=owner)
+        config_of(request).credentials_changed()
+        return revoked
+
+    @api.post("/auth/password", tags=["auth"], **allow(ALL_ROLES))
+    def change_password(
+        request: Request, store: StoreDep, user: UserDep, body: PasswordChange
+    ) -> UserOut:
+        """Change the caller's own password; every session and token of the caller ends."""
+        if store.authenticate(user.username, body.current_password) is None:
+            raise InputError([("current_password", "is wrong")])
+        changed = store.set_password(user.username, body.new_password, actor=user.username)
+        config_of(request).credentials_changed()
+        return changed
 
     @api.get("/auth/me", tags=["auth"], **allow(ALL_ROLES))
     def me(user: UserDep) -> Me:
@@ -1024,6 +1203,29 @@ def build_api_router() -> APIRouter:
     ) -> UserOut:
         """One user."""
         return store.get_user(username)
+
+    @api.patch("/users/{username}", tags=["users"], **allow(ADMINS))
+    def change_user(
+        request: Request,
+        store: StoreDep,
+        user: UserDep,
+        username: Annotated[str, PathParam(min_length=1, max_length=64)],
+        body: UserChange,
+    ) -> UserOut:
+        """Change a user's role, password or disabled state; the user's sessions and tokens
+        end at once."""
+        store.get_user(username)
+        changed = None
+        if body.password is not None:
+            changed = store.set_password(username, body.password, actor=user.username)
+        if body.role is not None:
+            changed = store.set_role(username, body.role, actor=user.username)
+        if body.disabled is True:
+            changed = store.disable_user(username, actor=user.username)
+        elif body.disabled is False:
+            changed = store.enable_user(username, actor=user.username)
+        config_of(request).credentials_changed()
+        return changed or store.get_user(username)
 
     @api.get("/audit", tags=["users"], **allow(ADMINS))
     def audit(
@@ -1054,9 +1256,11 @@ def build_api_router() -> APIRouter:
         return store.create_patient(body.external_id, actor=user.username)
 
     @api.get("/patients/{patient_id}", tags=["patients"], **allow(ALL_ROLES))
-    def get_patient(store: StoreDep, patient_id: PatientId) -> PatientOut:
-        """One patient (deleted ones too)."""
-        return store.get_patient(patient_id)
+    def get_patient(store: StoreDep, user: UserDep, patient_id: PatientId) -> PatientOut:
+        """One patient (deleted ones too); the read is audited."""
+        patient = store.get_patient(patient_id)
+        store.record_read(patient_id, actor=user.username, what="patient")
+        return patient
 
     @api.delete("/patients/{patient_id}", tags=["patients"], **allow(WRITERS))
     def delete_patient(
@@ -1085,21 +1289,52 @@ def build_api_router() -> APIRouter:
     @api.get("/patients/{patient_id}/case", tags=["cases"], **allow(ALL_ROLES))
     def get_case(
         store: StoreDep,
+        user: UserDep,
         patient_id: PatientId,
         version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     ) -> CaseVersionOut:
-        """The patient's case (latest version unless ``version``)."""
-        return store.case_version(patient_id, version)
+        """The patient's case (latest version unless ``version``); the read is audited."""
+        case = store.case_version(patient_id, version)
+        store.record_read(patient_id, actor=user.username, what="case")
+        return case
 
-    @api.put("/patients/{patient_id}/case", tags=["cases"], status_code=201, **allow(WRITERS))
+    @api.put(
+        "/patients/{patient_id}/case",
+        tags=["cases"],
+        status_code=201,
+        responses={409: {"description": "The case moved on since base_version / If-Match."}},
+        **allow(WRITERS),
+    )
     def save_case(
-        store: StoreDep, user: UserDep, patient_id: PatientId, body: Document
+        store: StoreDep,
+        user: UserDep,
+        patient_id: PatientId,
+        body: Document,
+        base_version: Annotated[
+            int | None,
+            Query(ge=0, le=2**31, description="The version the edit started from (0: none)."),
+        ] = None,
+        if_match: Annotated[
+            str | None,
+            Header(max_length=64, description='The version the edit started from, as `"3"`.'),
+        ] = None,
     ) -> CaseVersionOut:
         """Store a ``netlm/case/v1`` document as the patient's next case version.
 
         A bad case is refused with 422 and one ``{field, message}`` per problem.
+        With ``base_version`` (or ``If-Match: "<version>"``) an edit of a case
+        that has changed since is refused with 409 and nothing is stored.
         """
-        return store.save_case(patient_id, case_from_mapping(body), actor=user.username)
+        if if_match is not None:
+            tag = if_match.strip().removeprefix("W/").strip('"')
+            if not tag.isdigit() or (base_version is not None and int(tag) != base_version):
+                raise InputError(
+                    [("If-Match", f'must be "<version>" (agreeing with base_version): {if_match}')]
+                )
+            base_version = int(tag)
+        return store.save_case(
+            patient_id, case_from_mapping(body), actor=user.username, base_version=base_version
+        )
 
     @api.get("/patients/{patient_id}/case/versions", tags=["cases"], **allow(ALL_ROLES))
     def case_versions(store: StoreDep, patient_id: PatientId) -> list[CaseVersionOut]:
@@ -1192,10 +1427,27 @@ def build_api_router() -> APIRouter:
         """Every stored result of a plan, oldest first."""
         return store.plan_results(plan_id)
 
-    @api.post("/plans/{plan_id}/approve", tags=["plans"], **allow(PHYSICISTS))
-    def approve_plan(store: StoreDep, user: UserDep, plan_id: RecordId) -> PlanOut:
-        """A physicist signs off the plan's latest result (once per plan)."""
-        return store.approve_plan(plan_id, actor=user.username)
+    @api.post(
+        "/plans/{plan_id}/approve",
+        tags=["plans"],
+        responses={409: {"description": "Not the latest result, no result, or approved."}},
+        **allow(PHYSICISTS),
+    )
+    def approve_plan(
+        request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, body: ApprovalIn
+    ) -> PlanOut:
+        """A physicist signs off the result they reviewed (once per plan).
+
+        ``result_id`` must be the plan's latest result; if a newer one exists
+        the answer is 409 and nothing is approved.  A physicist does not approve
+        a plan whose safety override they wrote (403), unless the server allows it.
+        """
+        return store.approve_plan(
+            plan_id,
+            actor=user.username,
+            result_id=body.result_id,
+            allow_own_override=config_of(request).allow_own_override_approval,
+        )
 
     @api.get(
         "/plans/{plan_id}/report.pdf",
@@ -1447,7 +1699,11 @@ def create_app(
     files_dir: Path | None = None,
     secure_cookies: bool = False,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S,
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
+    allow_own_override_approval: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1458,23 +1714,39 @@ def create_app(
     url
         Database URL when no ``store`` is given (default: netlm's embedded SQLite file).
     secret_key
-        Key that signs session cookies; a random one by default (sessions then
-        end when the server stops).  Bearer tokens live in the database and
-        survive restarts either way.
+        Key that signs session cookies (at least 32 bytes); a random one by
+        default.  Sessions and bearer tokens live in the database; the key only
+        signs the session id in the cookie (``netlm serve`` keeps one in the data
+        folder, see :func:`netlm.commands.serve.signing_key`).
     files_dir
         Folder for uploaded images and computed dose files (default: beside an
         SQLite database file, else a temporary folder).
     secure_cookies
         Mark the session cookie ``Secure`` (serve behind HTTPS).
     max_upload_bytes
-        Largest accepted upload.
+        Largest accepted upload (a multipart body), counted while it is received.
+    max_body_bytes
+        Largest accepted JSON body or form post (1 MiB by default); a larger one
+        is answered 413 before it is parsed.
     auth_cache_s
         How long a resolved token or session is reused without asking the
-        registry (0: ask on every request).  A revoked token, a deleted user or
-        a changed role takes effect within this time.
+        registry (0: ask on every request).  Changes made through this app
+        (log-out, revocation, role or password change, disabling) take effect
+        at once; changes made elsewhere (``netlm users``, another worker
+        process) within this time.
+    token_ttl
+        Lifetime of the API tokens ``POST /api/v1/auth/token`` hands out.
+    allow_own_override_approval
+        Let a physicist approve a plan whose safety override they wrote
+        (default off: a second physicist approves).
+    allowed_hosts
+        Host names the server answers to (``Host`` header; ``*.example.org``
+        allowed); other requests get 400.  Any host when omitted.
     """
     from netlm.api import pages
 
+    if secret_key is not None and len(secret_key.encode()) < 32:
+        raise ValueError("Argument 'secret_key' must be at least 32 bytes long.")
     if store is None:
         store = Store(url)
     if files_dir is None:
@@ -1487,7 +1759,10 @@ def create_app(
         files_dir=Path(files_dir),
         secure_cookies=secure_cookies,
         max_upload_bytes=max_upload_bytes,
+        max_body_bytes=max_body_bytes,
         auth_cache_s=auth_cache_s,
+        token_ttl=token_ttl,
+        allow_own_override_approval=allow_own_override_approval,
     )
     app = FastAPI(
         title="netlm",
@@ -1499,7 +1774,7 @@ def create_app(
             f"lists the roles that may call it in `{ROLES_KEY}`."
         ),
         openapi_url=OPENAPI_PATH,
-        docs_url=DOCS_PATH,
+        docs_url=None,  # pages.api_docs: served from the package, no CDN scripts
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
@@ -1511,7 +1786,12 @@ def create_app(
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, config=config)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes
+    )
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(RequestLogMiddleware, hsts=secure_cookies)
     return app
 
 

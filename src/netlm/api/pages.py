@@ -43,21 +43,28 @@ from netlm.api.app import (
     ADMINS,
     ALL_ROLES,
     CSRF_FORM_FIELD,
+    DOCS_PATH,
+    OPENAPI_PATH,
     OVERRIDE_REFUSED,
     PHYSICISTS,
+    ROLES_KEY,
     SESSION_COOKIE,
     WRITERS,
     Principal,
     StoreDep,
     UserDep,
     allow,
+    attempt_login,
+    client_address,
     config_of,
     new_session,
     plan_report_inputs,
     principal_of,
     record_response,
+    session_id_of,
     set_session_cookie,
     solve_stored_plan,
+    too_many_attempts,
     voxel_dvh,
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
@@ -108,7 +115,13 @@ def _partials(names: Sequence[str], context: Mapping[str, Any]) -> Markup:
     return Markup(environment().from_string(source).render(dict(context)))
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     """A page, with the user, the CSRF token and the title every page shows."""
     user = principal_of(request)
     context.setdefault("title", "netlm")
@@ -117,7 +130,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         .get_template(template)
         .render(user=user, csrf=user.csrf if user else None, **context)
     )
-    return HTMLResponse(html, status_code=status_code)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 def error_page(
@@ -505,6 +518,7 @@ def _case_form(
     extra: str,
     problems: Sequence[tuple[str, str]] = (),
     status_code: int = 200,
+    base_version: int | None = None,
 ) -> HTMLResponse:
     by_field, rest = _place_problems(problems)
     return render(
@@ -520,6 +534,7 @@ def _case_form(
         errors=by_field,
         other_problems=rest,
         problem_count=len(problems),
+        base_version=patient.latest_version or 0 if base_version is None else base_version,
     )
 
 
@@ -707,6 +722,37 @@ def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSum
 
 
 # --------------------------------------------------------------------------- routes
+#: The pre-session cookie and form field that close login CSRF (double submit).
+LOGIN_CSRF_COOKIE = "netlm_login"
+LOGIN_CSRF_FIELD = "login_csrf"
+
+
+def _login_form(
+    request: Request, status_code: int, headers: Mapping[str, str] | None = None, **context: Any
+) -> HTMLResponse:
+    """The log-in page with a fresh pre-session token (in the form and in a cookie)."""
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        status_code,
+        headers=headers,
+        title="Log in",
+        login_csrf=token,
+        **context,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=config_of(request).secure_cookies,
+        path="/login",
+    )
+    return response
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -726,33 +772,56 @@ def build_page_router() -> APIRouter:
     ) -> Response:
         if principal_of(request) is not None:
             return _redirect(_safe_next(next))
-        return render(request, "login.html", title="Log in", next=_safe_next(next))
+        return _login_form(request, 200, next=_safe_next(next))
 
     @pages.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await request.form()
         username, password, target = (form.get(k) for k in ("username", "password", "next"))
+        typed = username if isinstance(username, str) else ""
+        back = _safe_next(target if isinstance(target, str) else None)
         config = config_of(request)
-        user = None
-        if isinstance(username, str) and isinstance(password, str) and len(password) <= 1024:
-            user = await run_in_threadpool(config.store.authenticate, username[:200], password)
-        if user is None:
-            return render(
-                request,
-                "login.html",
-                401,
-                title="Log in",
-                error="Wrong user name or password.",
-                username=username if isinstance(username, str) else "",
-                next=_safe_next(target if isinstance(target, str) else None),
+        given, expected = form.get(LOGIN_CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not (isinstance(given, str) and expected and _same(given, expected)):
+            # login CSRF: only a form this site handed out may log a browser in
+            return _login_form(
+                request, 403, error="The log-in form expired; please log in again.", next=back
             )
-        cookie, _ = new_session(config, user.username)
-        response = _redirect(_safe_next(target if isinstance(target, str) else None))
+        user, wait = None, 0.0
+        if isinstance(username, str) and isinstance(password, str):
+            user, wait = await run_in_threadpool(
+                attempt_login, config, username, password, client_address(request), via="page"
+            )
+        if wait > 0:
+            refusal = too_many_attempts(wait)
+            return _login_form(
+                request,
+                429,
+                error=str(refusal.detail),
+                username=typed,
+                next=back,
+                headers=refusal.headers,
+            )
+        if user is None:
+            return _login_form(
+                request, 401, error="Wrong user name or password.", username=typed, next=back
+            )
+        cookie, _ = await run_in_threadpool(
+            new_session, config, user.username, client_address(request)
+        )
+        response = _redirect(back)
         set_session_cookie(response, config, cookie)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return response
 
     @pages.post("/logout", **allow(ALL_ROLES))
-    def logout(form: FormDep) -> Response:
+    def logout(request: Request, user: UserDep, form: FormDep) -> Response:
+        """End the session on the server (the cookie is worthless from now on)."""
+        config = config_of(request)
+        session_id = session_id_of(config, request.cookies.get(SESSION_COOKIE))
+        if session_id is not None:
+            config.store.end_session(session_id, actor=user.username)
+            config.credentials_changed()
         response = _redirect("/login")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -800,10 +869,12 @@ def build_page_router() -> APIRouter:
     def board(
         request: Request,
         store: StoreDep,
+        user: UserDep,
         patient_id: PatientId,
         saved: Annotated[int | None, Query(ge=1, le=2**31)] = None,
     ) -> Response:
         patient = store.get_patient(patient_id)
+        store.record_read(patient_id, actor=user.username, what="board page")
         versions = store.case_versions(patient_id)
         case = versions[-1].to_case() if versions else None
         assessments = store.assessments(patient_id)
@@ -862,16 +933,29 @@ def build_page_router() -> APIRouter:
     ) -> Response:
         patient = store.get_patient(patient_id)
         case, _, problems = case_from_form(form)
+        base = form.get("base_version", "")
+        base_version = int(base) if base.isdigit() else None
+        status_code = 422
         if case is not None:
             try:
-                saved: CaseVersionOut = store.save_case(patient_id, case, actor=user.username)
+                saved: CaseVersionOut = store.save_case(
+                    patient_id, case, actor=user.username, base_version=base_version
+                )
             except InputError as exc:
                 problems = list(exc.problems)
+            except StoreError as exc:  # another edit was saved first: show it, keep this one
+                problems, status_code = [("", str(exc))], 409
             else:
                 return _redirect(f"/patients/{patient_id}?saved={saved.version}")
         values = {i.name: form.get(i.name, "") for i in form_inputs()}
         return _case_form(
-            request, patient, values, form.get(EXTRA_FIELD, ""), problems, status_code=422
+            request,
+            patient,
+            values,
+            form.get(EXTRA_FIELD, ""),
+            problems,
+            status_code=status_code,
+            base_version=base_version,
         )
 
     @pages.post("/patients/{patient_id}/assess", **allow(WRITERS))
@@ -975,13 +1059,50 @@ def build_page_router() -> APIRouter:
     def approve(
         request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, form: FormDep
     ) -> Response:
+        reviewed = form.get("result_id", "")
         try:
-            store.approve_plan(plan_id, actor=user.username)
+            if not reviewed.isdigit():
+                raise StoreError("the form does not say which result was reviewed; reload the plan")
+            store.approve_plan(
+                plan_id,
+                actor=user.username,
+                result_id=int(reviewed),
+                allow_own_override=config_of(request).allow_own_override_approval,
+            )
         except PermissionDeniedError:
             raise
         except StoreError as exc:
             return _plan_page(request, store, plan_id, violations=[str(exc)], status_code=409)
         return _redirect(f"/plans/{plan_id}?approved=1")
+
+    # ---------------------------------------------------------------- API reference
+    @pages.get(DOCS_PATH, response_class=HTMLResponse, **allow(ALL_ROLES))
+    def api_docs(request: Request) -> Response:
+        """The API reference, rendered here from the OpenAPI document (no scripts, no CDN)."""
+        document = request.app.openapi()
+        groups: dict[str, list[dict[str, str]]] = {}
+        for path, item in document.get("paths", {}).items():
+            for method, op in item.items():
+                tag = (op.get("tags") or ["other"])[0]
+                groups.setdefault(tag, []).append(
+                    {
+                        "id": str(op.get("operationId", f"{method}-{path}")),
+                        "method": method.upper(),
+                        "path": path,
+                        "summary": str(op.get("summary", "")),
+                        "description": str(op.get("description", "")),
+                        "roles": ", ".join(op.get(ROLES_KEY, ["public"])),
+                    }
+                )
+        return render(
+            request,
+            "api_docs.html",
+            title="API reference",
+            groups=sorted(groups.items()),
+            version=document.get("info", {}).get("version", ""),
+            openapi_path=OPENAPI_PATH,
+            openapi_version=document.get("openapi", ""),
+        )
 
     # ---------------------------------------------------------------- audit
     @pages.get("/audit", response_class=HTMLResponse, **allow(ADMINS))

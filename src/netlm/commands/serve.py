@@ -12,25 +12,36 @@ and ids only.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
+from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
 from netlm.commands.common import fail, stderr_console
 from netlm.errors import NetlmError, NotFoundError, StoreError, UnsafePlanError
-from netlm.store.repository import PatientOut, Role, Store
+from netlm.store.repository import DEFAULT_TOKEN_TTL, PatientOut, Role, Store
+
+#: Largest image upload by default (bytes); the same as :func:`netlm.api.create_app`'s.
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 
 #: Environment variable with the first admin's password (read when the command runs).
 ADMIN_PASSWORD_ENV = "NETLM_ADMIN_PASSWORD"
-#: Environment variable with the key that signs session cookies (sessions then survive
-#: a restart); a random key is made when it is not set.
+#: Environment variable with the key that signs session cookies (at least
+#: :data:`MIN_SECRET_KEY_BYTES` bytes); when it is not set, a random key is made once and
+#: kept in the data folder (:data:`SECRET_KEY_FILE`, mode 0600), so a restart keeps sessions.
 SECRET_KEY_ENV = "NETLM_SECRET_KEY"
+#: The file in netlm's data folder that keeps the generated signing key.
+SECRET_KEY_FILE = "secret-key"
+#: Shortest signing key accepted (bytes).
+MIN_SECRET_KEY_BYTES = 32
 #: Who the demo data is recorded as, in the audit log.
 DEMO_ACTOR = "netlm-demo"
 
@@ -77,6 +88,46 @@ def ensure_admin(store: Store, username: str, password: str | None) -> bool:
         )
     store.create_user(username, secret, Role.ADMIN, actor="netlm serve")
     return True
+
+
+def signing_key(folder: Path | None = None) -> str:
+    """The key that signs session cookies: ``$NETLM_SECRET_KEY``, else the data folder's key.
+
+    A key shorter than :data:`MIN_SECRET_KEY_BYTES` bytes is refused.  Without
+    ``$NETLM_SECRET_KEY`` a random key is created once in ``folder`` (netlm's
+    data folder by default) as :data:`SECRET_KEY_FILE` with mode 0600 (the
+    folder 0700 when it is created) and read on every later start.
+
+    Raises
+    ------
+    StoreError
+        If the key is too short, or the key file cannot be read or written.
+    """
+    explicit = os.environ.get(SECRET_KEY_ENV)
+    source = f"${SECRET_KEY_ENV}"
+    if explicit is None:
+        from netlm.store.db import data_dir
+
+        path = (folder if folder is not None else data_dir()) / SECRET_KEY_FILE
+        source = str(path)
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                    handle.write(secrets.token_urlsafe(48) + "\n")
+            explicit = path.read_text(encoding="ascii").strip()
+        except FileExistsError:  # another worker made it first
+            explicit = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"the signing key {source} cannot be used: {exc}") from None
+    if len(explicit.encode()) < MIN_SECRET_KEY_BYTES:
+        raise StoreError(
+            f"the signing key from {source} is {len(explicit.encode())} bytes long; netlm needs "
+            f"at least {MIN_SECRET_KEY_BYTES} (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`)"
+        )
+    return explicit
 
 
 def _bundled(prefix: str) -> list[tuple[str, str]]:
@@ -154,7 +205,8 @@ def _loopback(host: str) -> bool:
 def configure_logging(level: str = "info") -> None:
     """Log lines with time, level and logger; WeasyPrint's page-by-page progress is muted."""
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(),
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -193,18 +245,56 @@ def serve_command(
     ] = None,
     secure_cookies: Annotated[
         bool,
-        typer.Option(help="Mark the session cookie Secure (when served behind HTTPS)."),
+        typer.Option(
+            help="Mark the cookies Secure and send Strict-Transport-Security (behind HTTPS)."
+        ),
     ] = False,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest JSON body or form post (bytes); larger: 413."),
+    ] = DEFAULT_MAX_BODY_BYTES,
+    max_upload_bytes: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest image upload (bytes), counted while received."),
+    ] = DEFAULT_MAX_UPLOAD_BYTES,
+    token_ttl_days: Annotated[
+        float,
+        typer.Option(min=0.001, max=3650, help="Lifetime of API tokens made at log-in (days)."),
+    ] = DEFAULT_TOKEN_TTL.total_seconds() / 86400,
+    allow_own_override_approval: Annotated[
+        bool,
+        typer.Option(
+            help="Let a physicist approve a plan whose safety override they wrote "
+            "(default: a second physicist approves)."
+        ),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name the server answers to (repeat; '*.example.org' allowed); "
+            "requests for other hosts get 400. Default: any.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (use PostgreSQL for more than one; sessions and "
+            "throttling live in the registry, so any worker serves any request).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
     import uvicorn
 
-    from netlm.api import create_app
-
     console = stderr_console()
     configure_logging(log_level)
+    os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
     try:
+        secret_key = signing_key()
         store = Store(database_url(db))
         if create_admin is not None and ensure_admin(store, create_admin, None):
             console.print(f"created the admin user {create_admin!r}", markup=False)
@@ -218,25 +308,85 @@ def serve_command(
             f"[yellow]warning:[/] listening on {host} without --secure-cookies: put netlm "
             "behind an HTTPS reverse proxy before anyone logs in over a network"
         )
-    app = create_app(
-        store,
-        secret_key=os.environ.get(SECRET_KEY_ENV) or None,
-        files_dir=files_dir,
-        secure_cookies=secure_cookies,
+    settings: dict[str, Any] = {
+        "url": database_url(db),
+        "secret_key": secret_key,
+        "files_dir": None if files_dir is None else str(files_dir),
+        "secure_cookies": secure_cookies,
+        "max_body_bytes": max_body_bytes,
+        "max_upload_bytes": max_upload_bytes,
+        "token_ttl_days": token_ttl_days,
+        "allow_own_override_approval": allow_own_override_approval,
+        "allowed_hosts": allowed_host or None,
+        "log_level": log_level,
+    }
+    console.print(
+        f"netlm on http://{host}:{port}/  (registry {store.url}, {workers} worker(s))",
+        markup=False,
     )
-    console.print(f"netlm on http://{host}:{port}/  (registry {store.url})", markup=False)
-    try:
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": None,
+        "log_level": log_level.lower(),
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        # Each worker process builds its own app (app_from_environment); sessions and the
+        # log-in throttle live in the registry, so any worker serves any request.
+        store.close()
+        os.environ[SERVE_SETTINGS_ENV] = json.dumps(settings)
         uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_config=None,
-            log_level=log_level.lower(),
-            timeout_graceful_shutdown=10,
+            f"{__name__}:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
         )
+        return
+    try:
+        uvicorn.run(_app(store, settings, auth_cache_s=None), **options)
     finally:
         store.close()
+
+
+#: How long a worker may take to answer the supervisor's health check (seconds): a worker
+#: still importing netlm on a busy machine must not be killed and restarted in a loop.
+WORKER_HEALTHCHECK_S = 60
+
+#: Environment variable through which ``netlm serve --workers N`` hands its settings
+#: to the worker processes.
+SERVE_SETTINGS_ENV = "NETLM_SERVE_SETTINGS"
+
+
+def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) -> Any:
+    from netlm.api import create_app
+
+    extra: dict[str, Any] = {} if auth_cache_s is None else {"auth_cache_s": auth_cache_s}
+    return create_app(
+        store,
+        secret_key=settings["secret_key"],
+        files_dir=None if settings["files_dir"] is None else Path(settings["files_dir"]),
+        secure_cookies=settings["secure_cookies"],
+        max_body_bytes=settings["max_body_bytes"],
+        max_upload_bytes=settings["max_upload_bytes"],
+        token_ttl=dt.timedelta(days=settings["token_ttl_days"]),
+        allow_own_override_approval=settings["allow_own_override_approval"],
+        allowed_hosts=settings["allowed_hosts"],
+        **extra,
+    )
+
+
+def app_from_environment() -> Any:
+    """The app of one ``netlm serve --workers N`` worker process (settings from the parent).
+
+    Credentials are not cached between requests (``auth_cache_s=0``), so a log-out or
+    revocation handled by one worker holds at once on every other.
+    """
+    settings = json.loads(os.environ[SERVE_SETTINGS_ENV])
+    configure_logging(settings["log_level"])
+    return _app(Store(settings["url"]), settings, auth_cache_s=0.0)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m netlm.commands.serve``

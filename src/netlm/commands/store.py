@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +26,8 @@ from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
-    help="The netlm registry (SQLite by default, PostgreSQL by URL): schema and export.",
+    help="The netlm registry (SQLite by default, PostgreSQL by URL): schema, backups, "
+    "audit check, runtime role, export.",
     no_args_is_help=True,
 )
 
@@ -80,6 +82,112 @@ def db_upgrade(db: DbOption = None) -> None:
         typer.echo(f"{redact(url)}: schema already at revision {after}")
     else:
         typer.echo(f"{redact(url)}: schema upgraded from {before or '(empty)'} to {after}")
+
+
+@db_app.command("backup")
+def db_backup(
+    out: Annotated[Path, typer.Argument(metavar="FOLDER", help="A new folder for the backup.")],
+    db: DbOption = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+    ] = None,
+) -> None:
+    """Back up a SQLite registry while it is in use (SQLite's online backup, WAL included)
+    with its uploaded files.  PostgreSQL: use pg_dump (see the README)."""
+    from netlm.store.backup import backup
+
+    try:
+        manifest = backup(db, out, files_dir=files_dir)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(
+        f"backup of {manifest['source']} (schema {manifest['schema_revision']}, "
+        f"{manifest['files']} file(s)) in {out}"
+    )
+
+
+@db_app.command("restore")
+def db_restore(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A `netlm db backup` folder.")],
+    db: DbOption = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing registry (stop the server).")
+    ] = False,
+) -> None:
+    """Restore a backup into a SQLite registry (a new one unless --force), then bring its
+    schema up to date."""
+    from netlm.store.backup import restore
+    from netlm.store.db import upgrade
+
+    try:
+        manifest = restore(folder, db, files_dir=files_dir, force=force)
+        upgrade(db)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(f"restored the backup of {manifest['source']} taken at {manifest['taken_at']}")
+
+
+@db_app.command("grant-runtime")
+def db_grant_runtime(
+    role: Annotated[
+        str, typer.Argument(metavar="ROLE", help="The PostgreSQL role netlm serve uses.")
+    ],
+    db: DbOption = None,
+    schema: Annotated[str, typer.Option(help="The schema of netlm's tables.")] = "public",
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the SQL instead of running it.")
+    ] = False,
+) -> None:
+    """PostgreSQL: give an existing login ROLE exactly what `netlm serve` needs (no DDL, no
+    trigger changes, no UPDATE/DELETE on the audit log or stored results).  Run as the schema
+    owner; serve with the ROLE in --db."""
+    from netlm.store.db import make_engine, resolve_database_url, runtime_role_sql
+
+    try:
+        statements = runtime_role_sql(role, schema)
+        if show:
+            typer.echo(";\n".join(statements) + ";")
+            return
+        engine = make_engine(resolve_database_url(db))
+        try:
+            if engine.dialect.name != "postgresql":
+                raise StoreError("grant-runtime is for PostgreSQL registries")
+            with engine.begin() as conn:
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+    except NetlmError as exc:
+        raise fail(exc) from None
+    except sa.exc.DBAPIError as exc:  # the database's refusal (e.g. no such role)
+        raise fail(StoreError(f"the grants failed: {type(exc).__name__}")) from None
+    typer.echo(f"role {role!r} may now run netlm (schema {schema}); it cannot change the schema")
+
+
+@db_app.command("verify-audit")
+def db_verify_audit(db: DbOption = None) -> None:
+    """Check the audit log against its hash chain: any entry changed, deleted or added
+    behind netlm's back is reported (exit status 1)."""
+    from netlm.store import Store
+
+    try:
+        with Store(db, upgrade=False) as store:
+            report = store.verify_audit()
+            url = store.url
+    except NetlmError as exc:
+        raise fail(exc) from None
+    if report.intact:
+        typer.echo(f"{url}: audit log intact ({report.entries} entries, {report.links} links)")
+        return
+    for problem in report.problems:
+        typer.echo(f"error: {problem}", err=True)
+    typer.echo(f"{url}: the audit log was tampered with ({len(report.problems)} problem(s))")
+    raise typer.Exit(1)
 
 
 @db_app.command("export")

@@ -47,6 +47,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from netlm.errors import NetlmError, UnitError
+from netlm.imaging.limits import dicom_problem, itk_file_problem, label_count_problem
 from netlm.imaging.volume import GeometryError, ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
 from netlm.units import convert
@@ -286,6 +287,9 @@ def read_image(
 
 
 def _read_itk(source: Path) -> Any:
+    problem = itk_file_problem(source)  # size and completeness, from the header
+    if problem is not None:
+        raise ImagingError(f"{source}: {problem}")
     try:
         return sitk.ReadImage(str(source))
     except RuntimeError as exc:
@@ -754,6 +758,9 @@ def _read_dicom_series(
     timezone: dt.tzinfo | None,
     skipped: list[str],
 ) -> ImageVolume:
+    problem = dicom_problem(h for _, h in files)  # size, from the headers
+    if problem is not None:
+        raise ImagingError(f"{source}: {problem}")
     modalities = {str(h.get("Modality", "")) for _, h in files}
     if len(modalities) > 1:
         examples = {str(h.get("Modality", "")): f.name for f, h in files}
@@ -1275,6 +1282,9 @@ def _label_masks(
         present = [int(v) for v in np.nonzero(counts)[0] if v != 0]
     else:
         present = [int(v) for v in np.unique(array) if v != 0]
+    problem = label_count_problem(len(present))
+    if problem is not None:
+        raise ImagingError(f"{source}: {problem}")
     if labels is None:
         wanted: dict[str, list[int]] = {str(v): [v] for v in present}
     else:

@@ -8,11 +8,13 @@ centre.  Start with :class:`Store`.
 from netlm.store.db import default_database_url, make_engine, upgrade
 from netlm.store.repository import (
     EXPORT_SCHEMA,
+    ApiTokenOut,
     AssessmentOut,
     AuditOut,
     CaseVersionOut,
     ImageOut,
     LabOut,
+    LoginThrottle,
     PatientOut,
     PlanOut,
     PlanResultOut,
@@ -27,11 +29,13 @@ from netlm.store.repository import (
 
 __all__ = [
     "EXPORT_SCHEMA",
+    "ApiTokenOut",
     "AssessmentOut",
     "AuditOut",
     "CaseVersionOut",
     "ImageOut",
     "LabOut",
+    "LoginThrottle",
     "PatientOut",
     "PlanOut",
     "PlanResultOut",

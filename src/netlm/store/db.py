@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +134,8 @@ def make_engine(url: str | None = None) -> sa.Engine:
 
     SQLite: WAL journal, ``foreign_keys=ON``, ``synchronous=FULL``, a busy
     timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``BEGIN IMMEDIATE`` for writers;
-    the database file's folder is created if missing.  PostgreSQL: psycopg 3,
-    with connections checked before use.
+    a missing database file is created with mode 0600 and a missing folder 0700.
+    PostgreSQL: psycopg 3, with connections checked before use.
 
     Raises
     ------
@@ -156,9 +157,13 @@ def make_engine(url: str | None = None) -> sa.Engine:
         )
         _configure_sqlite(engine, wal=False)
         return engine
-    folder = Path(parsed.database or "").absolute().parent
+    path = Path(parsed.database or "").absolute()
+    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o700)  # patient data: the owner's only
+        if not path.exists():  # SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     except OSError as exc:
         raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
     engine = sa.create_engine(
@@ -256,3 +261,39 @@ def upgrade(url: str | None = None) -> None:
         upgrade_engine(engine)
     finally:
         engine.dispose()
+
+
+#: Tables the runtime role may UPDATE (every other table takes INSERTs only).
+RUNTIME_UPDATABLE = ("users", "api_tokens", "web_sessions", "patients")
+#: Tables the runtime role may DELETE from (log-in failures are cleared on success).
+RUNTIME_DELETABLE = ("login_failures",)
+
+
+def runtime_role_sql(role: str, schema: str = "public") -> list[str]:
+    """SQL that lets the PostgreSQL role ``role`` run netlm, and nothing more.
+
+    The role gets SELECT and INSERT on every table, UPDATE only where netlm
+    updates (:data:`RUNTIME_UPDATABLE`: soft deletes, revocations, accounts),
+    DELETE only on :data:`RUNTIME_DELETABLE`, and the sequences; it owns
+    nothing, so it can neither change the schema nor switch off the
+    append-only triggers of the audit log and the stored results.  Run it as
+    the schema owner (the role that runs ``netlm db upgrade``).
+
+    Examples
+    --------
+    >>> runtime_role_sql("netlm_app")[0]
+    'GRANT USAGE ON SCHEMA "public" TO "netlm_app"'
+    """
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role) or not re.fullmatch(
+        r"[a-z_][a-z0-9_]{0,62}", schema
+    ):
+        raise StoreError(f"{role!r} / {schema!r}: use lower-case letters, digits and '_' only")
+    who, where = f'"{role}"', f'"{schema}"'
+    statements = [
+        f"GRANT USAGE ON SCHEMA {where} TO {who}",
+        f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {where} TO {who}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {who}",
+    ]
+    statements += [f'GRANT UPDATE ON {where}."{t}" TO {who}' for t in RUNTIME_UPDATABLE]
+    statements += [f'GRANT DELETE ON {where}."{t}" TO {who}' for t in RUNTIME_DELETABLE]
+    return statements

@@ -99,6 +99,31 @@ class User(_Created, Base):
     username: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(_Created, Base):
+    """A browser log-in; the cookie holds the session id, only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    session_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """A refused log-in (user name as typed, client address), counted by the throttle."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(200), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class ApiToken(_Created, Base):
@@ -304,3 +329,15 @@ class AuditEntry(Base):
     record_id: Mapped[int | None] = mapped_column()
     patient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+
+
+class AuditLink(Base):
+    """One link of the audit hash chain (see :mod:`netlm.store.auditchain`; append-only)."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("audit_log.id"), unique=True, nullable=False
+    )
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)

@@ -21,6 +21,7 @@ checks are the caller's (the web API uses :meth:`Store.require_role`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -48,6 +49,14 @@ from netlm.response.result import Response
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.sirt.planner import PlanResult, solve, with_case_history
 from netlm.store import models as m
+from netlm.store.auditchain import (
+    ADVISORY_LOCK_KEY,
+    GENESIS,
+    ChainReport,
+    entry_text,
+    link,
+    verify_chain,
+)
 from netlm.store.db import (
     WRITE_OPTION,
     current_revision,
@@ -56,11 +65,17 @@ from netlm.store.db import (
     redact,
     upgrade_engine,
 )
+from netlm.store.identifiers import identifier_problem, normalise
+from netlm.store.passwords import password_problems
 
 #: Schema id of :meth:`Store.export_patient` documents.
 EXPORT_SCHEMA = "netlm/patient-export/v1"
-#: Shortest password :meth:`Store.create_user` accepts.
-MIN_PASSWORD_LENGTH = 8
+#: How long an API token lives unless its creator asks for less.
+DEFAULT_TOKEN_TTL = dt.timedelta(days=30)
+#: How long a browser session lives after log-in.
+DEFAULT_SESSION_TTL = dt.timedelta(hours=8)
+#: Deepest nesting of mappings and lists a stored free-form document may have.
+MAX_DOCUMENT_DEPTH = 32
 #: Laboratory analytes the registry records (value and unit are stored as given).
 LAB_ANALYTES = frozenset(
     {
@@ -150,6 +165,45 @@ class _Written(_Out):
 class UserOut(_Written):
     username: str
     role: Role
+    disabled_at: AwareDatetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the user may log in (not disabled)."""
+        return self.disabled_at is None
+
+
+class ApiTokenOut(_Written):
+    """An API token's record (never the token itself)."""
+
+    username: str
+    expires_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginThrottle:
+    """How failed log-ins slow down further tries (per user name and per client address).
+
+    After ``max_failures_per_user`` failures for one user name (or
+    ``max_failures_per_address`` from one address) within ``window_s``, further
+    tries wait ``base_delay_s`` after the last failure, doubling with each
+    further failure up to ``max_delay_s``.  A successful log-in clears the
+    user's count.  These are the service's own defaults [U] (OWASP Authentication
+    Cheat Sheet, "Login Throttling", gives no numbers).
+    """
+
+    max_failures_per_user: int = 5
+    max_failures_per_address: int = 20
+    window_s: float = 900.0
+    base_delay_s: float = 30.0
+    max_delay_s: float = 3600.0
+
+    def delay_s(self, failures: int, limit: int) -> float:
+        """Seconds to wait after the last of ``failures`` failures (0 below ``limit``)."""
+        if failures < limit:
+            return 0.0
+        return float(min(self.base_delay_s * 2 ** min(failures - limit, 30), self.max_delay_s))
 
 
 class PatientOut(_Written):
@@ -330,6 +384,8 @@ class _Checker:
             self.fail(field, f"is {len(value)} characters long (at most {max_length})")
         elif "\x00" in value:
             self.fail(field, "contains a NUL character")
+        elif not _encodable(value):
+            self.fail(field, "contains a lone UTF-16 surrogate (\\ud800-\\udfff)")
         return value
 
     def name(self, field: str, value: object, *, max_length: int) -> str:
@@ -369,11 +425,18 @@ class _Checker:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             self.fail(field, "must be a mapping with text keys")
             return {}
+        if _nesting_depth(value) > MAX_DOCUMENT_DEPTH:
+            self.fail(field, f"is nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+            return {}
         try:
-            loaded: dict[str, Any] = json.loads(canonical_json(value))
+            text = canonical_json(value)
         except (TypeError, ValueError) as exc:
             self.fail(field, f"must be JSON-serialisable ({exc})")
             return {}
+        if not _encodable(text):
+            self.fail(field, "contains text with a lone UTF-16 surrogate (\\ud800-\\udfff)")
+            return {}
+        loaded: dict[str, Any] = json.loads(text)
         return loaded
 
     def identifier(self, field: str, value: object) -> int:
@@ -385,6 +448,40 @@ class _Checker:
     def done(self) -> None:
         if self.problems:
             raise InputError(self.problems)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate), i.e. storable as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _nesting_depth(value: object) -> int:
+    """How deeply mappings and lists nest in ``value`` (without recursion; stops past the limit).
+
+    Examples
+    --------
+    >>> _nesting_depth({"a": [1, {"b": 2}]})
+    3
+    """
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Collection[object] = list(node.values())
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DOCUMENT_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _check_actor(actor: object) -> str:
@@ -424,6 +521,23 @@ def _audit(
     )
     session.add(entry)
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":  # one appender at a time
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    previous = session.scalar(
+        sa.select(m.AuditLink.sha256).order_by(m.AuditLink.id.desc()).limit(1)
+    )
+    text = entry_text(
+        entry_id=entry.id,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        record_type=entry.record_type,
+        record_id=entry.record_id,
+        patient_id=entry.patient_id,
+        details=entry.details,
+    )
+    session.add(m.AuditLink(audit_id=entry.id, sha256=link(previous or GENESIS, text)))
+    session.flush()
     return entry
 
 
@@ -457,8 +571,20 @@ def _user_out(u: m.User) -> UserOut:
         id=u.id,
         username=u.username,
         role=Role(u.role),
+        disabled_at=u.disabled_at,
         created_at=u.created_at,
         created_by=u.created_by,
+    )
+
+
+def _token_out(t: m.ApiToken, username: str) -> ApiTokenOut:
+    return ApiTokenOut(
+        id=t.id,
+        username=username,
+        created_at=t.created_at,
+        created_by=t.created_by,
+        expires_at=t.expires_at,
+        revoked_at=t.revoked_at,
     )
 
 
@@ -648,6 +774,8 @@ class Store:
         ``False`` a database that is not at the newest revision is refused.
     password_hasher
         The argon2 hasher for passwords (argon2-cffi's defaults when omitted).
+    login_throttle
+        How failed log-ins are throttled (:class:`LoginThrottle` defaults).
 
     Raises
     ------
@@ -676,6 +804,7 @@ class Store:
         *,
         upgrade: bool = True,
         password_hasher: PasswordHasher | None = None,
+        login_throttle: LoginThrottle | None = None,
     ) -> None:
         self._engine = make_engine(url)
         try:
@@ -694,6 +823,7 @@ class Store:
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._hasher = password_hasher if password_hasher is not None else PasswordHasher()
         self._dummy_hash: str | None = None
+        self.login_throttle = login_throttle if login_throttle is not None else LoginThrottle()
 
     # -------------------------------------------------------------- plumbing
     @property
@@ -778,8 +908,10 @@ class Store:
         Raises
         ------
         InputError
-            Bad username, a password shorter than :data:`MIN_PASSWORD_LENGTH`,
-            or an unknown role.
+            Bad username, a password the policy refuses
+            (:func:`netlm.store.passwords.password_problems`: at least
+            :data:`~netlm.store.passwords.MIN_PASSWORD_LENGTH` characters, not the
+            user name, not a common password), or an unknown role.
         StoreError
             If the username is taken.
         """
@@ -791,10 +923,8 @@ class Store:
                 f"{username!r} is not a username (2-64 characters: letters, digits, '_', '.', "
                 "'@', '-', starting with a letter or digit)",
             )
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            check.fail("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
-        elif len(password) > 1024:
-            check.fail("password", "is longer than 1024 characters")
+        for problem in password_problems(password, username if isinstance(username, str) else None):
+            check.fail("password", problem)
         role_name = check.choice(
             "role", str(role) if isinstance(role, Role) else role, {r.value for r in Role}
         )
@@ -843,16 +973,20 @@ class Store:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return None
-        return _user_out(user) if user is not None else None
+        if user is None or user.disabled_at is not None:
+            return None
+        return _user_out(user)
 
-    def create_token(self, username: str, *, actor: str, ttl: dt.timedelta | None = None) -> str:
+    def create_token(
+        self, username: str, *, actor: str, ttl: dt.timedelta = DEFAULT_TOKEN_TTL
+    ) -> str:
         """A new API token for ``username``; only its SHA-256 is stored.
 
-        ``ttl``: lifetime (no expiry when omitted).
+        ``ttl``: lifetime (:data:`DEFAULT_TOKEN_TTL` when omitted); every token expires.
         """
         actor = _check_actor(actor)
-        if ttl is not None and ttl <= dt.timedelta(0):
-            raise InputError([("ttl", "must be positive")])
+        if not isinstance(ttl, dt.timedelta) or ttl <= dt.timedelta(0):
+            raise InputError([("ttl", "must be a positive time span")])
         token = secrets.token_urlsafe(32)
         with self._write() as session:
             user = session.scalars(
@@ -860,11 +994,13 @@ class Store:
             ).one_or_none()
             if user is None:
                 raise NotFoundError(f"user {username!r} not found")
+            if user.disabled_at is not None:
+                raise StoreError(f"user {username!r} is disabled")
             now = _now()
             row = m.ApiToken(
                 user_id=user.id,
                 token_sha256=_token_digest(token),
-                expires_at=now + ttl if ttl is not None else None,
+                expires_at=now + ttl,
                 created_at=now,
                 created_by=actor,
             )
@@ -900,6 +1036,8 @@ class Store:
         user, row = found
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= _now()):
             return None
+        if user.disabled_at is not None:
+            return None
         return _user_out(user)
 
     def revoke_token(self, token: str, *, actor: str) -> bool:
@@ -925,6 +1063,325 @@ class Store:
                 patient_id=None,
             )
             return True
+
+    # -------------------------------------------------------------- sessions
+    def create_session(
+        self, username: str, *, address: str = "-", ttl: dt.timedelta = DEFAULT_SESSION_TTL
+    ) -> tuple[str, str]:
+        """Open a browser session for ``username`` (audited as a log-in).
+
+        Returns the session id (for the cookie; only its SHA-256 is stored) and
+        the session's CSRF token.
+        """
+        session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self._write() as session:
+            user = self._user_row(session, username)
+            if user.disabled_at is not None:
+                raise StoreError(f"user {username!r} is disabled")
+            now = _now()
+            row = m.WebSession(
+                user_id=user.id,
+                session_sha256=_token_digest(session_id),
+                csrf_token=csrf,
+                expires_at=now + ttl,
+                created_at=now,
+                created_by=username,
+            )
+            session.add(row)
+            session.flush()
+            _audit(
+                session,
+                at=now,
+                actor=username,
+                action="login",
+                record_type="user",
+                record_id=user.id,
+                patient_id=None,
+                details={"via": "session", "address": address[:64]},
+            )
+        return session_id, csrf
+
+    def session_user(self, session_id: str) -> tuple[UserOut, str] | None:
+        """The user and CSRF token of a live session, else ``None`` (ended, expired, disabled)."""
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        with self._read() as session:
+            found = session.execute(
+                sa.select(m.User, m.WebSession)
+                .join(m.WebSession, m.WebSession.user_id == m.User.id)
+                .where(m.WebSession.session_sha256 == _token_digest(session_id))
+            ).one_or_none()
+        if found is None:
+            return None
+        user, row = found
+        if row.revoked_at is not None or row.expires_at <= _now() or user.disabled_at is not None:
+            return None
+        return _user_out(user), row.csrf_token
+
+    def end_session(self, session_id: str, *, actor: str) -> bool:
+        """Log a session out; ``False`` if it was unknown or already ended."""
+        actor = _check_actor(actor)
+        if not isinstance(session_id, str) or not session_id:
+            return False
+        with self._write() as session:
+            row = session.scalars(
+                sa.select(m.WebSession).where(
+                    m.WebSession.session_sha256 == _token_digest(session_id)
+                )
+            ).one_or_none()
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = _now()
+            _audit(
+                session,
+                at=row.revoked_at,
+                actor=actor,
+                action="logout",
+                record_type="user",
+                record_id=row.user_id,
+                patient_id=None,
+            )
+            return True
+
+    @staticmethod
+    def _user_row(session: Session, username: str) -> m.User:
+        user = session.scalars(sa.select(m.User).where(m.User.username == username)).one_or_none()
+        if user is None:
+            raise NotFoundError(f"user {username!r} not found")
+        return user
+
+    @staticmethod
+    def _end_credentials(session: Session, user_id: int, now: dt.datetime) -> int:
+        """End every live session and token of a user; how many were ended."""
+        ended = 0
+        for model in (m.WebSession, m.ApiToken):
+            result = session.execute(
+                sa.update(model)
+                .where(model.user_id == user_id, model.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            ended += int(getattr(result, "rowcount", 0) or 0)
+        return ended
+
+    def _change_user(
+        self, username: str, *, actor: str, action: str, details: Mapping[str, Any], change: Any
+    ) -> UserOut:
+        """Apply ``change(user_row)``, end the user's sessions and tokens, audit ``action``."""
+        with self._write() as session:
+            user = self._user_row(session, username)
+            now = _now()
+            change(user)
+            ended = self._end_credentials(session, user.id, now)
+            session.flush()
+            _audit(
+                session,
+                at=now,
+                actor=actor,
+                action=action,
+                record_type="user",
+                record_id=user.id,
+                patient_id=None,
+                details={"username": username, **details, "credentials_ended": ended},
+            )
+            return _user_out(user)
+
+    def set_password(self, username: str, password: str, *, actor: str) -> UserOut:
+        """Change a user's password; the user's sessions and tokens end at once.
+
+        Raises
+        ------
+        InputError
+            If the password policy refuses the password.
+        NotFoundError
+            If there is no such user.
+        """
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        for problem in password_problems(password, username):
+            check.fail("password", problem)
+        check.done()
+        password_hash = self._hasher.hash(password)
+
+        def change(user: m.User) -> None:
+            user.password_hash = password_hash
+
+        return self._change_user(
+            username, actor=actor, action="set_password", details={}, change=change
+        )
+
+    def set_role(self, username: str, role: Role | str, *, actor: str) -> UserOut:
+        """Give a user another role; the user's sessions and tokens end at once."""
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        role_name = check.choice(
+            "role", str(role) if isinstance(role, Role) else role, {r.value for r in Role}
+        )
+        check.done()
+
+        def change(user: m.User) -> None:
+            user.role = role_name
+
+        return self._change_user(
+            username, actor=actor, action="set_role", details={"role": role_name}, change=change
+        )
+
+    def disable_user(self, username: str, *, actor: str) -> UserOut:
+        """Disable a user: no more log-ins; its sessions and tokens end at once."""
+        actor = _check_actor(actor)
+        now = _now()
+
+        def change(user: m.User) -> None:
+            if user.disabled_at is None:
+                user.disabled_at = now
+
+        return self._change_user(username, actor=actor, action="disable", details={}, change=change)
+
+    def enable_user(self, username: str, *, actor: str) -> UserOut:
+        """Let a disabled user log in again (old sessions and tokens stay ended)."""
+        actor = _check_actor(actor)
+
+        def change(user: m.User) -> None:
+            user.disabled_at = None
+
+        return self._change_user(username, actor=actor, action="enable", details={}, change=change)
+
+    def revoke_user_credentials(self, username: str, *, actor: str) -> int:
+        """End every session and token of a user now; how many were live."""
+        actor = _check_actor(actor)
+        with self._write() as session:
+            user = self._user_row(session, username)
+            now = _now()
+            ended = self._end_credentials(session, user.id, now)
+            _audit(
+                session,
+                at=now,
+                actor=actor,
+                action="revoke_credentials",
+                record_type="user",
+                record_id=user.id,
+                patient_id=None,
+                details={"username": username, "credentials_ended": ended},
+            )
+            return ended
+
+    def list_tokens(self, username: str | None = None) -> list[ApiTokenOut]:
+        """API tokens (of ``username``, else everyone's), newest first; never the tokens."""
+        with self._read() as session:
+            stmt = sa.select(m.ApiToken, m.User.username).join(
+                m.User, m.User.id == m.ApiToken.user_id
+            )
+            if username is not None:
+                stmt = stmt.where(m.User.username == username)
+            rows = session.execute(stmt.order_by(m.ApiToken.id.desc())).all()
+        return [_token_out(t, name) for t, name in rows]
+
+    def token_record(self, token: str) -> ApiTokenOut | None:
+        """The record of an API token (by the token itself), or ``None`` if unknown."""
+        if not isinstance(token, str) or not token:
+            return None
+        with self._read() as session:
+            found = session.execute(
+                sa.select(m.ApiToken, m.User.username)
+                .join(m.User, m.User.id == m.ApiToken.user_id)
+                .where(m.ApiToken.token_sha256 == _token_digest(token))
+            ).one_or_none()
+        if found is None:
+            return None
+        row, name = found
+        return _token_out(row, name)
+
+    def revoke_token_id(
+        self, token_id: int, *, actor: str, owner: str | None = None
+    ) -> ApiTokenOut:
+        """Revoke the token numbered ``token_id`` (only ``owner``'s, when given).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such token (or it is not ``owner``'s).
+        """
+        actor = _check_actor(actor)
+        token_id = _check_id(token_id, "token_id")
+        with self._write() as session:
+            found = session.execute(
+                sa.select(m.ApiToken, m.User.username)
+                .join(m.User, m.User.id == m.ApiToken.user_id)
+                .where(m.ApiToken.id == token_id)
+            ).one_or_none()
+            if found is None or (owner is not None and found[1] != owner):
+                raise NotFoundError(f"token {token_id} not found")
+            row, name = found
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+                _audit(
+                    session,
+                    at=row.revoked_at,
+                    actor=actor,
+                    action="revoke",
+                    record_type="api_token",
+                    record_id=row.id,
+                    patient_id=None,
+                    details={"username": name},
+                )
+            return _token_out(row, name)
+
+    # -------------------------------------------------------------- log-in throttling
+    def login_retry_after(self, username: str, address: str) -> float:
+        """Seconds until ``username`` may try to log in from ``address`` (0: now)."""
+        policy = self.login_throttle
+        now = _now()
+        since = now - dt.timedelta(seconds=policy.window_s)
+        wait = 0.0
+        with self._read() as session:
+            for column, value, limit in (
+                (m.LoginFailure.username, username[:200], policy.max_failures_per_user),
+                (m.LoginFailure.address, address[:64], policy.max_failures_per_address),
+            ):
+                count, last = session.execute(
+                    sa.select(sa.func.count(), sa.func.max(m.LoginFailure.at)).where(
+                        column == value, m.LoginFailure.at > since
+                    )
+                ).one()
+                delay = policy.delay_s(int(count), limit)
+                if delay > 0 and last is not None:
+                    last_at = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
+                    wait = max(wait, (last_at - now).total_seconds() + delay)
+        return max(wait, 0.0)
+
+    def record_login_failure(self, username: str, address: str, *, via: str) -> None:
+        """Count a refused log-in for the throttle and audit it (user name as typed)."""
+        with self._write() as session:
+            now = _now()
+            session.add(m.LoginFailure(username=username[:200], address=address[:64], at=now))
+            user_id = session.scalar(sa.select(m.User.id).where(m.User.username == username))
+            _audit(
+                session,
+                at=now,
+                actor="anonymous",  # nobody proved who they are; the name tried is in details
+                action="login_failed",
+                record_type="user",
+                record_id=user_id,
+                patient_id=None,
+                details={"username": username[:200], "address": address[:64], "via": via},
+            )
+
+    def record_login(self, username: str, address: str, *, via: str) -> None:
+        """Clear the user's failure count after a successful log-in; audit a token log-in
+        (``via="token"``; a browser log-in is audited when its session is created)."""
+        with self._write() as session:
+            session.execute(sa.delete(m.LoginFailure).where(m.LoginFailure.username == username))
+            if via == "token":  # a browser log-in is audited by create_session
+                user = self._user_row(session, username)
+                _audit(
+                    session,
+                    at=_now(),
+                    actor=username,
+                    action="login",
+                    record_type="user",
+                    record_id=user.id,
+                    patient_id=None,
+                    details={"via": via, "address": address[:64]},
+                )
 
     def get_user(self, username: str) -> UserOut:
         """The user called ``username``.
@@ -978,6 +1435,8 @@ class Store:
         """
         check = _Checker()
         actor = check.name("actor", actor, max_length=200)
+        if isinstance(external_id, str):
+            external_id = normalise(external_id)
         external_id = check.name("external_id", external_id, max_length=128)
         check.done()
         with self._write() as session:
@@ -985,6 +1444,9 @@ class Store:
             return _patient_out(patient, None)
 
     def _new_patient(self, session: Session, external_id: str, actor: str) -> m.Patient:
+        problem = identifier_problem(external_id)
+        if problem is not None:
+            raise InputError([("external_id", problem)])
         existing = session.scalars(
             sa.select(m.Patient).where(m.Patient.external_id == external_id)
         ).one_or_none()
@@ -1061,8 +1523,15 @@ class Store:
                 raise NotFoundError(f"no patient with external id {external_id!r}")
             return _patient_out(patient, self._latest_version(session, patient.id))
 
-    def save_case(self, patient_id: int, case: Case, *, actor: str) -> CaseVersionOut:
+    def save_case(
+        self, patient_id: int, case: Case, *, actor: str, base_version: int | None = None
+    ) -> CaseVersionOut:
         """Store ``case`` as the patient's next version (1, 2, ...); earlier ones stay intact.
+
+        ``base_version``: the version the edit started from (0: no case yet).
+        When given, a case that has moved on since is refused
+        (:class:`~netlm.errors.StoreError`, nothing stored), so of two
+        concurrent edits the second is not silently lost.
 
         Raises
         ------
@@ -1072,11 +1541,26 @@ class Store:
         NotFoundError
             If there is no patient ``patient_id``.
         StoreError
-            If the patient is deleted.
+            If the patient is deleted, or its case is no longer at ``base_version``.
         """
-        actor = _check_actor(actor)
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        if base_version is not None and (
+            isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0
+        ):
+            check.fail(
+                "base_version", f"must be a version number (0 or more), not {base_version!r}"
+            )
+        check.done()
         with self._write() as session:
             patient = self._patient_row(session, patient_id, for_write=True)
+            latest = self._latest_version(session, patient.id) or 0
+            if base_version is not None and base_version != latest:
+                raise StoreError(
+                    f"the case of patient {patient.id} is now at version {latest}; this edit "
+                    f"started from version {base_version}: reload the case, redo the edit "
+                    "and save again (nothing was stored)"
+                )
             return self._save_case(session, patient, case, actor, None)
 
     def import_case(self, case: Case, *, actor: str, source: str | None = None) -> CaseVersionOut:
@@ -1533,17 +2017,38 @@ class Store:
                 raise NotFoundError(f"plan result {result_id} not found")
             return _plan_result_out(row, self._plan_row(session, row.plan_id).patient_id)
 
-    def approve_plan(self, plan_id: int, *, actor: str) -> PlanOut:
+    def approve_plan(
+        self,
+        plan_id: int,
+        *,
+        actor: str,
+        result_id: int | None = None,
+        allow_own_override: bool = False,
+    ) -> PlanOut:
         """A physicist signs off the plan's latest dose result (once per plan).
+
+        Parameters
+        ----------
+        result_id
+            The result the physicist reviewed: it must be the plan's latest, so
+            that a result solved after the review is never signed unseen.
+        allow_own_override
+            Let a physicist approve a result whose safety override they wrote
+            into the plan themselves (a centre's setting; off by default: a
+            second physicist signs an override).
 
         Raises
         ------
         PermissionDeniedError
-            If ``actor`` is not a registered user with the physicist role.
+            If ``actor`` is not a registered user with the physicist role, or
+            wrote the plan's safety override (unless ``allow_own_override``).
         StoreError
-            If the plan has no dose result yet, or is already approved.
+            If the plan has no dose result yet, is already approved, or
+            ``result_id`` is not its latest result.
         """
         actor = _check_actor(actor)
+        if result_id is not None:
+            result_id = _check_id(result_id, "result_id")
         with self._write() as session:
             role = session.scalar(sa.select(m.User.role).where(m.User.username == actor))
             if role != Role.PHYSICIST.value:
@@ -1569,6 +2074,16 @@ class Store:
             ).one_or_none()
             if latest is None:
                 raise StoreError(f"plan {plan_row.id} has no dose result: solve it before approval")
+            if result_id is not None and result_id != latest.id:
+                raise StoreError(
+                    f"result {result_id} is not the latest result of plan {plan_row.id} "
+                    f"(that is result {latest.id}): review the latest result and approve it"
+                )
+            if latest.override and plan_row.created_by == actor and not allow_own_override:
+                raise PermissionDeniedError(
+                    f"{actor!r} wrote the safety override of plan {plan_row.id}; another "
+                    "physicist approves it (unless the centre allows self-approval)"
+                )
             approval = m.PlanApproval(
                 plan_id=plan_row.id, plan_result_id=latest.id, created_at=_now(), created_by=actor
             )
@@ -1828,6 +2343,55 @@ class Store:
         with self._read() as session:
             rows = list(session.scalars(stmt))
         return [_audit_out(r) for r in reversed(rows)]
+
+    def verify_audit(self) -> ChainReport:
+        """Check the audit log against its hash chain (see :mod:`netlm.store.auditchain`)."""
+        with self._read(snapshot=True) as session:
+            entries = {
+                e.id: entry_text(
+                    entry_id=e.id,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    record_type=e.record_type,
+                    record_id=e.record_id,
+                    patient_id=e.patient_id,
+                    details=e.details,
+                )
+                for e in session.scalars(sa.select(m.AuditEntry))
+            }
+            links = [
+                (row.audit_id, row.sha256)
+                for row in session.execute(
+                    sa.select(m.AuditLink.audit_id, m.AuditLink.sha256).order_by(m.AuditLink.id)
+                )
+            ]
+        return verify_chain(links, entries)
+
+    def record_read(self, patient_id: int, *, actor: str, what: str = "record") -> None:
+        """Audit that ``actor`` looked at a patient's record (``what``: the page or resource).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such patient.
+        """
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        what = check.name("what", what, max_length=64)
+        check.done()
+        with self._write() as session:
+            patient = self._patient_row(session, patient_id)
+            _audit(
+                session,
+                at=_now(),
+                actor=actor,
+                action="read",
+                record_type="patient",
+                record_id=patient.id,
+                patient_id=patient.id,
+                details={"what": what},
+            )
 
     def export_patient(self, patient_id: int, *, actor: str | None = None) -> dict[str, Any]:
         """The patient's whole record as one JSON-able document (:data:`EXPORT_SCHEMA`).

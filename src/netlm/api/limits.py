@@ -1,0 +1,248 @@
+"""Request limits of the web service: body sizes, JSON shape, and error texts without secrets.
+
+:class:`BodyLimitMiddleware` sits in front of every route, so an anonymous
+client cannot make the server parse (or keep) more than the limits allow:
+
+- a ``Content-Length`` over the limit is answered ``413`` before one byte of
+  the body is read; a body without one (chunked) is counted while it arrives
+  and refused as soon as it passes the limit;
+- JSON bodies (``application/json``) and form posts may hold at most
+  ``max_body_bytes`` (1 MiB by default); multipart uploads at most
+  ``max_upload_bytes`` (the upload is spooled to disk while it is received);
+- a JSON body is checked before any route sees it: valid UTF-8 and JSON,
+  nested at most :data:`MAX_JSON_DEPTH` deep, numbers finite (``1e999`` and
+  ``NaN`` are refused), no lone UTF-16 surrogates (``"\\ud800"``), which no
+  database can store.  Each refusal is a short ``4xx`` answer naming the problem.
+
+:func:`scrub` removes database URLs and server file paths from the text of an
+error answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from fastapi import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Largest JSON body or form post accepted by default (bytes).
+DEFAULT_MAX_BODY_BYTES = 1024**2
+#: Deepest nesting of arrays and objects accepted in a JSON body (a case file needs 6).
+MAX_JSON_DEPTH = 32
+
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_PATH = re.compile(r"(?<![\w.:/])(?:/[^\s/'\"<>()\[\]{},;]+){2,}/?")
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over its limit (raised while it is being received)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(413, f"request body larger than {limit_bytes} bytes")
+
+
+def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
+    """Whether ``body`` (JSON text) nests arrays and objects deeper than ``max_depth``.
+
+    Strings are skipped, so brackets inside them do not count; nothing is parsed.
+
+    Examples
+    --------
+    >>> json_depth_exceeds(b'{"a": [1, {"b": "[[[["}]}', 2)
+    False
+    >>> json_depth_exceeds(b"[[[1]]]", 2)
+    True
+    """
+    depth = 0
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_body_problem(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a JSON request body is refused, or ``None`` when it is acceptable.
+
+    Examples
+    --------
+    >>> json_body_problem(b'{"value": 1e999}')
+    'body: the number 1e999 is out of range'
+    >>> json_body_problem(b'{"id": "\\\\ud800"}')
+    'body: text with a lone UTF-16 surrogate (\\\\ud800-\\\\udfff) is not accepted'
+    >>> json_body_problem(b'{"id": "A1"}') is None
+    True
+    """
+    if not body.strip():
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"body: not UTF-8 (byte {exc.start})"
+    if json_depth_exceeds(body, max_depth):
+        return f"body: nested deeper than {max_depth} levels"
+    try:
+        document = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except (ValueError, RecursionError) as exc:
+        return f"body: {exc}"
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return r"body: text with a lone UTF-16 surrogate (\ud800-\udfff) is not accepted"
+    return None
+
+
+def scrub(text: str) -> str:
+    """``text`` without database URLs and absolute file paths (a path keeps its file name).
+
+    Examples
+    --------
+    >>> scrub("database error (postgresql://netlm@db.internal/netlm): timeout")
+    'database error (<database>): timeout'
+    >>> scrub("cannot read /srv/netlm/files/patient-1/ct.nii.gz")
+    'cannot read ct.nii.gz'
+    """
+    text = _URL.sub("<database>", text)
+    return _PATH.sub(lambda m: m.group().rstrip("/").rsplit("/", 1)[-1], text)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over their limit, and JSON bodies of a shape no route accepts."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_upload_bytes: int,
+        max_json_depth: int = MAX_JSON_DEPTH,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.max_json_depth = max_json_depth
+
+    @staticmethod
+    def _refuse(scope: Scope, status_code: int, detail: str) -> Response:
+        path: str = scope.get("path", "")
+        if path.startswith("/api/"):
+            return JSONResponse({"detail": detail}, status_code=status_code)
+        return PlainTextResponse(detail, status_code=status_code)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = _header(scope, b"content-type") or b""
+        multipart = content_type.lower().startswith(b"multipart/")
+        limit = self.max_upload_bytes if multipart else self.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                await self._refuse(scope, 400, "malformed Content-Length header")(
+                    scope, receive, send
+                )
+                return
+            if length > limit:
+                await self._refuse(scope, 413, f"request body larger than {limit} bytes")(
+                    scope, receive, send
+                )
+                return
+        if _is_json(content_type):
+            await self._json(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the whole (bounded) JSON body, check it, then hand it on unchanged."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await self._refuse(
+                    scope, 413, f"request body larger than {self.max_body_bytes} bytes"
+                )(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = json_body_problem(body, self.max_json_depth)
+        if problem is not None:
+            await self._refuse(scope, 422, problem)(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "BodyLimitMiddleware",
+    "BodyTooLarge",
+    "json_body_problem",
+    "json_depth_exceeds",
+    "scrub",
+]

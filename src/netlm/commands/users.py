@@ -1,0 +1,150 @@
+"""``netlm users``: user accounts of the registry from the shell.
+
+``create``, ``disable``, ``enable``, ``set-role``, ``reset-password``,
+``revoke-tokens`` and ``list``.  Passwords come from ``$NETLM_USER_PASSWORD``
+or a hidden prompt (asked twice), never from the command line, and must pass
+the password policy (:func:`netlm.store.passwords.password_problems`).
+Disabling a user, changing its role or password, and ``revoke-tokens`` end
+every session and API token of that user at once (a running server notices
+within its ``auth_cache_s``, 5 s by default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+
+from netlm.commands.common import OutputFormat, fail
+from netlm.commands.store import ActorOption, DbOption, _actor
+from netlm.errors import NetlmError
+from netlm.store.repository import Role, Store, UserOut
+
+#: Environment variable with the password for ``create`` and ``reset-password``.
+USER_PASSWORD_ENV = "NETLM_USER_PASSWORD"
+
+users_app = typer.Typer(
+    help="User accounts: create, disable, set-role, reset-password, revoke-tokens, list.",
+    no_args_is_help=True,
+)
+
+UsernameArg = Annotated[str, typer.Argument(metavar="USERNAME", help="The user's name.")]
+
+
+def _password(username: str) -> str:
+    secret = os.environ.get(USER_PASSWORD_ENV)
+    if secret:
+        return secret
+    prompted: str = typer.prompt(
+        f"Password for {username!r}", hide_input=True, confirmation_prompt=True
+    )
+    return prompted
+
+
+def _show(user: UserOut, what: str) -> None:
+    state = "disabled" if user.disabled_at else "active"
+    typer.echo(f"user {user.username!r} ({user.role.value}, {state}): {what}")
+
+
+@users_app.command("create")
+def users_create(
+    username: UsernameArg,
+    role: Annotated[Role, typer.Option("--role", help="viewer, clinician, physicist or admin.")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Create a user (password from $NETLM_USER_PASSWORD or a prompt)."""
+    try:
+        with Store(db, upgrade=False) as store:
+            user = store.create_user(username, _password(username), role, actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    _show(user, "created")
+
+
+@users_app.command("disable")
+def users_disable(username: UsernameArg, db: DbOption = None, actor: ActorOption = None) -> None:
+    """Disable a user: no more log-ins; its sessions and tokens end now."""
+    try:
+        with Store(db, upgrade=False) as store:
+            user = store.disable_user(username, actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    _show(user, "disabled; sessions and tokens ended")
+
+
+@users_app.command("enable")
+def users_enable(username: UsernameArg, db: DbOption = None, actor: ActorOption = None) -> None:
+    """Let a disabled user log in again."""
+    try:
+        with Store(db, upgrade=False) as store:
+            user = store.enable_user(username, actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    _show(user, "enabled")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: UsernameArg,
+    role: Annotated[Role, typer.Argument(metavar="ROLE", help="The new role.")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Give a user another role; its sessions and tokens end now."""
+    try:
+        with Store(db, upgrade=False) as store:
+            user = store.set_role(username, role, actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    _show(user, "role set; sessions and tokens ended")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: UsernameArg, db: DbOption = None, actor: ActorOption = None
+) -> None:
+    """Set a new password (from $NETLM_USER_PASSWORD or a prompt); sessions and tokens end now."""
+    try:
+        with Store(db, upgrade=False) as store:
+            store.get_user(username)
+            user = store.set_password(username, _password(username), actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    _show(user, "password reset; sessions and tokens ended")
+
+
+@users_app.command("revoke-tokens")
+def users_revoke_tokens(
+    username: UsernameArg, db: DbOption = None, actor: ActorOption = None
+) -> None:
+    """End every session and API token of a user now."""
+    try:
+        with Store(db, upgrade=False) as store:
+            ended = store.revoke_user_credentials(username, actor=_actor(actor))
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(f"user {username!r}: {ended} session(s) and token(s) ended")
+
+
+@users_app.command("list")
+def users_list(
+    db: DbOption = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Every user with role and state."""
+    try:
+        with Store(db, upgrade=False) as store:
+            users = store.list_users()
+    except NetlmError as exc:
+        raise fail(exc) from None
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps([u.model_dump(mode="json") for u in users], indent=2))
+        return
+    for user in users:
+        state = "disabled" if user.disabled_at else "active"
+        typer.echo(f"{user.username}\t{user.role.value}\t{state}")

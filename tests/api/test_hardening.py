@@ -1,0 +1,640 @@
+"""The hardened service against a live ``netlm serve`` (uvicorn in a subprocess, SQLite).
+
+Request limits before parsing, odd input, login throttling, the password
+policy, server-side sessions and token management (issue #12).  The store-side
+rules behind them are tested on SQLite and PostgreSQL in ``tests/store``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from conftest import edited
+from netlm.api import create_app
+from netlm.api.limits import MAX_JSON_DEPTH, json_body_problem, json_depth_exceeds, scrub
+from netlm.errors import StoreError
+from netlm.store.repository import Store
+
+ADMIN_PASSWORD = "lantern-keeper-passphrase"
+GOOD_PASSWORD = "violet-lantern-harbour"
+UPLOAD_CAP = 256 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def login_csrf(client: httpx.Client) -> str:
+    """The pre-session token of a fresh log-in form (its cookie stays in ``client``)."""
+    match = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert match is not None
+    return match.group(1)
+
+
+@dataclass
+class Live:
+    base: str
+    db: Path
+    files: Path
+    log: Path
+    admin: dict[str, str]
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def user(self, name: str, role: str, password: str = GOOD_PASSWORD) -> dict[str, str]:
+        """Create a user through the API; its bearer-token headers."""
+        r = httpx.post(
+            self.url("/api/v1/users"),
+            json={"username": name, "password": password, "role": role},
+            headers=self.admin,
+        )
+        assert r.status_code == 201, r.text
+        return self.token(name, password)
+
+    def token(self, name: str, password: str = GOOD_PASSWORD) -> dict[str, str]:
+        r = httpx.post(
+            self.url("/api/v1/auth/token"), json={"username": name, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def browser(self, name: str, password: str = GOOD_PASSWORD) -> httpx.Client:
+        client = httpx.Client(base_url=self.base)
+        r = client.post(
+            "/login",
+            data={"username": name, "password": password, "login_csrf": login_csrf(client)},
+        )
+        assert r.status_code == 303, r.text
+        return client
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("live")
+    db, log, files = folder / "netlm.db", folder / "server.log", folder / "files"
+    port = free_port()
+    env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(folder)}
+    env.pop("NETLM_SECRET_KEY", None)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "netlm.commands.serve", "--port", str(port),
+                "--db", str(db), "--files-dir", str(files), "--create-admin", "admin",
+                "--max-upload-bytes", str(UPLOAD_CAP), "--log-level", "info",
+            ],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start in 60 s: {log.read_text()}")
+            time.sleep(0.1)
+        r = httpx.post(
+            f"{base}/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield Live(base, db, files, log, admin)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+    assert "unhandled" not in log.read_text(), log.read_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def writer(live: Live) -> dict[str, str]:
+    return live.user("dr.writer", "clinician")
+
+
+@pytest.fixture(scope="module")
+def patient(live: Live, writer: dict[str, str]) -> int:
+    r = httpx.post(live.url("/api/v1/patients"), json={"external_id": "H-001"}, headers=writer)
+    assert r.status_code == 201, r.text
+    pid: int = r.json()["id"]
+    return pid
+
+
+# --------------------------------------------------------------------------- body limits
+def test_an_oversized_json_body_is_refused_before_it_is_parsed(live: Live) -> None:
+    body = json.dumps({"username": "admin", "password": "x" * (2 * 1024**2)})
+    r = httpx.post(
+        live.url("/api/v1/auth/token"), content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert len(r.content) < 200 and "larger than 1048576 bytes" in r.text
+
+
+def test_a_body_just_under_the_limit_is_parsed(live: Live) -> None:
+    body = json.dumps({"username": "admin", "password": "x"})
+    padded = body[:-1] + " " * (1024**2 - len(body)) + "}"
+    assert len(padded.encode()) == 1024**2
+    r = httpx.post(
+        live.url("/api/v1/auth/token"), content=padded, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 401  # parsed, and the password is wrong
+
+
+def test_a_chunked_body_is_counted_while_it_arrives(live: Live) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"username": "admin", "password": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = httpx.post(
+        live.url("/api/v1/auth/token"),
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 413 and len(r.content) < 200
+
+
+def test_an_oversized_form_post_is_refused(live: Live) -> None:
+    r = httpx.post(live.url("/login"), data={"username": "a", "password": "x" * (2 * 1024**2)})
+    assert r.status_code == 413 and len(r.content) < 200
+
+
+def test_an_upload_over_the_cap_is_refused_while_receiving(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    url = live.url(f"/api/v1/patients/{patient}/images")
+    big = httpx.post(
+        url,
+        data={"kind": "ct"},
+        files={"file": ("ct.nii.gz", b"\0" * (UPLOAD_CAP + 1), "application/octet-stream")},
+        headers=writer,
+    )
+    assert big.status_code == 413 and len(big.content) < 200
+    folder = live.files / f"patient-{patient}"
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+    small = httpx.post(
+        url,
+        data={"kind": "other"},
+        files={"file": ("notes.bin", b"\1" * 1000, "application/octet-stream")},
+        headers=writer,
+    )
+    assert small.status_code == 201, small.text
+
+
+def test_registry_and_upload_files_are_private(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    r = httpx.post(
+        live.url(f"/api/v1/patients/{patient}/images"),
+        data={"kind": "other"},
+        files={"file": ("private.bin", b"\2" * 100, "application/octet-stream")},
+        headers=writer,
+    )
+    assert r.status_code == 201, r.text
+    [upload] = (live.files / f"patient-{patient}").rglob("private.bin")
+    assert stat.S_IMODE(upload.stat().st_mode) == 0o600
+    for folder in (upload.parent, upload.parent.parent, live.files):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for name in ("netlm.db", "netlm.db-wal", "secret-key"):
+        path = live.db.parent / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_a_deeply_nested_detail_is_refused_and_nothing_is_stored(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    url = live.url(f"/api/v1/patients/{patient}/treatments")
+    before = httpx.get(url, headers=writer).json()
+    deep = {"modality": "chemotherapy", "date": "2024-03-01", "details": _nested(256)}
+    r = httpx.post(url, json=deep, headers=writer)
+    assert r.status_code == 422 and "nested deeper than 32" in r.text
+    after = httpx.get(url, headers=writer)
+    assert after.status_code == 200 and after.json() == before
+    assert httpx.get(live.url(f"/api/v1/patients/{patient}/export"), headers=writer).is_success
+    fine = {"modality": "chemotherapy", "date": "2024-03-01", "details": _nested(10)}
+    assert httpx.post(url, json=fine, headers=writer).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"external_id": "A\\ud800B"}', "lone UTF-16 surrogate"),
+        (b'{"external_id": "\\udfff"}', "lone UTF-16 surrogate"),
+        (b'{"external_id": 1e999}', "out of range"),
+        (b'{"external_id": -1e999}', "out of range"),
+        (b'{"external_id": NaN}', "NaN is not a JSON number"),
+        (b'{"external_id": Infinity}', "Infinity is not a JSON number"),
+        (b'{"external_id": "\xff\xfe"}', "not UTF-8"),
+        pytest.param(b'{"external_id": ' + b"9" * 5000 + b"}", "body:", id="huge-int"),
+        (b'{"external_id": ', "not valid JSON"),
+    ],
+)
+def test_odd_json_is_a_4xx_never_a_500(
+    live: Live, writer: dict[str, str], body: bytes, message: str
+) -> None:
+    r = httpx.post(
+        live.url("/api/v1/patients"),
+        content=body,
+        headers={**writer, "content-type": "application/json"},
+    )
+    assert r.status_code == 422 and message in r.text
+    assert str(live.db.parent) not in r.text
+
+
+def test_odd_values_inside_documents_are_4xx(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    url = live.url(f"/api/v1/patients/{patient}/labs")
+    for body in (
+        b'{"date": "2024-01-01", "analyte": "bilirubin", "value": 1e999, "unit": "mg/dL"}',
+        b'{"date": "2024-01-01", "analyte": "bilirubin", "value": 1, "unit": "\\ud834"}',
+    ):
+        r = httpx.post(url, content=body, headers={**writer, "content-type": "application/json"})
+        assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize("external_id", ["H-001\u200b", "\u202e100-H", "\u041dX-001"])
+def test_look_alike_identifiers_are_refused(
+    live: Live, writer: dict[str, str], patient: int, external_id: str
+) -> None:
+    r = httpx.post(live.url("/api/v1/patients"), json={"external_id": external_id}, headers=writer)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "external_id"
+
+
+def test_non_ascii_headers_are_4xx_never_500(live: Live, writer: dict[str, str]) -> None:
+    me = live.url("/api/v1/auth/me")
+    r = httpx.get(me, headers={"Authorization": "Bearer t\u00f6k\u00e9n".encode()})
+    assert r.status_code == 401
+    r = httpx.get(me, headers={"Cookie": "netlm_session=\u00e9\u00e9".encode()})
+    assert r.status_code == 401
+    r = httpx.get(me, headers={**writer, "Accept-Language": "d\u00e9".encode()})
+    assert r.status_code == 200
+    browser = live.browser("dr.writer")
+    r = browser.post(
+        "/api/v1/patients",
+        json={"external_id": "H-HDR"},
+        headers={"X-CSRF-Token": "j\u00e9ton".encode()},
+    )
+    assert r.status_code == 403 and "X-CSRF-Token" in r.text
+
+
+def test_error_answers_carry_no_database_urls_or_paths(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'secret-folder' / 'netlm.db'}"
+    store = Store(url)
+    store.create_user("dr.a", GOOD_PASSWORD, "clinician", actor="test")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        cause = OperationalError("SELECT", {}, Exception(f"unable to open {tmp_path}/x.db"))
+        raise StoreError(f"database error ({url}): unable to open {tmp_path}/x.db") from cause
+
+    app = create_app(store, secret_key="k" * 40, files_dir=tmp_path / "files")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/api/v1/auth/token", json={"username": "dr.a", "password": GOOD_PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        store.list_patients = broken  # type: ignore[method-assign]
+        r = client.get("/api/v1/patients", headers=headers)
+        assert r.status_code == 503 and "error id" in r.json()["detail"]
+        assert str(tmp_path) not in r.text and "sqlite" not in r.text
+        refused = client.get("/api/v1/patients/999", headers=headers)
+        assert refused.status_code == 404 and str(tmp_path) not in refused.text
+    store.close()
+
+
+@pytest.mark.parametrize("path", ["/login", "/static/netlm.css", "/api/v1/health", "/nowhere"])
+def test_security_headers_on_every_answer(live: Live, path: str) -> None:
+    r = httpx.get(live.url(path))
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "strict-transport-security" not in r.headers  # plain HTTP: no HSTS
+
+
+def test_hsts_and_allowed_hosts(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'netlm.db'}")
+    app = create_app(
+        store,
+        secret_key="k" * 40,
+        files_dir=tmp_path / "files",
+        secure_cookies=True,
+        allowed_hosts=["netlm.example.org"],
+    )
+    good = TestClient(app, base_url="https://netlm.example.org").get("/login")
+    assert good.status_code == 200
+    assert good.headers["strict-transport-security"].startswith("max-age=31536000")
+    assert "secure" in good.headers["set-cookie"].lower()
+    evil = TestClient(app, base_url="https://evil.example").get("/login")
+    assert evil.status_code == 400 and "strict-transport-security" in evil.headers
+    store.close()
+
+
+def test_json_depth_limit_boundary() -> None:
+    at_limit = json.dumps(_nested(MAX_JSON_DEPTH)).encode()
+    assert not json_depth_exceeds(at_limit, MAX_JSON_DEPTH)
+    assert json_body_problem(at_limit) is None
+    over = json.dumps(_nested(MAX_JSON_DEPTH + 1)).encode()
+    assert json_depth_exceeds(over, MAX_JSON_DEPTH)
+    assert json_body_problem(over) == f"body: nested deeper than {MAX_JSON_DEPTH} levels"
+    assert json_body_problem(json.dumps({"x": "[[[[" * 50}).encode()) is None
+
+
+def test_scrub_removes_urls_and_paths_but_keeps_file_names() -> None:
+    text = "cannot read /srv/netlm/data/patient-3/liver.nii.gz via postgresql://u:p@db/netlm"
+    assert scrub(text) == "cannot read liver.nii.gz via <database>"
+    assert scrub("ratio 3/4 and 12/05/2024") == "ratio 3/4 and 12/05/2024"
+
+
+# --------------------------------------------------------------------------- audited reads
+def test_reads_exports_and_logins_are_audited(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    reader = live.user("dr.reader", "viewer")
+    assert httpx.get(live.url(f"/api/v1/patients/{patient}"), headers=reader).is_success
+    assert httpx.get(live.url(f"/api/v1/patients/{patient}/export"), headers=reader).is_success
+    browser = live.browser("dr.reader")
+    assert browser.get(f"/patients/{patient}").status_code == 200
+    audit = httpx.get(
+        live.url("/api/v1/audit"), params={"patient_id": patient}, headers=live.admin
+    ).json()
+    mine = [(e["action"], e["details"].get("what")) for e in audit if e["actor"] == "dr.reader"]
+    assert mine == [("read", "patient"), ("export", None), ("read", "board page")]
+    users = httpx.get(
+        live.url("/api/v1/audit"), params={"record_type": "user"}, headers=live.admin
+    ).json()
+    logins = [
+        e["details"]["via"] for e in users if e["actor"] == "dr.reader" and e["action"] == "login"
+    ]
+    assert logins == ["token", "session"]
+
+
+# --------------------------------------------------------------------------- concurrent edits
+def case_of(external_id: str, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(json.dumps(edited(**changes), default=str))
+    doc["patient"]["id"] = external_id
+    return doc
+
+
+def test_of_two_concurrent_case_edits_one_wins_and_one_is_told(
+    live: Live, writer: dict[str, str]
+) -> None:
+    pid = httpx.post(
+        live.url("/api/v1/patients"), json={"external_id": "EX-C1"}, headers=writer
+    ).json()["id"]
+    url = live.url(f"/api/v1/patients/{pid}/case")
+    base = case_of("EX-C1")
+    assert httpx.put(url, json=base, params={"base_version": 0}, headers=writer).status_code == 201
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def edit(ecog: int) -> None:
+        doc = case_of("EX-C1", patient__ecog=ecog)
+        barrier.wait()
+        r = httpx.put(url, json=doc, headers={**writer, "If-Match": '"1"'}, timeout=60)
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=edit, args=(e,)) for e in (0, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [201, 409]
+    versions = httpx.get(f"{url}/versions", headers=writer).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    stale = httpx.put(url, json=base, params={"base_version": 1}, headers=writer)
+    assert stale.status_code == 409 and "now at version 2" in stale.json()["detail"]
+    odd = httpx.put(url, json=base, headers={**writer, "If-Match": "yesterday"})
+    assert odd.status_code == 422
+    assert len(httpx.get(f"{url}/versions", headers=writer).json()) == 2
+
+
+def test_the_case_form_shows_a_conflict(live: Live, writer: dict[str, str]) -> None:
+    pid = httpx.post(
+        live.url("/api/v1/patients"), json={"external_id": "EX-C2"}, headers=writer
+    ).json()["id"]
+    browser = live.browser("dr.writer")
+    form = browser.get(f"/patients/{pid}/case").text
+    assert 'name="base_version" value="0"' in form
+    put = httpx.put(live.url(f"/api/v1/patients/{pid}/case"), json=case_of("EX-C2"), headers=writer)
+    assert put.status_code == 201  # someone else saved first
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields["csrf_token"] = _csrf(browser)
+    r = browser.post(f"/patients/{pid}/case", data=fields)
+    assert r.status_code == 409 and "now at version 1" in r.text
+
+
+# --------------------------------------------------------------------------- log-in throttling
+def test_failed_logins_are_throttled_logged_and_audited(live: Live, writer: dict[str, str]) -> None:
+    live.user("dr.throttle", "viewer")
+    url = live.url("/api/v1/auth/token")
+    for _ in range(5):
+        r = httpx.post(url, json={"username": "dr.throttle", "password": "wrong password"})
+        assert r.status_code == 401
+    r = httpx.post(url, json={"username": "dr.throttle", "password": "wrong password"})
+    assert r.status_code == 429
+    retry = int(r.headers["Retry-After"])
+    assert 1 <= retry <= 30
+    right = httpx.post(url, json={"username": "dr.throttle", "password": GOOD_PASSWORD})
+    assert right.status_code == 429  # the password is not even checked while throttled
+    browser = httpx.Client(base_url=live.base)
+    page = browser.post(
+        "/login",
+        data={
+            "username": "dr.throttle",
+            "password": GOOD_PASSWORD,
+            "login_csrf": login_csrf(browser),
+        },
+    )
+    assert page.status_code == 429 and "Retry-After" in page.headers
+    assert live.token("dr.writer")  # another user from the same address is not held up
+    audit = httpx.get(
+        live.url("/api/v1/audit"), params={"record_type": "user"}, headers=live.admin
+    ).json()
+    failed = [
+        e
+        for e in audit
+        if e["action"] == "login_failed" and e["details"]["username"] == "dr.throttle"
+    ]
+    assert len(failed) == 5 and {e["actor"] for e in failed} == {"anonymous"}
+    assert failed[-1]["details"] == {
+        "username": "dr.throttle",
+        "address": "127.0.0.1",
+        "via": "token",
+    }
+    assert any(e["action"] == "login" and e["actor"] == "dr.writer" for e in audit)
+    logged = live.log.read_text()
+    assert "failed log-in: user='dr.throttle' address=127.0.0.1" in logged
+    assert wrong_count(logged) >= 5
+
+
+def wrong_count(log: str) -> int:
+    return len(re.findall(r"failed log-in: user='dr\.throttle'", log))
+
+
+# --------------------------------------------------------------------------- password policy
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("elevenchars", "at least 12 characters (got 11)"),
+        ("dr.policy-2024-x", "must not contain the user name"),
+        ("Password123456!", "commonly used password"),
+        ("qwertyuiop1234", "commonly used password"),
+    ],
+)
+def test_the_password_policy_refuses_weak_passwords(
+    live: Live, password: str, message: str
+) -> None:
+    r = httpx.post(
+        live.url("/api/v1/users"),
+        json={"username": "dr.policy", "password": password, "role": "viewer"},
+        headers=live.admin,
+    )
+    assert r.status_code == 422
+    assert r.json()["problems"][0]["field"] == "password"
+    assert message in r.json()["problems"][0]["message"]
+
+
+def test_twelve_characters_are_enough(live: Live) -> None:
+    r = httpx.post(
+        live.url("/api/v1/users"),
+        json={"username": "dr.twelve", "password": "tulip-anchor", "role": "viewer"},
+        headers=live.admin,
+    )
+    assert r.status_code == 201, r.text
+
+
+# --------------------------------------------------------------------------- sessions and tokens
+def _csrf(client: httpx.Client) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/patients").text)
+    assert match is not None
+    return match.group(1)
+
+
+def test_logout_ends_the_session_on_the_server(live: Live) -> None:
+    live.user("dr.session", "viewer")
+    browser = live.browser("dr.session")
+    cookie = browser.cookies["netlm_session"]
+    assert browser.get("/api/v1/auth/me").status_code == 200
+    out = browser.post("/logout", data={"csrf_token": _csrf(browser)})
+    assert out.status_code == 303
+    replay = httpx.get(live.url("/api/v1/auth/me"), cookies={"netlm_session": cookie})
+    assert replay.status_code == 401
+
+
+def test_a_password_change_ends_every_session_and_token(live: Live) -> None:
+    first = live.user("dr.change", "clinician")
+    second = live.token("dr.change")
+    browser = live.browser("dr.change")
+    new_password = "marble-orchid-compass"
+    r = httpx.post(
+        live.url("/api/v1/auth/password"),
+        json={"current_password": GOOD_PASSWORD, "new_password": new_password},
+        headers=first,
+    )
+    assert r.status_code == 200, r.text
+    me = live.url("/api/v1/auth/me")
+    assert httpx.get(me, headers=first).status_code == 401
+    assert httpx.get(me, headers=second).status_code == 401
+    assert browser.get("/api/v1/auth/me").status_code == 401
+    assert httpx.get(me, headers=live.token("dr.change", new_password)).status_code == 200
+    weak = httpx.post(
+        live.url("/api/v1/auth/password"),
+        json={"current_password": new_password, "new_password": "short"},
+        headers=live.token("dr.change", new_password),
+    )
+    assert weak.status_code == 422
+
+
+@pytest.mark.parametrize("change", [{"role": "viewer"}, {"disabled": True}, {"password": "x"}])
+def test_an_admin_change_ends_the_users_sessions_and_tokens(
+    live: Live, change: dict[str, Any]
+) -> None:
+    name = f"dr.admin-change-{len(change)}-{sorted(change)[0]}"
+    token = live.user(name, "physicist")
+    browser = live.browser(name)
+    if change.get("password"):
+        change = {"password": "copper-meadow-lantern"}
+    r = httpx.patch(live.url(f"/api/v1/users/{name}"), json=change, headers=live.admin)
+    assert r.status_code == 200, r.text
+    me = live.url("/api/v1/auth/me")
+    assert httpx.get(me, headers=token).status_code == 401
+    assert browser.get("/api/v1/auth/me").status_code == 401
+    if change.get("disabled"):
+        refused = httpx.post(
+            live.url("/api/v1/auth/token"), json={"username": name, "password": GOOD_PASSWORD}
+        )
+        assert refused.status_code == 401
+
+
+def test_tokens_expire_and_are_listed_and_revoked_by_owner_and_admin(
+    live: Live, writer: dict[str, str]
+) -> None:
+    mine = live.user("dr.tokens", "viewer")
+    other = live.token("dr.writer")
+    r = httpx.post(
+        live.url("/api/v1/auth/token"), json={"username": "dr.tokens", "password": GOOD_PASSWORD}
+    )
+    expires = r.json()["expires_at"]
+    days = (
+        time.mktime(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime())
+    ) / 86400
+    assert 29.9 < days <= 30.01
+    third = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    listed = httpx.get(live.url("/api/v1/auth/tokens"), headers=mine).json()
+    assert {t["username"] for t in listed} == {"dr.tokens"} and len(listed) == 2
+    assert "access_token" not in listed[0] and all(t["expires_at"] for t in listed)
+    forbidden = httpx.get(
+        live.url("/api/v1/auth/tokens"), params={"username": "dr.writer"}, headers=mine
+    )
+    assert forbidden.status_code == 403
+    writer_tokens = httpx.get(live.url("/api/v1/auth/tokens"), headers=other).json()
+    assert (
+        httpx.delete(
+            live.url(f"/api/v1/auth/tokens/{writer_tokens[0]['id']}"), headers=mine
+        ).status_code
+        == 404
+    )  # not the owner's: as if it did not exist
+    own = listed[0]["id"]  # the newest: ``third``
+    gone = httpx.delete(live.url(f"/api/v1/auth/tokens/{own}"), headers=mine)
+    assert gone.status_code == 200 and gone.json()["revoked_at"]
+    assert httpx.get(live.url("/api/v1/auth/me"), headers=third).status_code == 401
+    assert httpx.get(live.url("/api/v1/auth/me"), headers=mine).status_code == 200
+    everyone = httpx.get(live.url("/api/v1/auth/tokens"), headers=live.admin).json()
+    assert {"dr.tokens", "dr.writer", "admin"} <= {t["username"] for t in everyone}
+    revoked = httpx.delete(live.url(f"/api/v1/auth/tokens/{listed[1]['id']}"), headers=live.admin)
+    assert revoked.status_code == 200
+    assert httpx.get(live.url("/api/v1/auth/me"), headers=mine).status_code == 401
