@@ -194,7 +194,7 @@ def test_cli_exports_a_registry_patient_and_audits_it(registry: Registry, tmp_pa
 def client(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     application = create_app(
         registry.store,
-        secret_key="fhir-test-secret",
+        secret_key="fhir-test-secret-key-of-at-least-32-bytes",
         files_dir=tmp_path_factory.mktemp("fhir-files"),
     )
     with TestClient(application) as c:
