@@ -3,6 +3,14 @@
 Kept for this merge cycle only (issue #13, "Data is data"); delete it once no
 branch adds ``_s(...)`` records to ``src/netlm/evidence/sources.py`` any more.
 
+When merging a branch that still adds ``_s(...)`` records to the old
+``sources.py`` (a conflict there): keep the new ``sources.py`` (the loader),
+then merge that branch's records into the YAML, e.g. for ``main``::
+
+    git show main:src/netlm/evidence/sources.py > /tmp/sources_main.py
+    PYTHONPATH=src python scripts/convert_sources_to_yaml.py sources /tmp/sources_main.py
+    pytest tests/evidence tests/eligibility/test_profile.py
+
 Usage (from the repository root, with netlm importable)::
 
     # Merge the records of an old-style sources.py (e.g. another branch's copy)
