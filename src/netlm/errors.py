@@ -70,6 +70,12 @@ class ResponseError(InputError):
     what = "response file"
 
 
+class SourcesError(InputError):
+    """A sources file (``netlm/sources/v1``) is malformed or reuses a built-in source id."""
+
+    what = "sources file"
+
+
 class UnsafePlanError(NetlmError):
     """A plan breaks a hard safety limit and carries no override with a reason.
 

@@ -5,6 +5,12 @@ Where sources disagree (bilirubin 2 vs 3 mg/dL for TARE, Milan-NET age 55 vs
 CTCAE v5 vs v6), the choice is a parameter of the profile.  netlm ships
 ``default``; a centre passes its own file, usually ``extends: default`` with a
 few overrides.  Every assessment names the profile and a digest of its values.
+
+A centre's profile may cite its own sources (a local protocol, an audit) for
+the parameters it overrides: ``sources_file: centre-sources.yaml`` names a
+file of the schema ``netlm/sources/v1`` (read by
+:func:`netlm.evidence.load_sources`, relative to the profile's folder), whose
+ids may not reuse built-in ones.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from netlm.documents import Format, format_for, parse_document, read_bytes
-from netlm.errors import DocumentError, ProfileError
-from netlm.evidence import SOURCES
+from netlm.errors import DocumentError, ProfileError, SourcesError
+from netlm.evidence import SOURCES, Source, get_source, load_sources
 from netlm.validation import short_repr
 
 PROFILE_SCHEMA = "netlm/rule-profile/v1"
@@ -121,7 +127,15 @@ class ParameterInfo(BaseModel):
 
 
 class RuleProfile(BaseModel):
-    """A named, versioned set of rule parameters."""
+    """A named, versioned set of rule parameters.
+
+    Attributes
+    ----------
+    sources
+        The centre's own sources (from the profile's ``sources_file``), by id;
+        empty for the shipped profile.  Built-in sources are in
+        :data:`netlm.evidence.SOURCES`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -131,6 +145,19 @@ class RuleProfile(BaseModel):
     extends: str | None
     parameters: Parameters
     info: dict[str, ParameterInfo]
+    sources: dict[str, Source] = {}
+
+    def source(self, source_id: str) -> Source:
+        """The source ``source_id``: the centre's own, else a built-in one.
+
+        Raises
+        ------
+        KeyError
+            If neither the profile's sources file nor netlm has it.
+        """
+        if source_id in self.sources:
+            return self.sources[source_id]
+        return get_source(source_id)
 
     @property
     def digest(self) -> str:
@@ -144,7 +171,12 @@ class RuleProfile(BaseModel):
         return result
 
 
-def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfile:
+def _parse(
+    document: object,
+    origin: str,
+    base: RuleProfile | None,
+    own_sources: Mapping[str, Source] | None = None,
+) -> RuleProfile:
     if not isinstance(document, Mapping):
         raise ProfileError(f"{origin}: a profile must be a mapping")
     if document.get("schema") != PROFILE_SCHEMA:
@@ -160,6 +192,7 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
         "extends",
         "parameters",
         "description",
+        "sources_file",
     }
     if unknown_keys:
         raise ProfileError(f"{origin}: unknown key(s) {', '.join(sorted(unknown_keys))}")
@@ -167,6 +200,7 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
     if not isinstance(raw, Mapping):
         raise ProfileError(f"{origin}: 'parameters' must be a mapping")
 
+    sources_known = {**(base.sources if base else {}), **(own_sources or {})}
     values: dict[str, Any] = base.parameters.model_dump() if base else {}
     info: dict[str, ParameterInfo] = dict(base.info) if base else {}
     known = set(Parameters.model_fields)
@@ -184,7 +218,7 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
                 raise ProfileError(f"{origin}: parameter {name!r}: 'sources' must be a list of ids")
             sources = tuple(cited)
             for sid in sources:
-                if sid not in SOURCES:
+                if sid not in SOURCES and sid not in sources_known:
                     raise ProfileError(f"{origin}: parameter {name!r} cites unknown source {sid!r}")
             for text_key in ("unit", "alternatives", "note"):
                 if not isinstance(spec.get(text_key), (str, type(None))):
@@ -221,6 +255,7 @@ def _parse(document: object, origin: str, base: RuleProfile | None) -> RuleProfi
         extends=base.id if base else None,
         parameters=parameters,
         info=info,
+        sources=sources_known,
     )
 
 
@@ -245,7 +280,9 @@ def load_profile(path: str | Path) -> RuleProfile:
 
     A file with ``extends: default`` starts from the shipped profile and
     overrides the parameters it lists; without ``extends`` it must give every
-    parameter with its sources.  The file is read by :mod:`netlm.documents`
+    parameter with its sources.  ``sources_file`` names the centre's own
+    sources (``netlm/sources/v1``, a path relative to the profile's folder),
+    which its parameters may then cite.  The file is read by :mod:`netlm.documents`
     (duplicate keys, YAML tags, alias bombs, deep nesting, oversized and
     non-UTF-8 files are refused).
 
@@ -253,7 +290,8 @@ def load_profile(path: str | Path) -> RuleProfile:
     ------
     ProfileError
         If the file cannot be read, names an unknown parameter, or a value has
-        the wrong type.
+        the wrong type; or if its sources file cannot be read, is invalid or
+        reuses a built-in source id (the message names the file and field).
     """
     p = Path(path)
     try:
@@ -268,4 +306,20 @@ def load_profile(path: str | Path) -> RuleProfile:
             shown = short_repr(document["extends"]) or "that value"
             raise ProfileError(f"{p}: can only extend 'default', not {shown}")
         base = default_profile()
-    return _parse(document, str(p), base)
+    own_sources = None
+    if isinstance(document, Mapping) and "sources_file" in document:
+        own_sources = _own_sources(document["sources_file"], p)
+    return _parse(document, str(p), base, own_sources)
+
+
+def _own_sources(value: object, profile_path: Path) -> dict[str, Source]:
+    """The sources of the file a profile's ``sources_file`` names."""
+    if not isinstance(value, str) or not value.strip():
+        shown = short_repr(value) or "that value"
+        raise ProfileError(f"{profile_path}: 'sources_file' must be a file name, not {shown}")
+    path = profile_path.parent / value
+    try:
+        return load_sources(path)
+    except SourcesError as exc:
+        problems = "; ".join(f"{f}: {m}" if f else m for f, m in exc.problems)
+        raise ProfileError(f"{profile_path}: sources_file {path}: {problems}") from None
