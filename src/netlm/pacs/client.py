@@ -272,9 +272,7 @@ def push_files(config: PacsConfig, files: Sequence[Path]) -> list[str]:
     stored: list[str] = []
     for study_uid, group in datasets.items():
         with _errors(config, f"storing {len(group)} instances"):
-            answer = client.store_instances(
-                datasets=group, study_instance_uid=study_uid or None
-            )
+            answer = client.store_instances(datasets=group, study_instance_uid=study_uid or None)
         failed = answer.get("FailedSOPSequence") if answer is not None else None
         if failed:
             reasons = ", ".join(
