@@ -312,6 +312,10 @@ from netlm.commands import store as _store_commands  # noqa: E402 - after the ro
 app.add_typer(_store_commands.db_app, name="db")
 app.command("import")(_store_commands.import_command)
 
+from netlm.commands.pacs import pacs_app  # noqa: E402 - after the root app
+
+app.add_typer(pacs_app, name="pacs")
+
 from netlm.commands.serve import serve_command  # noqa: E402 - after the root app
 
 app.command("serve")(serve_command)

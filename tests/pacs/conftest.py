@@ -52,7 +52,7 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: floa
         if process.poll() is not None:
             raise RuntimeError(f"Orthanc exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -89,7 +89,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "orthanc.json").write_text(json.dumps(config, indent=2))
     log = folder / "orthanc.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - fixed binary, our config
+        process = subprocess.Popen(
             [ORTHANC, f"--logfile={folder / 'orthanc-internal.log'}", str(folder / "orthanc.json")],
             stdout=out,
             stderr=subprocess.STDOUT,

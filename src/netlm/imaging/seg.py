@@ -22,6 +22,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from netlm import __version__
@@ -57,8 +58,8 @@ _TYPE2_COPIED: Final = (
 )
 
 
-def _private(value: str, meaning: str) -> pydicom.sr.coding.Code:
-    return pydicom.sr.coding.Code(value, NETLM_SCHEME[0], meaning)
+def _private(value: str, meaning: str) -> Code:
+    return Code(value, NETLM_SCHEME[0], meaning)
 
 
 #: (category, type) codes of a segment, by the kind of VOI.
@@ -71,7 +72,7 @@ SEGMENT_CODES: Final = {
 }
 
 
-def segment_code(name: str) -> tuple[pydicom.sr.coding.Code, pydicom.sr.coding.Code]:
+def segment_code(name: str) -> tuple[Code, Code]:
     """The (category, type) codes of a VOI by its name.
 
     Examples
@@ -101,7 +102,7 @@ def read_source_series(source: str | Path) -> list[Dataset]:
     """
     path = Path(source)
     files = _dicom_files(path) if path.is_dir() else [path]
-    images = [pydicom.dcmread(f) for f in files if _read_dicom_header(f) is not None]
+    images: list[Dataset] = [pydicom.dcmread(f) for f in files if _read_dicom_header(f) is not None]
     images = [ds for ds in images if "PixelData" in ds]
     if not images:
         raise ImagingError(f"{path}: holds no DICOM image")

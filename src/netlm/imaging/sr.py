@@ -35,9 +35,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from netlm import __version__
@@ -47,18 +47,16 @@ from netlm.imaging.seg import NETLM_SCHEME, _declare_private_scheme, segment_cod
 __all__ = ["MEASUREMENT_CODES", "write_dose_sr"]
 
 
-def _private(value: str, meaning: str) -> pydicom.sr.coding.Code:
-    return pydicom.sr.coding.Code(value, NETLM_SCHEME[0], meaning)
+def _private(value: str, meaning: str) -> Code:
+    return Code(value, NETLM_SCHEME[0], meaning)
 
 
-_GY: Final = pydicom.sr.coding.Code("Gy", "UCUM", "Gy")
-_PERCENT: Final = pydicom.sr.coding.Code("%", "UCUM", "%")
-_ML: Final = pydicom.sr.coding.Code("ml", "UCUM", "ml")
+_GY: Final = Code("Gy", "UCUM", "Gy")
+_PERCENT: Final = Code("%", "UCUM", "%")
+_ML: Final = Code("ml", "UCUM", "ml")
 
 #: statistic key of ``dose-statistics.json`` -> (concept name, derivation or None, unit).
-MEASUREMENT_CODES: Final[
-    dict[str, tuple[pydicom.sr.coding.Code, pydicom.sr.coding.Code | None, pydicom.sr.coding.Code]]
-] = {
+MEASUREMENT_CODES: Final[dict[str, tuple[Code, Code | None, Code]]] = {
     "volume_ml": (codes.SCT.Volume, None, _ML),
     "mean_gy": (codes.DCM.AbsorbedDose, codes.SCT.Mean, _GY),
     "d50_gy": (_private("D50", "Minimum dose to the most irradiated 50 % of the VOI"), None, _GY),
