@@ -10,6 +10,7 @@ installs the Debian packages ``orthanc`` and ``orthanc-dicomweb``).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 
@@ -46,13 +48,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> None:
+def _wait(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    auth: object = None,
+    timeout_s: float = 60,
+) -> None:
+    request = urllib.request.Request(url)
+    if isinstance(auth, dict):
+        user, password = next(iter(auth.items()))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Orthanc exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
+            with urllib.request.urlopen(request, timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -60,15 +74,12 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: floa
     raise RuntimeError(f"Orthanc did not answer {url} in {timeout_s} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a running Orthanc (``http://127.0.0.1:PORT``); DICOMweb under /dicom-web."""
+def _start(folder: Path, extra: dict[str, object]) -> Iterator[str]:
     plugin = _plugin()
     if ORTHANC is None:
         pytest.skip("Orthanc is not installed (Debian package 'orthanc'; see scripts/test.sh)")
     if plugin is None:
         pytest.skip("the Orthanc DICOMweb plugin is not installed (Debian 'orthanc-dicomweb')")
-    folder = tmp_path_factory.mktemp("orthanc")
     http_port, dicom_port = _free_port(), _free_port()
     config = {
         "Name": "NETLM-TEST",
@@ -85,6 +96,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
         "StableAge": 1,
         "HttpTimeout": 60,
+        **extra,
     }
     (folder / "orthanc.json").write_text(json.dumps(config, indent=2))
     log = folder / "orthanc.log"
@@ -97,7 +109,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{http_port}"
     try:
-        _wait(f"{base}/system", process, log)
+        _wait(f"{base}/system", process, log, auth=extra.get("RegisteredUsers"))
         yield base
     finally:
         if process.poll() is None:
@@ -107,3 +119,22 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a running Orthanc (``http://127.0.0.1:PORT``); DICOMweb under /dicom-web."""
+    yield from _start(tmp_path_factory.mktemp("orthanc"), {})
+
+
+#: The user of :func:`orthanc_with_user`.
+TEST_USER: Final = ("netlm", "test-password")
+
+
+@pytest.fixture(scope="session")
+def orthanc_with_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Orthanc that requires HTTP basic authentication as :data:`TEST_USER`."""
+    yield from _start(
+        tmp_path_factory.mktemp("orthanc-auth"),
+        {"AuthenticationEnabled": True, "RegisteredUsers": dict([TEST_USER])},
+    )

@@ -55,6 +55,9 @@ class PacsConfig:
         servers only).
     timeout_s
         Seconds to wait for each answer.
+    max_attempts
+        Tries of each request when the server is unreachable or busy (HTTP
+        408, 429, 503, 504), with exponential back-off from 0.5 s.
     """
 
     url: str
@@ -63,6 +66,7 @@ class PacsConfig:
     password: str | None = None
     verify: bool | Path = True
     timeout_s: float = 60.0
+    max_attempts: int = 3
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
@@ -76,6 +80,8 @@ class PacsConfig:
             problems.append(("pacs.ca_bundle", f"{self.verify}: no such file"))
         if not self.timeout_s > 0:
             problems.append(("pacs.timeout_s", f"must be positive, not {self.timeout_s}"))
+        if not 1 <= self.max_attempts <= 10:
+            problems.append(("pacs.max_attempts", f"must be 1 to 10, not {self.max_attempts}"))
         if problems:
             raise InputError(problems)
 
@@ -121,7 +127,13 @@ def _client(config: PacsConfig) -> Any:
         return send(*args, **kwargs)
 
     session.request = request  # type: ignore[method-assign]
-    return DICOMwebClient(url=config.url.rstrip("/"), session=session)
+    client = DICOMwebClient(url=config.url.rstrip("/"), session=session)
+    client.set_http_retry_params(
+        retry=config.max_attempts > 1,
+        max_attempts=config.max_attempts,
+        wait_exponential_multiplier=500,
+    )
+    return client
 
 
 @contextmanager
@@ -226,8 +238,12 @@ def pull_series(config: PacsConfig, study_uid: str, series_uid: str, folder: Pat
     """
     client = _client(config)
     with _errors(config, f"retrieval of series {series_uid}"):
+        # In the transfer syntax stored (``*``): a server need not transcode (Orthanc
+        # cannot transcode JPEG 2000), and pydicom decodes what netlm reads.
         instances = client.retrieve_series(
-            study_instance_uid=study_uid, series_instance_uid=series_uid
+            study_instance_uid=study_uid,
+            series_instance_uid=series_uid,
+            media_types=(("application/dicom", "*"),),
         )
     if not instances:
         raise PacsError(f"{config.url}: series {series_uid} of study {study_uid} has no instance")

@@ -1,0 +1,390 @@
+"""PACS -> pull -> dose -> SEG + RT Dose + SR + PDF pushed back, against a real Orthanc.
+
+The bundled abdominal CT and a 90Y PET synthesised from the liver phantom
+(Bq/mL, decay-corrected to the series start 24 h after the implant, with the
+administration time and the 90Y half-life) are stored in one study by STOW-RS
+(``netlm pacs push``), found by QIDO-RS and retrieved by WADO-RS.  Known truth:
+the dose by local deposition, D = a·C/ρ for the phantom's activity at implant.
+The results sent back are queried from Orthanc, retrieved again and read with
+highdicom/pydicom; each must reference the PET series and its Frame of
+Reference, hold the VOIs and statistics computed, and pass dciodvfy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from conftest import SHARED
+from netlm.cli import main
+from netlm.errors import InputError
+from netlm.imaging.io import read_image, write_image
+from netlm.imaging.pdf import read_encapsulated_pdf
+from netlm.imaging.rtdose import RT_DOSE_STORAGE
+from netlm.imaging.sr import MEASUREMENT_CODES
+from netlm.pacs import PacsConfig, PacsError, find_series, find_studies, pull_series
+from netlm.pacs.workflow import pull_for_dose
+from netlm.sirt.physics import Physics
+from netlm.voxel.phantom import Phantom, liver_phantom
+
+from .conftest import TEST_USER
+
+CT_DICOM = SHARED / "data" / "abdomen-ct" / "ct-dicom"
+PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
+PHYSICS = Physics()
+HALF_LIFE_H = PHYSICS.y90_half_life_h
+IMPLANT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+DCIODVFY = shutil.which("dciodvfy")
+PATIENT = "NETLM-PACS-1"
+NK = 48  # slices of the phantom below (shape_ijk[2])
+
+
+def _dicom_time(moment: dt.datetime) -> tuple[str, str]:
+    return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S")
+
+
+def _study_attributes(ds: Dataset, study: str) -> None:
+    ds.PatientID, ds.PatientName = PATIENT, "Pacs^Test"
+    ds.PatientBirthDate, ds.PatientSex = "19600101", "F"
+    ds.StudyInstanceUID, ds.StudyID, ds.AccessionNumber = study, "1", "ACC-PACS-1"
+    ds.StudyDate, ds.StudyTime = _dicom_time(IMPLANT)
+    ds.ReferringPhysicianName = ""
+
+
+def _ct_series(folder: Path, study: str) -> Path:
+    """The bundled CT, in ``study``."""
+    folder.mkdir(parents=True)
+    series = generate_uid()
+    for file in sorted(CT_DICOM.iterdir()):
+        ds = pydicom.dcmread(file)
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.SeriesInstanceUID = series
+        _study_attributes(ds, study)
+        ds.save_as(folder / f"{file.name}.dcm")
+    return folder
+
+
+def _pet_series(folder: Path, phantom: Phantom, study: str, *, delay_h: float = 24.0) -> Path:
+    """A 90Y PET of the phantom ``delay_h`` after the implant (values decay-corrected to START)."""
+    folder.mkdir(parents=True)
+    scan = IMPLANT + dt.timedelta(hours=delay_h)
+    values = np.asarray(phantom.activity.array, dtype=np.float64) * 2.0 ** (-delay_h / HALF_LIFE_H)
+    volume = phantom.activity
+    series, frame = generate_uid(), generate_uid()
+    for k in range(values.shape[0]):
+        ds = Dataset()
+        _study_attributes(ds, study)
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "PT", 7, k + 1
+        ds.SeriesDescription = "90Y PET"
+        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
+        ds.ImagePositionPatient = [
+            volume.origin_mm[0],
+            volume.origin_mm[1],
+            volume.origin_mm[2] + k * volume.spacing_mm[2],
+        ]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
+        ds.SliceThickness = volume.spacing_mm[2]
+        top = float(values[k].max())
+        slope = top / 60000.0 if top > 0 else 1.0
+        ds.RescaleSlope, ds.RescaleIntercept = slope, 0
+        ds.Units, ds.DecayCorrection = "BQML", "START"
+        ds.SeriesDate, ds.SeriesTime = _dicom_time(scan)
+        ds.AcquisitionDate, ds.AcquisitionTime = _dicom_time(scan)
+        ds.TimezoneOffsetFromUTC = "+0100"
+        info = Dataset()
+        info.Radiopharmaceutical = "Y-90 microspheres"
+        info.RadionuclideHalfLife = HALF_LIFE_H * 3600.0
+        info.RadiopharmaceuticalStartDateTime = IMPLANT.strftime("%Y%m%d%H%M%S")
+        ds.RadiopharmaceuticalInformationSequence = [info]
+        stored = np.rint(values[k] / slope).astype("<u2")
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows, ds.Columns = stored.shape
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = stored.tobytes()
+        ds.SOPClassUID, ds.SOPInstanceUID = PET_STORAGE, generate_uid()
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = PET_STORAGE
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta = meta
+        ds.save_as(folder / f"slice{k:03d}.dcm", enforce_file_format=True)
+    return folder
+
+
+def _dciodvfy_errors(path: Path) -> list[str]:
+    assert DCIODVFY is not None
+    done = subprocess.run(
+        [DCIODVFY, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    report = done.stdout + done.stderr
+    assert "Abort" not in report, report
+    return [line for line in report.splitlines() if line.startswith("Error")]
+
+
+@pytest.fixture(scope="module")
+def phantom() -> Phantom:
+    return liver_phantom(shape_ijk=(40, 32, 48), spacing_mm=(6.0, 6.0, 6.0), seed=0)
+
+
+@pytest.fixture(scope="module")
+def study(
+    orthanc: str, phantom: Phantom, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """CT and PET in one new study, stored in Orthanc with ``netlm pacs push``."""
+    folder = tmp_path_factory.mktemp("study")
+    uid = generate_uid()
+    ct = _ct_series(folder / "ct", uid)
+    pet = _pet_series(folder / "pet", phantom, uid)
+    url = f"{orthanc}/dicom-web"
+    assert main(["pacs", "push", "--url", url, str(ct), str(pet)]) == 0
+    masks = [
+        write_image(phantom.masks[k], folder / f"{v}.nii.gz")
+        for k, v in {"liver": "liver", "tumour_1": "tumour", "lung": "lung"}.items()
+    ]
+    pet_header = pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True)
+    return {
+        "url": url,
+        "uid": uid,
+        "ct": ct,
+        "pet": pet,
+        "masks": masks,
+        "pet_series": str(pet_header.SeriesInstanceUID),
+        "pet_frame": str(pet_header.FrameOfReferenceUID),
+    }
+
+
+def test_push_find_and_pull_round_trip(
+    study: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    url = study["url"]
+    assert main(["pacs", "find", "--url", url, "--patient-id", PATIENT, "-f", "json"]) == 0
+    studies = json.loads(capsys.readouterr().out)
+    assert [s["study_uid"] for s in studies] == [study["uid"]]
+    assert studies[0]["accession_number"] == "ACC-PACS-1"
+    assert main(["pacs", "find", "--url", url, "--study", study["uid"], "-f", "json"]) == 0
+    series = json.loads(capsys.readouterr().out)
+    assert sorted(s["modality"] for s in series) == ["CT", "PT"]
+    counts = {s["modality"]: s["number_of_instances"] for s in series}
+    assert counts == {"CT": len(list(study["ct"].iterdir())), "PT": NK}
+
+    ct_uid = next(s["series_uid"] for s in series if s["modality"] == "CT")
+    args = ["pacs", "pull", "--url", url, "--study", study["uid"], "--modality", "CT"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    pulled = read_image(tmp_path / ct_uid)
+    original = read_image(study["ct"])
+    assert pulled.same_grid(original)
+    np.testing.assert_array_equal(pulled.array, original.array)
+
+
+def test_dose_from_the_pacs_and_results_sent_back(
+    study: dict[str, Any], phantom: Phantom, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    out = tmp_path / "dose"
+    args = ["dose", "images", "--pacs", study["url"], "--study", study["uid"], "--out", str(out)]
+    args += [a for m in study["masks"] for a in ("--masks", str(m))]
+    assert main([*args, "--push", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+
+    # The dose is the implant's (PET 24 h later, decay-corrected to its start).
+    liver = np.asarray(phantom.masks["liver"].array, dtype=bool)
+    truth = float(np.asarray(phantom.activity.array, dtype=np.float64)[liver].mean())
+    truth *= PHYSICS.dose_constant_gy_kg_per_gbq / 1e6 / PHYSICS.tissue_density_g_per_ml
+    assert document["vois"]["liver"]["mean_gy"] == pytest.approx(truth, rel=1e-3)
+    assert (out / "pacs" / f"activity-{study['pet_series']}").is_dir()
+
+    config = PacsConfig(url=study["url"])
+    found = {s.modality: s for s in find_series(config, study["uid"])}
+    assert set(found) == {"CT", "PT", "RTDOSE", "SEG", "SR", "DOC"}
+    back: dict[str, Path] = {}
+    for modality in ("RTDOSE", "SEG", "SR", "DOC"):
+        files = pull_series(config, study["uid"], found[modality].series_uid, tmp_path / modality)
+        assert len(files) == 1
+        back[modality] = files[0]
+        if DCIODVFY is not None:
+            errors = _dciodvfy_errors(files[0])
+            assert not errors, (modality, errors)
+    pet_uids = [
+        str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
+        for f in sorted(study["pet"].iterdir())
+    ]
+
+    # RT Dose: the PET's frame and study, no RT Plan that does not exist.
+    rtdose = pydicom.dcmread(back["RTDOSE"])
+    assert rtdose.SOPClassUID == RT_DOSE_STORAGE
+    assert rtdose.FrameOfReferenceUID == study["pet_frame"]
+    assert "ReferencedRTPlanSequence" not in rtdose
+
+    # SEG: one segment per VOI, each equal to its mask, on the PET's slices and frame.
+    seg = hd.seg.segread(back["SEG"])
+    assert seg.FrameOfReferenceUID == study["pet_frame"]
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == study["pet_series"]
+    labels = {seg.get_segment_description(n).segment_label: n for n in seg.segment_numbers}
+    assert set(labels) == set(document["vois"]) == {"liver", "tumour", "lung", "normal_liver"}
+    arrays = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=pet_uids, segment_numbers=[labels["liver"], labels["lung"]]
+    )
+    np.testing.assert_array_equal(arrays[..., 0] > 0, liver)
+    np.testing.assert_array_equal(
+        arrays[..., 1] > 0, np.asarray(phantom.masks["lung"].array, dtype=bool)
+    )
+    liver_type = seg.get_segment_description(labels["liver"]).segmented_property_type
+    assert (liver_type.value, liver_type.scheme_designator) == ("10200004", "SCT")
+
+    # SR: TID 1500, one volumetric group per VOI referencing its segment, values as computed.
+    sr = hd.sr.srread(back["SR"])
+    groups = sr.content.get_volumetric_roi_measurement_groups()
+    assert len(groups) == len(document["vois"])
+    for group in groups:
+        name = group.tracking_identifier
+        assert group.referenced_segment.referenced_sop_instance_uid == seg.SOPInstanceUID
+        assert group.referenced_segment.referenced_segment_numbers == [labels[name]]
+        means = group.get_measurements(name=codes.DCM.AbsorbedDose)
+        assert len(means) == 1 and means[0].unit.value == "Gy"
+        assert means[0].value == pytest.approx(document["vois"][name]["mean_gy"], rel=1e-6)
+        d90 = group.get_measurements(name=MEASUREMENT_CODES["d90_gy"][0])
+        assert d90[0].value == pytest.approx(document["vois"][name]["d90_gy"], rel=1e-6)
+    evidence = {
+        item.ReferencedSOPInstanceUID
+        for s in sr.CurrentRequestedProcedureEvidenceSequence
+        for series in s.ReferencedSeriesSequence
+        for item in series.ReferencedSOPSequence
+    }
+    assert {seg.SOPInstanceUID, rtdose.SOPInstanceUID, *pet_uids} <= evidence
+
+    # Encapsulated PDF: the report written, in the study, made from RT Dose, SEG and SR.
+    pdf = pydicom.dcmread(back["DOC"])
+    assert pdf.StudyInstanceUID == study["uid"] and pdf.PatientID == PATIENT
+    assert read_encapsulated_pdf(back["DOC"]) == (out / "dosimetry-report.pdf").read_bytes()
+    sources = {item.ReferencedSOPInstanceUID for item in pdf.SourceInstanceSequence}
+    assert sources == {rtdose.SOPInstanceUID, seg.SOPInstanceUID, sr.SOPInstanceUID}
+
+
+def test_several_activity_series_are_listed_not_picked(
+    orthanc: str, phantom: Phantom, tmp_path: Path
+) -> None:
+    uid = generate_uid()
+    first = _pet_series(tmp_path / "a", phantom, uid)
+    second = _pet_series(tmp_path / "b", phantom, uid, delay_h=48.0)
+    url = f"{orthanc}/dicom-web"
+    assert main(["pacs", "push", "--url", url, str(first), str(second)]) == 0
+    config = PacsConfig(url=url)
+    with pytest.raises(InputError) as caught:
+        pull_for_dose(config, uid, tmp_path / "work")
+    assert caught.value.fields == ["activity_series"]
+    assert "2 PT series" in str(caught.value.problems)
+    chosen = str(pydicom.dcmread(next(second.iterdir())).SeriesInstanceUID)
+    pulled = pull_for_dose(config, uid, tmp_path / "work", activity_series=chosen)
+    assert len(list(pulled.activity.iterdir())) == NK
+    with pytest.raises(InputError, match="no series"):
+        pull_for_dose(config, uid, tmp_path / "work", activity_series=generate_uid())
+    with pytest.raises(InputError, match="no series of modality CT"):
+        pull_for_dose(config, uid, tmp_path / "work", activity_series=chosen, with_ct=True)
+
+
+def test_unreachable_pacs_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = PacsConfig(url="http://127.0.0.1:9/dicom-web", timeout_s=5, max_attempts=1)
+    with pytest.raises(PacsError, match=r"127\.0\.0\.1:9/dicom-web: study search failed"):
+        find_studies(config, patient_id="x")
+    args = ["pacs", "find", "--url", "http://127.0.0.1:9/dicom-web", "--patient-id", "x"]
+    assert main(args) == 2
+    assert "study search failed" in capsys.readouterr().err
+
+
+def test_unknown_study_and_missing_options_are_named(
+    orthanc: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{orthanc}/dicom-web"
+    base = ["dose", "images", "--out", str(tmp_path), "--masks", str(tmp_path / "m.nii.gz")]
+    assert main([*base, "--pacs", url]) == 2
+    assert "--study" in capsys.readouterr().err
+    assert main([*base, "--activity", str(tmp_path), "--push"]) == 2
+    assert "push" in capsys.readouterr().err
+    assert main([*base, "--pacs", url, "--study", generate_uid()]) == 2
+    assert "activity_series" in capsys.readouterr().err
+
+
+def test_basic_authentication(orthanc_with_user: str) -> None:
+    url = f"{orthanc_with_user}/dicom-web"
+    user, password = TEST_USER
+    assert find_studies(PacsConfig(url=url, username=user, password=password), patient_id="x") == []
+    wrong = PacsConfig(url=url, username=user, password="wrong", max_attempts=1)
+    with pytest.raises(PacsError, match="HTTP 401"):
+        find_studies(wrong, patient_id="x")
+    with pytest.raises(PacsError, match="HTTP 401"):
+        find_studies(PacsConfig(url=url, max_attempts=1), patient_id="x")
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    headers_seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).headers_seen.append(dict(self.headers))
+        body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/dicom+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_bearer_token_is_sent() -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+        assert find_studies(PacsConfig(url=url, token="t0ken"), accession_number="A1") == []
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _Recorder.headers_seen[-1]["Authorization"] == "Bearer t0ken"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"url": "ftp://pacs"}, "pacs.url"),
+        ({"url": "http://pacs", "token": "t", "username": "u", "password": "p"}, "pacs.token"),
+        ({"url": "http://pacs", "username": "u"}, "pacs.password"),
+        ({"url": "http://pacs", "verify": Path("/no/such/ca.pem")}, "pacs.ca_bundle"),
+        ({"url": "http://pacs", "timeout_s": 0}, "pacs.timeout_s"),
+        ({"url": "http://pacs", "max_attempts": 0}, "pacs.max_attempts"),
+    ],
+)
+def test_bad_connection_settings_are_named(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        PacsConfig(**kwargs)
+    assert caught.value.fields == [field]
+
+
+def test_insecure_and_a_ca_bundle_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    args = ["pacs", "find", "--url", "https://pacs", "--patient-id", "x", "--insecure"]
+    assert main([*args, "--ca-bundle", str(bundle)]) == 2
+    assert "insecure" in capsys.readouterr().err
