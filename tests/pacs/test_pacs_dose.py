@@ -12,11 +12,8 @@ Reference, hold the VOIs and statistics computed, and pass dciodvfy.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import json
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,11 +22,9 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sr.codedict import codes
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
-from conftest import SHARED
 from netlm.cli import main
 from netlm.errors import InputError
 from netlm.imaging.io import read_image, write_image
@@ -38,108 +33,24 @@ from netlm.imaging.rtdose import RT_DOSE_STORAGE
 from netlm.imaging.sr import MEASUREMENT_CODES
 from netlm.pacs import PacsConfig, PacsError, find_series, find_studies, pull_series
 from netlm.pacs.workflow import pull_for_dose
-from netlm.sirt.physics import Physics
 from netlm.voxel.phantom import Phantom, liver_phantom
 
 from .conftest import TEST_USER
-
-CT_DICOM = SHARED / "data" / "abdomen-ct" / "ct-dicom"
-PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
-PHYSICS = Physics()
-HALF_LIFE_H = PHYSICS.y90_half_life_h
-IMPLANT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-DCIODVFY = shutil.which("dciodvfy")
-PATIENT = "NETLM-PACS-1"
-NK = 48  # slices of the phantom below (shape_ijk[2])
-
-
-def _dicom_time(moment: dt.datetime) -> tuple[str, str]:
-    return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S")
-
-
-def _study_attributes(ds: Dataset, study: str) -> None:
-    ds.PatientID, ds.PatientName = PATIENT, "Pacs^Test"
-    ds.PatientBirthDate, ds.PatientSex = "19600101", "F"
-    ds.StudyInstanceUID, ds.StudyID, ds.AccessionNumber = study, "1", "ACC-PACS-1"
-    ds.StudyDate, ds.StudyTime = _dicom_time(IMPLANT)
-    ds.ReferringPhysicianName = ""
-
-
-def _ct_series(folder: Path, study: str) -> Path:
-    """The bundled CT, in ``study``."""
-    folder.mkdir(parents=True)
-    series = generate_uid()
-    for file in sorted(CT_DICOM.iterdir()):
-        ds = pydicom.dcmread(file)
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID = series
-        _study_attributes(ds, study)
-        ds.save_as(folder / f"{file.name}.dcm")
-    return folder
-
-
-def _pet_series(folder: Path, phantom: Phantom, study: str, *, delay_h: float = 24.0) -> Path:
-    """A 90Y PET of the phantom ``delay_h`` after the implant (values decay-corrected to START)."""
-    folder.mkdir(parents=True)
-    scan = IMPLANT + dt.timedelta(hours=delay_h)
-    values = np.asarray(phantom.activity.array, dtype=np.float64) * 2.0 ** (-delay_h / HALF_LIFE_H)
-    volume = phantom.activity
-    series, frame = generate_uid(), generate_uid()
-    for k in range(values.shape[0]):
-        ds = Dataset()
-        _study_attributes(ds, study)
-        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "PT", 7, k + 1
-        ds.SeriesDescription = "90Y PET"
-        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
-        ds.ImagePositionPatient = [
-            volume.origin_mm[0],
-            volume.origin_mm[1],
-            volume.origin_mm[2] + k * volume.spacing_mm[2],
-        ]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
-        ds.SliceThickness = volume.spacing_mm[2]
-        top = float(values[k].max())
-        slope = top / 60000.0 if top > 0 else 1.0
-        ds.RescaleSlope, ds.RescaleIntercept = slope, 0
-        ds.Units, ds.DecayCorrection = "BQML", "START"
-        ds.SeriesDate, ds.SeriesTime = _dicom_time(scan)
-        ds.AcquisitionDate, ds.AcquisitionTime = _dicom_time(scan)
-        ds.TimezoneOffsetFromUTC = "+0100"
-        info = Dataset()
-        info.Radiopharmaceutical = "Y-90 microspheres"
-        info.RadionuclideHalfLife = HALF_LIFE_H * 3600.0
-        info.RadiopharmaceuticalStartDateTime = IMPLANT.strftime("%Y%m%d%H%M%S")
-        ds.RadiopharmaceuticalInformationSequence = [info]
-        stored = np.rint(values[k] / slope).astype("<u2")
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = stored.tobytes()
-        ds.SOPClassUID, ds.SOPInstanceUID = PET_STORAGE, generate_uid()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = PET_STORAGE
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
-        ds.save_as(folder / f"slice{k:03d}.dcm", enforce_file_format=True)
-    return folder
-
-
-def _dciodvfy_errors(path: Path) -> list[str]:
-    assert DCIODVFY is not None
-    done = subprocess.run(
-        [DCIODVFY, str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
-    report = done.stdout + done.stderr
-    assert "Abort" not in report, report
-    return [line for line in report.splitlines() if line.startswith("Error")]
+from .series import (
+    DCIODVFY,
+    NK,
+    PATIENT,
+    PHANTOM_SHAPE,
+    PHYSICS,
+    ct_series,
+    dciodvfy_errors,
+    pet_series,
+)
 
 
 @pytest.fixture(scope="module")
 def phantom() -> Phantom:
-    return liver_phantom(shape_ijk=(40, 32, 48), spacing_mm=(6.0, 6.0, 6.0), seed=0)
+    return liver_phantom(shape_ijk=PHANTOM_SHAPE, spacing_mm=(6.0, 6.0, 6.0), seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +60,8 @@ def study(
     """CT and PET in one new study, stored in Orthanc with ``netlm pacs push``."""
     folder = tmp_path_factory.mktemp("study")
     uid = generate_uid()
-    ct = _ct_series(folder / "ct", uid)
-    pet = _pet_series(folder / "pet", phantom, uid)
+    ct = ct_series(folder / "ct", uid)
+    pet = pet_series(folder / "pet", phantom, uid)
     url = f"{orthanc}/dicom-web"
     assert main(["pacs", "push", "--url", url, str(ct), str(pet)]) == 0
     masks = [
@@ -219,7 +130,7 @@ def test_dose_from_the_pacs_and_results_sent_back(
         assert len(files) == 1
         back[modality] = files[0]
         if DCIODVFY is not None:
-            errors = _dciodvfy_errors(files[0])
+            errors = dciodvfy_errors(files[0])
             assert not errors, (modality, errors)
     pet_uids = [
         str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID)
@@ -281,8 +192,8 @@ def test_several_activity_series_are_listed_not_picked(
     orthanc: str, phantom: Phantom, tmp_path: Path
 ) -> None:
     uid = generate_uid()
-    first = _pet_series(tmp_path / "a", phantom, uid)
-    second = _pet_series(tmp_path / "b", phantom, uid, delay_h=48.0)
+    first = pet_series(tmp_path / "a", phantom, uid)
+    second = pet_series(tmp_path / "b", phantom, uid, delay_h=48.0)
     url = f"{orthanc}/dicom-web"
     assert main(["pacs", "push", "--url", url, str(first), str(second)]) == 0
     config = PacsConfig(url=url)

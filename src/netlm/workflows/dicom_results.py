@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import pydicom
 
-from netlm.errors import InputError
+from netlm.errors import InputError, NetlmError
 from netlm.workflows.dose import DoseResult
 
 __all__ = ["DICOM_RESULTS", "dosimetry_report_html", "write_dicom_results"]
@@ -103,7 +103,7 @@ def write_dicom_results(result: DoseResult, activity_series: Path, out: Path) ->
         raise InputError([("out", f"{out} holds no rtdose.dcm; compute the dose into it first")])
     try:
         sources = read_source_series(activity_series)
-    except Exception as error:  # an unreadable or non-DICOM activity image
+    except NetlmError as error:  # a non-DICOM activity image
         raise InputError(
             [("activity", f"DICOM results need a DICOM activity series: {error}")]
         ) from None
