@@ -25,6 +25,7 @@ import pytest
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
+import netlm
 from netlm.cli import main
 from netlm.errors import InputError
 from netlm.imaging.io import read_image, write_image
@@ -90,7 +91,8 @@ def test_push_find_and_pull_round_trip(
     assert [s["study_uid"] for s in studies] == [study["uid"]]
     assert studies[0]["accession_number"] == "ACC-PACS-1"
     assert main(["pacs", "find", "--url", url, "--study", study["uid"], "-f", "json"]) == 0
-    series = json.loads(capsys.readouterr().out)
+    # Other tests add results to the study: only the pushed images count here.
+    series = [s for s in json.loads(capsys.readouterr().out) if s["modality"] in ("CT", "PT")]
     assert sorted(s["modality"] for s in series) == ["CT", "PT"]
     counts = {s["modality"]: s["number_of_instances"] for s in series}
     assert counts == {"CT": len(list(study["ct"].iterdir())), "PT": NK}
@@ -111,6 +113,8 @@ def test_dose_from_the_pacs_and_results_sent_back(
     out = tmp_path / "dose"
     args = ["dose", "images", "--pacs", study["url"], "--study", study["uid"], "--out", str(out)]
     args += [a for m in study["masks"] for a in ("--masks", str(m))]
+    config = PacsConfig(url=study["url"])
+    before = {s.series_uid for s in find_series(config, study["uid"])}
     assert main([*args, "--push", "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
 
@@ -121,9 +125,9 @@ def test_dose_from_the_pacs_and_results_sent_back(
     assert document["vois"]["liver"]["mean_gy"] == pytest.approx(truth, rel=1e-3)
     assert (out / "pacs" / f"activity-{study['pet_series']}").is_dir()
 
-    config = PacsConfig(url=study["url"])
-    found = {s.modality: s for s in find_series(config, study["uid"])}
-    assert set(found) == {"CT", "PT", "RTDOSE", "SEG", "SR", "DOC"}
+    new = [s for s in find_series(config, study["uid"]) if s.series_uid not in before]
+    found = {s.modality: s for s in new}
+    assert len(new) == 4 and set(found) == {"RTDOSE", "SEG", "SR", "DOC"}
     back: dict[str, Path] = {}
     for modality in ("RTDOSE", "SEG", "SR", "DOC"):
         files = pull_series(config, study["uid"], found[modality].series_uid, tmp_path / modality)
@@ -299,3 +303,30 @@ def test_insecure_and_a_ca_bundle_exclude_each_other(
     args = ["pacs", "find", "--url", "https://pacs", "--patient-id", "x", "--insecure"]
     assert main([*args, "--ca-bundle", str(bundle)]) == 2
     assert "insecure" in capsys.readouterr().err
+
+
+def test_board_summary_pdf_is_sent_to_the_study(
+    study: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Path(netlm.__file__).parent / "examples" / "case-oligometastatic.yaml"
+    pdf = tmp_path / "board.pdf"
+    assert main(["assess", str(case), "--pdf", str(pdf)]) == 0
+    url = study["url"]
+    kept = tmp_path / "board-pdf.dcm"
+    args = ["pacs", "push-pdf", "--url", url, str(pdf), "--study", study["uid"]]
+    assert main([*args, "--title", "Tumour board summary", "--out", str(kept)]) == 0
+    docs = [s for s in find_series(PacsConfig(url=url), study["uid"], modality="DOC")]
+    titles = {}
+    for s in docs:
+        (back,) = pull_series(
+            PacsConfig(url=url), study["uid"], s.series_uid, tmp_path / s.series_uid
+        )
+        ds = pydicom.dcmread(back)
+        titles[str(ds.DocumentTitle)] = back
+        assert ds.PatientID == PATIENT and ds.AccessionNumber == "ACC-PACS-1"
+    assert read_encapsulated_pdf(titles["Tumour board summary"]) == pdf.read_bytes()
+    if DCIODVFY is not None:
+        assert not dciodvfy_errors(kept)
+    capsys.readouterr()
+    assert main([*args[:-1], generate_uid()]) == 2
+    assert "has no study" in capsys.readouterr().err

@@ -171,3 +171,39 @@ def push_command(
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"stored {len(stored)} instances at {url}")
+
+
+@pacs_app.command("push-pdf")
+def push_pdf_command(
+    url: Url,
+    pdf: Annotated[Path, typer.Argument(help="PDF report (e.g. netlm board --pdf).")],
+    study: Annotated[str, typer.Option(help="Study Instance UID the report belongs to.")],
+    title: Annotated[str, typer.Option(help="Document Title.")] = "netlm report",
+    out: Annotated[
+        Path | None, typer.Option(help="Also keep the Encapsulated PDF file here.")
+    ] = None,
+    token: Token = None,
+    user: User = None,
+    password: Password = None,
+    insecure: Insecure = False,
+    ca_bundle: CaBundle = None,
+) -> None:
+    """Send a PDF report (board summary, dosimetry) to a study as Encapsulated PDF (STOW-RS)."""
+    import tempfile
+
+    from netlm.imaging.pdf import write_encapsulated_pdf
+    from netlm.pacs import push_files
+    from netlm.pacs.client import study_attributes
+
+    try:
+        config = pacs_config(url, token, user, password, insecure, ca_bundle)
+        if not pdf.is_file():
+            raise InputError([("pdf", f"{pdf}: no such file")])
+        attributes = study_attributes(config, study)
+        with tempfile.TemporaryDirectory() as folder:
+            target = out or Path(folder) / "report-pdf.dcm"
+            write_encapsulated_pdf(pdf, target, study=attributes, title=title)
+            stored = push_files(config, [target])
+    except NetlmError as exc:
+        raise fail(exc) from None
+    typer.echo(f"stored {len(stored)} Encapsulated PDF in study {study} at {url}")

@@ -47,7 +47,8 @@ def write_encapsulated_pdf(
     pdf: str | Path,
     path: str | Path,
     *,
-    sources: Sequence[Dataset],
+    sources: Sequence[Dataset] = (),
+    study: Dataset | None = None,
     title: str,
     series_number: int = 4,
     content_time: dt.datetime | None = None,
@@ -64,6 +65,10 @@ def write_encapsulated_pdf(
         Instances the report was made from (RT Dose, SEG, SR...), all of one
         study: patient and study are copied from the first, and every one is
         listed in the Source Instance Sequence.
+    study
+        Patient and study attributes (e.g. a QIDO-RS study result) for a
+        report made from no DICOM instance, such as the tumour-board summary;
+        with ``sources``, it must be their study.
     title
         Document Title.
     series_number
@@ -74,17 +79,17 @@ def write_encapsulated_pdf(
     Raises
     ------
     ImagingError
-        Not a PDF, no source, sources of several studies.
+        Not a PDF, neither sources nor study, sources of several studies.
     """
     data = Path(pdf).read_bytes()
     if not data.startswith(b"%PDF-"):
         raise ImagingError(f"{pdf}: is not a PDF file")
-    if not sources:
-        raise ImagingError("write_encapsulated_pdf: give the instances the report is made from")
-    studies = {str(s.get("StudyInstanceUID", "")) for s in sources}
+    if not sources and study is None:
+        raise ImagingError("write_encapsulated_pdf: give the source instances or the study")
+    studies = {str(s.get("StudyInstanceUID", "")) for s in (*sources, *([study] if study else []))}
     if len(studies) != 1 or "" in studies:
         raise ImagingError(f"write_encapsulated_pdf: the sources are of studies {sorted(studies)}")
-    first = sources[0]
+    first = study if study is not None else sources[0]
     now = content_time or dt.datetime.now(dt.UTC).astimezone()
 
     ds = Dataset()
@@ -122,7 +127,8 @@ def write_encapsulated_pdf(
         item.ReferencedSOPClassUID = source.SOPClassUID
         item.ReferencedSOPInstanceUID = source.SOPInstanceUID
         references.append(item)
-    ds.SourceInstanceSequence = references
+    if references:
+        ds.SourceInstanceSequence = references
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
     # Odd lengths are padded with a NUL; the length attribute keeps the PDF's own.
     ds.EncapsulatedDocumentLength = len(data)

@@ -30,6 +30,7 @@ __all__ = [
     "find_studies",
     "pull_series",
     "push_files",
+    "study_attributes",
 ]
 
 
@@ -190,6 +191,23 @@ def find_studies(
         )
         for ds in _datasets(found)
     ]
+
+
+def study_attributes(config: PacsConfig, study_uid: str) -> Dataset:
+    """Patient and study attributes of one study (QIDO-RS), for objects made in it.
+
+    Raises
+    ------
+    InputError
+        (``study``) The PACS has no such study.
+    """
+    client = _client(config)
+    with _errors(config, f"search of study {study_uid}"):
+        found = client.search_for_studies(search_filters={"StudyInstanceUID": study_uid})
+    matches = [ds for ds in _datasets(found) if _text(ds, "StudyInstanceUID") == study_uid]
+    if not matches:
+        raise InputError([("study", f"{config.url} has no study {study_uid}")])
+    return matches[0]
 
 
 def find_series(
