@@ -22,6 +22,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+import yaml
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
@@ -330,3 +331,43 @@ def test_board_summary_pdf_is_sent_to_the_study(
     capsys.readouterr()
     assert main([*args[:-1], generate_uid()]) == 2
     assert "has no study" in capsys.readouterr().err
+
+
+def test_the_seg_sent_back_serves_as_the_masks_of_a_new_dose(
+    study: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, uid = study["url"], study["uid"]
+    first = ["dose", "images", "--pacs", url, "--study", uid, "--out", str(tmp_path / "a")]
+    first += [a for m in study["masks"] for a in ("--masks", str(m))]
+    assert main([*first, "--push", "--format", "json"]) == 0
+    expected = json.loads(capsys.readouterr().out)["vois"]
+    segs = find_series(PacsConfig(url=url), uid, modality="SEG")
+    assert segs
+    seg_uid = segs[-1].series_uid
+    args = ["dose", "images", "--pacs", url, "--study", uid, "--out", str(tmp_path / "b")]
+    args += ["--activity-series", study["pet_series"], "--mask-series", seg_uid]
+    assert main([*args, "--format", "json"]) == 0
+    vois = json.loads(capsys.readouterr().out)["vois"]
+    # Every VOI of the SEG comes back with the same voxels and dose.
+    for name in ("liver", "tumour", "lung"):
+        assert vois[name]["voxel_count"] == expected[name]["voxel_count"]
+        assert vois[name]["mean_gy"] == pytest.approx(expected[name]["mean_gy"], rel=1e-9)
+
+
+def test_workup_pulls_its_spect_like_a_local_folder(
+    study: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [a for m in study["masks"] for a in ("--masks", str(m))]
+    common += ["--liver", "liver", "--tumour", "tumour", "--lung", "lung"]
+    common += ["--tumour-dose-gy", "150"]
+    local, pulled = tmp_path / "local.yaml", tmp_path / "pulled.yaml"
+    assert main(["workup", "--spect", str(study["pet"]), *common, "--out", str(local)]) == 0
+    url, uid = study["url"], study["uid"]
+    args = ["workup", "--pacs", url, "--study", uid, "--spect-series", study["pet_series"]]
+    assert main([*args, *common, "--out", str(pulled), "--work-dir", str(tmp_path / "w")]) == 0
+    assert (tmp_path / "w" / f"activity-{study['pet_series']}").is_dir()
+    assert yaml.safe_load(pulled.read_text()) == yaml.safe_load(local.read_text())
+    # The study's one NM series is looked for by default; there is none.
+    capsys.readouterr()
+    assert main([*args[:5], *common, "--out", str(pulled)]) == 2
+    assert "no series of modality NM" in capsys.readouterr().err

@@ -315,8 +315,10 @@ def kernel_command(
 
 
 def workup_command(
-    spect: Annotated[Path, typer.Option(help="99mTc-MAA SPECT (counts).")],
-    masks: Annotated[list[Path], typer.Option(help="Mask files; repeat.")],
+    spect: Annotated[
+        Path | None, typer.Option(help="99mTc-MAA SPECT (counts); or --pacs and --study.")
+    ] = None,
+    masks: Annotated[list[Path] | None, typer.Option(help="Mask files; repeat.")] = None,
     liver: Annotated[str, typer.Option(help="Name of the liver mask.")] = "liver",
     tumour: Annotated[list[str] | None, typer.Option(help="Tumour mask names; repeat.")] = None,
     territory: Annotated[
@@ -337,8 +339,32 @@ def workup_command(
     ] = None,
     treatment_start: Annotated[str | None, typer.Option(help="ISO date-time with zone.")] = None,
     out: Annotated[Path, typer.Option(help="Plan file to write (YAML).")] = Path("plan.yaml"),
+    pacs: Annotated[
+        str | None, typer.Option(help="DICOMweb base URL to pull the series from (with --study).")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study Instance UID in the PACS.")] = None,
+    spect_series: Annotated[
+        str | None, typer.Option(help="PACS: the SPECT series' UID (default: the one NM series).")
+    ] = None,
+    ct_series: Annotated[str | None, typer.Option(help="PACS: a CT series' UID.")] = None,
+    mask_series: Annotated[
+        list[str] | None, typer.Option(help="PACS: a SEG/RTSTRUCT series' UID of VOIs; repeat.")
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(help="PACS: folder for the pulled series (default: beside --out)."),
+    ] = None,
+    pacs_token: _pacs.Token = None,
+    pacs_user: _pacs.User = None,
+    pacs_password: _pacs.Password = None,
+    pacs_insecure: _pacs.Insecure = False,
+    pacs_ca_bundle: _pacs.CaBundle = None,
 ) -> None:
-    """MAA SPECT/CT work-up: volumes, lung shunt, T:N -> a radioembolization plan file."""
+    """MAA SPECT/CT work-up: volumes, lung shunt, T:N -> a radioembolization plan file.
+
+    With --pacs and --study the SPECT (the study's one NM series, or
+    --spect-series), --ct-series and --mask-series are pulled into --work-dir first.
+    """
     from netlm.imaging.io import read_image
     from netlm.sirt.plan import plan_from_mapping
     from netlm.sirt.planner import solve
@@ -348,8 +374,36 @@ def workup_command(
     try:
         if device not in ("glass", "resin"):
             raise PlanError([("device", f"use glass or resin, not {device!r}")])
+        mask_files = list(masks or [])
+        if pacs is not None or study is not None:
+            from netlm.pacs.workflow import pull_for_dose
+
+            if pacs is None or study is None:
+                raise PlanError([("pacs", "give both --pacs URL and --study UID")])
+            if spect is not None:
+                raise PlanError([("spect", "give --spect or --pacs/--study, not both")])
+            config = _pacs.pacs_config(
+                pacs, pacs_token, pacs_user, pacs_password, pacs_insecure, pacs_ca_bundle
+            )
+            pulled = pull_for_dose(
+                config,
+                study,
+                work_dir or out.parent / f"pacs-{study}",
+                activity_series=spect_series,
+                activity_modality=None if spect_series else "NM",
+                ct_series=ct_series,
+                mask_series=tuple(mask_series or ()),
+            )
+            spect, ct = pulled.activity, ct if ct is not None else pulled.ct
+            mask_files.extend(pulled.masks)
+        elif spect_series or ct_series or mask_series:
+            raise PlanError([("pacs", "the --*-series options need --pacs and --study")])
+        if spect is None:
+            raise PlanError([("spect", "give --spect, or --pacs and --study")])
+        if not mask_files:
+            raise PlanError([("masks", "give --masks files or --mask-series")])
         image = read_image(spect)
-        found = load_masks(masks, image)
+        found = load_masks(mask_files, image)
 
         def get(name: str) -> Any:
             if name not in found:
