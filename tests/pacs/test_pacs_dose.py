@@ -13,6 +13,7 @@ Reference, hold the VOIs and statistics computed, and pass dciodvfy.
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import threading
 from pathlib import Path
@@ -42,6 +43,7 @@ from .series import (
     DCIODVFY,
     NK,
     PATIENT,
+    PET_STORAGE,
     PHANTOM_SHAPE,
     PHYSICS,
     ct_series,
@@ -371,3 +373,46 @@ def test_workup_pulls_its_spect_like_a_local_folder(
     capsys.readouterr()
     assert main([*args[:5], *common, "--out", str(pulled)]) == 2
     assert "no series of modality NM" in capsys.readouterr().err
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.HTTPServer:
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_server_cannot_choose_the_file_names(tmp_path: Path) -> None:
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = PET_STORAGE, "../../escaped"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3", "1.2.3.4"
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = PET_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    body = b"--xyz\r\nContent-Type: application/dicom\r\n\r\n" + buffer.getvalue()
+    body += b"\r\n--xyz--\r\n"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header(
+                "Content-Type", 'multipart/related; type="application/dicom"; boundary=xyz'
+            )
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = _serve(Handler)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+        with pytest.raises(PacsError, match="invalid SOP Instance UID"):
+            pull_series(PacsConfig(url=url), "1.2.3", "1.2.3.4", tmp_path / "in")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not list(tmp_path.rglob("*escaped*"))

@@ -18,6 +18,7 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import RE_VALID_UID
 
 from netlm.errors import InputError, NetlmError
 
@@ -273,7 +274,11 @@ def pull_series(config: PacsConfig, study_uid: str, series_uid: str, folder: Pat
                 f"{config.url}: asked for series {series_uid}, got an instance of "
                 f"{ds.get('SeriesInstanceUID')}"
             )
-        path = folder / f"{ds.SOPInstanceUID}.dcm"
+        instance_uid = str(ds.get("SOPInstanceUID", ""))
+        if len(instance_uid) > 64 or RE_VALID_UID.match(instance_uid) is None:
+            # The UID names the file: never let a server choose a path.
+            raise PacsError(f"{config.url}: an instance has an invalid SOP Instance UID")
+        path = folder / f"{instance_uid}.dcm"
         ds.save_as(path, enforce_file_format=True)
         written.append(path)
     return written
