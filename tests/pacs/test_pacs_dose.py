@@ -35,8 +35,8 @@ from netlm.imaging.pdf import read_encapsulated_pdf
 from netlm.imaging.rtdose import RT_DOSE_STORAGE
 from netlm.imaging.sr import MEASUREMENT_CODES
 from netlm.pacs import PacsConfig, PacsError, find_series, find_studies, pull_series
-from netlm.pacs.workflow import pull_for_dose
 from netlm.voxel.phantom import Phantom, liver_phantom
+from netlm.workflows.pacs import pull_for_dose
 
 from .conftest import TEST_USER
 from .series import (

@@ -175,7 +175,7 @@ def dose_images(
                 progress.add_task(text, total=None)
 
             if config is not None:
-                from netlm.pacs.workflow import pull_for_dose
+                from netlm.workflows.pacs import pull_for_dose
 
                 assert study is not None
                 step("pulling the series from the PACS")
@@ -376,7 +376,7 @@ def workup_command(
             raise PlanError([("device", f"use glass or resin, not {device!r}")])
         mask_files = list(masks or [])
         if pacs is not None or study is not None:
-            from netlm.pacs.workflow import pull_for_dose
+            from netlm.workflows.pacs import pull_for_dose
 
             if pacs is None or study is None:
                 raise PlanError([("pacs", "give both --pacs URL and --study UID")])
