@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 
 # System tools the tests use (Debian packages): dciodvfy (dicom3tools) validates RT Dose;
 # a PostgreSQL server for the registry tests; Chromium for the web-application tests;
-# pdftotext/pdftoppm (poppler-utils) and Pango (WeasyPrint) for the PDF reports.
+# pdftotext/pdftoppm (poppler-utils) and Pango (WeasyPrint) for the PDF reports;
+# Orthanc with its DICOMweb plugin, the PACS the tests/pacs tests start.
 need=""
 command -v dciodvfy >/dev/null 2>&1 || need="$need dicom3tools"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ] || need="$need orthanc"
+ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so >/dev/null 2>&1 || need="$need orthanc-dicomweb"
 command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"
 ldconfig -p 2>/dev/null | grep -q libpangoft2 || need="$need libpango-1.0-0 libpangoft2-1.0-0"
 fc-list 2>/dev/null | grep -qi dejavu || need="$need fonts-dejavu-core"

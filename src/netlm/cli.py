@@ -352,6 +352,10 @@ from netlm.commands.users import users_app  # noqa: E402 - after the root app
 
 app.add_typer(users_app, name="users")
 
+from netlm.commands.pacs import pacs_app  # noqa: E402 - after the root app
+
+app.add_typer(pacs_app, name="pacs")
+
 from netlm.commands.serve import serve_command  # noqa: E402 - after the root app
 
 app.command("serve")(serve_command)

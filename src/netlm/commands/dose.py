@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netlm.commands import pacs as _pacs
 from netlm.commands.common import OutputFormat, fail, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 
@@ -46,11 +47,15 @@ def _aware_time(name: str, text: str | None) -> dt.datetime | None:
 
 @dose_app.command("images")
 def dose_images(
-    activity: Annotated[Path, typer.Option(help="90Y PET or SPECT (DICOM folder, NIfTI, NRRD).")],
-    masks: Annotated[
-        list[Path], typer.Option(help="Mask files (.seg.nrrd, label map, SEG, RTSTRUCT); repeat.")
-    ],
     out: Annotated[Path, typer.Option(help="Output folder.")],
+    activity: Annotated[
+        Path | None,
+        typer.Option(help="90Y PET or SPECT (DICOM folder, NIfTI, NRRD); or --pacs and --study."),
+    ] = None,
+    masks: Annotated[
+        list[Path] | None,
+        typer.Option(help="Mask files (.seg.nrrd, label map, SEG, RTSTRUCT); repeat."),
+    ] = None,
     ct: Annotated[Path | None, typer.Option(help="CT for density (HU -> g/mL).")] = None,
     method: Annotated[str, typer.Option(help="ldm (local deposition) or dvk (kernel).")] = "ldm",
     activity_gbq: Annotated[
@@ -94,6 +99,42 @@ def dose_images(
             "(recorded in the outputs as an assumption).",
         ),
     ] = False,
+    dicom_results: Annotated[
+        bool,
+        typer.Option(
+            "--dicom-results",
+            help="Also write seg.dcm (VOIs), sr.dcm (TID 1500 statistics) and an Encapsulated "
+            "PDF report (DICOM activity only; implied by --push).",
+        ),
+    ] = False,
+    pacs: Annotated[
+        str | None,
+        typer.Option(help="DICOMweb base URL to pull the series from (with --study)."),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study Instance UID in the PACS.")] = None,
+    activity_series: Annotated[
+        str | None, typer.Option(help="PACS: the activity series' UID (default: the one PT/NM).")
+    ] = None,
+    activity_modality: Annotated[
+        str | None, typer.Option(help="PACS: the activity series' modality, PT or NM.")
+    ] = None,
+    ct_series: Annotated[
+        str | None, typer.Option(help="PACS: a CT series' UID for the density.")
+    ] = None,
+    mask_series: Annotated[
+        list[str] | None, typer.Option(help="PACS: a SEG/RTSTRUCT series' UID of VOIs; repeat.")
+    ] = None,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push", help="Send RT Dose, SEG, SR and the PDF report to the PACS (STOW-RS)."
+        ),
+    ] = False,
+    pacs_token: _pacs.Token = None,
+    pacs_user: _pacs.User = None,
+    pacs_password: _pacs.Password = None,
+    pacs_insecure: _pacs.Insecure = False,
+    pacs_ca_bundle: _pacs.CaBundle = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
@@ -102,20 +143,60 @@ def dose_images(
     implant time (DICOM: from its Decay Correction, series and administration
     times; NIfTI/NRRD: from the implant and scan times given), or scaled to the
     activity given at implant.
+
+    With --pacs and --study the activity series (and --ct-series,
+    --mask-series) are pulled into OUT/pacs/ first; --push sends the DICOM
+    results (RT Dose, SEG, SR, Encapsulated PDF) back to that PACS.
     """
     from netlm.workflows.dose import compute_dose
 
     try:
         implant = _aware_time("implant_time", implant_time)
         scan = _aware_time("scan_time", scan_time)
+        config = None
+        if pacs is not None or study is not None:
+            if pacs is None or study is None:
+                raise InputError([("pacs", "give both --pacs URL and --study UID")])
+            if activity is not None:
+                raise InputError([("activity", "give --activity or --pacs/--study, not both")])
+            config = _pacs.pacs_config(
+                pacs, pacs_token, pacs_user, pacs_password, pacs_insecure, pacs_ca_bundle
+            )
+        elif push:
+            raise InputError([("push", "--push needs --pacs and --study")])
+        elif activity is None:
+            raise InputError([("activity", "give --activity, or --pacs and --study")])
+        elif activity_series or activity_modality or ct_series or mask_series:
+            raise InputError([("pacs", "the --*-series options need --pacs and --study")])
+        mask_files: list[Path] = list(masks or [])
         with _progress() as progress:
 
             def step(text: str) -> None:
                 progress.add_task(text, total=None)
 
-            document = compute_dose(
+            if config is not None:
+                from netlm.workflows.pacs import pull_for_dose
+
+                assert study is not None
+                step("pulling the series from the PACS")
+                pulled = pull_for_dose(
+                    config,
+                    study,
+                    out / "pacs",
+                    activity_series=activity_series,
+                    activity_modality=activity_modality,
+                    ct_series=ct_series,
+                    mask_series=tuple(mask_series or ()),
+                )
+                activity = pulled.activity
+                ct = ct if ct is not None else pulled.ct
+                mask_files.extend(pulled.masks)
+            assert activity is not None
+            if not mask_files:
+                raise InputError([("masks", "give --masks files or --mask-series")])
+            result = compute_dose(
                 activity,
-                masks,
+                mask_files,
                 out,
                 ct_path=ct,
                 method=method,
@@ -128,7 +209,20 @@ def dose_images(
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 progress=step,
-            ).document
+            )
+            document = result.document
+            sent: list[str] = []
+            if dicom_results or push:
+                from netlm.workflows.dicom_results import write_dicom_results
+
+                step("writing SEG, SR and the Encapsulated PDF")
+                files = write_dicom_results(result, activity, out)
+                if push:
+                    from netlm.pacs import push_files
+
+                    assert config is not None
+                    step("sending the results to the PACS")
+                    sent = push_files(config, files)
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is OutputFormat.json:
@@ -150,6 +244,8 @@ def dose_images(
         )
     Console(width=120).print(table)
     typer.echo(f"written to {out.resolve()}")
+    if sent:
+        typer.echo(f"sent {len(sent)} instances to {pacs}")
 
 
 def kernel_command(
@@ -219,8 +315,10 @@ def kernel_command(
 
 
 def workup_command(
-    spect: Annotated[Path, typer.Option(help="99mTc-MAA SPECT (counts).")],
-    masks: Annotated[list[Path], typer.Option(help="Mask files; repeat.")],
+    spect: Annotated[
+        Path | None, typer.Option(help="99mTc-MAA SPECT (counts); or --pacs and --study.")
+    ] = None,
+    masks: Annotated[list[Path] | None, typer.Option(help="Mask files; repeat.")] = None,
     liver: Annotated[str, typer.Option(help="Name of the liver mask.")] = "liver",
     tumour: Annotated[list[str] | None, typer.Option(help="Tumour mask names; repeat.")] = None,
     territory: Annotated[
@@ -252,11 +350,33 @@ def workup_command(
         Path | None,
         typer.Option("--profile", "-p", help="Rule profile for the check solve (default: netlm)."),
     ] = None,
+    pacs: Annotated[
+        str | None, typer.Option(help="DICOMweb base URL to pull the series from (with --study).")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study Instance UID in the PACS.")] = None,
+    spect_series: Annotated[
+        str | None, typer.Option(help="PACS: the SPECT series' UID (default: the one NM series).")
+    ] = None,
+    ct_series: Annotated[str | None, typer.Option(help="PACS: a CT series' UID.")] = None,
+    mask_series: Annotated[
+        list[str] | None, typer.Option(help="PACS: a SEG/RTSTRUCT series' UID of VOIs; repeat.")
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(help="PACS: folder for the pulled series (default: beside --out)."),
+    ] = None,
+    pacs_token: _pacs.Token = None,
+    pacs_user: _pacs.User = None,
+    pacs_password: _pacs.Password = None,
+    pacs_insecure: _pacs.Insecure = False,
+    pacs_ca_bundle: _pacs.CaBundle = None,
 ) -> None:
     """MAA SPECT/CT work-up: volumes, lung shunt, T:N -> a radioembolization plan file.
 
     A lung VOI outside a plausible volume (1-10 L, lungs partly in the field of
-    view) is refused.
+    view) is refused.  With --pacs and --study the SPECT (the study's one NM
+    series, or --spect-series), --ct-series and --mask-series are pulled into
+    --work-dir first.
     """
     from netlm.eligibility.profile import default_profile, load_profile
     from netlm.imaging.io import read_image
@@ -268,8 +388,36 @@ def workup_command(
     try:
         if device not in ("glass", "resin"):
             raise PlanError([("device", f"use glass or resin, not {device!r}")])
+        mask_files = list(masks or [])
+        if pacs is not None or study is not None:
+            from netlm.workflows.pacs import pull_for_dose
+
+            if pacs is None or study is None:
+                raise PlanError([("pacs", "give both --pacs URL and --study UID")])
+            if spect is not None:
+                raise PlanError([("spect", "give --spect or --pacs/--study, not both")])
+            config = _pacs.pacs_config(
+                pacs, pacs_token, pacs_user, pacs_password, pacs_insecure, pacs_ca_bundle
+            )
+            pulled = pull_for_dose(
+                config,
+                study,
+                work_dir or out.parent / f"pacs-{study}",
+                activity_series=spect_series,
+                activity_modality=None if spect_series else "NM",
+                ct_series=ct_series,
+                mask_series=tuple(mask_series or ()),
+            )
+            spect, ct = pulled.activity, ct if ct is not None else pulled.ct
+            mask_files.extend(pulled.masks)
+        elif spect_series or ct_series or mask_series:
+            raise PlanError([("pacs", "the --*-series options need --pacs and --study")])
+        if spect is None:
+            raise PlanError([("spect", "give --spect, or --pacs and --study")])
+        if not mask_files:
+            raise PlanError([("masks", "give --masks files or --mask-series")])
         image = read_image(spect)
-        found = load_masks(masks, image)
+        found = load_masks(mask_files, image)
 
         def get(name: str) -> Any:
             if name not in found:

@@ -1,0 +1,124 @@
+"""The DICOM results of a dose, for a PACS: SEG, SR and an Encapsulated PDF beside the RT Dose.
+
+:func:`write_dicom_results` takes what :func:`netlm.workflows.dose.compute_dose`
+computed from a DICOM activity series (and wrote into ``out``: ``rtdose.dcm``,
+``dose-statistics.json``, ``dvh.png``) and adds, all in the activity's study
+and Frame of Reference:
+
+* ``seg.dcm`` — the VOIs on the dose grid (:func:`netlm.imaging.seg.write_seg`);
+* ``sr.dcm`` — the per-VOI statistics, TID 1500 (:func:`netlm.imaging.sr.write_dose_sr`);
+* ``dosimetry-report.pdf`` and ``dosimetry-report-pdf.dcm`` — a one-page
+  dosimetry report (WeasyPrint) and its Encapsulated PDF
+  (:func:`netlm.imaging.pdf.write_encapsulated_pdf`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any, Final
+
+import pydicom
+
+from netlm.errors import InputError, NetlmError
+from netlm.workflows.dose import DoseResult
+
+__all__ = ["DICOM_RESULTS", "dosimetry_report_html", "write_dicom_results"]
+
+#: The DICOM files written, in the order they are sent to a PACS.
+DICOM_RESULTS: Final = ("rtdose.dcm", "seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm")
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "–"
+
+
+def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None) -> str:
+    """A one-page HTML dosimetry report of a dose's statistics document (values escaped)."""
+    rows = []
+    for name, s in document.get("vois", {}).items():
+        rb = s.get("radiobiology") or {}
+        cells = [
+            html.escape(str(name)),
+            _number(s.get("volume_ml")),
+            _number(s.get("mean_gy")),
+            _number(s.get("d50_gy")),
+            _number(s.get("d70_gy")),
+            _number(s.get("d90_gy")),
+            _number(s.get("v100_percent")),
+            _number(rb.get("eud_gy")),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    figure = ""
+    if dvh_png is not None and dvh_png.is_file():
+        data = base64.b64encode(dvh_png.read_bytes()).decode("ascii")
+        figure = f'<img alt="DVH" style="width:16cm" src="data:image/png;base64,{data}">'
+    warnings = "".join(f"<li>{html.escape(str(w))}</li>" for w in document.get("warnings", []))
+    activity = document.get("activity", {})
+    basis = html.escape(str((activity.get("reference") or {}).get("basis", "")))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>netlm dosimetry</title>"
+        "<style>body{font-family:'DejaVu Sans',sans-serif;font-size:10pt}"
+        "table{border-collapse:collapse}td,th{border:1px solid #888;padding:2px 6px}</style>"
+        "</head><body><h1>90Y absorbed dose</h1>"
+        f"<p>Method {html.escape(str(document.get('method', '')).upper())}; "
+        f"total activity at implant {_number(document.get('total_activity_gbq'), 3)} GBq; "
+        f"density {html.escape(str(document.get('density', '')))}.</p>"
+        f"<p>Activity time reference: {basis}</p>"
+        "<table><tr><th>VOI</th><th>mL</th><th>mean Gy</th><th>D50</th><th>D70</th>"
+        "<th>D90</th><th>V100 %</th><th>EUD Gy</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + figure
+        + (f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else "")
+        + "<p>Doses computed by netlm; to be checked by a medical physicist.</p></body></html>"
+    )
+
+
+def write_dicom_results(result: DoseResult, activity_series: Path, out: Path) -> list[Path]:
+    """Write SEG, SR and Encapsulated PDF of ``result`` into ``out``; the DICOM files of the dose.
+
+    ``out`` must be the folder :func:`~netlm.workflows.dose.compute_dose`
+    wrote (its ``rtdose.dcm`` and ``dvh.png`` are used), and
+    ``activity_series`` the DICOM activity series the dose was computed from.
+
+    Returns
+    -------
+    list of Path
+        ``rtdose.dcm``, ``seg.dcm``, ``sr.dcm``, ``dosimetry-report-pdf.dcm``.
+
+    Raises
+    ------
+    InputError
+        The activity image is not a DICOM series, or ``out`` holds no RT Dose.
+    """
+    from netlm.imaging.pdf import write_encapsulated_pdf
+    from netlm.imaging.seg import read_source_series, write_seg
+    from netlm.imaging.sr import write_dose_sr
+    from netlm.report.pdf import html_to_pdf
+
+    rtdose_path = out / "rtdose.dcm"
+    if not rtdose_path.is_file():
+        raise InputError([("out", f"{out} holds no rtdose.dcm; compute the dose into it first")])
+    try:
+        sources = read_source_series(activity_series)
+    except NetlmError as error:  # a non-DICOM activity image
+        raise InputError(
+            [("activity", f"DICOM results need a DICOM activity series: {error}")]
+        ) from None
+    seg_path = write_seg(result.masks, activity_series, out / "seg.dcm")
+    seg = pydicom.dcmread(seg_path)
+    rtdose = pydicom.dcmread(rtdose_path, stop_before_pixels=True)
+    sr_path = write_dose_sr(result.document, seg, out / "sr.dcm", evidence=[rtdose, *sources])
+    sr = pydicom.dcmread(sr_path)
+    pdf = html_to_pdf(
+        dosimetry_report_html(result.document, out / "dvh.png"), out / "dosimetry-report.pdf"
+    )
+    pdf_dcm = write_encapsulated_pdf(
+        pdf,
+        out / "dosimetry-report-pdf.dcm",
+        sources=[rtdose, seg, sr],
+        title="netlm 90Y dosimetry report",
+    )
+    return [rtdose_path, seg_path, sr_path, pdf_dcm]

@@ -1,0 +1,140 @@
+"""A real Orthanc with its DICOMweb plugin, started for the PACS tests.
+
+The fixture writes a configuration into a temporary folder (free loopback
+HTTP and DICOM ports, storage in the folder, the DICOMweb plugin, no
+authentication), starts ``Orthanc`` as a subprocess, waits until ``/system``
+answers and stops it by its pid.  The tests are skipped, naming the reason,
+only when the Orthanc binary or the plugin is not installed (``scripts/test.sh``
+installs the Debian packages ``orthanc`` and ``orthanc-dicomweb``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+ORTHANC = shutil.which("Orthanc") or (
+    "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None
+)
+PLUGIN_CANDIDATES = (
+    Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so"),
+    Path("/usr/lib/orthanc/libOrthancDicomWeb.so"),
+)
+
+
+def _plugin() -> Path | None:
+    for path in PLUGIN_CANDIDATES:
+        if path.exists():
+            return path
+    found = sorted(Path("/usr/lib/orthanc").glob("libOrthancDicomWeb.so*"))
+    return found[0] if found else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    auth: object = None,
+    timeout_s: float = 60,
+) -> None:
+    request = urllib.request.Request(url)
+    if isinstance(auth, dict):
+        user, password = next(iter(auth.items()))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Orthanc exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"Orthanc did not answer {url} in {timeout_s} s:\n{log.read_text()}")
+
+
+def _start(folder: Path, extra: dict[str, object]) -> Iterator[str]:
+    plugin = _plugin()
+    if ORTHANC is None:
+        pytest.skip("Orthanc is not installed (Debian package 'orthanc'; see scripts/test.sh)")
+    if plugin is None:
+        pytest.skip("the Orthanc DICOMweb plugin is not installed (Debian 'orthanc-dicomweb')")
+    http_port, dicom_port = _free_port(), _free_port()
+    config = {
+        "Name": "NETLM-TEST",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "storage"),
+        "HttpPort": http_port,
+        "DicomPort": dicom_port,
+        "DicomAet": "NETLMTEST",
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "HttpServerEnabled": True,
+        "DicomServerEnabled": True,
+        "Plugins": [str(plugin)],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
+        "StableAge": 1,
+        "HttpTimeout": 60,
+        **extra,
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config, indent=2))
+    log = folder / "orthanc.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [ORTHANC, f"--logfile={folder / 'orthanc-internal.log'}", str(folder / "orthanc.json")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        _wait(f"{base}/system", process, log, auth=extra.get("RegisteredUsers"))
+        yield base
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a running Orthanc (``http://127.0.0.1:PORT``); DICOMweb under /dicom-web."""
+    yield from _start(tmp_path_factory.mktemp("orthanc"), {})
+
+
+#: The user of :func:`orthanc_with_user`.
+TEST_USER: Final = ("netlm", "test-password")
+
+
+@pytest.fixture(scope="session")
+def orthanc_with_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Orthanc that requires HTTP basic authentication as :data:`TEST_USER`."""
+    yield from _start(
+        tmp_path_factory.mktemp("orthanc-auth"),
+        {"AuthenticationEnabled": True, "RegisteredUsers": dict([TEST_USER])},
+    )

@@ -1,0 +1,141 @@
+"""SEG, SR and Encapsulated PDF of a dose, without a PACS (``dose images --dicom-results``).
+
+Each object must pass dciodvfy, reference the activity series and its Frame
+of Reference, hold what the dose computed, and refuse what it cannot represent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from netlm.cli import main
+from netlm.imaging.io import ImagingError, read_image, write_image
+from netlm.imaging.pdf import read_encapsulated_pdf, write_encapsulated_pdf
+from netlm.imaging.seg import NETLM_SCHEME, write_seg
+from netlm.imaging.sr import write_dose_sr
+from netlm.imaging.volume import GeometryError
+from netlm.voxel.phantom import Phantom, liver_phantom
+
+from .series import DCIODVFY, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+
+
+@pytest.fixture(scope="module")
+def phantom() -> Phantom:
+    return liver_phantom(shape_ijk=PHANTOM_SHAPE, spacing_mm=(6.0, 6.0, 6.0), seed=0)
+
+
+@pytest.fixture(scope="module")
+def results(phantom: Phantom, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("results")
+    pet = pet_series(folder / "pet", phantom, generate_uid())
+    liver = np.asarray(phantom.masks["liver"].array, dtype=bool)
+    perfused = liver.copy()
+    perfused[:, :, : liver.shape[2] // 2] = False  # the liver's half with the larger i
+    masks = [
+        write_image(phantom.masks["liver"], folder / "liver.nii.gz"),
+        write_image(phantom.masks["tumour_1"], folder / "tumour.nii.gz"),
+        write_image(phantom.masks["liver"].with_array(perfused), folder / "perfused.nii.gz"),
+    ]
+    out = folder / "out"
+    args = ["dose", "images", "--activity", str(pet), "--out", str(out), "--dicom-results"]
+    args += [a for m in masks for a in ("--masks", str(m))]
+    assert main([*args, "--format", "json"]) == 0
+    return {"pet": pet, "out": out, "masks": masks, "perfused": perfused}
+
+
+def test_dicom_results_are_written_valid_and_referenced(
+    results: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = results["out"]
+    pet = results["pet"]
+    assert isinstance(out, Path) and isinstance(pet, Path)
+    document = json.loads((out / "dose-statistics.json").read_text())
+    header = pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True)
+    for name in ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm"):
+        ds = pydicom.dcmread(out / name, stop_before_pixels=True)
+        assert ds.StudyInstanceUID == header.StudyInstanceUID, name
+        assert ds.PatientID == header.PatientID, name
+        if DCIODVFY is not None:
+            assert not dciodvfy_errors(out / name), name
+    seg = hd.seg.segread(out / "seg.dcm")
+    assert seg.FrameOfReferenceUID == header.FrameOfReferenceUID
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == header.SeriesInstanceUID
+    labels = {seg.get_segment_description(n).segment_label: n for n in seg.segment_numbers}
+    assert set(labels) == set(document["vois"]) == {"liver", "tumour", "perfused", "normal_liver"}
+    perfused = seg.get_segment_description(labels["perfused"]).segmented_property_type
+    assert (perfused.value, perfused.scheme_designator) == ("perfused-territory", "99NETLM")
+    for ds in (pydicom.dcmread(out / "seg.dcm"), pydicom.dcmread(out / "sr.dcm")):
+        schemes = {s.CodingSchemeDesignator for s in ds.CodingSchemeIdentificationSequence}
+        assert NETLM_SCHEME[0] in schemes
+    volume = seg.get_volume(segment_numbers=[labels["perfused"]], combine_segments=True)
+    assert int(np.count_nonzero(volume.array)) == int(np.count_nonzero(results["perfused"]))
+    assert read_encapsulated_pdf(out / "dosimetry-report-pdf.dcm").startswith(b"%PDF-")
+
+
+def test_dicom_results_need_a_dicom_activity(
+    phantom: Phantom, results: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = write_image(phantom.activity, tmp_path / "pet.nii.gz")
+    masks = results["masks"]
+    assert isinstance(masks, list)
+    args = ["dose", "images", "--activity", str(image), "--out", str(tmp_path / "o")]
+    args += [a for m in masks for a in ("--masks", str(m))]
+    args += ["--activity-unit", "Bq/mL", "--assume-implant-time-reference", "--dicom-results"]
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "DICOM results need a DICOM activity series" in capsys.readouterr().err
+
+
+def test_seg_refuses_other_frames_empty_masks_and_mixed_grids(
+    phantom: Phantom, results: dict[str, object], tmp_path: Path
+) -> None:
+    pet = results["pet"]
+    assert isinstance(pet, Path)
+    grid = read_image(pet)
+    liver = grid.with_array(np.asarray(phantom.masks["liver"].array, dtype=np.uint8))
+    other = dataclasses.replace(liver, frame_of_reference_uid=generate_uid())
+    with pytest.raises(GeometryError, match="frame of reference"):
+        write_seg({"liver": other}, pet, tmp_path / "seg.dcm")
+    with pytest.raises(ImagingError, match="select no voxel"):
+        write_seg({"liver": liver, "x": liver.with_array(liver.array * 0)}, pet, tmp_path / "s.dcm")
+    shifted = dataclasses.replace(liver, origin_mm=(1.0, 0.0, 0.0))
+    with pytest.raises(GeometryError, match="not on the grid"):
+        write_seg({"liver": liver, "shifted": shifted}, pet, tmp_path / "s.dcm")
+
+
+def test_sr_refuses_a_voi_without_a_segment(results: dict[str, object], tmp_path: Path) -> None:
+    out = results["out"]
+    assert isinstance(out, Path)
+    document = json.loads((out / "dose-statistics.json").read_text())
+    document["vois"]["lung"] = document["vois"]["liver"]
+    with pytest.raises(ImagingError, match="'lung' has no segment"):
+        write_dose_sr(document, pydicom.dcmread(out / "seg.dcm"), tmp_path / "sr.dcm")
+
+
+def test_encapsulated_pdf_keeps_an_odd_length_and_refuses_bad_input(
+    results: dict[str, object], tmp_path: Path
+) -> None:
+    out = results["out"]
+    assert isinstance(out, Path)
+    rtdose = pydicom.dcmread(out / "rtdose.dcm", stop_before_pixels=True)
+    pdf = tmp_path / "odd.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n" + b"x" * (1 - len(b"%PDF-1.4\n%%EOF\n") % 2))
+    assert len(pdf.read_bytes()) % 2 == 1
+    written = write_encapsulated_pdf(pdf, tmp_path / "pdf.dcm", sources=[rtdose], title="t")
+    assert read_encapsulated_pdf(written) == pdf.read_bytes()
+    text = tmp_path / "not.pdf"
+    text.write_text("hello")
+    with pytest.raises(ImagingError, match="not a PDF"):
+        write_encapsulated_pdf(text, tmp_path / "x.dcm", sources=[rtdose], title="t")
+    other = pydicom.dcmread(out / "rtdose.dcm", stop_before_pixels=True)
+    other.StudyInstanceUID = generate_uid()
+    with pytest.raises(ImagingError, match="studies"):
+        write_encapsulated_pdf(pdf, tmp_path / "x.dcm", sources=[rtdose, other], title="t")
