@@ -86,7 +86,14 @@ def fused_slice_uri(
     if activity is not None and activity.array.shape == dose_array.shape:
         background = np.asarray(activity.array[k], dtype=float) / 1e3
         shown = ax.imshow(background, cmap="gray", aspect=spacing_j / spacing_i)
-        fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.01, label="activity (kBq/mL)")
+        fig.colorbar(
+            shown,
+            ax=ax,
+            orientation="horizontal",
+            fraction=0.05,
+            pad=0.14,
+            label="activity at implant (kBq/mL)",
+        )
     slice_dose = dose_array[k]
     top = float(slice_dose.max())
     wash = np.ma.masked_less_equal(slice_dose, WASH_THRESHOLD * top if top > 0 else 0.0)

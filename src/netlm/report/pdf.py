@@ -118,13 +118,16 @@ def html_to_pdf(html: str, path: str | Path, *, pdfa: bool = True) -> Path:
     ------
     ReportError
         If the document asks for a resource that is not ``data:`` or a file of
-        the report package.
+        the report package, or ``path`` cannot be written.
     """
     import weasyprint
 
     folder = template_folder()
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ReportError(f"cannot write {target}: {error.strerror or error}") from None
     fatal = getattr(getattr(weasyprint, "urls", None), "FatalURLFetchingError", ReportError)
     try:
         document = weasyprint.HTML(
@@ -139,6 +142,8 @@ def html_to_pdf(html: str, path: str | Path, *, pdfa: bool = True) -> Path:
         if isinstance(cause, ReportError):
             raise cause from None
         raise ReportError(str(error)) from error
+    except OSError as error:
+        raise ReportError(f"cannot write {target}: {error.strerror or error}") from None
     return target
 
 
