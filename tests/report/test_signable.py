@@ -298,9 +298,10 @@ def test_cli_dose_images_and_response_write_pdfs(
     for mask in phantom_files[1:]:
         args += ["--masks", str(mask)]
     args += ["--activity-unit", "Bq/mL", "--implant-time", IMPLANT.isoformat()]
-    args += ["--scan-time", IMPLANT.isoformat(), "--pdf", str(voxel)]
+    args += ["--scan-time", IMPLANT.isoformat(), "--pdf", str(voxel), "--patient-id", "PH-9"]
     assert main(args) == 0
-    assert "Voxeldosimetryreport" in squash("".join(pdf_pages(voxel)))
+    pages = assert_every_page(voxel, "Patient ID PH-9", DRAFT)
+    assert "Voxeldosimetryreport" in squash(pages[0])
     report = tmp_path / "response.pdf"
     assert main(["response", str(RESPONSE_FILE), "--pdf", str(report)]) == 0
     assert "Responseassessment" in squash("".join(pdf_pages(report)))

@@ -103,6 +103,9 @@ def dose_images(
             "as a PDF/A-3b.",
         ),
     ] = None,
+    patient_id: Annotated[
+        str | None, typer.Option("--patient-id", help="Patient id printed on every PDF page.")
+    ] = None,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
 
@@ -141,7 +144,7 @@ def dose_images(
         if pdf is not None:
             from netlm.report.pdf import voxel_dose_pdf
 
-            voxel_dose_pdf(computed, pdf)
+            voxel_dose_pdf(computed, pdf, patient_id=patient_id)
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is OutputFormat.json:

@@ -136,7 +136,7 @@ def voxel_dose_context(
     from netlm.voxel.dvh import dvh_curve
 
     doc = result.document
-    patient = patient_id or result.dose.metadata.get("patient_id") or None
+    patient = patient_id or None
     curves = [dvh_curve(result.dose, m, label=name) for name, m in result.masks.items()]
     slice_uri, k = fused_slice_uri(result.dose, result.masks, result.activity)
     digest = _dose_digest(doc)
@@ -180,8 +180,8 @@ def render_voxel_dose_html(
     result
         The output of :func:`netlm.workflows.dose.compute_dose`.
     patient_id
-        The patient the images belong to (default: the image's DICOM patient
-        id, else "not recorded").
+        The patient the images belong to (printed "not recorded" when not
+        given: the images' own patient data are not read).
     approved_by, approved_at
         Who approved the dosimetry and when; without them every page reads
         "draft — not approved".
