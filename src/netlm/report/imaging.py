@@ -214,19 +214,25 @@ def response_context(
     """The template context of the response-assessment report.
 
     Keys: ``report``, ``head`` (column titles), ``criteria`` (per criterion:
-    result, rows, summary, waterfall and spider ``data:`` URIs or ``None`` when
-    there is no follow-up to plot), plus those of ``base.html``.
+    result, rows, summary, waterfall and spider ``data:`` URIs; plotted for the
+    primary criterion (else the first), ``None`` for the others and when there
+    is no follow-up to plot), plus those of ``base.html``.
     """
     from netlm.report import response_plots
     from netlm.report.response_text import _HEAD, _rows, _summary
 
     criteria = []
+    plotted = {r.criterion for r in report.results if r.primary} or {
+        r.criterion for r in report.results[:1]
+    }
     for r in report.results:
-        figures: dict[str, str | None] = {}
+        figures: dict[str, str | None] = {"waterfall": None, "spider": None}
         for name, plot in (
             ("waterfall", response_plots.waterfall),
             ("spider", response_plots.spider),
         ):
+            if r.criterion not in plotted:
+                continue
             try:
                 figures[name] = _plot_uri(plot, [report], r.criterion)
             except NetlmError:  # no follow-up measurement to plot
