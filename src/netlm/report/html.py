@@ -3,14 +3,17 @@
 Two documents are rendered from the templates in ``netlm/report/templates/``:
 
 * the **tumour-board summary** of an :class:`~netlm.eligibility.model.Assessment`
-  (``board.html``): every modality with its verdict, the reasons and the sources
-  behind them, the work-up still needed and the provenance;
+  (``board.html``): the recommended order and the assumptions to confirm, every
+  modality with its verdict, the reasons and the sources behind them, the
+  work-up still needed, a sign-off block and the provenance;
 * the **radioembolization dosimetry report** of a
   :class:`~netlm.sirt.planner.PlanResult` (``plan.html``): inputs, model and
   constants, activity, vial order, doses, checks, an override with who approved
   it and why, the DVH figure and a signature block.
 
-Both extend ``base.html`` (A4 print layout, running footer) and are built from
+Both extend ``base.html`` (A4 print layout; a running header with two patient
+identifiers and the status, a :class:`ReportIdentity`; a running footer with
+"Page X of Y", the version and the digests) and are built from
 partials (``partials/verdicts.html``, ``partials/plan_doses.html``,
 ``partials/checks.html``...), so that a server-rendered web page can include
 the same partials.  A partial reads only the context that
@@ -55,6 +58,7 @@ from netlm.sirt.presets import Severity
 from netlm.voxel.dvh import DvhCurve, plot_dvh
 
 __all__ = [
+    "DRAFT",
     "TEMPLATE_FOLDER",
     "TEMPLATE_PACKAGE",
     "DvhFigure",
