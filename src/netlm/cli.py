@@ -297,6 +297,15 @@ def response(
         Path | None, typer.Option(help="Write a spider plot of all files (.png or .svg).")
     ] = None,
     plot_criterion: Annotated[str, typer.Option(help="Criterion the plots show.")] = "recist1.1",
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf",
+            help="Also write the response report (tables, best response, waterfall and "
+            "spider) as a PDF/A-3b; one file per response file, the file name numbered "
+            "when several are given.",
+        ),
+    ] = None,
 ) -> None:
     """Assess response over time: per time point and criterion, and best overall response."""
     from netlm.report.response_text import render_response_markdown, render_response_rich
@@ -315,6 +324,12 @@ def response(
                 response_plots.waterfall(plotted or reports, waterfall, criterion=plot_criterion)
             if spider is not None:
                 response_plots.spider(plotted or reports, spider, criterion=plot_criterion)
+        if pdf is not None:
+            from netlm.report.pdf import response_pdf
+
+            for i, r in enumerate(reports, start=1):
+                target = pdf if len(reports) == 1 else pdf.with_stem(f"{pdf.stem}-{i}")
+                response_pdf(r, target)
     except NetlmError as exc:
         raise _fail(exc) from None
     if output_format is OutputFormat.json:
@@ -387,7 +402,12 @@ def demo(
 ) -> None:
     """Assess the bundled example cases, solve the bundled radioembolization plans,
     assess the bundled response files (with waterfall and spider plots), compute voxel
-    doses on a phantom netlm generates itself, and write the results to a folder."""
+    doses on a phantom netlm generates itself, and write the results to a folder:
+    JSON and Markdown, the board and dosimetry PDFs of every example and a voxel-dose
+    PDF of the phantom (PDF/A-3b, draft until signed).  Ends with how to open the web
+    application on the demo patients."""
+    from netlm.report.pdf import board_pdf, plan_pdf
+
     out.mkdir(parents=True, exist_ok=True)
     assessor = Assessor()
     console = Console(width=140)
@@ -398,6 +418,7 @@ def demo(
         stem = Path(name).stem
         (out / f"{stem}.assessment.json").write_text(assessment_json(result) + "\n")
         (out / f"{stem}.assessment.md").write_text(render_markdown(result))
+        board_pdf(result, out / f"{stem}.board.pdf", case=case)
         counts: dict[str, int] = {}
         for o in result.options:
             counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
@@ -409,10 +430,12 @@ def demo(
     from netlm.sirt.planner import solve
 
     for name, text in bundled_examples("plan-"):
-        plan_result = solve(parse_plan(text))
+        plan = parse_plan(text)
+        plan_result = solve(plan)
         stem = Path(name).stem
         (out / f"{stem}.json").write_text(plan_result.model_dump_json(indent=2) + "\n")
         (out / f"{stem}.md").write_text(render_plan_markdown(plan_result))
+        plan_pdf(plan_result, out / f"{stem}.pdf", plan=plan)
         index.append(
             f"| {plan_result.case or '-'} | {name} | radioembolization plan: "
             f"{plan_result.injected_activity_gbq:.2f} GBq injected |"
@@ -434,9 +457,10 @@ def demo(
     if reports:
         response_plots.waterfall(reports, out / "response-waterfall.png")
         response_plots.spider(reports, out / "response-spider.png")
-    from netlm.commands.dose import phantom_demo
+    from netlm.commands.dose import phantom_demo, phantom_dose_pdf
 
     voxel = phantom_demo(out / "voxel-phantom")
+    phantom_dose_pdf(out / "voxel-phantom", out / "voxel-phantom" / "voxel-dose.pdf")
     liver = voxel["statistics"]["dvk"]["liver"]["mean_gy"]
     index.append(
         f"| phantom | voxel-phantom/ | voxel dose (LDM and DVK): liver mean {liver:.1f} Gy |"
@@ -450,6 +474,16 @@ def demo(
             seed_demo(store)
         console.print(f"[bold]netlm demo:[/] registry {seed_db} seeded with the example patients")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
+    db = seed_db if seed_db is not None else str(out.resolve() / "registry.sqlite")
+    console.print(
+        "[bold]netlm demo:[/] to open the web application on the demo patients, run\n"
+        f"  NETLM_ADMIN_PASSWORD='choose-a-password' netlm serve --db {db} --demo "
+        "--create-admin admin\n"
+        "and open http://127.0.0.1:8000/ as user admin with that password "
+        "(--demo seeds the example patients; the admin is created once).",
+        markup=True,
+        highlight=False,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

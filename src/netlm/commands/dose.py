@@ -136,6 +136,17 @@ def dose_images(
     pacs_insecure: _pacs.Insecure = False,
     pacs_ca_bundle: _pacs.CaBundle = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf",
+            help="Also write the voxel dosimetry report (statistics, DVH, fused slice) "
+            "as a PDF/A-3b.",
+        ),
+    ] = None,
+    patient_id: Annotated[
+        str | None, typer.Option("--patient-id", help="Patient id printed on every PDF page.")
+    ] = None,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
 
@@ -223,6 +234,11 @@ def dose_images(
                     assert config is not None
                     step("sending the results to the PACS")
                     sent = push_files(config, files)
+            if pdf is not None:
+                from netlm.report.pdf import voxel_dose_pdf
+
+                step("writing the voxel dosimetry PDF")
+                voxel_dose_pdf(result, pdf, patient_id=patient_id)
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is OutputFormat.json:
@@ -527,3 +543,34 @@ def phantom_demo(out: Path) -> dict[str, Any]:
     }
     (out / "dose-statistics.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     return document
+
+
+def phantom_dose_pdf(folder: Path, pdf: Path) -> Path:
+    """The voxel-dose PDF of the phantom that :func:`phantom_demo` wrote to ``folder``.
+
+    Writes the phantom's masks beside its activity and runs them through
+    :func:`netlm.workflows.dose.compute_dose` (local deposition, lung density in
+    the lung), as ``netlm dose images --pdf`` would; the activity is the
+    activity at implant (implant and scan time are the same).
+    """
+    from netlm.imaging.io import write_image
+    from netlm.report.pdf import voxel_dose_pdf
+    from netlm.voxel.phantom import liver_phantom
+    from netlm.workflows.dose import compute_dose
+
+    phantom = liver_phantom(seed=0)
+    masks = [
+        write_image(phantom.masks[name], folder / f"{name}.nii.gz")
+        for name in ("liver", "tumour_1", "tumour_2", "lung")
+        if name in phantom.masks
+    ]
+    moment = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    result = compute_dose(
+        folder / "activity.nii.gz",
+        masks,
+        None,
+        activity_unit="Bq/mL",
+        implant_time=moment,
+        scan_time=moment,
+    )
+    return voxel_dose_pdf(result, pdf, patient_id="PHANTOM")

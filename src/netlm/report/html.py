@@ -3,14 +3,17 @@
 Two documents are rendered from the templates in ``netlm/report/templates/``:
 
 * the **tumour-board summary** of an :class:`~netlm.eligibility.model.Assessment`
-  (``board.html``): every modality with its verdict, the reasons and the sources
-  behind them, the work-up still needed and the provenance;
+  (``board.html``): the recommended order and the assumptions to confirm, every
+  modality with its verdict, the reasons and the sources behind them, the
+  work-up still needed, a sign-off block and the provenance;
 * the **radioembolization dosimetry report** of a
   :class:`~netlm.sirt.planner.PlanResult` (``plan.html``): inputs, model and
   constants, activity, vial order, doses, checks, an override with who approved
   it and why, the DVH figure and a signature block.
 
-Both extend ``base.html`` (A4 print layout, running footer) and are built from
+Both extend ``base.html`` (A4 print layout; a running header with two patient
+identifiers and the status, a :class:`ReportIdentity`; a running footer with
+"Page X of Y", the version and the digests) and are built from
 partials (``partials/verdicts.html``, ``partials/plan_doses.html``,
 ``partials/checks.html``...), so that a server-rendered web page can include
 the same partials.  A partial reads only the context that
@@ -45,6 +48,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from netlm import __version__
 from netlm.case.model import Case
 from netlm.eligibility.model import Assessment, Effect, Verdict
+from netlm.errors import InputError
 from netlm.evidence import Source, get_source
 from netlm.report.board import headline
 from netlm.sirt.physics import Physics
@@ -54,10 +58,12 @@ from netlm.sirt.presets import Severity
 from netlm.voxel.dvh import DvhCurve, plot_dvh
 
 __all__ = [
+    "DRAFT",
     "TEMPLATE_FOLDER",
     "TEMPLATE_PACKAGE",
     "DvhFigure",
     "DvhRow",
+    "ReportIdentity",
     "board_context",
     "check_status",
     "dvh_figure",
@@ -362,6 +368,72 @@ def _now(generated_at: dt.datetime | None) -> dt.datetime:
     return generated_at if generated_at is not None else dt.datetime.now(dt.UTC)
 
 
+#: The status line of a report nobody has approved.
+DRAFT: Final = "draft — not approved"
+
+
+@dataclass(frozen=True)
+class ReportIdentity:
+    """What every page of a report prints in its header: two identifiers and the status.
+
+    netlm's case format records no patient name or date of birth (a pseudonymous
+    case id only), so the second identifier is the SHA-256 of the document the
+    report was computed from (the validated case, plan, response file or dose
+    statistics): the id names the patient, the digest pins the exact inputs.
+    """
+
+    patient_id: str
+    digest_label: str
+    digest: str
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+
+    @property
+    def approved(self) -> bool:
+        """Whether someone approved what the report shows."""
+        return bool(self.approved_by)
+
+    @property
+    def status(self) -> str:
+        """``approved`` or ``draft — not approved``."""
+        return "approved" if self.approved else DRAFT
+
+    @property
+    def status_line(self) -> str:
+        """The status with the approver and the approval time when known.
+
+        Examples
+        --------
+        >>> ReportIdentity("X", "case sha256", "ab").status_line
+        'draft — not approved'
+        >>> at = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
+        >>> ReportIdentity("X", "case sha256", "ab", "Dr B", at).status_line
+        'approved by Dr B, 2026-12-03 10:00 UTC+00:00'
+        """
+        if not self.approved:
+            return DRAFT
+        when = f", {fmt_datetime(self.approved_at)}" if self.approved_at is not None else ""
+        return f"approved by {self.approved_by}{when}"
+
+
+def _identity(
+    patient_id: str | None,
+    digest_label: str,
+    digest: str,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
+) -> ReportIdentity:
+    if approved_at is not None and not approved_by:
+        raise InputError([("approved_at", "an approval time needs the approver (approved_by)")])
+    return ReportIdentity(
+        patient_id=patient_id or "not recorded",
+        digest_label=digest_label,
+        digest=digest[:16],
+        approved_by=approved_by or None,
+        approved_at=approved_at,
+    )
+
+
 # ---------------------------------------------------------------------------- board
 def _case_facts(case: Case) -> list[tuple[str, str]]:
     """(label, value) pairs of the case that a board reads first."""
@@ -437,13 +509,16 @@ def board_context(
     *,
     case: Case | None = None,
     generated_at: dt.datetime | None = None,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The template context of the tumour-board summary and its partials.
 
     Keys: ``assessment``, ``case`` (or ``None``), ``headline`` and
     ``case_facts`` ((label, value) pairs), ``refs`` (citation text → reference
     number), ``references`` ((number, citation) in order), ``verdict_counts``,
-    ``generated_at``, ``document_title``, ``case_id``, ``footer_digests``.
+    ``generated_at``, ``document_title``, ``case_id``, ``footer_digests``,
+    ``identity`` (a :class:`ReportIdentity`: patient id, case digest, status).
     """
     references = _References()
     for option in assessment.options:
@@ -453,6 +528,8 @@ def board_context(
             references.add(s.cite() for s in assumption.sources)
     for item in assessment.workup:
         references.add(s.cite() for s in item.sources)
+    for assumption in assessment.assumptions:
+        references.add(s.cite() for s in assumption.sources)
     counts = {v: 0 for v in Verdict}
     for option in assessment.options:
         counts[option.verdict] += 1
@@ -473,6 +550,9 @@ def board_context(
             ("inputs sha256", prov.inputs_digest[:12]),
         ],
         "software_version": prov.netlm_version,
+        "identity": _identity(
+            assessment.case_id, "case sha256", prov.inputs_digest, approved_by, approved_at
+        ),
     }
 
 
@@ -481,6 +561,8 @@ def render_board_html(
     *,
     case: Case | None = None,
     generated_at: dt.datetime | None = None,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
 ) -> str:
     """The tumour-board summary as a self-contained HTML document.
 
@@ -492,8 +574,17 @@ def render_board_html(
         The case that was assessed; when given, its main facts are listed.
     generated_at
         The print time shown on the report (default: now, UTC).
+    approved_by, approved_at
+        Who signed the decision off and when (e.g. from the registry record);
+        without them every page reads "draft — not approved".
     """
-    context = board_context(assessment, case=case, generated_at=generated_at)
+    context = board_context(
+        assessment,
+        case=case,
+        generated_at=generated_at,
+        approved_by=approved_by,
+        approved_at=approved_at,
+    )
     return _environment().get_template("board.html").render(context)
 
 
@@ -644,6 +735,7 @@ def plan_context(
     dvh_curves: Sequence[DvhCurve] | None = None,
     approved_by: str | None = None,
     generated_at: dt.datetime | None = None,
+    approved_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """The template context of the dosimetry report and its partials.
 
@@ -651,7 +743,8 @@ def plan_context(
     pairs), ``constants`` (rows with label, value, unit and reference numbers),
     ``refs`` and ``references`` (as in :func:`board_context`), ``dvh`` (a
     :class:`DvhFigure` or ``None``), ``approved_by``, ``hard_checks_ok``,
-    ``generated_at``, ``document_title``, ``case_id``, ``footer_digests``.
+    ``generated_at``, ``document_title``, ``case_id``, ``footer_digests``,
+    ``identity`` (a :class:`ReportIdentity`: case id, plan digest, status).
     """
     references = _References()
     for check in result.checks:
@@ -673,6 +766,9 @@ def plan_context(
         "case_id": result.case or MISSING,
         "footer_digests": [("inputs sha256", result.inputs_digest[:12])],
         "software_version": result.netlm_version,
+        "identity": _identity(
+            result.case, "plan sha256", result.inputs_digest, approved_by, approved_at
+        ),
     }
 
 
@@ -683,6 +779,7 @@ def render_plan_html(
     dvh_curves: Sequence[DvhCurve] | None = None,
     approved_by: str | None = None,
     generated_at: dt.datetime | None = None,
+    approved_at: dt.datetime | None = None,
 ) -> str:
     """The radioembolization dosimetry report as a self-contained HTML document.
 
@@ -696,9 +793,13 @@ def render_plan_html(
         Cumulative DVHs (e.g. from the voxel dose) to plot and tabulate.
     approved_by
         The name printed in the "Approved by" line of the signature block
-        (left blank to fill in by hand when ``None``).
+        (left blank to fill in by hand when ``None``); with it the report's
+        status is "approved", without it every page reads "draft — not approved".
     generated_at
         The print time shown on the report (default: now, UTC).
+    approved_at
+        When the plan was approved (from the registry record), printed with
+        the approver.
     """
     context = plan_context(
         result,
@@ -706,5 +807,6 @@ def render_plan_html(
         dvh_curves=dvh_curves,
         approved_by=approved_by,
         generated_at=generated_at,
+        approved_at=approved_at,
     )
     return _environment().get_template("plan.html").render(context)

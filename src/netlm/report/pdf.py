@@ -1,8 +1,17 @@
 """PDF reports (WeasyPrint) from the HTML templates of :mod:`netlm.report.html`.
 
-:func:`board_pdf` writes the tumour-board summary and :func:`plan_pdf` the
-radioembolization dosimetry report: A4, page numbers, the case id, the netlm
-version and the input digests in the footer of every page.
+:func:`board_pdf` writes the tumour-board summary (with the recommended order,
+the assumptions and a sign-off block), :func:`plan_pdf` the radioembolization
+dosimetry report, :func:`voxel_dose_pdf` the voxel dosimetry report and
+:func:`response_pdf` the response assessment.  Every page carries two patient
+identifiers (the patient id and the SHA-256 of the inputs: netlm's documents
+hold no name or date of birth), the status ("draft — not approved", or
+"approved by ..., time"), "Page X of Y", the netlm version and the digests.
+
+Archiving: PDFs are written as **PDF/A-3b** by default (``pdfa=True``:
+embedded fonts, sRGB output intent, XMP metadata with ``pdfaid:part`` 3 and
+conformance B), so that a signed report can be filed as it is; ``pdfa=False``
+writes a plain PDF.
 
 Rendering never touches the network: the HTML holds its style sheet inline and
 its figures as ``data:`` URIs, the base URL is the package's template folder,
@@ -18,7 +27,7 @@ import datetime as dt
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
 from netlm.case.model import Case
@@ -34,10 +43,26 @@ from netlm.sirt.plan import Plan
 from netlm.sirt.planner import PlanResult
 from netlm.voxel.dvh import DvhCurve
 
-__all__ = ["ReportError", "board_pdf", "html_to_pdf", "plan_pdf", "template_folder"]
+if TYPE_CHECKING:
+    from netlm.response.report import ResponseReport
+    from netlm.workflows.dose import DoseResult
+
+__all__ = [
+    "PDFA_VARIANT",
+    "ReportError",
+    "board_pdf",
+    "html_to_pdf",
+    "plan_pdf",
+    "response_pdf",
+    "template_folder",
+    "voxel_dose_pdf",
+]
 
 #: URL schemes a report may load.
 ALLOWED_SCHEMES: Final = frozenset({"data", "file"})
+
+#: The WeasyPrint variant of archive PDFs (ISO 19005-3, level B).
+PDFA_VARIANT: Final = "pdf/a-3b"
 
 
 class ReportError(NetlmError):
@@ -84,20 +109,25 @@ def _url_fetcher(folder: Path) -> Any:
     return fetch_function  # pragma: no cover
 
 
-def html_to_pdf(html: str, path: str | Path) -> Path:
+def html_to_pdf(html: str, path: str | Path, *, pdfa: bool = True) -> Path:
     """Write ``html`` (a document from :mod:`netlm.report.html`) as a PDF to ``path``.
+
+    With ``pdfa`` (the default) the file is PDF/A-3b (:data:`PDFA_VARIANT`).
 
     Raises
     ------
     ReportError
         If the document asks for a resource that is not ``data:`` or a file of
-        the report package.
+        the report package, or ``path`` cannot be written.
     """
     import weasyprint
 
     folder = template_folder()
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ReportError(f"cannot write {target}: {error.strerror or error}") from None
     fatal = getattr(getattr(weasyprint, "urls", None), "FatalURLFetchingError", ReportError)
     try:
         document = weasyprint.HTML(
@@ -106,12 +136,14 @@ def html_to_pdf(html: str, path: str | Path) -> Path:
             url_fetcher=_url_fetcher(folder),
             media_type="print",
         )
-        document.write_pdf(target)
+        document.write_pdf(target, pdf_variant=PDFA_VARIANT if pdfa else None)
     except fatal as error:
         cause = error.__cause__
         if isinstance(cause, ReportError):
             raise cause from None
         raise ReportError(str(error)) from error
+    except OSError as error:
+        raise ReportError(f"cannot write {target}: {error.strerror or error}") from None
     return target
 
 
@@ -121,13 +153,23 @@ def board_pdf(
     *,
     case: Case | None = None,
     generated_at: dt.datetime | None = None,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
+    pdfa: bool = True,
 ) -> Path:
     """Write the tumour-board summary of ``assessment`` as a PDF.
 
-    Parameters are those of :func:`netlm.report.html.render_board_html`;
-    returns ``path``.
+    Parameters are those of :func:`netlm.report.html.render_board_html`, and
+    ``pdfa`` (PDF/A-3b, default) of :func:`html_to_pdf`; returns ``path``.
     """
-    return html_to_pdf(render_board_html(assessment, case=case, generated_at=generated_at), path)
+    html = render_board_html(
+        assessment,
+        case=case,
+        generated_at=generated_at,
+        approved_by=approved_by,
+        approved_at=approved_at,
+    )
+    return html_to_pdf(html, path, pdfa=pdfa)
 
 
 def plan_pdf(
@@ -138,11 +180,13 @@ def plan_pdf(
     dvh_curves: Sequence[DvhCurve] | None = None,
     approved_by: str | None = None,
     generated_at: dt.datetime | None = None,
+    approved_at: dt.datetime | None = None,
+    pdfa: bool = True,
 ) -> Path:
     """Write the radioembolization dosimetry report of ``result`` as a PDF.
 
-    Parameters are those of :func:`netlm.report.html.render_plan_html`;
-    returns ``path``.
+    Parameters are those of :func:`netlm.report.html.render_plan_html`, and
+    ``pdfa`` (PDF/A-3b, default) of :func:`html_to_pdf`; returns ``path``.
     """
     html = render_plan_html(
         result,
@@ -150,5 +194,55 @@ def plan_pdf(
         dvh_curves=dvh_curves,
         approved_by=approved_by,
         generated_at=generated_at,
+        approved_at=approved_at,
     )
-    return html_to_pdf(html, path)
+    return html_to_pdf(html, path, pdfa=pdfa)
+
+
+def voxel_dose_pdf(
+    result: DoseResult,
+    path: str | Path,
+    *,
+    patient_id: str | None = None,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
+    generated_at: dt.datetime | None = None,
+    pdfa: bool = True,
+) -> Path:
+    """Write the voxel dosimetry report of ``result`` (:func:`netlm.workflows.dose.compute_dose`).
+
+    Parameters are those of :func:`netlm.report.imaging.render_voxel_dose_html`,
+    and ``pdfa`` (PDF/A-3b, default) of :func:`html_to_pdf`; returns ``path``.
+    """
+    from netlm.report.imaging import render_voxel_dose_html
+
+    html = render_voxel_dose_html(
+        result,
+        patient_id=patient_id,
+        approved_by=approved_by,
+        approved_at=approved_at,
+        generated_at=generated_at,
+    )
+    return html_to_pdf(html, path, pdfa=pdfa)
+
+
+def response_pdf(
+    report: ResponseReport,
+    path: str | Path,
+    *,
+    approved_by: str | None = None,
+    approved_at: dt.datetime | None = None,
+    generated_at: dt.datetime | None = None,
+    pdfa: bool = True,
+) -> Path:
+    """Write the response assessment ``report`` (:func:`netlm.response.report.assess_response`).
+
+    Parameters are those of :func:`netlm.report.imaging.render_response_html`,
+    and ``pdfa`` (PDF/A-3b, default) of :func:`html_to_pdf`; returns ``path``.
+    """
+    from netlm.report.imaging import render_response_html
+
+    html = render_response_html(
+        report, approved_by=approved_by, approved_at=approved_at, generated_at=generated_at
+    )
+    return html_to_pdf(html, path, pdfa=pdfa)

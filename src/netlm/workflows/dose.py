@@ -67,11 +67,16 @@ class DoseResult:
         The absorbed-dose map (Gy).
     masks
         The volumes of interest on the dose grid, by name.
+    activity
+        The activity the dose was computed from (Bq/mL at implant, negative
+        voxels clipped), on the dose grid; the voxel-dose report fuses it with
+        the dose.
     """
 
     document: dict[str, Any]
     dose: ImageVolume
     masks: dict[str, ImageVolume]
+    activity: ImageVolume | None = None
 
 
 def _stem(path: Path) -> str:
@@ -484,7 +489,7 @@ def compute_dose(
             reference_dicom=reference_dicom,
             comments=_comments(reference, activity_record, clipped),
         )
-    return DoseResult(document=document, dose=dose, masks=masks)
+    return DoseResult(document=document, dose=dose, masks=masks, activity=activity)
 
 
 def _write_outputs(
