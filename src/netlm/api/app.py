@@ -1470,6 +1470,7 @@ def build_api_router() -> APIRouter:
                 plan=plan.to_plan(),
                 dvh_curves=curves,
                 approved_by=plan.approved_by,
+                approved_at=plan.approved_at,
             ),
             f"plan-{plan_id}.pdf",
             "application/pdf",
