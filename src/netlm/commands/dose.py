@@ -94,6 +94,14 @@ def dose_images(
             "(recorded in the outputs as an assumption).",
         ),
     ] = False,
+    compress: Annotated[
+        bool,
+        typer.Option(
+            "--compress/--no-compress",
+            help="Gzip the dose map (dose.nii.gz) or not (dose.nii, the default: a float "
+            "dose map shrinks by about 8 % for about half a second of gzip).",
+        ),
+    ] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
@@ -128,6 +136,7 @@ def dose_images(
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 progress=step,
+                compress=compress,
             ).document
     except NetlmError as exc:
         raise fail(exc) from None
