@@ -775,7 +775,7 @@ def _density_scale(
 
     def scale(k0: int, k1: int) -> npt.NDArray[Any] | float:
         local = rho[k0:k1] if isinstance(rho, np.ndarray) else rho
-        return kernel.density_g_per_ml / np.asarray(local)  # type: ignore[no-any-return]
+        return kernel.density_g_per_ml / np.asarray(local)
 
     return scale
 
