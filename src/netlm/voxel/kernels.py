@@ -444,10 +444,10 @@ def regenerate_point_kernel(
     tally = _transport.simulate_dpk(histories, seed, TransportSettings())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    payload: dict[str, Any] = {"params": np.array(json.dumps(params, sort_keys=True))}
+    payload.update(_tally_arrays(tally))
     with path.open("wb") as handle:
-        np.savez_compressed(
-            handle, params=np.array(json.dumps(params, sort_keys=True)), **_tally_arrays(tally)
-        )
+        np.savez_compressed(handle, **payload)
     return tally_digest(params, tally)
 
 
