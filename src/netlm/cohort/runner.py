@@ -123,12 +123,13 @@ _HASH_CHUNK: Final = 1 << 20
 _DOCUMENT_FIELDS: Final = frozenset({"case", "plan", "response"})
 #: Bytes a dose task holds per voxel of the activity grid (the image, its
 #: concentration and activity-at-implant copies, density, dose, statistics
-#: temporaries: 0.29 GB measured with tracemalloc on the bundled 90Y PET's
-#: 5.8 M voxels, ``benchmarks/bench_cohort.py``), per voxel of each mask file
-#: and of the CT as read, plus a fixed allowance (interpreter, libraries).
-#: Estimates for scheduling [U], not limits.
-_DOSE_BYTES_PER_VOXEL: Final = 56
-_DOSE_BYTES_PER_MASK_VOXEL: Final = 4
+#: temporaries), per voxel of each mask file and of the CT as read, plus a fixed
+#: allowance (interpreter, libraries, buffers of the image readers).  The
+#: bundled 90Y PET (256 x 256 x 89, a 512 x 512 x 112 two-layer segmentation)
+#: peaks at 0.38 GB of numpy arrays (tracemalloc, LDM and DVK alike); this
+#: estimates 0.40 GB.  Estimates for scheduling [U], not limits.
+_DOSE_BYTES_PER_VOXEL: Final = 48
+_DOSE_BYTES_PER_MASK_VOXEL: Final = 2
 _DOSE_BYTES_PER_CT_VOXEL: Final = 16
 _DOSE_BYTES_FIXED: Final = 64 * 2**20
 
@@ -491,8 +492,8 @@ def _dose_kernel_of(entry: PatientEntry) -> tuple[Hashable, Callable[[], Any]] |
 def dose_memory_bytes(entry: PatientEntry) -> int | None:
     """Expected peak memory of one patient's dose task, from the image headers [U].
 
-    About 0.39 GB on a 256 × 256 × 89 PET grid with a 512 × 512 × 112
-    segmentation, about 1.8 GB when the activity is on a 512 × 512 × 112 CT
+    About 0.4 GB on a 256 × 256 × 89 PET grid with a 512 × 512 × 112
+    segmentation, about 1.5 GB when the activity is on a 512 × 512 × 112 CT
     grid; None when the activity image's header cannot be read here.
     """
     header = None if entry.activity_image is None else _image_header(entry.activity_image)
