@@ -256,22 +256,22 @@ def test_rt_dose_and_statistics_record_the_time_reference(
     assert rt.StudyInstanceUID == pydicom.dcmread(next(pet.iterdir())).StudyInstanceUID
 
 
-def test_dose_map_is_gzipped_only_on_request(
+def test_dose_map_is_gzipped_unless_told_not_to(
     phantom: Phantom, mask_files: list[Path], tmp_path: Path
 ) -> None:
     pet = _pet(tmp_path / "pet", phantom, delay_h=0.0)
     out = tmp_path / "out"
-    plain = compute_dose(pet, mask_files, out)
-    assert plain.document["outputs"][0] == "dose.nii"
-    assert (out / "dose.nii").read_bytes()[:2] != b"\x1f\x8b"
-    assert not (out / "dose.nii.gz").exists()
-    compute_dose(pet, mask_files, out, compress=True)
+    gzipped = compute_dose(pet, mask_files, out)
+    assert gzipped.document["outputs"][0] == "dose.nii.gz"
     assert (out / "dose.nii.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
-    assert not (out / "dose.nii").exists()  # the re-run leaves no stale map
+    plain = compute_dose(pet, mask_files, out, compress=False)
+    assert (out / "dose.nii").read_bytes()[:2] != b"\x1f\x8b"
+    assert not (out / "dose.nii.gz").exists()  # the re-run leaves no stale map
     document = json.loads((out / "dose-statistics.json").read_text())
-    assert document["outputs"][0] == "dose.nii.gz"
-    gz = read_image(out / "dose.nii.gz")
-    assert np.array_equal(gz.array, plain.dose.array.astype(gz.array.dtype))
+    assert document["outputs"][0] == "dose.nii"
+    nii = read_image(out / "dose.nii")
+    assert np.array_equal(nii.array, plain.dose.array.astype(nii.array.dtype))
+    assert np.array_equal(gzipped.dose.array, plain.dose.array)
 
 
 # ---------------------------------------------------------------- images without times

@@ -7,7 +7,7 @@ implant's dose uses the activity at implant), clips negative voxels (noise),
 computes the absorbed dose by local deposition or kernel convolution with the
 density of each voxel (CT, or tissue and lung densities with a lung mask) and
 the statistics, BED and EUD of every volume of interest.  With an output folder
-it writes the dose map (NIfTI, gzipped on request), an RT Dose, DVHs (CSV, PNG) and
+it writes the dose map (NIfTI, gzipped unless told not to), an RT Dose, DVHs (CSV, PNG) and
 ``dose-statistics.json``; every output records the activity's unit, the
 reference time, the decay-correction factor and its basis.
 
@@ -56,9 +56,9 @@ __all__ = [
 #: for a file that holds exactly one mask.
 MaskSpec = Path | tuple[str, Path]
 
-#: The files written to the output folder (the dose map is ``dose.nii.gz`` with
-#: ``compress=True``).
-OUTPUTS: Final = ("dose.nii", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
+#: The files written to the output folder (the dose map is ``dose.nii`` with
+#: ``compress=False``).
+OUTPUTS: Final = ("dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
 
 
 def dose_map_name(compress: bool) -> str:
@@ -256,7 +256,7 @@ def compute_dose(
     workers: int | None = None,
     physics: Physics | None = None,
     progress: Callable[[str], None] | None = None,
-    compress: bool = False,
+    compress: bool = True,
 ) -> DoseResult:
     """Dose map, statistics, BED/EUD and DVHs from an activity image and masks.
 
@@ -301,10 +301,10 @@ def compute_dose(
     progress
         Called with a short text before each step.
     compress
-        Gzip the dose map (``dose.nii.gz``) instead of writing ``dose.nii``.
-        Off by default: a float dose map shrinks by only about 8 % and gzip
-        costs about half a second on a PET grid; the RT Dose is the file other
-        systems import.
+        Gzip the dose map (``dose.nii.gz``, the default) or write ``dose.nii``.
+        On the bundled 90Y PET gzip makes a local-deposition map (float64,
+        exact zeros outside the activity) 20x smaller for about 1 s, a kernel
+        map (float32, FFT noise everywhere) only 18 % smaller for about 4.5 s.
 
     Raises
     ------
