@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio {best['after'] / best['before']:.2f}"
     )
     print(
+        f"  whole use case with --no-compress: {best['after, no-compress']:.2f} s, ratio "
+        f"{best['after, no-compress'] / best['before']:.2f}"
+    )
+    print(
         f"  reading the masks: before {best['masks before']:.2f} s, after "
         f"{best['masks after']:.2f} s, ratio {best['masks after'] / best['masks before']:.2f}; "
         f"peak {peak_before / 2**20:.0f} MiB -> {peak_after / 2**20:.0f} MiB "
