@@ -891,7 +891,10 @@ def dose_dvk(
         ``"direct"``: ``scipy.ndimage.convolve`` in float64 with zeros outside,
         slow, for checks.
     workers
-        Threads of ``scipy.fft``; ``None`` uses every CPU (``os.cpu_count()``).
+        Threads of the FFT path: slabs of the first and last passes and of the
+        spectrum product run on this many threads, the FFT along k on
+        ``scipy.fft``'s; ``None`` uses every CPU (``os.cpu_count()``).  The
+        result does not depend on it (bit for bit).
     dtype
         Working and result type of the FFT path (float32 by default; float64
         for reference results).
