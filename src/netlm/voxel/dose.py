@@ -893,8 +893,7 @@ def dose_dvk(
     workers
         Threads of the FFT path: slabs of the first and last passes and of the
         spectrum product run on this many threads, the FFT along k on
-        ``scipy.fft``'s; ``None`` uses every CPU (``os.cpu_count()``).  The
-        result does not depend on it (bit for bit).
+        ``scipy.fft``'s; ``None`` uses every CPU (``os.cpu_count()``).
     dtype
         Working and result type of the FFT path (float32 by default; float64
         for reference results).
