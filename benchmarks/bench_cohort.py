@@ -9,9 +9,10 @@ each timing is the best of ``REPEATS`` runs:
 1. **Throughput vs workers.**  A synthetic cohort of ``N_PATIENTS`` glass
    radioembolization patients with a 90Y activity image and liver/tumour masks
    each; the task reads the image and masks, computes the dose map by
-   dose-voxel-kernel convolution (``netlm.voxel.dose.dose_dvk`` with a
-   synthetic 11³ kernel, ``workers=1``: one core per patient) and the dose
-   statistics per VOI.  Layouts: 1, 2 and ``MAX_WORKERS`` local worker
+   dose-voxel-kernel convolution (``netlm.voxel.dose.dose_dvk`` with the 90Y
+   kernel of the voxel size, computed once on the driver and scattered to the
+   workers, ``workers=1``: one core per patient) and the dose statistics per
+   VOI.  Layouts: 1, 2 and ``MAX_WORKERS`` local worker
    processes, and a *simulated multi-node* layout: a ``dask scheduler`` and two
    ``dask worker`` processes ("nodes", ``MAX_WORKERS / 2`` worker processes
    each) started as separate programs talking TCP over the loopback interface,
@@ -21,7 +22,9 @@ each timing is the best of ``REPEATS`` runs:
    1 worker / time with the layout.  When
    ``netlm.voxel.dose`` is not importable the task is a clearly labelled numpy
    FFT convolution stand-in.
-2. **Scheduler overhead per patient.**  A trivial task (read and hash the case
+2. **Peak memory per task**: tracemalloc (numpy arrays) around one patient's
+   task in this process, against the task's declared ``memory_bytes``.
+3. **Scheduler overhead per patient.**  A trivial task (read and hash the case
    file, return one number) over ``5 x N_PATIENTS`` patients, as a plain
    in-process loop (``scheduler="inline"``) and on one Dask worker:
    (Dask − loop) / patients.
@@ -121,8 +124,8 @@ def dose_task_under_test() -> tuple[CohortTask, str]:
         label = f"STAND-IN numpy FFT convolution (netlm.voxel.dose unavailable: {exc})"
         task = CohortTask("dose", ("activity_image", "masks"), standin_dose_task, version="standin")
         return task, label
-    label = "netlm.voxel.dose.dose_dvk (synthetic 11^3 kernel) + dose statistics per VOI"
-    return dose_cohort_task("dvk", SyntheticKernel(VOXEL_MM)), label
+    label = "netlm.voxel.dose.dose_dvk (90Y kernel per voxel size, scattered) + statistics"
+    return dose_cohort_task("dvk"), label
 
 
 def free_port() -> int:
@@ -301,6 +304,25 @@ def main(argv: list[str]) -> None:
             )
         print(
             "(speed-up against 1 local worker; clusters started, imports warmed, before the clock)"
+        )
+
+        import tracemalloc
+
+        from netlm.cohort.manifest import load_manifest
+        from netlm.cohort.runner import run_patient
+
+        entry = load_manifest(cohort.manifest).patients[0]
+        kernel = None
+        if task.shared is not None and (found := task.shared(entry)) is not None:
+            kernel = found[1]()
+        tracemalloc.start()
+        run_patient(task, entry, None, kernel)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        declared = task.memory_bytes(entry) if task.memory_bytes is not None else None
+        print(
+            f"\npeak memory of one task (numpy arrays): {peak / 1e6:.0f} MB; declared "
+            f"memory_bytes {declared / 1e6 if declared else math.nan:.0f} MB"
         )
 
         start_s, _ = timed(lambda: _start_stop(2))

@@ -10,11 +10,16 @@ it) and an 11³ 90Y kernel it reports, from runs in the same process:
   ``irfftn``) of the same padded grid — the least any FFT convolution does;
 * ``baseline``: ``scipy.signal.fftconvolve(mode="same")`` in float64;
 
-the ratios dvk / floor (target <= 1.5) and baseline / dvk (target >= 2), both
-with one thread and with ``--workers`` threads (default all CPUs), and the
-peak memory ``dose_dvk`` allocates (tracemalloc: numpy arrays, as a multiple
-of the float64 input).  Times are the best of ``--repeats`` interleaved runs.
-Compare ratios, not seconds, between machines.
+* ``old``: ``dose_dvk`` with the whole-array first and last passes it had
+  before #16 (reproduced here, :func:`old_fft_convolve_cpu`);
+
+the ratios dvk / floor (target <= 1.5), baseline / dvk (target >= 2) and
+dvk / old, both with one thread and with ``--workers`` threads (default all
+CPUs), the thread speed-up (1-thread time / ``--workers``-thread time) of dvk,
+old and floor, and the peak memory ``dose_dvk`` allocates, slab-wise and old
+(tracemalloc: numpy arrays, as a multiple of the float64 input).  Times are
+the best of ``--repeats`` interleaved runs.  ``--no-baseline`` skips the slow
+float64 ``fftconvolve``.  Compare ratios, not seconds, between machines.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from scipy import signal
 
 from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
+from netlm.voxel import dose as vd
 from netlm.voxel.dose import DosimetryWarning, dose_dvk
 
 VOXEL_MM = 4.42  # one of the Lanconelli 2012 voxel sizes
@@ -74,6 +80,46 @@ def make_kernel(voxel_mm: float) -> Any:
     return _GaussianKernel(g / g.sum() * joule * 1e9 / voxel_kg, (voxel_mm,) * 3)
 
 
+def old_fft_convolve_cpu(
+    activity: np.ndarray,
+    make_spectrum: Callable[[], np.ndarray],
+    padded: tuple[int, int, int],
+    *,
+    dtype: np.dtype[Any],
+    workers: int,
+    density_scale: Any = None,
+) -> np.ndarray:
+    """The whole-array passes of dose_dvk before #16 (spectrum computed first)."""
+    spectrum = make_spectrum()
+    nk, nj, ni = activity.shape
+    pk, pj, pi = padded
+    x = np.zeros((nk, nj, pi), dtype=dtype)
+    x[:, :, :ni] = activity
+    spec = np.zeros((pk, pj, pi // 2 + 1), dtype=np.result_type(dtype, np.complex64))
+    spec[:nk, :nj] = sfft.rfft(x, axis=2, workers=workers)
+    del x
+    slab = spec[:nk]
+    vd._in_place(sfft.fft(slab, axis=1, workers=workers, overwrite_x=True), slab)
+    vd._in_place(sfft.fft(spec, axis=0, workers=workers, overwrite_x=True), spec)
+    vd._apply_spectrum_planes(spec, spectrum, (0, pk))
+    vd._in_place(sfft.ifft(spec, axis=0, workers=workers, overwrite_x=True), spec)
+    vd._in_place(sfft.ifft(slab, axis=1, workers=workers, overwrite_x=True), slab)
+    out = sfft.irfft(slab[:, :nj], n=pi, axis=2, workers=workers)
+    dose = np.ascontiguousarray(out[:, :, :ni])
+    if density_scale is not None:
+        dose = (dose * density_scale(0, nk)).astype(dtype, copy=False)
+    return dose
+
+
+def old_dose_dvk(*args: Any, **kwargs: Any) -> Any:
+    new = vd._fft_convolve_cpu
+    vd._fft_convolve_cpu = old_fft_convolve_cpu  # type: ignore[assignment]
+    try:
+        return dose_dvk(*args, **kwargs)
+    finally:
+        vd._fft_convolve_cpu = new
+
+
 def timed(run: Callable[[], object]) -> tuple[float, float]:
     """(wall-clock, CPU) seconds of one run."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -91,7 +137,7 @@ def peak_bytes(run: Callable[[], object]) -> int:
     return peak
 
 
-def bench(n: int, kernel: Any, repeats: int, workers: int) -> None:
+def bench(n: int, kernel: Any, repeats: int, workers: int, baseline_too: bool = True) -> None:
     rng = np.random.default_rng(0)
     activity = ImageVolume(rng.random((n, n, n)) * 1e5, (VOXEL_MM,) * 3, unit="Bq/mL")
     kernel_values = np.asarray(kernel.values, dtype=np.float64)
@@ -108,6 +154,14 @@ def bench(n: int, kernel: Any, repeats: int, workers: int) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DosimetryWarning)
                 return dose_dvk(activity, kernel, workers=w)
+
+        return run
+
+    def old(w: int) -> Callable[[], object]:
+        def run() -> object:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DosimetryWarning)
+                return old_dose_dvk(activity, kernel, workers=w)
 
         return run
 
@@ -128,14 +182,21 @@ def bench(n: int, kernel: Any, repeats: int, workers: int) -> None:
     error = float(np.max(np.abs(reference.array - exact.array)) / np.max(exact.array))
 
     print(f"\n{n}^3 grid, kernel {kernel_values.shape} ({kernel.source}), padded to {padded}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DosimetryWarning)
+        same = np.array_equal(reference.array, old_dose_dvk(activity, kernel, workers=1).array)
     print(f"  float32 result vs float64: max relative error {error:.1e}")
+    print(f"  slab-wise passes bit-identical to the old whole-array ones: {same}")
     print(
-        f"  {'threads':>7} {'clock':>5} {'dvk s':>8} {'floor s':>8} {'baseline s':>10} "
-        f"{'dvk/floor':>9} {'baseline/dvk':>12}"
+        f"  {'threads':>7} {'clock':>5} {'dvk s':>8} {'old s':>8} {'floor s':>8} "
+        f"{'baseline s':>10} {'dvk/floor':>9} {'baseline/dvk':>12} {'dvk/old':>8}"
     )
+    walls: dict[int, dict[str, float]] = {}
     for w in sorted({1, workers}):
-        # Interleaved, best of each: a busy machine slows all three alike.
-        runs = {"dvk": dvk(w), "floor": floor(w), "baseline": baseline(w)}
+        # Interleaved, best of each: a busy machine slows all alike.
+        runs = {"dvk": dvk(w), "old": old(w), "floor": floor(w)}
+        if baseline_too:
+            runs["baseline"] = baseline(w)
         wall = dict.fromkeys(runs, math.inf)
         cpu = dict.fromkeys(runs, math.inf)
         for _ in range(repeats):
@@ -143,20 +204,33 @@ def bench(n: int, kernel: Any, repeats: int, workers: int) -> None:
                 t_wall, t_cpu = timed(run)
                 wall[name] = min(wall[name], t_wall)
                 cpu[name] = min(cpu[name], t_cpu)
+        walls[w] = wall
         # CPU time is steadier on a shared machine, but only comparable with one thread.
         clocks = {"wall": wall, "cpu": cpu} if w == 1 else {"wall": wall}
         for clock, t in clocks.items():
+            base = t.get("baseline", math.nan)
             print(
-                f"  {w:>7} {clock:>5} {t['dvk']:>8.3f} {t['floor']:>8.3f} {t['baseline']:>10.3f} "
-                f"{t['dvk'] / t['floor']:>9.2f} {t['baseline'] / t['dvk']:>12.2f}"
+                f"  {w:>7} {clock:>5} {t['dvk']:>8.3f} {t['old']:>8.3f} {t['floor']:>8.3f} "
+                f"{base:>10.3f} {t['dvk'] / t['floor']:>9.2f} {base / t['dvk']:>12.2f} "
+                f"{t['dvk'] / t['old']:>8.2f}"
             )
+    if workers > 1:
+        one, many = walls[1], walls[workers]
+        print(
+            f"  {workers} threads vs 1 (wall): dvk {one['dvk'] / many['dvk']:.2f}x, old "
+            f"{one['old'] / many['old']:.2f}x, floor {one['floor'] / many['floor']:.2f}x"
+        )
     peak = peak_bytes(dvk(workers))
-    base_peak = peak_bytes(baseline(workers))
+    old_peak = peak_bytes(old(workers))
     size = activity.array.nbytes
-    print(
+    line = (
         f"  peak memory allocated: dvk {peak / 2**20:.0f} MiB ({peak / size:.2f}x the float64 "
-        f"input), baseline {base_peak / 2**20:.0f} MiB ({base_peak / size:.2f}x)"
+        f"input), old {old_peak / 2**20:.0f} MiB ({old_peak / size:.2f}x)"
     )
+    if baseline_too:
+        base_peak = peak_bytes(baseline(workers))
+        line += f", baseline {base_peak / 2**20:.0f} MiB ({base_peak / size:.2f}x)"
+    print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,11 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-baseline", action="store_true", help="skip scipy fftconvolve")
     args = parser.parse_args(argv)
     kernel = make_kernel(VOXEL_MM)
     print(f"netlm dose_dvk benchmark: {os.cpu_count()} CPUs, numpy {np.__version__}")
     for n in args.sizes:
-        bench(n, kernel, args.repeats, args.workers)
+        bench(n, kernel, args.repeats, args.workers, not args.no_baseline)
     return 0
 
 

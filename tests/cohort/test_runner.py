@@ -344,3 +344,192 @@ def test_a_second_run_on_the_same_folder_is_refused(
         run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")
     summary = run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")
     assert summary.n_computed == len(pristine.patient_ids)
+
+
+# ---------------------------------------------------------------------------- cluster scale
+def _image_cohort(tmp_path: Path, voxels_mm: tuple[float, ...]) -> Path:
+    """One patient per voxel size (two patients on the first), images and two masks each."""
+    import numpy as np
+
+    from netlm.imaging.io import write_image
+    from netlm.imaging.volume import ImageVolume
+
+    rng = np.random.default_rng(4)
+    patients = []
+    sizes = (voxels_mm[0], *voxels_mm)
+    for n, voxel in enumerate(sizes):
+        shape = (18, 20, 22)
+        activity = np.zeros(shape)
+        activity[4:14, 5:15, 5:17] = 1e5 * (1.0 + rng.random((10, 10, 12)))
+        liver = activity > 0
+        tumour = np.zeros(shape, dtype=bool)
+        tumour[7:10, 8:11, 8:11] = True
+        activity[tumour] *= 4.0
+        volume = ImageVolume(activity, (voxel,) * 3, unit="Bq/mL")
+        folder = tmp_path / f"P{n}"
+        write_image(volume, folder / "pet.nii.gz")
+        write_image(volume.with_array(liver, unit="label"), folder / "liver.nii.gz")
+        write_image(volume.with_array(tumour, unit="label"), folder / "tumour.nii.gz")
+        (folder / "case.yaml").write_text("schema: netlm/case/v1\n")
+        patients.append(
+            {
+                "patient_id": f"P{n}",
+                "case": f"P{n}/case.yaml",
+                "activity_image": f"P{n}/pet.nii.gz",
+                "masks": {"liver": f"P{n}/liver.nii.gz", "tumour": f"P{n}/tumour.nii.gz"},
+            }
+        )
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        yaml.safe_dump({"schema": "netlm/cohort-manifest/v1", "patients": patients})
+    )
+    return manifest
+
+
+@pytest.fixture
+def kernel_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg"
+
+
+def test_images_are_read_only_by_the_task_and_reruns_only_stat_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from netlm.cohort import runner
+
+    manifest = _image_cohort(tmp_path / "c", (4.0,))
+    hashed: list[str] = []
+    real = runner._hash_file
+
+    def recording(path: Path, keep: bool) -> tuple[str, bytes | None]:
+        hashed.append(path.name)
+        return real(path, keep)
+
+    monkeypatch.setattr(runner, "_hash_file", recording)
+    out = tmp_path / "out"
+    first = run_cohort(manifest, "dose", out_dir=out, scheduler="inline")
+    assert first.failures == () and len(first.computed) == 2
+    again = run_cohort(manifest, "dose", out_dir=out, scheduler="inline")
+    assert again.computed == () and len(again.skipped) == 2
+    # The images are fingerprinted by stat: their bytes are read only by the dose reader.
+    assert not [name for name in hashed if name.endswith(".nii.gz")]
+    # A rewritten image (new modification time) is computed again; the other is not.
+    image = tmp_path / "c" / "P1" / "pet.nii.gz"
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    third = run_cohort(manifest, "dose", out_dir=out, scheduler="inline")
+    assert third.computed == ("P1",) and third.skipped == ("P0",)
+
+
+def test_an_image_changed_during_the_task_fails_that_patient(tmp_path: Path) -> None:
+    import os
+
+    from netlm.cohort.runner import CohortTask, PatientInputs
+
+    manifest = _image_cohort(tmp_path / "c", (4.0,))
+
+    def touching(inputs: PatientInputs) -> dict[str, object]:
+        image = inputs.entry.activity_image
+        assert image is not None
+        os.utime(image, ns=(0, image.stat().st_mtime_ns + 5_000_000_000))
+        return {"ok": True}
+
+    task = CohortTask("touch", ("activity_image",), touching)  # type: ignore[arg-type]
+    summary = run_cohort(manifest, task, out_dir=tmp_path / "out", scheduler="inline")
+    assert [f.fields for f in summary.failures] == [("activity_image",)] * 2
+    assert "changed while the task ran" in summary.failures[0].message
+
+
+@pytest.mark.parametrize("scheduler", ["inline", None])
+def test_dvk_kernels_are_built_once_per_voxel_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_cache: Path, scheduler: str | None
+) -> None:
+    from netlm.cohort import runner
+    from netlm.voxel.kernels import y90_kernel
+
+    manifest = _image_cohort(tmp_path / "c", (4.0, 5.0))  # P0, P1 at 4 mm; P2 at 5 mm
+    built: list[tuple[float, float, float]] = []
+    real = runner._y90_kernel_for
+
+    def counting(voxel: tuple[float, float, float]) -> object:
+        built.append(voxel)
+        return real(voxel)
+
+    monkeypatch.setattr(runner, "_y90_kernel_for", counting)
+    options = {"scheduler": "inline"} if scheduler else THREADS
+    task = runner.dose_cohort_task("dvk")
+    summary = run_cohort(manifest, task, out_dir=tmp_path / "out", **options)  # type: ignore[arg-type]
+    assert summary.failures == () and len(summary.computed) == 3
+    assert sorted(built) == [(4.0, 4.0, 4.0), (5.0, 5.0, 5.0)]
+    results = pd.read_parquet(tmp_path / "out" / "results.parquet").set_index("patient_id")
+    assert set(results["dose_model"]) == {"dvk"}
+    # The scattered kernel gives the dose of the task run with that kernel directly.
+    entry = load_manifest(manifest).patients[2]
+    direct = runner.dose_task(
+        runner.PatientInputs(entry=entry, documents={}),
+        model="dvk",
+        kernel=y90_kernel((5.0,) * 3, density_g_per_ml=1.03),
+    )
+    assert results.loc["P2", "mean_dose_gy_tumour"] == pytest.approx(
+        direct["mean_dose_gy_tumour"], rel=1e-12
+    )
+
+
+def test_dose_tasks_declare_their_expected_memory() -> None:
+    from conftest import SHARED
+    from netlm.cohort.manifest import PatientEntry
+    from netlm.cohort.runner import TASKS, dose_memory_bytes
+
+    data = SHARED / "data" / "y90-pet-maa-spect"
+    entry = PatientEntry(
+        patient_id="P1",
+        case=data / "README.md",
+        activity_image=data / "patient_1_Y90_PET.nrrd",
+        masks=(("seg", data / "patient_1_Segmentation.seg.nrrd"),),
+    )
+    estimate = dose_memory_bytes(entry)
+    # The task peaks at 0.38 GB of arrays on this PET (tracemalloc).
+    assert estimate is not None and 0.38e9 <= estimate < 0.5e9
+    assert TASKS["dose"].memory_bytes is dose_memory_bytes
+    assert dose_memory_bytes(PatientEntry(patient_id="P2", case=data / "README.md")) is None
+
+
+def test_cli_cohort_dose_offers_dvk(tmp_path: Path, kernel_cache: Path) -> None:
+    from netlm.cli import main
+
+    manifest = _image_cohort(tmp_path / "c", (4.0,))
+    out = tmp_path / "out"
+    code = main(
+        [
+            "cohort",
+            "run",
+            str(manifest),
+            "--task",
+            "dose",
+            "--dose-model",
+            "dvk",
+            "--out",
+            str(out),
+            "--scheduler",
+            "inline",
+        ]
+    )
+    assert code == 0
+    results = pd.read_parquet(out / "results.parquet")
+    assert list(results["dose_model"]) == ["dvk", "dvk"]
+    bad = main(
+        [
+            "cohort",
+            "run",
+            str(manifest),
+            "--task",
+            "assess",
+            "--dose-model",
+            "dvk",
+            "--out",
+            str(tmp_path / "o2"),
+        ]
+    )
+    assert bad != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,40 @@ def test_schema_is_required(tmp_path: Path) -> None:
     path.write_text("id: x\nname: x\nversion: '1'\nextends: default\n")
     with pytest.raises(ProfileError, match="schema"):
         load_profile(path)
+
+
+def test_default_profile_is_parsed_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netlm.eligibility import profile as module
+
+    module.default_profile.cache_clear()
+    calls: list[int] = []
+    real = module.parse_document
+
+    def counting(data: bytes, **kwargs: Any) -> object:
+        calls.append(1)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(module, "parse_document", counting)
+    first = default_profile()
+    for _ in range(5):
+        Assessor()
+    assert default_profile() is first
+    assert len(calls) == 1
+
+
+def test_edited_profile_file_is_parsed_again(tmp_path: Path) -> None:
+    path = _profile(tmp_path, "extends: default\nparameters:\n  albi_coefficient: -0.0852\n")
+    first = load_profile(path)
+    assert load_profile(path) is first  # same path, same bytes: the cached parse
+    path.write_text(HEADER + "extends: default\nparameters:\n  albi_coefficient: -0.0853\n")
+    assert load_profile(path).parameters.albi_coefficient == -0.0853
+
+
+def test_profile_parsed_with_the_c_loader_equals_the_python_loader() -> None:
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("netlm.eligibility").joinpath("profiles/default.yaml").read_text()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert yaml.load(text, Loader=loader) == yaml.load(text, Loader=yaml.SafeLoader)

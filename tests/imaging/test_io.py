@@ -586,3 +586,56 @@ def test_decay_correct_round_trip_and_naive_times() -> None:
         decay_correct(naive, t0, half_life_h=64.1)
     with pytest.raises(UnitError, match="activity"):
         decay_correct(dataclasses.replace(volume, unit="HU"), t0, half_life_h=64.1)
+
+
+def _masks_one_by_one(path: Path, reference: ImageVolume) -> dict[str, ImageVolume]:
+    """The per-segment path: every mask resampled on its own (the old read_masks)."""
+    from netlm.imaging.io import _fit
+
+    return {
+        name: _fit(mask, reference, f"{path}: segment {name!r}", "warn")
+        for name, mask in read_masks(path).items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "segmentation"),
+    [
+        ("patient_1_Y90_PET.nrrd", "patient_1_Segmentation.seg.nrrd"),
+        ("patient_2_SPECT.nrrd", "patient_2_Segmentation.seg.nrrd"),
+    ],
+)
+def test_layers_resampled_once_give_the_masks_of_each_segment_alone(
+    image: str, segmentation: str
+) -> None:
+    reference = read_image(Y90 / image, unit="Bq/mL")
+    fast = read_masks(Y90 / segmentation, reference=reference)
+    slow = _masks_one_by_one(Y90 / segmentation, reference)
+    assert list(fast) == list(slow)
+    for name, mask in fast.items():
+        assert mask.same_grid(reference)
+        assert mask.array.dtype == np.bool_
+        assert np.array_equal(mask.array, slow[name].array), name
+        assert mask.array.any(), name
+        assert mask.metadata == slow[name].metadata
+
+
+def test_layer_resampling_reports_each_segment_partly_outside(tmp_path: Path) -> None:
+    labels = np.zeros((10, 10, 10), dtype=np.uint8)
+    labels[2:4, 2:4, 2:4] = 1  # inside the reference
+    labels[6:9, 6:9, 6:9] = 2  # its upper corner beyond the reference
+    image = sitk.GetImageFromArray(labels)
+    path = tmp_path / "labels.nrrd"
+    sitk.WriteImage(image, str(path))
+    reference = ImageVolume(
+        array=np.zeros((8, 8, 8)), spacing_mm=(1.0, 1.0, 1.0), origin_mm=(0.5, 0.5, 0.5)
+    )
+    with pytest.warns(ImagingWarning, match=r"segment '2'") as caught:
+        fast = read_masks(path, reference=reference)
+    assert not any("segment '1'" in str(w.message) for w in caught)
+    with pytest.warns(ImagingWarning, match=r"segment '2'"):
+        slow = _masks_one_by_one(path, reference)
+    for name in ("1", "2"):
+        assert np.array_equal(fast[name].array, slow[name].array)
+    with pytest.raises(GeometryError, match="segment '2'"):
+        read_masks(path, reference=reference, outside="raise")

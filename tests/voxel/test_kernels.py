@@ -5,6 +5,7 @@ symmetry, anisotropic voxels, the table reader and the disk cache."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -555,3 +556,66 @@ def test_malformed_table_names_file_and_line(
 def test_missing_table_file(tmp_path: Path) -> None:
     with pytest.raises(KernelTableError, match="cannot be read"):
         load_lanconelli_table(tmp_path / "90Y3mmsoft.txt")
+
+
+# ===================================================================== shipped DPK
+SHIPPED_FILE = Path(kernels.__file__).parent / "data" / kernels.SHIPPED_DPK
+
+
+def _npz(path: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: np.array(data[name]) for name in data.files}
+    return json.loads(str(arrays.pop("params"))), arrays
+
+
+def test_shipped_dpk_is_this_kernel_version_and_intact() -> None:
+    params, arrays = _npz(SHIPPED_FILE)
+    assert params["kernel_version"] == kernels.KERNEL_VERSION
+    assert params["histories"] == kernels.DEFAULT_HISTORIES and params["seed"] == 0
+    assert params == json.loads(json.dumps(kernels._dpk_params(kernels.DEFAULT_HISTORIES, 0)))
+    tally = kernels._tally_from(arrays)
+    assert tally is not None
+    assert kernels.tally_digest(params, tally) == kernels.SHIPPED_DPK_SHA256
+    assert SHIPPED_FILE.stat().st_size < 64_000  # shipped in the wheel
+
+
+def test_reduced_history_regeneration_agrees_with_the_shipped_dpk(tmp_path: Path) -> None:
+    histories = 5000
+    kernels.regenerate_point_kernel(tmp_path / "dpk.npz", histories=histories, seed=3)
+    params, fresh = _npz(tmp_path / "dpk.npz")
+    assert params["histories"] == histories and params["kernel_version"] == kernels.KERNEL_VERSION
+    _, shipped = _npz(SHIPPED_FILE)
+    assert np.array_equal(fresh["edges_mm"], shipped["edges_mm"])
+    # Energy deposited within radius r: with 5000 β particles its statistical
+    # error is about 0.3 / sqrt(5000) ≈ 0.004 (runs of four seeds: ≤ 0.0046).
+    cdf_fresh = np.cumsum(fresh["energy_fraction"])
+    cdf_shipped = np.cumsum(shipped["energy_fraction"])
+    assert np.max(np.abs(cdf_fresh - cdf_shipped)) < 0.015
+    # Half-millimetre shells out to 5 mm, where most of the energy goes: ≤ 2.5 % seen.
+    fresh_shells = fresh["energy_fraction"].reshape(-1, 50).sum(axis=1)[:10]
+    shipped_shells = shipped["energy_fraction"].reshape(-1, 50).sum(axis=1)[:10]
+    np.testing.assert_allclose(fresh_shells, shipped_shells, rtol=0.06)
+    assert float(fresh["radiative_fraction"]) == pytest.approx(
+        float(shipped["radiative_fraction"]), rel=0.03
+    )
+    assert float(fresh["sampled_mean_mev"]) == pytest.approx(
+        float(shipped["sampled_mean_mev"]), rel=1e-3
+    )
+
+
+def test_a_new_voxel_size_with_default_histories_runs_no_transport(
+    tmp_path: Path, counted: dict[str, int]
+) -> None:
+    kernel = y90_kernel((4.1, 4.1, 3.3), density_g_per_ml=1.03, cache_dir=tmp_path)
+    assert counted == {"transport": 0, "voxelise": 1}
+    assert kernel.metadata["dpk_origin"] == f"shipped ({kernels.SHIPPED_DPK})"
+    assert not list(tmp_path.glob("y90-dpk-*.npz"))  # nothing to cache
+
+
+def test_a_shipped_dpk_that_does_not_match_its_digest_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert kernels._shipped_tally(kernels.DEFAULT_HISTORIES, 0) is not None
+    assert kernels._shipped_tally(kernels.DEFAULT_HISTORIES, 1) is None  # another seed
+    monkeypatch.setattr(kernels, "SHIPPED_DPK_SHA256", "0" * 64)
+    assert kernels._shipped_tally(kernels.DEFAULT_HISTORIES, 0) is None

@@ -28,7 +28,7 @@ from netlm.cli import main
 from netlm.cohort.runner import run_cohort
 from netlm.errors import InputError
 from netlm.imaging.activity import ACTIVITY_MISMATCH_TOLERANCE
-from netlm.imaging.io import write_image
+from netlm.imaging.io import read_image, write_image
 from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
 from netlm.sirt.radiobiology import PRESETS, bed_permanent_implant_gy
@@ -254,6 +254,24 @@ def test_rt_dose_and_statistics_record_the_time_reference(
     pet_uids = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in pet.iterdir()}
     assert {r.ReferencedSOPInstanceUID for r in refs} == pet_uids
     assert rt.StudyInstanceUID == pydicom.dcmread(next(pet.iterdir())).StudyInstanceUID
+
+
+def test_dose_map_is_gzipped_unless_told_not_to(
+    phantom: Phantom, mask_files: list[Path], tmp_path: Path
+) -> None:
+    pet = _pet(tmp_path / "pet", phantom, delay_h=0.0)
+    out = tmp_path / "out"
+    gzipped = compute_dose(pet, mask_files, out)
+    assert gzipped.document["outputs"][0] == "dose.nii.gz"
+    assert (out / "dose.nii.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
+    plain = compute_dose(pet, mask_files, out, compress=False)
+    assert (out / "dose.nii").read_bytes()[:2] != b"\x1f\x8b"
+    assert not (out / "dose.nii.gz").exists()  # the re-run leaves no stale map
+    document = json.loads((out / "dose-statistics.json").read_text())
+    assert document["outputs"][0] == "dose.nii"
+    nii = read_image(out / "dose.nii")
+    assert np.array_equal(nii.array, plain.dose.array.astype(nii.array.dtype))
+    assert np.array_equal(gzipped.dose.array, plain.dose.array)
 
 
 # ---------------------------------------------------------------- images without times

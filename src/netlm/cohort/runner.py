@@ -14,11 +14,13 @@ of the manifest and writes the results into ``out_dir``:
     The store the two tables are written from (``netlm/cohort-results/v1``):
     per patient the input digest and the outcome.
 
-Each patient is one Dask task.  The task function reads the patient's input
-files once, computes the *input digest* (SHA-256 over the task name and
-version, the netlm version, the patient id and the bytes of every input file
-the task reads) and parses the documents from the same bytes, so a result
-always belongs to the digest stored with it.  A re-run skips every patient
+Each patient is one Dask task.  The task computes the *input digest* (SHA-256
+over the task name and version, the netlm version, the patient id, the bytes
+of every document the task reads and the path, size and modification time of
+every image, :func:`_fingerprint`) and parses the documents from the bytes it
+hashed; each image is read once, by the task itself, and a patient whose image
+changed meanwhile is a failure, so a result always belongs to the digest
+stored with it.  A re-run skips every patient
 whose digest matches the stored one, a success or a failure alike (the same
 inputs fail the same way; ``retry_failed=True`` runs failures again), and
 recomputes the patients whose inputs changed.  A failure whose inputs could
@@ -36,9 +38,13 @@ same folder at the same time is refused (an OS file lock, ``out_dir/.lock``).
 
 By default the run starts a :class:`distributed.LocalCluster` on the loopback
 interface (one thread per worker); given a scheduler address it connects to
-that cluster, whose workers must see the same paths (a shared file system)
-and have netlm installed; ``scheduler="inline"`` runs a plain loop in this
-process (no Dask at all), the baseline the parallel runs are compared with.
+that cluster, whose workers must see the same paths as the driver (a shared
+file system: tasks carry paths, never image bytes) and have netlm installed.
+Objects many patients share (a dose-voxel kernel per voxel size) are built
+once on the driver and scattered to the workers, and every task carries its
+expected memory (``memory_bytes`` annotation, optionally a worker resource).
+``scheduler="inline"`` runs a plain loop in this process (no Dask at all), the
+baseline the parallel runs are compared with.
 """
 
 from __future__ import annotations
@@ -54,7 +60,15 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -91,7 +105,9 @@ ProgressCallback = Callable[[int, int], None]
 ResultSink = Callable[[str, Sequence[Mapping[str, Scalar]]], None]
 
 STORE_SCHEMA: Final = "netlm/cohort-results/v1"
-DIGEST_SCHEMA: Final = "netlm/cohort-digest/v1"
+#: v2: image inputs are fingerprinted by path, size and modification time (v1 hashed
+#: their bytes, so every image was read twice per task and again by every re-run).
+DIGEST_SCHEMA: Final = "netlm/cohort-digest/v2"
 INLINE: Final = "inline"
 _LEADING: Final[tuple[str, ...]] = ("patient_id", "task", "input_digest")
 _FAILURE_COLUMNS: Final[tuple[str, ...]] = (
@@ -105,6 +121,17 @@ _FAILURE_COLUMNS: Final[tuple[str, ...]] = (
 _HASH_CHUNK: Final = 1 << 20
 #: Input fields whose file is parsed from the bytes that were hashed.
 _DOCUMENT_FIELDS: Final = frozenset({"case", "plan", "response"})
+#: Bytes a dose task holds per voxel of the activity grid (the image, its
+#: concentration and activity-at-implant copies, density, dose, statistics
+#: temporaries), per voxel of each mask file and of the CT as read, plus a fixed
+#: allowance (interpreter, libraries, buffers of the image readers).  The
+#: bundled 90Y PET (256 x 256 x 89, a 512 x 512 x 112 two-layer segmentation)
+#: peaks at 0.38 GB of numpy arrays (tracemalloc, LDM and DVK alike); this
+#: estimates 0.40 GB.  Estimates for scheduling [U], not limits.
+_DOSE_BYTES_PER_VOXEL: Final = 48
+_DOSE_BYTES_PER_MASK_VOXEL: Final = 2
+_DOSE_BYTES_PER_CT_VOXEL: Final = 16
+_DOSE_BYTES_FIXED: Final = 64 * 2**20
 
 
 # ---------------------------------------------------------------------------- errors
@@ -134,10 +161,15 @@ class PatientInputs:
     documents
         The bytes of each document input (``case``, ``plan``, ``response``) the
         task declared, exactly the bytes that went into the input digest.
+    shared
+        The object the task's ``shared`` hook named for this patient (e.g. the
+        dose-voxel kernel of the image's voxel size), built once per run on the
+        driver and scattered to the workers; None without one.
     """
 
     entry: PatientEntry
     documents: Mapping[str, bytes]
+    shared: Any = None
 
     def text_format(self, name: str) -> Literal["yaml", "json"]:
         """``"json"`` when the file of input ``name`` ends in ``.json``, else ``"yaml"``."""
@@ -170,6 +202,17 @@ class CohortTask:
     check
         Called once before a run (on this machine); raises
         :class:`TaskUnavailableError` when the task cannot run here.
+    shared
+        ``shared(entry) -> (key, build) | None``: an object many patients use
+        (a dose-voxel kernel per voxel size).  The driver calls ``build()`` once
+        per distinct ``key`` of the patients it runs, scatters the result to the
+        workers (``Client.scatter``, broadcast) and hands it to the task as
+        :attr:`PatientInputs.shared`; ``None`` leaves the task to make its own.
+    memory_bytes
+        ``memory_bytes(entry) -> bytes | None``: the task's expected peak
+        memory, read from image headers on the driver.  Every Dask task carries
+        it as the annotation ``memory_bytes``, and claims it as a worker
+        resource when the run names one (``memory_resource``).
     """
 
     name: str
@@ -178,6 +221,10 @@ class CohortTask:
     optional_inputs: tuple[str, ...] = ()
     version: str = "1"
     check: Callable[[], None] | None = field(default=None, compare=False)
+    shared: Callable[[PatientEntry], tuple[Hashable, Callable[[], Any]] | None] | None = field(
+        default=None, compare=False
+    )
+    memory_bytes: Callable[[PatientEntry], int | None] | None = field(default=None, compare=False)
 
 
 def _scalar(value: object) -> Scalar:
@@ -341,7 +388,8 @@ def dose_task(
     assumption recorded in ``activity_reference``; a DICOM PET is
     decay-corrected to its administration time from its header.  The dose
     comes from local deposition (``model="ldm"``, the EANM standard) or kernel
-    convolution (``"dvk"``, with ``kernel``).  Each mask file holds one
+    convolution (``"dvk"``, with ``kernel``, else the run's kernel for the
+    image's voxel size, :attr:`PatientInputs.shared`, else one made here).  Each mask file holds one
     volume of interest (resampled onto the activity grid when needed); with
     masks named ``liver`` and ``tumour`` the ``normal_liver`` (liver without
     tumour) is added; a mask named ``lung`` gets the lung density.  Columns per
@@ -358,8 +406,10 @@ def dose_task(
     entry = inputs.entry
     if entry.activity_image is None:
         raise CohortInputError([("activity_image", "the dose task needs an activity image")])
-    if model == "dvk" and kernel is None:
-        raise TaskUnavailableError("the dvk dose model needs a kernel")
+    if kernel is None and inputs.shared is not None:
+        kernel = inputs.shared  # the run's kernel for this voxel size
+    # dvk without one: compute_dose makes the kernel of the image's voxel size
+    # (the shipped DPK and the kernel cache make that the voxelisation at most).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DosimetryWarning)  # recorded in the row
         result = compute_dose(
@@ -395,23 +445,93 @@ def dose_task(
     return row
 
 
-def dose_cohort_task(model: Literal["ldm", "dvk"] = "ldm", kernel: Any = None) -> CohortTask:
-    """The ``dose`` task with another dose model (e.g. ``"dvk"`` with a dose-voxel kernel).
+def _image_header(path: Path) -> tuple[tuple[float, float, float], int] | None:
+    """Voxel size (mm, i j k) and voxel count from an image file's header only.
 
-    The model and the kernel's ``source`` are part of the task version, so
+    None for a DICOM folder or a file SimpleITK cannot read the header of (the
+    worker then finds out for itself).
+    """
+    if not path.is_file():
+        return None
+    try:
+        import SimpleITK as sitk  # noqa: N813
+
+        reader: Any = sitk.ImageFileReader()  # type: ignore[no-untyped-call]
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        spacing = tuple(float(v) for v in reader.GetSpacing())
+        size = [int(v) for v in reader.GetSize()]
+    except Exception:  # any unreadable header: the worker reports it
+        return None
+    if len(spacing) < 3 or len(size) < 3:
+        return None
+    return (spacing[0], spacing[1], spacing[2]), math.prod(size)
+
+
+def _voxel_key(spacing: tuple[float, float, float]) -> tuple[float, float, float]:
+    """A voxel size rounded to 1 nm, so that header noise does not split kernels."""
+    return (round(spacing[0], 6), round(spacing[1], 6), round(spacing[2], 6))
+
+
+def _y90_kernel_for(voxel_mm: tuple[float, float, float]) -> Any:
+    from netlm.sirt.physics import Physics
+    from netlm.voxel.kernels import y90_kernel
+
+    return y90_kernel(voxel_mm, density_g_per_ml=Physics().tissue_density_g_per_ml)
+
+
+def _dose_kernel_of(entry: PatientEntry) -> tuple[Hashable, Callable[[], Any]] | None:
+    """The DVK kernel a patient's image needs, keyed by voxel size (from its header)."""
+    header = None if entry.activity_image is None else _image_header(entry.activity_image)
+    if header is None:
+        return None
+    voxel = _voxel_key(header[0])
+    return ("y90-kernel", voxel), functools.partial(_y90_kernel_for, header[0])
+
+
+def dose_memory_bytes(entry: PatientEntry) -> int | None:
+    """Expected peak memory of one patient's dose task, from the image headers [U].
+
+    About 0.4 GB on a 256 × 256 × 89 PET grid with a 512 × 512 × 112
+    segmentation, about 1.5 GB when the activity is on a 512 × 512 × 112 CT
+    grid; None when the activity image's header cannot be read here.
+    """
+    header = None if entry.activity_image is None else _image_header(entry.activity_image)
+    if header is None:
+        return None
+    total = _DOSE_BYTES_FIXED + _DOSE_BYTES_PER_VOXEL * header[1]
+    for _, mask in entry.masks:
+        found = _image_header(mask)
+        total += _DOSE_BYTES_PER_MASK_VOXEL * (found[1] if found else header[1])
+    if entry.ct is not None:
+        found = _image_header(entry.ct)
+        total += _DOSE_BYTES_PER_CT_VOXEL * (found[1] if found else header[1])
+    return int(total)
+
+
+def dose_cohort_task(model: Literal["ldm", "dvk"] = "ldm", kernel: Any = None) -> CohortTask:
+    """The ``dose`` task with another dose model (``"dvk"``: dose-voxel kernel convolution).
+
+    With ``model="dvk"`` and no ``kernel`` the run computes the 90Y kernel of
+    every voxel size among its patients once (:func:`netlm.voxel.kernels.y90_kernel`
+    at the planning tissue density) and scatters each to the workers; a given
+    ``kernel`` is used for every patient (its voxel size must match).  The
+    model and the kernel's ``source`` are part of the task version, so
     switching models recomputes every patient.
     """
     if model not in ("ldm", "dvk"):
         raise InputError([("model", f"must be 'ldm' or 'dvk', not {model!r}")])
-    if model == "dvk" and kernel is None:
-        raise InputError([("kernel", "the dvk model needs a dose-voxel kernel")])
     source = str(getattr(kernel, "source", "")) if kernel is not None else ""
+    if model == "dvk" and kernel is None:
+        source = "netlm-monte-carlo"
     return CohortTask(
         "dose",
         ("activity_image", "masks"),
         functools.partial(dose_task, model=model, kernel=kernel),
         version=f"2/{model}" + (f"/{source}" if source else ""),
         check=check_dose_available,
+        shared=_dose_kernel_of if model == "dvk" and kernel is None else None,
+        memory_bytes=dose_memory_bytes,
     )
 
 
@@ -527,21 +647,68 @@ def _not_applicable(entry: PatientEntry, missing: Sequence[str]) -> PatientOutco
     )
 
 
+def _fingerprint(path: Path) -> str:
+    """SHA-256 of an image input's path, size and modification time (ns), not its bytes.
+
+    A folder (a DICOM series) is fingerprinted by every file below it.  The
+    image is then read only by the task itself, and a re-run decides what is
+    done from ``stat`` calls alone.  A file rewritten with the same size and
+    modification time is not noticed (``retry_failed`` or a new results folder
+    recomputes).
+    """
+    if path.is_dir():
+        items = [
+            (str(p.relative_to(path)), st.st_size, st.st_mtime_ns)
+            for p in sorted(path.rglob("*"))
+            if p.is_file() and (st := p.stat())
+        ]
+    else:
+        st = path.stat()
+        if not path.is_file():
+            raise IsADirectoryError(f"{path} is not a file")
+        items = [("", st.st_size, st.st_mtime_ns)]
+    payload = json.dumps([str(path.resolve()), items], separators=(",", ":"))
+    return "stat:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
 def _read_inputs(
     task: CohortTask, entry: PatientEntry, files: Sequence[tuple[str, Path]], keep: bool
-) -> tuple[str, dict[str, bytes]]:
-    """The input digest and (with ``keep``) the bytes of the document inputs."""
+) -> tuple[str, dict[str, bytes], dict[str, str]]:
+    """The input digest, (with ``keep``) the documents' bytes, and the images' fingerprints.
+
+    Documents (``case``, ``plan``, ``response``) are hashed by their bytes and
+    parsed from those same bytes; images by :func:`_fingerprint`.
+    """
     hashes: dict[str, str] = {}
     documents: dict[str, bytes] = {}
+    images: dict[str, str] = {}
     for name, path in files:
         try:
-            hashes[name], data = _hash_file(path, keep=keep and name in _DOCUMENT_FIELDS)
+            if name in _DOCUMENT_FIELDS:
+                hashes[name], data = _hash_file(path, keep=keep)
+            else:
+                hashes[name] = images[name] = _fingerprint(path)
+                data = None
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise CohortInputError([(name, f"cannot read {path}: {reason}")]) from None
         if data is not None:
             documents[name] = data
-    return input_digest(task, entry.patient_id, hashes), documents
+    return input_digest(task, entry.patient_id, hashes), documents, images
+
+
+def _images_unchanged(files: Sequence[tuple[str, Path]], before: Mapping[str, str]) -> None:
+    """Raise when an image changed while the task read it (the result would not match)."""
+    for name, path in files:
+        if name in before:
+            try:
+                same = _fingerprint(path) == before[name]
+            except OSError:
+                same = False
+            if not same:
+                raise CohortInputError(
+                    [(name, f"{path} changed while the task ran; run the patient again")]
+                )
 
 
 def _triage(
@@ -558,18 +725,23 @@ def _triage(
     if done_digest is None:
         return None
     try:
-        digest, _ = _read_inputs(task, entry, files, keep=False)
+        digest, _, _ = _read_inputs(task, entry, files, keep=False)
     except CohortInputError:
         return None
     return PatientOutcome(entry.patient_id, "skipped", digest) if digest == done_digest else None
 
 
-def run_patient(task: CohortTask, entry: PatientEntry, done_digest: str | None) -> PatientOutcome:
+def run_patient(
+    task: CohortTask, entry: PatientEntry, done_digest: str | None, shared: Any = None
+) -> PatientOutcome:
     """Run ``task`` on one patient; never raises (a failure is returned).
 
-    Reads the patient's input files, computes the input digest, returns
-    ``skipped`` when it equals ``done_digest``, and otherwise runs the task
-    function on the bytes that were hashed.
+    Computes the input digest (documents by their bytes, which are kept;
+    images by :func:`_fingerprint`), returns ``skipped`` when it equals
+    ``done_digest``, and otherwise runs the task function on the document bytes
+    that were hashed (and ``shared``, :attr:`PatientInputs.shared`).  Each image
+    is read once, by the task; an image whose fingerprint changed meanwhile
+    makes the patient a failure.
     """
     started = time.perf_counter()
     digest: str | None = None
@@ -578,13 +750,16 @@ def run_patient(task: CohortTask, entry: PatientEntry, done_digest: str | None) 
         if missing:
             return _not_applicable(entry, missing)
         try:
-            digest, documents = _read_inputs(task, entry, files, keep=True)
+            digest, documents, images = _read_inputs(task, entry, files, keep=True)
         except CohortInputError as exc:
             return _failure(entry, exc, None, started)
         if digest == done_digest:
             return PatientOutcome(entry.patient_id, "skipped", digest)
-        row = task.function(PatientInputs(entry=entry, documents=MappingProxyType(documents)))
+        row = task.function(
+            PatientInputs(entry=entry, documents=MappingProxyType(documents), shared=shared)
+        )
         result = {str(k): _scalar(v) for k, v in row.items()}
+        _images_unchanged(files, images)
     except Exception as exc:  # one patient's failure, whatever it is, never stops the run
         return _failure(entry, exc, digest, started)
     return PatientOutcome(
@@ -871,11 +1046,40 @@ def _lost(entry: PatientEntry, exc: BaseException) -> PatientOutcome:
     )
 
 
+def _shared_objects(
+    task: CohortTask, jobs: Sequence[tuple[PatientEntry, str | None]]
+) -> tuple[dict[str, Hashable], dict[Hashable, Any]]:
+    """The task's shared objects, built once per key: (patient id -> key, key -> object).
+
+    A build that fails leaves its patients without one (the task then makes its
+    own, or fails for that patient alone).
+    """
+    keys: dict[str, Hashable] = {}
+    objects: dict[Hashable, Any] = {}
+    if task.shared is None:
+        return keys, objects
+    for entry, _ in jobs:
+        found = task.shared(entry)
+        if found is None:
+            continue
+        key, build = found
+        if key not in objects:
+            try:
+                objects[key] = build()
+            except Exception:  # per patient, in the task, instead
+                objects[key] = None
+        if objects[key] is not None:
+            keys[entry.patient_id] = key
+    return keys, objects
+
+
 def _run_inline(
     task: CohortTask, jobs: Sequence[tuple[PatientEntry, str | None]]
 ) -> Iterator[PatientOutcome]:
+    keys, objects = _shared_objects(task, jobs)
     for entry, done in jobs:
-        yield run_patient(task, entry, done)
+        key = keys.get(entry.patient_id)
+        yield run_patient(task, entry, done, None if key is None else objects[key])
 
 
 #: Environment of local worker processes: one BLAS/OpenMP thread each (one worker per
@@ -929,12 +1133,37 @@ def _dask_client(
 
 
 def _run_dask(
-    client: Any, task: CohortTask, jobs: Sequence[tuple[PatientEntry, str | None]]
+    client: Any,
+    task: CohortTask,
+    jobs: Sequence[tuple[PatientEntry, str | None]],
+    memory_resource: str | None = None,
 ) -> Generator[PatientOutcome, None, None]:
     as_completed = _distributed().as_completed
-    futures = {
-        client.submit(run_patient, task, entry, done, pure=False): entry for entry, done in jobs
+    dask = importlib.import_module("dask")
+    keys, objects = _shared_objects(task, jobs)
+    # One copy per worker, sent once: a kernel is not pickled into every task.
+    scattered = {
+        key: client.scatter(obj, broadcast=True, hash=False)
+        for key, obj in objects.items()
+        if obj is not None
     }
+    futures = {}
+    for entry, done in jobs:
+        key = keys.get(entry.patient_id)
+        memory = task.memory_bytes(entry) if task.memory_bytes is not None else None
+        annotations: dict[str, Any] = {} if memory is None else {"memory_bytes": memory}
+        resources = {memory_resource: memory} if memory_resource and memory is not None else None
+        with dask.annotate(**annotations):
+            future = client.submit(
+                run_patient,
+                task,
+                entry,
+                done,
+                None if key is None else scattered[key],
+                pure=False,
+                resources=resources,
+            )
+        futures[future] = entry
     try:
         for future in as_completed(list(futures), loop=client.loop):
             entry = futures[future]
@@ -971,6 +1200,7 @@ def run_cohort(
     on_results: ResultSink | None = None,
     checkpoint_s: float = 30.0,
     connect_timeout_s: float = 30.0,
+    memory_resource: str | None = None,
 ) -> CohortRunSummary:
     """Run ``task`` on every patient of ``manifest``; write the results into ``out_dir``.
 
@@ -1002,6 +1232,12 @@ def run_cohort(
         Write the store at least this often (seconds) during a long run.
     connect_timeout_s
         Timeout for connecting to (and closing) the cluster, in seconds.
+    memory_resource
+        The name of a worker resource in bytes (workers started with
+        ``--resources MEMORY=8e9``): each task then claims its expected memory
+        (:attr:`CohortTask.memory_bytes`) from it, so that a worker runs no
+        more patients at once than fit.  Without it the estimate is only an
+        annotation (``memory_bytes``) of each task.
 
     Raises
     ------
@@ -1035,6 +1271,7 @@ def run_cohort(
             checkpoint_s=checkpoint_s,
             connect_timeout_s=connect_timeout_s,
             started=started,
+            memory_resource=memory_resource,
         )
 
 
@@ -1052,6 +1289,7 @@ def _run_locked(
     checkpoint_s: float,
     connect_timeout_s: float,
     started: float,
+    memory_resource: str | None = None,
 ) -> CohortRunSummary:
     store = _Store(out_dir, the_task.name)
     order = [p.patient_id for p in m.patients]
@@ -1092,7 +1330,9 @@ def _run_locked(
             workers = n_workers or max(1, min(os.cpu_count() or 1, len(pending)))
             with (
                 _dask_client(scheduler, workers, processes, connect_timeout_s) as (client, where),
-                contextlib.closing(_run_dask(client, the_task, pending)) as outcomes,
+                contextlib.closing(
+                    _run_dask(client, the_task, pending, memory_resource)
+                ) as outcomes,
             ):
                 for outcome in outcomes:
                     take(outcome)

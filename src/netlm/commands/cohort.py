@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netlm.commands.common import OutputFormat, fail
-from netlm.errors import NetlmError
+from netlm.errors import InputError, NetlmError
 
 cohort_app = typer.Typer(help="Cohort runs over many patients (Dask).", no_args_is_help=True)
 outcomes_app = typer.Typer(
@@ -34,13 +34,34 @@ def cohort_run(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Recompute stored failures.")] = False,
+    dose_model: Annotated[
+        str,
+        typer.Option(
+            help="dose task: ldm (local deposition) or dvk (90Y kernel convolution; one "
+            "kernel per voxel size, computed once and sent to every worker)."
+        ),
+    ] = "ldm",
+    memory_resource: Annotated[
+        str | None,
+        typer.Option(
+            help="Worker resource in bytes (dask worker --resources MEMORY=8e9) each task "
+            "claims its expected memory from."
+        ),
+    ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
     """Run a task over every patient; failures are reported, never stop the run; re-runs skip
     what is done (by input digest). Exit code 1 when some patients failed."""
-    from netlm.cohort.runner import run_cohort
+    from netlm.cohort.runner import CohortTask, dose_cohort_task, run_cohort
 
     try:
+        if dose_model not in ("ldm", "dvk"):
+            raise InputError([("dose_model", f"use ldm or dvk, not {dose_model!r}")])
+        if dose_model != "ldm" and task != "dose":
+            raise InputError([("dose_model", "applies to the dose task only")])
+        the_task: str | CohortTask = (
+            dose_cohort_task("dvk") if task == "dose" and dose_model == "dvk" else task
+        )
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -55,12 +76,13 @@ def cohort_run(
 
             summary = run_cohort(
                 manifest,
-                task,
+                the_task,
                 out_dir=out,
                 scheduler=scheduler,
                 n_workers=workers,
                 progress=report,
                 retry_failed=retry_failed,
+                memory_resource=memory_resource,
             )
     except NetlmError as exc:
         raise fail(exc) from None

@@ -284,7 +284,9 @@ def load_profile(path: str | Path) -> RuleProfile:
     sources (``netlm/sources/v1``, a path relative to the profile's folder),
     which its parameters may then cite.  The file is read by :mod:`netlm.documents`
     (duplicate keys, YAML tags, alias bombs, deep nesting, oversized and
-    non-UTF-8 files are refused).
+    non-UTF-8 files are refused).  Parsed profiles are cached per process, keyed by
+    the path and the SHA-256 of the file's bytes (a profile with a ``sources_file``
+    is parsed every time), so an edited file is parsed again.
 
     Raises
     ------
@@ -299,7 +301,17 @@ def load_profile(path: str | Path) -> RuleProfile:
     except DocumentError as exc:
         message = exc.problems[0][1].replace("cannot read", "cannot read profile", 1)
         raise ProfileError(message if message.startswith("cannot") else f"{p}: {message}") from None
-    document = _read(raw, str(p), format_for(p))
+    if b"sources_file" in raw:  # its sources file may change independently: no cache
+        return _load_profile_bytes.__wrapped__(str(p), "", raw)
+    return _load_profile_bytes(str(p), hashlib.sha256(raw).hexdigest(), raw)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_profile_bytes(origin: str, digest: str, raw: bytes) -> RuleProfile:
+    """Parse one profile file's bytes; cached on (path, digest)."""
+    del digest  # part of the cache key only
+    p = Path(origin)
+    document = _read(raw, origin, format_for(p))
     base: RuleProfile | None = None
     if isinstance(document, Mapping) and document.get("extends") is not None:
         if document["extends"] != "default":

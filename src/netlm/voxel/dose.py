@@ -30,11 +30,13 @@ to a known activity with :func:`scale_to_activity`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any, Final, Literal, Protocol
 
@@ -652,7 +654,7 @@ def _kernel_spectrum(
     dtype: np.dtype[Any],
     workers: int,
 ) -> npt.NDArray[Any]:
-    """The kernel's spectrum on the padded grid, as :func:`_apply_spectrum` takes it.
+    """The kernel's spectrum on the padded grid, as :func:`_apply_spectrum_planes` takes it.
 
     A mirror-symmetric kernel has a real spectrum that is even along k too, so
     only its first ``Nk // 2 + 1`` planes are computed (real, ``dtype``).  Any
@@ -666,15 +668,26 @@ def _kernel_spectrum(
     return np.asarray(sfft.rfftn(_wrapped_kernel(values, padded, dtype), workers=workers))
 
 
-def _apply_spectrum(spec: npt.NDArray[Any], spectrum: npt.NDArray[Any]) -> None:
-    """Multiply ``spec`` in place by the kernel spectrum (half or full along k)."""
+def _apply_spectrum_planes(
+    spec: npt.NDArray[Any], spectrum: npt.NDArray[Any], bounds: tuple[int, int]
+) -> None:
+    """Multiply planes ``bounds = (k0, k1)`` of ``spec`` in place by the kernel spectrum.
+
+    The spectrum is the full one, or its first ``Nk // 2 + 1`` planes of a
+    spectrum even along k.
+    """
+    k0, k1 = bounds
     nk, half = spec.shape[0], spectrum.shape[0]
     if half == nk:
-        spec *= spectrum
+        spec[k0:k1] *= spectrum[k0:k1]
         return
     # Even along k: plane Nk − f equals plane f.
-    spec[:half] *= spectrum
-    spec[half:] *= spectrum[nk - half : 0 : -1]
+    low = min(k1, half)
+    if k0 < low:
+        spec[k0:low] *= spectrum[k0:low]
+    high = max(k0, half)
+    if high < k1:
+        spec[high:k1] *= spectrum[nk - high : nk - k1 : -1]
 
 
 def _in_place(result: npt.NDArray[Any], target: npt.NDArray[Any]) -> None:
@@ -683,36 +696,88 @@ def _in_place(result: npt.NDArray[Any], target: npt.NDArray[Any]) -> None:
         target[...] = result
 
 
+#: Planes of k per task of the slab-wise passes of :func:`_fft_convolve_cpu`:
+#: small enough that the per-slab temporaries stay a few percent of the grid,
+#: large enough that each task's transforms amortise the thread hand-off.
+_SLAB_PLANES: Final = 8
+
+
+def _slabs(n: int) -> list[tuple[int, int]]:
+    return [(k, min(k + _SLAB_PLANES, n)) for k in range(0, n, _SLAB_PLANES)]
+
+
 def _fft_convolve_cpu(
     activity: npt.NDArray[Any],
-    spectrum: npt.NDArray[Any],
+    make_spectrum: Callable[[], npt.NDArray[Any]],
     padded: tuple[int, int, int],
     *,
     dtype: np.dtype[Any],
     workers: int,
+    density_scale: Callable[[int, int], npt.NDArray[Any] | float] | None = None,
 ) -> npt.NDArray[Any]:
     """Linear convolution of ``activity`` with the kernel of the given padded spectrum.
 
-    The transforms run one axis at a time, in place on one padded complex
-    array, and are pruned: the forward pass transforms only the lines that
-    hold data (the others are zeros), the inverse only the lines that are
-    kept.  The cast to ``dtype`` and the padding along i are one copy.
+    The transforms run one axis at a time on one padded complex array, and are
+    pruned: the forward pass transforms only the lines that hold data (the
+    others are zeros), the inverse only the lines that are kept.  The first
+    pass (cast to ``dtype``, real FFT along i, FFT along j) and the last (the
+    inverses along j and i, the crop, the optional density scaling) run
+    slab by slab of k planes, ``workers`` slabs at a time, straight from the
+    input into the complex array and from it into one preallocated output: no
+    padded real copy and no full-size temporary of either pass exists.  Only
+    the FFT along k spans the whole array (``scipy.fft``'s own threads).  Every
+    line is transformed as the whole-array transform would, so the result is
+    that of the unsplit passes.
+
+    ``make_spectrum()`` gives the kernel's spectrum
+    (:func:`_apply_spectrum_planes`); it is called after the forward pass and
+    dropped after the product, so that it never coexists with the output.
+    ``density_scale(k0, k1)``, when given, is the factor the dose of planes
+    ``k0:k1`` is multiplied by (float64, cast to ``dtype`` on storing).
     """
     nk, nj, ni = activity.shape
     pk, pj, pi = padded
-    x = np.zeros((nk, nj, pi), dtype=dtype)
-    x[:, :, :ni] = activity
     spec = np.zeros((pk, pj, pi // 2 + 1), dtype=np.result_type(dtype, np.complex64))
-    spec[:nk, :nj] = sfft.rfft(x, axis=2, workers=workers)
-    del x
-    slab = spec[:nk]
-    _in_place(sfft.fft(slab, axis=1, workers=workers, overwrite_x=True), slab)
-    _in_place(sfft.fft(spec, axis=0, workers=workers, overwrite_x=True), spec)
-    _apply_spectrum(spec, spectrum)
-    _in_place(sfft.ifft(spec, axis=0, workers=workers, overwrite_x=True), spec)
-    _in_place(sfft.ifft(slab, axis=1, workers=workers, overwrite_x=True), slab)
-    out = sfft.irfft(slab[:, :nj], n=pi, axis=2, workers=workers)
-    return np.ascontiguousarray(out[:, :, :ni])
+    slabs = _slabs(nk)
+
+    def forward(bounds: tuple[int, int]) -> None:
+        k0, k1 = bounds
+        part = spec[k0:k1]
+        part[:, :nj] = sfft.rfft(np.asarray(activity[k0:k1], dtype=dtype), n=pi, axis=2)
+        _in_place(sfft.fft(part, axis=1, overwrite_x=True), part)
+
+    def inverse(bounds: tuple[int, int]) -> None:
+        k0, k1 = bounds
+        part = spec[k0:k1]
+        _in_place(sfft.ifft(part, axis=1, overwrite_x=True), part)
+        dose = sfft.irfft(part[:, :nj], n=pi, axis=2)[:, :, :ni]
+        if density_scale is None:
+            out[k0:k1] = dose
+        else:
+            out[k0:k1] = dose * density_scale(k0, k1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(forward, slabs))
+        _in_place(sfft.fft(spec, axis=0, workers=workers, overwrite_x=True), spec)
+        spectrum = make_spectrum()
+        list(pool.map(functools.partial(_apply_spectrum_planes, spec, spectrum), _slabs(pk)))
+        del spectrum
+        out = np.empty((nk, nj, ni), dtype=dtype)
+        _in_place(sfft.ifft(spec, axis=0, workers=workers, overwrite_x=True), spec)
+        list(pool.map(inverse, slabs))
+    return out
+
+
+def _density_scale(
+    kernel: DoseKernelLike, rho: npt.NDArray[np.float64] | float
+) -> Callable[[int, int], npt.NDArray[Any] | float]:
+    """ρ_kernel / ρ for the planes ``k0:k1`` (a density map, or one density)."""
+
+    def scale(k0: int, k1: int) -> npt.NDArray[Any] | float:
+        local = rho[k0:k1] if isinstance(rho, np.ndarray) else rho
+        return kernel.density_g_per_ml / np.asarray(local)
+
+    return scale
 
 
 def _gpu_backend() -> tuple[str, Any] | None:
@@ -826,7 +891,9 @@ def dose_dvk(
         ``"direct"``: ``scipy.ndimage.convolve`` in float64 with zeros outside,
         slow, for checks.
     workers
-        Threads of ``scipy.fft``; ``None`` uses every CPU (``os.cpu_count()``).
+        Threads of the FFT path: slabs of the first and last passes and of the
+        spectrum product run on this many threads, the FFT along k on
+        ``scipy.fft``'s; ``None`` uses every CPU (``os.cpu_count()``).
     dtype
         Working and result type of the FFT path (float32 by default; float64
         for reference results).
@@ -898,6 +965,7 @@ def dose_dvk(
     scale = mbq_s_per_bq_ml * _GY_PER_MGY * energy_scale
 
     used_device = "cpu"
+    density_applied = False
     padded: tuple[int, int, int] | None = None
     if method == "direct":
         dose = ndimage.convolve(
@@ -933,14 +1001,19 @@ def dose_dvk(
             used_device = f"cuda ({backend[0]})"
         else:
             padded = _padded_shape(activity.array.shape, values.shape)
-            spectrum = _kernel_spectrum(
-                values * scale, padded, symmetric=symmetric, dtype=work_dtype, workers=workers
-            )
+            scaled, shape = values * scale, padded
             dose = _fft_convolve_cpu(
-                activity.array, spectrum, padded, dtype=work_dtype, workers=workers
+                activity.array,
+                lambda: _kernel_spectrum(
+                    scaled, shape, symmetric=symmetric, dtype=work_dtype, workers=workers
+                ),
+                padded,
+                dtype=work_dtype,
+                workers=workers,
+                density_scale=None if rho is None else _density_scale(kernel, rho),
             )
-            del spectrum
-    if rho is not None:
+            density_applied = rho is not None  # slab by slab, into the output
+    if rho is not None and not density_applied:
         dose = (dose * (kernel.density_g_per_ml / np.asarray(rho))).astype(work_dtype, copy=False)
 
     out = activity.with_array(np.asarray(dose, dtype=work_dtype), unit="Gy")

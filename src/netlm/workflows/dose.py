@@ -7,7 +7,7 @@ implant's dose uses the activity at implant), clips negative voxels (noise),
 computes the absorbed dose by local deposition or kernel convolution with the
 density of each voxel (CT, or tissue and lung densities with a lung mask) and
 the statistics, BED and EUD of every volume of interest.  With an output folder
-it writes the dose map (NIfTI), an RT Dose, DVHs (CSV, PNG) and
+it writes the dose map (NIfTI, gzipped unless told not to), an RT Dose, DVHs (CSV, PNG) and
 ``dose-statistics.json``; every output records the activity's unit, the
 reference time, the decay-correction factor and its basis.
 
@@ -43,14 +43,28 @@ from netlm.imaging.activity import (
 from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
 
-__all__ = ["DoseResult", "MaskSpec", "compute_dose", "load_masks", "radiobiology_preset_for"]
+__all__ = [
+    "DoseResult",
+    "MaskSpec",
+    "compute_dose",
+    "dose_map_name",
+    "load_masks",
+    "radiobiology_preset_for",
+]
 
 #: A mask file, named after the file (or by its segment names), or ``(name, file)``
 #: for a file that holds exactly one mask.
 MaskSpec = Path | tuple[str, Path]
 
-#: The files written to the output folder.
+#: The files written to the output folder (the dose map is ``dose.nii`` with
+#: ``compress=False``).
 OUTPUTS: Final = ("dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
+
+
+def dose_map_name(compress: bool) -> str:
+    """The dose map's file name: ``dose.nii.gz`` when gzipped, else ``dose.nii``."""
+    return "dose.nii.gz" if compress else "dose.nii"
+
 
 _LUNG_NAMES: Final = frozenset({"lung", "lungs"})
 
@@ -247,6 +261,7 @@ def compute_dose(
     workers: int | None = None,
     physics: Physics | None = None,
     progress: Callable[[str], None] | None = None,
+    compress: bool = True,
 ) -> DoseResult:
     """Dose map, statistics, BED/EUD and DVHs from an activity image and masks.
 
@@ -290,6 +305,11 @@ def compute_dose(
         Constants (default :class:`~netlm.sirt.physics.Physics`).
     progress
         Called with a short text before each step.
+    compress
+        Gzip the dose map (``dose.nii.gz``, the default) or write ``dose.nii``.
+        On the bundled 90Y PET gzip makes a local-deposition map (float64,
+        exact zeros outside the activity) 20x smaller for about 1 s, a kernel
+        map (float32, FFT noise everywhere) only 18 % smaller for about 4.5 s.
 
     Raises
     ------
@@ -488,6 +508,7 @@ def compute_dose(
             dicom_activity=image.metadata.get("format") == "DICOM",
             reference_dicom=reference_dicom,
             comments=_comments(reference, activity_record, clipped),
+            compress=compress,
         )
     return DoseResult(document=document, dose=dose, masks=masks, activity=activity)
 
@@ -502,6 +523,7 @@ def _write_outputs(
     dicom_activity: bool,
     reference_dicom: Path | None,
     comments: str,
+    compress: bool,
 ) -> None:
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
@@ -511,7 +533,9 @@ def _write_outputs(
     curves = [dvh.dvh_curve(dose, m, label=name) for name, m in masks.items()]
     dvh.write_dvh_csv(curves, out / "dvh.csv")
     dvh.plot_dvh(curves, out / "dvh.png")
-    write_image(dose, out / "dose.nii.gz")
+    dose_map = dose_map_name(compress)
+    write_image(dose, out / dose_map)
+    (out / dose_map_name(not compress)).unlink(missing_ok=True)  # no stale map of a re-run
     method: Literal["ldm", "dvk"] = "dvk" if document["method"] == "dvk" else "ldm"
     write_rt_dose(
         dose,
@@ -522,5 +546,5 @@ def _write_outputs(
         referenced_images=referenced_images_of(activity_path) if dicom_activity else (),
         comments=comments,
     )
-    document["outputs"] = list(OUTPUTS)
+    document["outputs"] = [dose_map, *OUTPUTS[1:]]
     (out / "dose-statistics.json").write_text(json.dumps(document, indent=2) + "\n")
