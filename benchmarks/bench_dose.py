@@ -33,8 +33,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import signal
 
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryWarning, dose_dvk
 
 VOXEL_MM = 4.42  # one of the Lanconelli 2012 voxel sizes

@@ -1,20 +1,19 @@
 """DVH metrics on known distributions: D-x and V-x definitions and boundaries, curves,
-EUD/BED maps, planned vs delivered, CSV and plots."""
+EUD/BED maps, planned vs delivered (CSV and plots: tests/report/test_figures.py)."""
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning
 from netlm.voxel.dvh import (
     bed_map,
@@ -23,9 +22,7 @@ from netlm.voxel.dvh import (
     dose_statistics,
     dvh_curve,
     eud_map,
-    plot_dvh,
     volume_percent_at_dose,
-    write_dvh_csv,
 )
 
 
@@ -170,28 +167,6 @@ def test_dvh_levels_are_checked() -> None:
         dvh_curve(image, everything(image), [5.0, 1.0])
     with pytest.raises(DosimetryError, match=">= 1"):
         dvh_curve(image, everything(image), 0)
-
-
-def test_dvh_csv_and_plots(tmp_path: Path) -> None:
-    image = ramp(100)
-    curves = [
-        dvh_curve(image, everything(image), 20, label="tumour"),
-        dvh_curve(dose_map(image.array * 0.5), everything(image), 20, label="tumour planned"),
-    ]
-    path = write_dvh_csv(curves, tmp_path / "dvh.csv")
-    with path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 42
-    assert rows[0] == {"voi": "tumour", "dose_gy": "0", "volume_percent": "100"}
-    assert {r["voi"] for r in rows} == {"tumour", "tumour planned"}
-    png = plot_dvh(
-        curves, tmp_path / "dvh.png", reference_doses_gy=(100.0,), dashed=("tumour planned",)
-    )
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    svg = plot_dvh(curves, tmp_path / "dvh.svg", title="DVH")
-    assert b"<svg" in svg.read_bytes()[:500]
-    with pytest.raises(DosimetryError, match=r"\.png, \.svg or \.pdf"):
-        plot_dvh(curves, tmp_path / "dvh.txt")
 
 
 # ---------------------------------------------------------------------------- BED, EUD

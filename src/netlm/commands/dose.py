@@ -340,6 +340,7 @@ def phantom_demo(out: Path) -> dict[str, Any]:
     """
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import write_rt_dose
+    from netlm.report import figures
     from netlm.sirt.physics import Physics
     from netlm.voxel import dose as vd
     from netlm.voxel import dvh
@@ -369,8 +370,8 @@ def phantom_demo(out: Path) -> dict[str, Any]:
         for method, d in (("ldm", ldm), ("dvk", dvk))
     }
     curves = [dvh.dvh_curve(dvk, m, label=n) for n, m in vois.items()]
-    dvh.write_dvh_csv(curves, out / "dvh-dvk.csv")
-    dvh.plot_dvh(curves, out / "dvh-dvk.png")
+    figures.write_dvh_csv(curves, out / "dvh-dvk.csv")
+    figures.plot_dvh(curves, out / "dvh-dvk.png")
     document = {
         "phantom_truth": phantom.truth.model_dump(mode="json")
         if hasattr(phantom.truth, "model_dump")

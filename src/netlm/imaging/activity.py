@@ -30,8 +30,8 @@ from typing import Final
 import numpy as np
 
 from netlm.errors import InputError
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
+from netlm.volume import ImageVolume
 
 __all__ = [
     "ACTIVITY_MISMATCH_TOLERANCE",

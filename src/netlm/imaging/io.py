@@ -1,4 +1,4 @@
-"""Reading images and masks into :class:`~netlm.imaging.volume.ImageVolume`; resampling; activity.
+"""Reading images and masks into :class:`~netlm.volume.ImageVolume`; resampling; activity.
 
 Everything that leaves this module is on an LPS grid (DICOM patient
 coordinates): NIfTI files, which are RAS, are converted by SimpleITK when they
@@ -24,7 +24,7 @@ Errors name the file: an unreadable or non-image file, a folder with more than
 one series, a series with a missing slice (the missing position is named),
 pixel data in a transfer syntax no installed decoder handles.  Errors about
 input are :class:`ImagingError`; errors about grids and frames of reference
-are :class:`~netlm.imaging.volume.GeometryError`.  Both are ``ValueError``.
+are :class:`~netlm.errors.GeometryError`.  Both are ``ValueError``.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
-from netlm.errors import NetlmError, UnitError
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError, NetlmError, UnitError
 from netlm.sirt.physics import decay_factor, hours_between
 from netlm.units import convert
+from netlm.volume import ImageVolume
 
 __all__ = [
     "ImagingError",

@@ -47,11 +47,12 @@ from netlm.case.model import Case
 from netlm.eligibility.model import Assessment, Effect, Verdict
 from netlm.evidence import Source, get_source
 from netlm.report.board import headline
+from netlm.report.figures import plot_dvh
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import Plan, Prescription
 from netlm.sirt.planner import Check, PlanResult
 from netlm.sirt.presets import Severity
-from netlm.voxel.dvh import DvhCurve, plot_dvh
+from netlm.voxel.dvh import DvhCurve
 
 __all__ = [
     "TEMPLATE_FOLDER",
@@ -529,9 +530,10 @@ def dvh_figure(
     *,
     reference_doses_gy: Sequence[float] = (),
 ) -> DvhFigure:
-    """Plot ``curves`` with :func:`netlm.voxel.dvh.plot_dvh` and embed the SVG."""
+    """Plot ``curves`` with :func:`netlm.report.figures.plot_dvh` and embed the SVG."""
     with tempfile.TemporaryDirectory(prefix="netlm-dvh-") as folder:
-        target = plot_dvh(curves, Path(folder) / "dvh.svg", reference_doses_gy=reference_doses_gy)
+        target = Path(folder) / "dvh.svg"
+        plot_dvh(curves, target, reference_doses_gy=reference_doses_gy)
         svg = target.read_bytes()
     rows = tuple(
         DvhRow(

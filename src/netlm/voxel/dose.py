@@ -43,9 +43,9 @@ import numpy.typing as npt
 import scipy.fft as sfft
 from scipy import ndimage
 
-from netlm.errors import NetlmError, UnitError
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError, NetlmError, UnitError
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 
 __all__ = [
     "CT_CALIBRATIONS",

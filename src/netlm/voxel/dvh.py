@@ -19,21 +19,20 @@ shaky (partial volume, noise): :class:`~netlm.voxel.dose.DosimetryWarning`.
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
 
 __all__ = [
@@ -48,9 +47,7 @@ __all__ = [
     "dose_statistics",
     "dvh_curve",
     "eud_map",
-    "plot_dvh",
     "volume_percent_at_dose",
-    "write_dvh_csv",
 ]
 
 #: Fewer voxels than this make VOI statistics shaky (DosimetryWarning).
@@ -272,68 +269,6 @@ def dvh_curve(
         volume_percent=100.0 * at_least.astype(np.float64) / n,
         volume_ml=n * dose.voxel_volume_ml,
     )
-
-
-def write_dvh_csv(curves: Iterable[DvhCurve], path: str | Path) -> Path:
-    """Write DVH curves as CSV, one row per point: ``voi,dose_gy,volume_percent``."""
-    target = Path(path)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["voi", "dose_gy", "volume_percent"])
-        for curve in curves:
-            for level, volume in zip(curve.dose_gy, curve.volume_percent, strict=True):
-                writer.writerow([curve.label, f"{level:.6g}", f"{volume:.6g}"])
-    return target
-
-
-def plot_dvh(
-    curves: Sequence[DvhCurve],
-    path: str | Path,
-    *,
-    title: str | None = None,
-    reference_doses_gy: Sequence[float] = (),
-    dashed: Iterable[str] = (),
-) -> Path:
-    """Plot cumulative DVHs to a PNG, SVG or PDF file (by its suffix).
-
-    Parameters
-    ----------
-    curves
-        The curves; each is labelled by its ``label``.
-    reference_doses_gy
-        Vertical lines at these doses (e.g. 100 and 205 Gy).
-    dashed
-        Labels drawn dashed (e.g. the planned curves beside the delivered ones).
-    """
-    from matplotlib.figure import Figure  # only when a plot is asked for
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DosimetryError(f"Argument 'path' must end in .png, .svg or .pdf, not {target.name}")
-    if not curves:
-        raise DosimetryError("Argument 'curves' must hold at least one DVH")
-    dashed_labels = set(dashed)
-    figure = Figure(figsize=(7.0, 4.5), layout="constrained")
-    axes = figure.add_subplot()
-    for curve in curves:
-        axes.plot(
-            curve.dose_gy,
-            curve.volume_percent,
-            linestyle="--" if curve.label in dashed_labels else "-",
-            label=f"{curve.label} ({curve.volume_ml:.1f} mL)",
-        )
-    for level in reference_doses_gy:
-        axes.axvline(level, color="0.6", linewidth=0.8, linestyle=":")
-    axes.set_xlabel("Dose (Gy)")
-    axes.set_ylabel("Volume (%) receiving at least the dose")
-    axes.set_ylim(0.0, 101.0)
-    axes.set_xlim(left=0.0)
-    axes.grid(True, linewidth=0.3)
-    axes.legend(fontsize="small")
-    if title:
-        axes.set_title(title)
-    figure.savefig(target, dpi=150)
-    return target
 
 
 # ---------------------------------------------------------------------------- radiobiology

@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError
 
 __all__ = [

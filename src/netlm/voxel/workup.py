@@ -42,9 +42,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import PLAN_SCHEMA, plan_from_mapping
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, density_from_ct, mask_array
 
 __all__ = [

@@ -40,8 +40,8 @@ from netlm.imaging.activity import (
     activity_at_implant,
     activity_mismatch,
 )
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 
 __all__ = ["DoseResult", "MaskSpec", "compute_dose", "load_masks", "radiobiology_preset_for"]
 
@@ -500,12 +500,13 @@ def _write_outputs(
 ) -> None:
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
+    from netlm.report.figures import plot_dvh, write_dvh_csv
     from netlm.voxel import dvh
 
     out.mkdir(parents=True, exist_ok=True)
     curves = [dvh.dvh_curve(dose, m, label=name) for name, m in masks.items()]
-    dvh.write_dvh_csv(curves, out / "dvh.csv")
-    dvh.plot_dvh(curves, out / "dvh.png")
+    write_dvh_csv(curves, out / "dvh.csv")
+    plot_dvh(curves, out / "dvh.png")
     write_image(dose, out / "dose.nii.gz")
     method: Literal["ldm", "dvk"] = "dvk" if document["method"] == "dvk" else "ldm"
     write_rt_dose(
