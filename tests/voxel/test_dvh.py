@@ -236,3 +236,43 @@ def test_planned_vs_delivered() -> None:
     other = dose_map(np.zeros((8, 8, 9)))
     with pytest.raises(GeometryError, match="different grids"):
         compare(planned, other, {"tumour": tumour})
+
+
+# ---------------------------------------------------------------------------- compartment DVH
+def test_compartment_dvh_is_a_step_at_each_compartment_dose() -> None:
+    # Moved from the web module (issue #13): a compartment model gives each compartment
+    # one dose, so each DVH is 100 % up to that dose and 0 % above it.
+    from importlib import resources
+
+    from netlm.sirt.plan import load_plan
+    from netlm.sirt.planner import solve
+    from netlm.voxel.dvh import compartment_dvh
+
+    example = resources.files("netlm") / "examples" / "plan-partition-glass.yaml"
+    with resources.as_file(example) as path:
+        result = solve(load_plan(path))
+    curves = {c.label: c for c in compartment_dvh(result)}
+    territory = result.territories[0]
+    assert len(result.territories) == 1
+    expected = {
+        "tumour": (territory.doses_gy.tumour, territory.tumour_volume_ml),
+        "normal liver": (
+            territory.doses_gy.normal_liver,
+            territory.perfused_volume_ml - territory.tumour_volume_ml,
+        ),
+        "lung": (
+            result.session_lung_dose_gy,
+            1000.0
+            * float(result.constants["lung_mass_kg"])  # type: ignore[arg-type]
+            / float(result.constants["lung_density_g_per_ml"]),  # type: ignore[arg-type]
+        ),
+    }
+    assert set(curves) == set(expected)
+    for label, (dose, volume) in expected.items():
+        assert dose is not None
+        curve = curves[label]
+        assert curve.volume_ml == pytest.approx(volume)
+        below = curve.dose_gy <= dose
+        assert np.all(curve.volume_percent[below] == 100.0)
+        assert np.all(curve.volume_percent[~below] == 0.0)
+        assert below.any() and (~below).any()  # the grid reaches above the highest dose

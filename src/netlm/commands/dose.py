@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.commands.common import OutputFormat, fail, voxel_triplet
+from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
@@ -125,6 +125,7 @@ def dose_images(
                 scan_time=scan,
                 assume_implant_time_reference=assume_implant_time_reference,
                 kernel_table=kernel_table,
+                kernel_cache_dir=kernel_cache_dir(),
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 progress=step,
@@ -162,14 +163,17 @@ def kernel_command(
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
-    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy."""
+    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
+
+    The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
+    """
     from netlm.voxel.kernels import y90_kernel
 
     try:
         if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
             raise PlanError([("nuclide", f"only Y-90 is supported, not {nuclide!r}")])
         size = voxel_triplet(voxel_mm)
-        kwargs: dict[str, Any] = {"density_g_per_ml": density}
+        kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
         if histories is not None:
             kwargs["histories"] = histories
         with _progress() as progress:
@@ -354,7 +358,9 @@ def phantom_demo(out: Path) -> dict[str, Any]:
     density = vd.uniform_density(phantom.activity, lung_mask=phantom.masks["lung"])
     ldm = vd.dose_ldm(phantom.activity, density=density, physics=physics)
     kernel = y90_kernel(
-        phantom.activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml
+        phantom.activity.spacing_mm,
+        density_g_per_ml=physics.tissue_density_g_per_ml,
+        cache_dir=kernel_cache_dir(),
     )
     dvk = vd.dose_dvk(phantom.activity, kernel, physics=physics)
     write_image(ldm, out / "dose-ldm.nii.gz")

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.sirt.planner import PlanResult
 from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
 
@@ -43,6 +44,7 @@ __all__ = [
     "VoiStatistics",
     "bed_map",
     "compare",
+    "compartment_dvh",
     "dose_at_volume_percent",
     "dose_statistics",
     "dvh_curve",
@@ -269,6 +271,44 @@ def dvh_curve(
         volume_percent=100.0 * at_least.astype(np.float64) / n,
         volume_ml=n * dose.voxel_volume_ml,
     )
+
+
+def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
+    """Cumulative DVHs of a compartment-model result: a uniform dose in each compartment.
+
+    A compartment model gives each compartment one absorbed dose, so its DVH is
+    a step (100 % of the volume up to that dose, 0 % above); the steps of
+    tumour, normal liver and lung side by side show the dose separation.
+    """
+    doses: list[tuple[str, float, float]] = []
+    for t in result.territories:
+        prefix = f"{t.name}: " if len(result.territories) > 1 else ""
+        if t.doses_gy.tumour is not None and t.tumour_volume_ml > 0:
+            doses.append((f"{prefix}tumour", t.doses_gy.tumour, t.tumour_volume_ml))
+        normal_ml = max(t.perfused_volume_ml - t.tumour_volume_ml, 0.0)
+        if t.doses_gy.normal_liver is not None:  # None: a tumour volume without T:N
+            doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
+    mass_kg, density = (
+        result.constants.get("lung_mass_kg"),
+        result.constants.get("lung_density_g_per_ml"),
+    )
+    lung_ml = (
+        1000.0 * mass_kg / density
+        if isinstance(mass_kg, float | int) and isinstance(density, float | int) and density > 0
+        else 0.0
+    )
+    doses.append(("lung", result.session_lung_dose_gy, lung_ml))
+    top = max((d for _, d, _ in doses), default=1.0) * 1.15 or 1.0
+    levels = np.linspace(0.0, top, 400)
+    return [
+        DvhCurve(
+            label=label,
+            dose_gy=levels,
+            volume_percent=np.where(levels <= dose, 100.0, 0.0),
+            volume_ml=volume,
+        )
+        for label, dose, volume in doses
+    ]
 
 
 # ---------------------------------------------------------------------------- radiobiology

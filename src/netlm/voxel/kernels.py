@@ -57,9 +57,12 @@ Lanconelli et al. (Phys Med Biol 2012;57:517-533) for soft tissue.  Water at
 1.04 g/cm³ of ICRU four-component soft tissue (Z/A 0.555 against 0.550).  The
 density the tables were computed at is not verified here [U].
 
-Kernels are cached in ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/...`` when
-the variable is unset), resolved when a kernel is asked for, never at import;
-the DPK is cached as well, so a new voxel size costs only the voxelisation.
+Kernels are cached in the folder the caller passes as ``cache_dir``; without
+one, nothing is written and the kernel is computed in memory.  This module reads
+no environment: the front doors (CLI, API) resolve the conventional folder,
+``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/...`` when the variable is unset),
+with :func:`default_kernel_cache_dir`.  The DPK is cached as well, so a new
+voxel size costs only the voxelisation.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -93,6 +97,7 @@ __all__ = [
     "DoseKernel",
     "KernelError",
     "KernelTableError",
+    "default_kernel_cache_dir",
     "dose_point_kernel",
     "load_lanconelli_table",
     "y90_kernel",
@@ -292,10 +297,23 @@ def _half_widths(
 
 
 # ======================================================================== cache
-def _default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/netlm/kernels``, or ``~/.cache/netlm/kernels`` (read now)."""
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+def default_kernel_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """The conventional kernel cache folder for an environment and a home folder.
+
+    ``$XDG_CACHE_HOME/netlm/kernels`` when ``XDG_CACHE_HOME`` is an absolute
+    path (XDG Base Directory specification), otherwise ``home/.cache/netlm/kernels``.
+    The caller passes its environment (the CLI: ``os.environ``, ``Path.home()``);
+    nothing here reads it.
+
+    Examples
+    --------
+    >>> default_kernel_cache_dir({"XDG_CACHE_HOME": "/var/cache"}, Path("/home/a")).as_posix()
+    '/var/cache/netlm/kernels'
+    >>> default_kernel_cache_dir({"XDG_CACHE_HOME": "rel"}, Path("/home/a")).as_posix()
+    '/home/a/.cache/netlm/kernels'
+    """
+    base = environ.get("XDG_CACHE_HOME", "").strip()
+    root = Path(base) if base and Path(base).is_absolute() else home / ".cache"
     return root / "netlm" / "kernels"
 
 
@@ -304,9 +322,9 @@ def _digest(params: dict[str, object]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _read_cache(path: Path, params: dict[str, object]) -> dict[str, np.ndarray] | None:
-    """The arrays of a cache file made with ``params``; None if absent or unusable."""
-    if not path.is_file():
+def _read_cache(path: Path | None, params: dict[str, object]) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file made with ``params``; None if absent, unusable or no cache."""
+    if path is None or not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -319,8 +337,12 @@ def _read_cache(path: Path, params: dict[str, object]) -> dict[str, np.ndarray] 
     return arrays
 
 
-def _write_cache(path: Path, params: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
+def _write_cache(
+    path: Path | None, params: dict[str, object], arrays: dict[str, np.ndarray]
+) -> None:
     """Write atomically (temporary file + os.replace); a cache that cannot be written is skipped."""
+    if path is None:
+        return
     tmp_name = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,10 +373,10 @@ def _dpk_params(histories: int, seed: int) -> dict[str, object]:
     }
 
 
-def _dpk_tally(histories: int, seed: int, cache_dir: Path) -> DpkTally:
+def _dpk_tally(histories: int, seed: int, cache_dir: Path | None) -> DpkTally:
     """The water DPK at 1 g/mL, from the cache or from a transport run."""
     params = _dpk_params(histories, seed)
-    path = cache_dir / f"y90-dpk-{_digest(params)}.npz"
+    path = None if cache_dir is None else cache_dir / f"y90-dpk-{_digest(params)}.npz"
     arrays = _read_cache(path, params)
     if arrays is not None:
         try:
@@ -412,7 +434,7 @@ def dose_point_kernel(
     histories, seed
         β particles transported and the seed of the random generator.
     cache_dir
-        Where the DPK is cached (default: ``$XDG_CACHE_HOME/netlm/kernels``).
+        Where the DPK is cached; ``None`` (default) caches nothing.
 
     Returns
     -------
@@ -430,8 +452,7 @@ def dose_point_kernel(
     True
     """
     _check_common(density_g_per_ml, histories, seed, ICRP107_MEAN_ENERGY_MEV)
-    directory = _default_cache_dir() if cache_dir is None else Path(cache_dir)
-    tally = _dpk_tally(histories, seed, directory)
+    tally = _dpk_tally(histories, seed, None if cache_dir is None else Path(cache_dir))
     widths = np.diff(tally.edges_mm) / density_g_per_ml
     r_mm = 0.5 * (tally.edges_mm[1:] + tally.edges_mm[:-1]) / density_g_per_ml
     return r_mm, tally.energy_fraction / widths
@@ -596,9 +617,10 @@ def y90_kernel(
         Energy emitted per decay, MeV: 0.9267 (ICRP-107) by default; the
         TheraSphere insert uses 0.9367.
     cache_dir
-        Kernel and DPK cache (default: ``$XDG_CACHE_HOME/netlm/kernels``, read
-        at call time).  A missing or unreadable entry is recomputed; the result
-        is written atomically.
+        Kernel and DPK cache folder; ``None`` (default) caches nothing (see
+        :func:`default_kernel_cache_dir` for the conventional folder).  A
+        missing or unreadable entry is recomputed; the result is written
+        atomically.
 
     Returns
     -------
@@ -625,7 +647,7 @@ def y90_kernel(
     voxel = _voxel_triplet(voxel_mm)
     _check_common(density_g_per_ml, histories, seed, mean_energy_mev)
     halves = _half_widths(voxel, density_g_per_ml, half_width)
-    directory = _default_cache_dir() if cache_dir is None else Path(cache_dir)
+    directory = None if cache_dir is None else Path(cache_dir)
     params: dict[str, object] = {
         "kind": "y90-voxel-s-values",
         "kernel_version": KERNEL_VERSION,
@@ -642,7 +664,7 @@ def y90_kernel(
             _MAX_SHELL_MM,
         ],
     }
-    path = directory / f"y90-kernel-{_digest(params)}.npz"
+    path = None if directory is None else directory / f"y90-kernel-{_digest(params)}.npz"
     cached = _read_cache(path, params)
     if cached is not None:
         kernel = _kernel_from_cache(cached, voxel, density_g_per_ml, halves)

@@ -232,6 +232,7 @@ def compute_dose(
     method: str = "ldm",
     kernel: Any = None,
     kernel_table: Path | None = None,
+    kernel_cache_dir: Path | None = None,
     activity_gbq: float | None = None,
     scale_mask: str | None = None,
     implant_time: dt.datetime | None = None,
@@ -264,6 +265,12 @@ def compute_dose(
     kernel
         Dose-voxel kernel for ``"dvk"`` (default: computed for the voxel size,
         or read from ``kernel_table``).
+    kernel_table
+        A published S-value table to use as the kernel.
+    kernel_cache_dir
+        Where a computed kernel is cached; ``None`` (default) computes it in
+        memory.  The front door chooses the folder (the CLI:
+        :func:`netlm.voxel.kernels.default_kernel_cache_dir`).
     activity_gbq
         Scale the image so that it (or ``scale_mask``) holds this activity at
         implant.
@@ -423,7 +430,9 @@ def compute_dose(
                 load_lanconelli_table(kernel_table)
                 if kernel_table is not None
                 else y90_kernel(
-                    activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml
+                    activity.spacing_mm,
+                    density_g_per_ml=physics.tissue_density_g_per_ml,
+                    cache_dir=kernel_cache_dir,
                 )
             )
         dose = vd.dose_dvk(
