@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netlm.errors import GeometryError
+from netlm.units import MM3_PER_ML
 
 __all__ = ["ImageVolume"]
 
@@ -73,7 +74,7 @@ class ImageVolume:
     def voxel_volume_ml(self) -> float:
         """Volume of one voxel in mL (cm³)."""
         sx, sy, sz = self.spacing_mm
-        return sx * sy * sz / 1000.0
+        return sx * sy * sz / MM3_PER_ML
 
     def same_grid(self, other: ImageVolume, tolerance_mm: float = 1e-3) -> bool:
         """Whether ``other`` has the same shape, spacing, origin and direction."""

@@ -31,12 +31,12 @@ from netlm.outcomes.data import (
     write_cohort_data,
 )
 from netlm.outcomes.survival import (
-    DAYS_PER_MONTH,
     cox,
     kaplan_meier,
     logrank,
     survival_times,
 )
+from netlm.units import DAYS_PER_MONTH
 
 START = pd.Timestamp("2015-01-01")
 

@@ -48,7 +48,7 @@ from pydicom.uid import UID
 
 from netlm.errors import GeometryError, NetlmError, UnitError
 from netlm.sirt.physics import decay_factor, hours_between
-from netlm.units import convert
+from netlm.units import S_PER_H, convert
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -1642,7 +1642,7 @@ def decay_correct(
                 "Argument 'half_life_h' is needed: the volume does not record its radionuclide's "
                 "half-life"
             )
-        half_life_h = float(from_file) / 3600.0
+        half_life_h = float(from_file) / S_PER_H
     if not math.isfinite(half_life_h) or half_life_h <= 0:
         raise ImagingError(f"Argument 'half_life_h' must be a positive number, not {half_life_h}")
     factor = decay_factor(hours_between(volume.reference_time, to_time), half_life_h)

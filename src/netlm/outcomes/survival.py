@@ -61,10 +61,10 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.units import DAYS_PER_MONTH
 
 __all__ = [
     "COX_ENCODING",
-    "DAYS_PER_MONTH",
     "DEFAULT_BURDEN_CUTS_PERCENT",
     "DEFAULT_COX_COVARIATES",
     "STRATA",
@@ -81,8 +81,6 @@ __all__ = [
     "survival_times",
 ]
 
-#: Days per month (365.25 / 12).
-DAYS_PER_MONTH: Final = 365.25 / 12.0
 
 #: Default tumour-burden cuts in percent of the liver [U] (see module docstring).
 DEFAULT_BURDEN_CUTS_PERCENT: Final = (25.0, 50.0)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.sirt.physics import Y90_HALF_LIFE_H
 from netlm.sirt.planner import PlanResult
 from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
@@ -341,7 +342,7 @@ def bed_map(
     preset: str | rb.RadiobiologyPreset | None = None,
     alpha_beta_gy: float | None = None,
     repair_half_time_h: float | None = None,
-    physical_half_life_h: float = 64.1,
+    physical_half_life_h: float = Y90_HALF_LIFE_H,
 ) -> ImageVolume:
     """Voxel-wise BED of a permanent 90Y implant (Dale), in Gy.
 

@@ -86,6 +86,7 @@ import numpy.typing as npt
 
 from netlm.errors import InputError, NetlmError
 from netlm.evidence import get_source
+from netlm.units import J_PER_MEV, KG_PER_G, MGY_PER_MBQ_S_PER_GY_PER_BQ_S, MM3_PER_ML
 from netlm.voxel import _transport
 from netlm.voxel._transport import DpkTally, TransportSettings
 
@@ -118,10 +119,6 @@ DEFAULT_HISTORIES: Final = 200_000
 #: Smallest kernel half-width (voxels) netlm computes by default: 11 × 11 × 11.
 MIN_HALF_WIDTH: Final = 5
 
-_JOULE_PER_MEV: Final = 1.602176634e-13  # exact (SI 2019)
-#: S in mGy/(MBq·s) from J per decay per kg: 1 Gy/(Bq·s) = 1e3 mGy / 1e-6 MBq·s.
-_MGY_PER_MBQ_S_PER_GY_PER_BQ_S: Final = 1e9
-_KG_PER_ML_AT_1_G_PER_ML: Final = 1e-3
 _MIN_RINGS: Final = 96  # iso-latitude rings of directions on one octant, at least
 _RINGS_PER_VOXEL: Final = 24  # ... and at least 24 per smallest voxel edge of radius
 _MAX_RINGS: Final = 256  # ... but no more (far, faint voxels of small or light kernels)
@@ -197,8 +194,8 @@ class DoseKernel:
     @property
     def voxel_mass_kg(self) -> float:
         """Mass of one voxel of the medium, kg."""
-        volume_ml = math.prod(self.voxel_mm) / 1000.0
-        return volume_ml * self.density_g_per_ml * _KG_PER_ML_AT_1_G_PER_ML
+        volume_ml = math.prod(self.voxel_mm) / MM3_PER_ML
+        return volume_ml * self.density_g_per_ml * KG_PER_G
 
     @property
     def mean_energy_mev(self) -> float:
@@ -224,9 +221,9 @@ class DoseKernel:
         energy per decay, or a denser medium, than its metadata says.
         """
         joule_per_decay = (
-            float(self.values.sum()) / _MGY_PER_MBQ_S_PER_GY_PER_BQ_S * self.voxel_mass_kg
+            float(self.values.sum()) / MGY_PER_MBQ_S_PER_GY_PER_BQ_S * self.voxel_mass_kg
         )
-        return joule_per_decay / (self.mean_energy_mev * _JOULE_PER_MEV)
+        return joule_per_decay / (self.mean_energy_mev * J_PER_MEV)
 
 
 # ======================================================================== arguments
@@ -582,8 +579,8 @@ def _s_per_fraction(
     voxel: tuple[float, float, float], density_g_per_ml: float, mean_energy_mev: float
 ) -> float:
     """S in mGy/(MBq·s) of a voxel that receives all the energy of each decay."""
-    mass_kg = math.prod(voxel) / 1000.0 * density_g_per_ml * _KG_PER_ML_AT_1_G_PER_ML
-    return mean_energy_mev * _JOULE_PER_MEV / mass_kg * _MGY_PER_MBQ_S_PER_GY_PER_BQ_S
+    mass_kg = math.prod(voxel) / MM3_PER_ML * density_g_per_ml * KG_PER_G
+    return mean_energy_mev * J_PER_MEV / mass_kg * MGY_PER_MBQ_S_PER_GY_PER_BQ_S
 
 
 def y90_kernel(
