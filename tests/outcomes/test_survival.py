@@ -26,10 +26,9 @@ from netlm.errors import InputError
 from netlm.outcomes.data import (
     CohortData,
     CohortDataError,
-    load_cohort_data,
     make_cohort_data,
-    write_cohort_data,
 )
+from netlm.outcomes.io import load_cohort_data, write_cohort_data
 from netlm.outcomes.survival import (
     cox,
     kaplan_meier,

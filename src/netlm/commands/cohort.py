@@ -101,7 +101,7 @@ def cohort_generate(
 
 
 def _data(folder: Path):  # type: ignore[no-untyped-def]
-    from netlm.outcomes.data import load_cohort_data
+    from netlm.outcomes.io import load_cohort_data
 
     return load_cohort_data(folder)
 
