@@ -95,3 +95,22 @@ def test_the_probe_sees_a_forbidden_import() -> None:
     # The check can fail: the figures module (an adapter) loads matplotlib.
     loaded = _loaded_by(("netlm.report.figures",))
     assert "matplotlib" in _hits(loaded, FORBIDDEN_LIBRARIES)
+
+
+@pytest.mark.parametrize("name", ["Modality", "Interval"])
+def test_a_name_means_one_thing(name: str) -> None:
+    # Issue #13 item 7: one Modality (the treatments netlm assesses), one Interval
+    # (a confidence interval); other concepts get other names.
+    import importlib
+    import pkgutil
+
+    import netlm
+
+    found: dict[int, list[str]] = {}
+    for info in pkgutil.walk_packages(netlm.__path__, "netlm."):
+        if ".migrations" in info.name:
+            continue  # Alembic scripts run on import
+        module = importlib.import_module(info.name)
+        if name in vars(module):
+            found.setdefault(id(vars(module)[name]), []).append(info.name)
+    assert len(found) == 1, f"{name} is defined in several places: {list(found.values())}"
