@@ -91,7 +91,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm import __version__
 from netlm.case.model import PrimarySite
-from netlm.eligibility.model import Modality
+from netlm.eligibility.result import Modality
 from netlm.errors import InputError
 
 __all__ = [

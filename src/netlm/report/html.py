@@ -2,7 +2,7 @@
 
 Two documents are rendered from the templates in ``netlm/report/templates/``:
 
-* the **tumour-board summary** of an :class:`~netlm.eligibility.model.Assessment`
+* the **tumour-board summary** of an :class:`~netlm.eligibility.result.Assessment`
   (``board.html``): every modality with its verdict, the reasons and the sources
   behind them, the work-up still needed and the provenance;
 * the **radioembolization dosimetry report** of a
@@ -44,7 +44,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from netlm import __version__
 from netlm.case.model import Case
-from netlm.eligibility.model import Assessment, Effect, Verdict
+from netlm.eligibility.result import Assessment, Effect, Verdict
 from netlm.evidence import Source, get_source
 from netlm.report.board import headline
 from netlm.report.figures import plot_dvh

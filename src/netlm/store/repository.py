@@ -47,7 +47,7 @@ from netlm.response.report import ENGINES
 from netlm.response.result import Response
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.sirt.planner import PlanResult, solve, with_case_history
-from netlm.store import models as m
+from netlm.store import tables as m
 from netlm.store.db import (
     WRITE_OPTION,
     current_revision,
