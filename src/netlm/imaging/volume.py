@@ -1,8 +1,6 @@
-"""Transitional alias of :mod:`netlm.volume` (issue #13, item 1).
+"""Transitional alias of :mod:`netlm.volume` (issue #13, item 1): import from there."""
 
-transitional: remove when all branches have merged
-"""
-
+# transitional: remove when all branches have merged
 from netlm.errors import GeometryError
 from netlm.volume import ImageVolume
 
