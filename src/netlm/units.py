@@ -148,6 +148,8 @@ CREATININE_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("creatinine", "mg/dL", "um
 # ---------------------------------------------------------------------------- scale factors
 #: Seconds per hour.
 S_PER_H: Final[float] = 3600.0
+#: Seconds per day.
+S_PER_DAY: Final[float] = 86400.0
 #: Bq per MBq.
 BQ_PER_MBQ: Final[float] = 1e6
 #: Bq per GBq.

@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
-from netlm.units import DAYS_PER_MONTH
+from netlm.units import DAYS_PER_MONTH, S_PER_DAY
 
 __all__ = [
     "COX_ENCODING",
@@ -160,7 +160,7 @@ def survival_times(data: CohortData, endpoint: Endpoint | str = "os") -> pd.Data
     event_date = pd.concat([patients[c] for c in _EVENT_COLUMNS[which]], axis=1).min(axis=1)
     event = event_date.notna()
     end = event_date.where(event, patients["last_followup_date"])
-    days = (end - start).dt.total_seconds() / 86400.0
+    days = (end - start).dt.total_seconds() / S_PER_DAY
     out = patients.copy()
     out["time_months"] = (days / DAYS_PER_MONTH).astype(float)
     out["event"] = event.astype(bool)

@@ -45,7 +45,15 @@ from scipy import ndimage
 
 from netlm.errors import GeometryError, NetlmError, UnitError
 from netlm.sirt.physics import Y90_HALF_LIFE_H, Physics
-from netlm.units import BQ_PER_GBQ, BQ_PER_MBQ, GY_PER_MGY, KG_PER_G, MM3_PER_ML, S_PER_H
+from netlm.units import (
+    BQ_PER_GBQ,
+    BQ_PER_MBQ,
+    GY_PER_MGY,
+    KG_PER_G,
+    MGY_PER_MBQ_S_PER_GY_PER_BQ_S,
+    MM3_PER_ML,
+    S_PER_H,
+)
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -556,7 +564,7 @@ def kernel_energy_scale(kernel: DoseKernelLike, physics: Physics | None = None) 
         BQ_PER_GBQ * _decays_per_bq(physics.y90_half_life_h)
     )
     # mGy·kg/(MBq·s) = 1e-3 J per 1e6 decays = 1e-9 J per decay.
-    target_mgy_kg = joule_per_decay * 1e9 * fraction
+    target_mgy_kg = joule_per_decay * MGY_PER_MBQ_S_PER_GY_PER_BQ_S * fraction
     return target_mgy_kg / deposited_mgy_kg
 
 

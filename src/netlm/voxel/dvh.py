@@ -34,6 +34,7 @@ from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
 from netlm.sirt.physics import Y90_HALF_LIFE_H
 from netlm.sirt.planner import PlanResult
+from netlm.units import G_PER_KG
 from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
 
@@ -294,7 +295,7 @@ def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
         result.constants.get("lung_density_g_per_ml"),
     )
     lung_ml = (
-        1000.0 * mass_kg / density
+        G_PER_KG * mass_kg / density
         if isinstance(mass_kg, float | int) and isinstance(density, float | int) and density > 0
         else 0.0
     )
