@@ -38,8 +38,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import signal
 
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 from netlm.voxel import dose as vd
 from netlm.voxel.dose import DosimetryWarning, dose_dvk
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dose import VOXEL_MM, make_kernel  # this folder, put on the path above
 
-from netlm.imaging.volume import ImageVolume
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryWarning, dose_dvk
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from netlm.imaging import io
-from netlm.imaging.volume import ImageVolume
+from netlm.volume import ImageVolume
 from netlm.workflows import dose as workflow
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "shared" / "data"

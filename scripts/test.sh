@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install netlm with its test tools into .venv and run every check CI runs:
-# ruff (lint + format) and mypy --strict on src/, then the test suite.
+# ruff (lint + format), mypy --strict on src/, the import fence (lint-imports), then the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +36,7 @@ echo "== ruff"
 .venv/bin/ruff format --check src
 echo "== mypy (strict, src/)"
 .venv/bin/mypy
+echo "== lint-imports (the layer fence, contracts in pyproject.toml)"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -28,6 +28,7 @@ from netlm.eligibility import Assessment, Assessor, RuleProfile, default_profile
 from netlm.errors import CaseError, NetlmError
 from netlm.evidence import get_source
 from netlm.report.board import render_markdown, render_rich
+from netlm.sirt.physics import Y90_HALF_LIFE_H
 
 app = typer.Typer(
     name="netlm",
@@ -248,7 +249,9 @@ def sirt_decay(
     activity_gbq: Annotated[float, typer.Argument(help="Activity at the reference time (GBq).")],
     reference: Annotated[str, typer.Argument(help="Reference time, ISO 8601 with time zone.")],
     when: Annotated[str, typer.Argument(help="Time to decay to (or back to), ISO 8601 with zone.")],
-    half_life_h: Annotated[float, typer.Option(help="90Y half-life in hours.")] = 64.1,
+    half_life_h: Annotated[
+        float, typer.Option(help="90Y half-life in hours (default: the Physics constant).")
+    ] = Y90_HALF_LIFE_H,
 ) -> None:
     """Decay arithmetic: the activity at WHEN of ACTIVITY_GBQ at REFERENCE (either direction)."""
     import datetime as dt

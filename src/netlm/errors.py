@@ -16,6 +16,10 @@ class UnitError(NetlmError, ValueError):
     """A quantity came with a unit netlm does not know, or one that does not fit."""
 
 
+class GeometryError(NetlmError, ValueError):
+    """Images or masks whose grids, frames of reference or extents do not fit together."""
+
+
 class InputError(NetlmError, ValueError):
     """An input document is malformed, or one of its values is impossible or implausible.
 

@@ -12,6 +12,11 @@ Bilirubin 1 mg/dL = 17.1 µmol/L (molar mass 584.66 g/mol); albumin 1 g/dL =
 as stated in ``shared/reference/eligibility.md`` "Liver function" and in
 standard laboratory practice.
 
+The scale factors of dosimetry and follow-up (seconds per hour, Bq per GBq, mm³
+per mL, g per kg, joules per MeV, days per month) live here too, as named
+constants: they are definitions (SI; the Julian year for the month), not
+measurements, so they carry no certainty grade.
+
 Examples
 --------
 >>> round(convert(1.0, "mg/dL", "umol/L", analyte="bilirubin"), 1)
@@ -138,3 +143,28 @@ def units_for(analyte: str) -> frozenset[str]:
 BILIRUBIN_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("bilirubin", "mg/dL", "umol/L")]
 ALBUMIN_G_L_PER_G_DL: Final[float] = _FACTORS[("albumin", "g/dL", "g/L")]
 CREATININE_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("creatinine", "mg/dL", "umol/L")]
+
+
+# ---------------------------------------------------------------------------- scale factors
+#: Seconds per hour.
+S_PER_H: Final[float] = 3600.0
+#: Seconds per day.
+S_PER_DAY: Final[float] = 86400.0
+#: Bq per MBq.
+BQ_PER_MBQ: Final[float] = 1e6
+#: Bq per GBq.
+BQ_PER_GBQ: Final[float] = 1e9
+#: Gy per mGy.
+GY_PER_MGY: Final[float] = 1e-3
+#: kg per g (so kg per mL at a density in g/mL).
+KG_PER_G: Final[float] = 1e-3
+#: mm³ per mL (cm³): a voxel of 2 x 2 x 2 mm holds 8 / 1000 = 0.008 mL.
+MM3_PER_ML: Final[float] = 1000.0
+#: g per kg.
+G_PER_KG: Final[float] = 1000.0
+#: Joules per MeV, exact since the 2019 SI (elementary charge 1.602176634e-19 C).
+J_PER_MEV: Final[float] = 1.602176634e-13
+#: mGy per Gy times MBq·s per Bq·s: S in mGy/(MBq·s) from Gy/(Bq·s) (1e3 / 1e-6).
+MGY_PER_MBQ_S_PER_GY_PER_BQ_S: Final[float] = 1e9
+#: Days per month: a Julian year (365.25 days) over 12.
+DAYS_PER_MONTH: Final[float] = 365.25 / 12.0

@@ -17,7 +17,7 @@ from netlm.cohort.manifest import (
 )
 from netlm.cohort.runner import (
     CohortInputError,
-    ResultsStoreError,
+    ResultsIndexError,
     TaskUnavailableError,
     check_dose_available,
     run_cohort,
@@ -175,7 +175,7 @@ def test_retry_failed_runs_failures_again(cohort: SyntheticCohort, tmp_path: Pat
 def test_results_folder_holds_one_task(cohort: SyntheticCohort, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_cohort(cohort.manifest, "assess", out_dir=out, scheduler="inline")
-    with pytest.raises(ResultsStoreError, match="'assess' task"):
+    with pytest.raises(ResultsIndexError, match="'assess' task"):
         run_cohort(cohort.manifest, "response", out_dir=out, scheduler="inline")
 
 
@@ -340,7 +340,7 @@ def test_a_second_run_on_the_same_folder_is_refused(
 ) -> None:
     from netlm.cohort.runner import _exclusive
 
-    with _exclusive(tmp_path), pytest.raises(ResultsStoreError, match="another cohort run"):
+    with _exclusive(tmp_path), pytest.raises(ResultsIndexError, match="another cohort run"):
         run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")
     summary = run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")
     assert summary.n_computed == len(pristine.patient_ids)
@@ -352,7 +352,7 @@ def _image_cohort(tmp_path: Path, voxels_mm: tuple[float, ...]) -> Path:
     import numpy as np
 
     from netlm.imaging.io import write_image
-    from netlm.imaging.volume import ImageVolume
+    from netlm.volume import ImageVolume
 
     rng = np.random.default_rng(4)
     patients = []

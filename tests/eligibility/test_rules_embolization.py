@@ -14,7 +14,7 @@ import pytest
 
 from conftest import DELETE, fired, make_case
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Effect, Finding, ModalityOption, Verdict
+from netlm.eligibility.result import Effect, Finding, ModalityOption, Verdict
 
 EMBO = ("tae", "ctace", "debtace")
 RADIO = ("tare_resin", "tare_glass", "radiation_segmentectomy")

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import DELETE, make_case
 from netlm.eligibility import Assessor, Effect, Modality, ModalityOption, Verdict
-from netlm.eligibility.model import ABLATION, EMBOLIZATION, RADIOEMBOLIZATION, Finding
+from netlm.eligibility.result import ABLATION, EMBOLIZATION, RADIOEMBOLIZATION, Finding
 
 
 def labs(bilirubin: float, albumin: float, inr: float) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import DELETE, make_case
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Effect, Finding, ModalityOption, Verdict
 from netlm.eligibility.profile import load_profile
+from netlm.eligibility.result import Effect, Finding, ModalityOption, Verdict
 
 LOBAR = ("tare_resin", "tare_glass")
 SEG = "radiation_segmentectomy"

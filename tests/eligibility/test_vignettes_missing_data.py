@@ -18,7 +18,7 @@ import yaml
 
 from netlm.case import case_from_mapping
 from netlm.eligibility import Assessor, Verdict
-from netlm.eligibility.model import CHILD_PUGH_SCORE, AssumptionKind
+from netlm.eligibility.result import CHILD_PUGH_SCORE, AssumptionKind
 
 E, EC, NS, CI, NI = (
     Verdict.ELIGIBLE,

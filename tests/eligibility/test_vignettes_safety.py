@@ -19,7 +19,7 @@ from typing import Any
 
 from conftest import make_case
 from netlm.eligibility import Assessment, Assessor, Effect, Modality, Verdict
-from netlm.eligibility.model import ABLATION, EMBOLIZATION, RADIOEMBOLIZATION
+from netlm.eligibility.result import ABLATION, EMBOLIZATION, RADIOEMBOLIZATION
 
 E = EMBOLIZATION
 LOBAR_TARE = (Modality.TARE_RESIN, Modality.TARE_GLASS)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import DELETE, make_case
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Modality, Verdict, WorkupItem
+from netlm.eligibility.result import Modality, Verdict, WorkupItem
 
 RADIO = {Modality.TARE_RESIN, Modality.TARE_GLASS, Modality.RADIATION_SEGMENTECTOMY}
 

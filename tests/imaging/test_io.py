@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from conftest import SHARED
-from netlm.errors import UnitError
+from netlm.errors import GeometryError, UnitError
 from netlm.imaging.io import (
     ImagingError,
     ImagingWarning,
@@ -30,7 +30,7 @@ from netlm.imaging.io import (
     resample_to,
     to_bq_per_ml,
 )
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.volume import ImageVolume
 
 DATA = SHARED / "data"
 Y90 = DATA / "y90-pet-maa-spect"

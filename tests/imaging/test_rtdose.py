@@ -24,10 +24,10 @@ import SimpleITK as sitk  # noqa: N813
 from pydicom.uid import generate_uid
 
 from conftest import SHARED
-from netlm.errors import UnitError
+from netlm.errors import GeometryError, UnitError
 from netlm.imaging.io import ImagingError, ImagingWarning, read_image
 from netlm.imaging.rtdose import RT_DOSE_STORAGE, write_rt_dose
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.volume import ImageVolume
 
 DATA = SHARED / "data"
 CT_DICOM = DATA / "abdomen-ct" / "ct-dicom"

@@ -13,7 +13,7 @@ import pytest
 from test_io import CT_DICOM, _rtstruct, _square
 
 from netlm.imaging.io import ImagingError, ImagingWarning, read_image, read_masks
-from netlm.imaging.volume import ImageVolume
+from netlm.volume import ImageVolume
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +27,6 @@ from netlm.outcomes.dose_response import (
     DoseResponseWarning,
     fit_dose_response,
     normal_liver_dose_toxicity,
-    plot_dose_response,
     tumour_dose_response,
 )
 
@@ -274,14 +271,3 @@ def test_threshold_scales_with_dose_and_auc_is_invariant(
     assert -1.0 <= a.youden_j <= 1.0
     if a.youden_j <= 0.0:
         assert any("better than chance" in note for note in a.notes)
-
-
-@pytest.mark.parametrize("suffix", [".png", ".svg"])
-def test_plot_dose_response(tmp_path: Path, planted: CohortData, suffix: str) -> None:
-    result = tumour_dose_response(planted, n_bootstrap=50, seed=0)
-    before = plt.get_fignums()
-    out = plot_dose_response(result, tmp_path / f"dr{suffix}")
-    assert out.stat().st_size > 1000
-    assert plt.get_fignums() == before
-    with pytest.raises(InputError, match="suffix"):
-        plot_dose_response(result, tmp_path / "dr.jpg")

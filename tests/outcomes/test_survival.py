@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,18 +26,16 @@ from netlm.errors import InputError
 from netlm.outcomes.data import (
     CohortData,
     CohortDataError,
-    load_cohort_data,
     make_cohort_data,
-    write_cohort_data,
 )
+from netlm.outcomes.io import load_cohort_data, write_cohort_data
 from netlm.outcomes.survival import (
-    DAYS_PER_MONTH,
     cox,
     kaplan_meier,
     logrank,
-    plot_km,
     survival_times,
 )
+from netlm.units import DAYS_PER_MONTH
 
 START = pd.Timestamp("2015-01-01")
 
@@ -320,27 +317,6 @@ def test_cox_drops_constant_terms_and_rejects_unknown_covariates() -> None:
     assert "extrahepatic_disease" not in {t.covariate for t in result.terms}
     with pytest.raises(InputError, match="unknown covariate 'colour'"):
         cox(data, "os", ["colour"])
-
-
-# ---------------------------------------------------------------------------
-# plots
-
-
-@pytest.mark.parametrize("suffix", [".png", ".svg"])
-def test_plot_km_writes_file_without_pyplot_state(tmp_path: Path, suffix: str) -> None:
-    data = exponential_cohort(120, 20.0, seed=2)
-    before = plt.get_fignums()
-    out = plot_km(kaplan_meier(data, "os", "sex"), tmp_path / f"km{suffix}")
-    assert out.stat().st_size > 1000
-    assert plt.get_fignums() == before
-    if suffix == ".svg":
-        assert "<svg" in out.read_text()
-
-
-def test_plot_km_rejects_other_formats(tmp_path: Path) -> None:
-    result = kaplan_meier(exponential_cohort(20, 20.0, seed=2), "os")
-    with pytest.raises(InputError, match="suffix"):
-        plot_km(result, tmp_path / "km.pdf")
 
 
 # ---------------------------------------------------------------------------

@@ -17,11 +17,11 @@ import pytest
 from pydicom.uid import generate_uid
 
 from netlm.cli import main
+from netlm.errors import GeometryError
 from netlm.imaging.io import ImagingError, read_image, write_image
 from netlm.imaging.pdf import read_encapsulated_pdf, write_encapsulated_pdf
 from netlm.imaging.seg import NETLM_SCHEME, write_seg
 from netlm.imaging.sr import write_dose_sr
-from netlm.imaging.volume import GeometryError
 from netlm.voxel.phantom import Phantom, liver_phantom
 
 from .series import DCIODVFY, PHANTOM_SHAPE, dciodvfy_errors, pet_series

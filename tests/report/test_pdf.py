@@ -21,7 +21,7 @@ from conftest import make_case
 from netlm import __version__
 from netlm.case import Case, parse_case
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Assessment, Verdict
+from netlm.eligibility.result import Assessment, Verdict
 from netlm.report import html as report_html
 from netlm.report import pdf as report_pdf
 from netlm.report.html import (

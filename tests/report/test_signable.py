@@ -16,7 +16,7 @@ from netlm import __version__
 from netlm.case import Case, parse_case
 from netlm.cli import main
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Assessment
+from netlm.eligibility.result import Assessment
 from netlm.errors import InputError
 from netlm.imaging.io import write_image
 from netlm.report.html import DRAFT, render_board_html

@@ -28,7 +28,7 @@ from netlm.errors import (
 )
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.store import EXPORT_SCHEMA, PlanStatus, Role, Store, db, repository
-from netlm.store.models import APPEND_ONLY_TABLES, Base
+from netlm.store.tables import APPEND_ONLY_TABLES, Base
 
 DAY = dt.date(2026, 3, 2)
 OVERRIDE = {

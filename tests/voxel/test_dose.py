@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from conftest import SHARED
-from netlm.errors import UnitError
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError, UnitError
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 from netlm.voxel import dose as vd
 from netlm.voxel.dose import (
     DosimetryError,

@@ -1,20 +1,19 @@
 """DVH metrics on known distributions: D-x and V-x definitions and boundaries, curves,
-EUD/BED maps, planned vs delivered, CSV and plots."""
+EUD/BED maps, planned vs delivered (CSV and plots: tests/report/test_figures.py)."""
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning
 from netlm.voxel.dvh import (
     bed_map,
@@ -23,9 +22,7 @@ from netlm.voxel.dvh import (
     dose_statistics,
     dvh_curve,
     eud_map,
-    plot_dvh,
     volume_percent_at_dose,
-    write_dvh_csv,
 )
 
 
@@ -172,28 +169,6 @@ def test_dvh_levels_are_checked() -> None:
         dvh_curve(image, everything(image), 0)
 
 
-def test_dvh_csv_and_plots(tmp_path: Path) -> None:
-    image = ramp(100)
-    curves = [
-        dvh_curve(image, everything(image), 20, label="tumour"),
-        dvh_curve(dose_map(image.array * 0.5), everything(image), 20, label="tumour planned"),
-    ]
-    path = write_dvh_csv(curves, tmp_path / "dvh.csv")
-    with path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 42
-    assert rows[0] == {"voi": "tumour", "dose_gy": "0", "volume_percent": "100"}
-    assert {r["voi"] for r in rows} == {"tumour", "tumour planned"}
-    png = plot_dvh(
-        curves, tmp_path / "dvh.png", reference_doses_gy=(100.0,), dashed=("tumour planned",)
-    )
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    svg = plot_dvh(curves, tmp_path / "dvh.svg", title="DVH")
-    assert b"<svg" in svg.read_bytes()[:500]
-    with pytest.raises(DosimetryError, match=r"\.png, \.svg or \.pdf"):
-        plot_dvh(curves, tmp_path / "dvh.txt")
-
-
 # ---------------------------------------------------------------------------- BED, EUD
 def test_bed_map_is_the_voxelwise_dale_formula() -> None:
     values = np.array([0.0, 1.0, 40.0, 120.0, 400.0]).reshape(1, 1, 5)
@@ -261,3 +236,43 @@ def test_planned_vs_delivered() -> None:
     other = dose_map(np.zeros((8, 8, 9)))
     with pytest.raises(GeometryError, match="different grids"):
         compare(planned, other, {"tumour": tumour})
+
+
+# ---------------------------------------------------------------------------- compartment DVH
+def test_compartment_dvh_is_a_step_at_each_compartment_dose() -> None:
+    # Moved from the web module (issue #13): a compartment model gives each compartment
+    # one dose, so each DVH is 100 % up to that dose and 0 % above it.
+    from importlib import resources
+
+    from netlm.sirt.plan import load_plan
+    from netlm.sirt.planner import solve
+    from netlm.voxel.dvh import compartment_dvh
+
+    example = resources.files("netlm") / "examples" / "plan-partition-glass.yaml"
+    with resources.as_file(example) as path:
+        result = solve(load_plan(path))
+    curves = {c.label: c for c in compartment_dvh(result)}
+    territory = result.territories[0]
+    assert len(result.territories) == 1
+    expected = {
+        "tumour": (territory.doses_gy.tumour, territory.tumour_volume_ml),
+        "normal liver": (
+            territory.doses_gy.normal_liver,
+            territory.perfused_volume_ml - territory.tumour_volume_ml,
+        ),
+        "lung": (
+            result.session_lung_dose_gy,
+            1000.0
+            * float(result.constants["lung_mass_kg"])  # type: ignore[arg-type]
+            / float(result.constants["lung_density_g_per_ml"]),  # type: ignore[arg-type]
+        ),
+    }
+    assert set(curves) == set(expected)
+    for label, (dose, volume) in expected.items():
+        assert dose is not None
+        curve = curves[label]
+        assert curve.volume_ml == pytest.approx(volume)
+        below = curve.dose_gy <= dose
+        assert np.all(curve.volume_percent[below] == 100.0)
+        assert np.all(curve.volume_percent[~below] == 0.0)
+        assert below.any() and (~below).any()  # the grid reaches above the highest dose

@@ -178,7 +178,7 @@ def test_kernel_command_states_the_escaped_bremsstrahlung(
 
 
 def test_dvk_dose_records_the_escaped_bremsstrahlung(cache: Path) -> None:
-    from netlm.imaging.volume import ImageVolume
+    from netlm.volume import ImageVolume
     from netlm.voxel.dose import dose_dvk
 
     k = kernel(9.28, cache)

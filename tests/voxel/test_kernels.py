@@ -414,15 +414,43 @@ def test_cache_file_of_other_parameters_is_not_used(
     assert not np.array_equal(again.values, other.values)
 
 
-def test_default_cache_dir_is_read_at_call_time(
+def test_library_reads_no_environment_and_caches_only_where_told(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted: dict[str, int]
 ) -> None:
+    # Issue #13: the cache folder is an argument; without one nothing is written,
+    # whatever XDG_CACHE_HOME says (the CLI resolves the variable, not the library).
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    y90_kernel(4.0, histories=CHEAP)
-    assert len(list((tmp_path / "xdg" / "netlm" / "kernels").glob("*.npz"))) == 2
-    monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert kernels._default_cache_dir() == tmp_path / "home" / ".cache" / "netlm" / "kernels"
+    first = y90_kernel(4.0, histories=CHEAP)
+    assert not (tmp_path / "xdg").exists()
+    assert not (tmp_path / "home").exists()
+    again = y90_kernel(4.0, histories=CHEAP)
+    assert counted == {"transport": 2, "voxelise": 2}  # no cache: computed each time
+    assert np.array_equal(first.values, again.values)  # deterministic by seed
+
+
+def test_default_kernel_cache_dir_follows_xdg() -> None:
+    home = Path("/home/someone")
+    xdg = {"XDG_CACHE_HOME": "/var/cache/me"}
+    assert kernels.default_kernel_cache_dir(xdg, home) == Path("/var/cache/me/netlm/kernels")
+    expected = home / ".cache" / "netlm" / "kernels"
+    assert kernels.default_kernel_cache_dir({}, home) == expected
+    assert kernels.default_kernel_cache_dir({"XDG_CACHE_HOME": " "}, home) == expected
+    # A relative XDG_CACHE_HOME is invalid (XDG Base Directory spec) and ignored.
+    assert kernels.default_kernel_cache_dir({"XDG_CACHE_HOME": "rel"}, home) == expected
+
+
+def test_cli_kernel_command_caches_under_xdg_cache_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted: dict[str, int]
+) -> None:
+    from netlm.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    args = ["kernel", "Y-90", "--voxel-mm", "4", "--histories", str(CHEAP), "--format", "json"]
+    assert main(args) == 0
+    assert len(list((tmp_path / "xdg" / "netlm" / "kernels").glob("*.npz"))) == 2
+    assert main(args) == 0
+    assert counted == {"transport": 1, "voxelise": 1}  # the second run read the cache
 
 
 def test_unwritable_cache_still_returns_a_kernel(tmp_path: Path, counted: dict[str, int]) -> None:

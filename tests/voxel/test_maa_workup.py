@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from netlm.errors import PlanError
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError, PlanError
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import plan_from_mapping
 from netlm.sirt.planner import solve
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, dose_ldm, scale_to_activity
 from netlm.voxel.dvh import dose_statistics
 from netlm.voxel.phantom import Phantom, SphereTumour, liver_phantom

@@ -29,9 +29,9 @@ from netlm.cohort.runner import run_cohort
 from netlm.errors import InputError
 from netlm.imaging.activity import ACTIVITY_MISMATCH_TOLERANCE
 from netlm.imaging.io import read_image, write_image
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
 from netlm.sirt.radiobiology import PRESETS, bed_permanent_implant_gy
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryWarning
 from netlm.voxel.phantom import Phantom, liver_phantom
 from netlm.workflows.dose import compute_dose

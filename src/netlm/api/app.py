@@ -103,7 +103,6 @@ from netlm.errors import (
 from netlm.response.io import response_from_mapping
 from netlm.response.report import ResponseReport, assess_response
 from netlm.sirt.plan import plan_from_mapping
-from netlm.sirt.planner import PlanResult
 from netlm.store.repository import (
     CTCAE_VERSIONS,
     DEFAULT_SESSION_TTL,
@@ -129,7 +128,7 @@ from netlm.store.repository import (
     TreatmentOut,
     UserOut,
 )
-from netlm.voxel.dvh import DvhCurve
+from netlm.voxel.dvh import DvhCurve, compartment_dvh
 
 log = logging.getLogger("netlm.api")
 
@@ -924,6 +923,7 @@ def compute_patient_dose(
     config: ApiConfig, patient_id: int, request: DoseRequest, *, actor: str
 ) -> DoseOut:
     """Voxel dosimetry on the patient's stored images; the RT Dose becomes a new image record."""
+    from netlm.voxel.kernels import default_kernel_cache_dir
     from netlm.workflows.dose import compute_dose
 
     def path_of(image_id: int, field: str) -> Path:
@@ -947,6 +947,7 @@ def compute_patient_dose(
             implant_time=request.implant_time,
             scan_time=request.scan_time,
             assume_implant_time_reference=request.assume_implant_time_reference,
+            kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
         ).document
         image = config.store.add_image(
             patient_id,
@@ -1004,44 +1005,6 @@ def record_response(
                 actor=actor,
             )
     return report
-
-
-def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
-    """Cumulative DVHs of a compartment-model result: a uniform dose in each compartment.
-
-    A compartment model gives each compartment one absorbed dose, so its DVH is
-    a step (100 % of the volume up to that dose, 0 % above); the steps of
-    tumour, normal liver and lung side by side show the dose separation.
-    """
-    doses: list[tuple[str, float, float]] = []
-    for t in result.territories:
-        prefix = f"{t.name}: " if len(result.territories) > 1 else ""
-        if t.doses_gy.tumour is not None and t.tumour_volume_ml > 0:
-            doses.append((f"{prefix}tumour", t.doses_gy.tumour, t.tumour_volume_ml))
-        normal_ml = max(t.perfused_volume_ml - t.tumour_volume_ml, 0.0)
-        if t.doses_gy.normal_liver is not None:  # None: a tumour volume without T:N
-            doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
-    mass_kg, density = (
-        result.constants.get("lung_mass_kg"),
-        result.constants.get("lung_density_g_per_ml"),
-    )
-    lung_ml = (
-        1000.0 * mass_kg / density
-        if isinstance(mass_kg, float | int) and isinstance(density, float | int) and density > 0
-        else 0.0
-    )
-    doses.append(("lung", result.session_lung_dose_gy, lung_ml))
-    top = max((d for _, d, _ in doses), default=1.0) * 1.15 or 1.0
-    levels = np.linspace(0.0, top, 400)
-    return [
-        DvhCurve(
-            label=label,
-            dose_gy=levels,
-            volume_percent=np.where(levels <= dose, 100.0, 0.0),
-            volume_ml=volume,
-        )
-        for label, dose, volume in doses
-    ]
 
 
 def voxel_dvh(rtdose_path: Path) -> tuple[list[DvhCurve], dict[str, Any]] | None:

@@ -11,7 +11,7 @@ of the manifest and writes the results into ``out_dir``:
     ``input_digest``, ``error_type``, ``fields`` (the input fields the error
     names, ``;``-separated) and ``message``.
 ``index.json``
-    The store the two tables are written from (``netlm/cohort-results/v1``):
+    The results index the two tables are written from (``netlm/cohort-results/v1``):
     per patient the input digest and the outcome.
 
 Each patient is one Dask task.  The task computes the *input digest* (SHA-256
@@ -31,7 +31,7 @@ whose manifest row lacks a file the task needs (no plan for a patient treated
 by chemoembolization) is *not applicable*: neither a result nor a failure.
 
 Every exception of one patient is caught inside the task and returned as a
-failure, so one bad patient never stops a run.  The store is written
+failure, so one bad patient never stops a run.  The results index is written
 atomically (temporary file and :func:`os.replace`) every ``checkpoint_s``
 seconds and at the end, also when the run is interrupted; a second run on the
 same folder at the same time is refused (an OS file lock, ``out_dir/.lock``).
@@ -90,7 +90,7 @@ __all__ = [
     "PatientFailure",
     "PatientInputs",
     "PatientOutcome",
-    "ResultsStoreError",
+    "ResultsIndexError",
     "Scalar",
     "TaskUnavailableError",
     "run_cohort",
@@ -104,7 +104,7 @@ ProgressCallback = Callable[[int, int], None]
 #: Called once at the end with the task name and every successful result row.
 ResultSink = Callable[[str, Sequence[Mapping[str, Scalar]]], None]
 
-STORE_SCHEMA: Final = "netlm/cohort-results/v1"
+RESULTS_INDEX_SCHEMA: Final = "netlm/cohort-results/v1"
 #: v2: image inputs are fingerprinted by path, size and modification time (v1 hashed
 #: their bytes, so every image was read twice per task and again by every re-run).
 DIGEST_SCHEMA: Final = "netlm/cohort-digest/v2"
@@ -145,8 +145,8 @@ class TaskUnavailableError(NetlmError):
     """A cohort task cannot run here (e.g. a module it needs is not installed)."""
 
 
-class ResultsStoreError(NetlmError, ValueError):
-    """The results folder holds results of another task or an unreadable store."""
+class ResultsIndexError(NetlmError, ValueError):
+    """The results folder holds results of another task or an unreadable results index."""
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -824,7 +824,7 @@ class CohortRunSummary(BaseModel):
         return len(self.failures)
 
 
-# ---------------------------------------------------------------------------- store
+# ---------------------------------------------------------------------------- results index
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then replace ``path``."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -904,7 +904,7 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise ResultsStoreError(
+            raise ResultsIndexError(
                 f"another cohort run is writing to {out_dir}; wait for it or use another folder"
             ) from None
         try:
@@ -913,7 +913,7 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-class _Store:
+class _ResultsIndex:
     """The results folder: ``index.json`` plus the tables written from it."""
 
     def __init__(self, out_dir: Path, task: str) -> None:
@@ -931,17 +931,17 @@ class _Store:
         try:
             doc = json.loads(self.index.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ResultsStoreError(f"cannot read the results store {self.index}: {exc}") from None
-        if not isinstance(doc, dict) or doc.get("schema") != STORE_SCHEMA:
-            raise ResultsStoreError(f"{self.index} is not a {STORE_SCHEMA} store")
+            raise ResultsIndexError(f"cannot read the results index {self.index}: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("schema") != RESULTS_INDEX_SCHEMA:
+            raise ResultsIndexError(f"{self.index} is not a {RESULTS_INDEX_SCHEMA} results index")
         if doc.get("task") != self.task:
-            raise ResultsStoreError(
+            raise ResultsIndexError(
                 f"{self.out_dir} holds results of the {doc.get('task')!r} task; write the "
                 f"{self.task!r} task's results to another folder"
             )
         records = doc.get("records")
         if not isinstance(records, list):
-            raise ResultsStoreError(f"{self.index}: records must be a list")
+            raise ResultsIndexError(f"{self.index}: records must be a list")
         self.records = {
             str(r["patient_id"]): r for r in records if isinstance(r, dict) and "patient_id" in r
         }
@@ -1021,7 +1021,7 @@ class _Store:
         ]
         _write_csv(self.failures_csv, _FAILURE_COLUMNS, failure_rows)
         doc = {
-            "schema": STORE_SCHEMA,
+            "schema": RESULTS_INDEX_SCHEMA,
             "task": self.task,
             "netlm_version": __version__,
             "records": [self.records[pid] for pid in order if pid in self.records],
@@ -1229,7 +1229,7 @@ def run_cohort(
         Called once at the end as ``on_results(task, rows)`` with every successful
         result row (e.g. a registry's writer).
     checkpoint_s
-        Write the store at least this often (seconds) during a long run.
+        Write the results index at least this often (seconds) during a long run.
     connect_timeout_s
         Timeout for connecting to (and closing) the cluster, in seconds.
     memory_resource
@@ -1245,7 +1245,7 @@ def run_cohort(
         If the manifest file is malformed.
     TaskUnavailableError
         If the task cannot run on this machine (e.g. ``dose`` without the voxel module).
-    ResultsStoreError
+    ResultsIndexError
         If ``out_dir`` holds another task's results.
     """
     started = time.perf_counter()
@@ -1291,9 +1291,9 @@ def _run_locked(
     started: float,
     memory_resource: str | None = None,
 ) -> CohortRunSummary:
-    store = _Store(out_dir, the_task.name)
+    index = _ResultsIndex(out_dir, the_task.name)
     order = [p.patient_id for p in m.patients]
-    jobs = [(p, store.done_digest(p.patient_id, retry_failed)) for p in m.patients]
+    jobs = [(p, index.done_digest(p.patient_id, retry_failed)) for p in m.patients]
     total = len(jobs)
     computed: list[str] = []
     skipped: list[str] = []
@@ -1305,11 +1305,11 @@ def _run_locked(
     def take(outcome: PatientOutcome) -> None:
         nonlocal last_checkpoint
         tally.get(outcome.status, computed).append(outcome.patient_id)
-        store.record(outcome)
+        index.record(outcome)
         if progress is not None:
             progress(len(computed) + len(skipped) + len(not_applicable), total)
         if time.monotonic() - last_checkpoint >= checkpoint_s:
-            store.write(order)
+            index.write(order)
             last_checkpoint = time.monotonic()
 
     if progress is not None:
@@ -1337,24 +1337,24 @@ def _run_locked(
                 for outcome in outcomes:
                     take(outcome)
     finally:
-        store.write(order)
+        index.write(order)
     rank = {pid: i for i, pid in enumerate(order)}
     if on_results is not None:
-        on_results(the_task.name, store.result_rows(order))
+        on_results(the_task.name, index.result_rows(order))
     return CohortRunSummary(
         task=the_task.name,
         manifest=str(m.source) if m.source is not None else None,
-        out_dir=str(store.out_dir),
+        out_dir=str(index.out_dir),
         scheduler=where,
         patients=total,
         computed=tuple(sorted(computed, key=rank.__getitem__)),
         skipped=tuple(sorted(skipped, key=rank.__getitem__)),
         not_applicable=tuple(sorted(not_applicable, key=rank.__getitem__)),
-        succeeded=len(store.result_rows(order)),
-        failures=tuple(store.failures(order)),
-        results_parquet=str(store.results_parquet),
-        results_csv=str(store.results_csv),
-        failures_csv=str(store.failures_csv),
+        succeeded=len(index.result_rows(order)),
+        failures=tuple(index.failures(order)),
+        results_parquet=str(index.results_parquet),
+        results_csv=str(index.results_csv),
+        failures_csv=str(index.failures_csv),
         elapsed_s=time.perf_counter() - started,
         netlm_version=__version__,
     )

@@ -61,6 +61,7 @@ import yaml
 
 from netlm import __version__
 from netlm.cohort.manifest import Manifest, PatientEntry, write_manifest
+from netlm.units import DAYS_PER_MONTH
 
 __all__ = [
     "COHORT_DATA_SCHEMA",
@@ -80,7 +81,6 @@ __all__ = [
 COHORT_DATA_SCHEMA: Final = "netlm/cohort-data/v1"
 TRUTH_SCHEMA: Final = "netlm/cohort-truth/v1"
 #: Mean days per month (365.25 / 12); every "months" in the truth uses it.
-DAYS_PER_MONTH: Final = 365.25 / 12
 
 PATIENT_COLUMNS: Final[tuple[str, ...]] = (
     "patient_id",

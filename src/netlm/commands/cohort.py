@@ -123,7 +123,7 @@ def cohort_generate(
 
 
 def _data(folder: Path):  # type: ignore[no-untyped-def]
-    from netlm.outcomes.data import load_cohort_data
+    from netlm.outcomes.io import load_cohort_data
 
     return load_cohort_data(folder)
 
@@ -143,11 +143,12 @@ def outcomes_survival(
 ) -> None:
     """Kaplan-Meier (medians with CIs, log-rank) and optionally Cox regression; JSON out."""
     from netlm.outcomes import survival
+    from netlm.report.figures import plot_km
 
     try:
         result = survival.kaplan_meier(_data(data), endpoint, strata)
         if plot is not None:
-            survival.plot_km(result, plot)
+            plot_km(result, plot)
         payload = {"kaplan_meier": result.model_dump(mode="json")}
         if cox:
             payload["cox"] = survival.cox(_data(data), endpoint).model_dump(mode="json")
@@ -168,6 +169,7 @@ def outcomes_dose_response(
 ) -> None:
     """Logistic dose-response, ROC and the best-separating threshold with bootstrap CIs."""
     from netlm.outcomes import dose_response as dr
+    from netlm.report.figures import plot_dose_response
 
     try:
         cohort = _data(data)
@@ -177,7 +179,7 @@ def outcomes_dose_response(
             else dr.tumour_dose_response(cohort, criterion, n_bootstrap=bootstrap)
         )
         if plot is not None:
-            dr.plot_dose_response(result, plot)
+            plot_dose_response(result, plot)
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(result.model_dump_json(indent=2))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar
 
 import typer
@@ -31,6 +33,17 @@ def today() -> dt.date:
     ``today`` as an argument, so tests pin it.
     """
     return dt.date.today()
+
+
+def kernel_cache_dir() -> Path:
+    """The kernel cache folder of this user: ``$XDG_CACHE_HOME/netlm/kernels``.
+
+    The CLI is the boundary that reads the environment (``~/.cache/netlm/kernels``
+    when ``XDG_CACHE_HOME`` is unset); the library takes the folder as an argument.
+    """
+    from netlm.voxel.kernels import default_kernel_cache_dir
+
+    return default_kernel_cache_dir(os.environ, Path.home())
 
 
 def stderr_console() -> Console:

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import OutputFormat, fail, voxel_triplet
+from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
@@ -225,6 +225,7 @@ def dose_images(
                 scan_time=scan,
                 assume_implant_time_reference=assume_implant_time_reference,
                 kernel_table=kernel_table,
+                kernel_cache_dir=kernel_cache_dir(),
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 progress=step,
@@ -283,14 +284,17 @@ def kernel_command(
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:
-    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy."""
+    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
+
+    The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
+    """
     from netlm.voxel.kernels import y90_kernel
 
     try:
         if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
             raise PlanError([("nuclide", f"only Y-90 is supported, not {nuclide!r}")])
         size = voxel_triplet(voxel_mm)
-        kwargs: dict[str, Any] = {"density_g_per_ml": density}
+        kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
         if histories is not None:
             kwargs["histories"] = histories
         with _progress() as progress:
@@ -513,6 +517,7 @@ def phantom_demo(out: Path) -> dict[str, Any]:
     """
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import write_rt_dose
+    from netlm.report import figures
     from netlm.sirt.physics import Physics
     from netlm.voxel import dose as vd
     from netlm.voxel import dvh
@@ -526,7 +531,9 @@ def phantom_demo(out: Path) -> dict[str, Any]:
     density = vd.uniform_density(phantom.activity, lung_mask=phantom.masks["lung"])
     ldm = vd.dose_ldm(phantom.activity, density=density, physics=physics)
     kernel = y90_kernel(
-        phantom.activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml
+        phantom.activity.spacing_mm,
+        density_g_per_ml=physics.tissue_density_g_per_ml,
+        cache_dir=kernel_cache_dir(),
     )
     dvk = vd.dose_dvk(phantom.activity, kernel, physics=physics)
     write_image(ldm, out / "dose-ldm.nii.gz")
@@ -542,8 +549,8 @@ def phantom_demo(out: Path) -> dict[str, Any]:
         for method, d in (("ldm", ldm), ("dvk", dvk))
     }
     curves = [dvh.dvh_curve(dvk, m, label=n) for n, m in vois.items()]
-    dvh.write_dvh_csv(curves, out / "dvh-dvk.csv")
-    dvh.plot_dvh(curves, out / "dvh-dvk.png")
+    figures.write_dvh_csv(curves, out / "dvh-dvk.csv")
+    figures.plot_dvh(curves, out / "dvh-dvk.png")
     document = {
         "phantom_truth": phantom.truth.model_dump(mode="json")
         if hasattr(phantom.truth, "model_dump")

@@ -1,7 +1,8 @@
 """The tumour-board assessment: a verdict with reasons and sources for every modality."""
 
 from netlm.eligibility.engine import Assessor, assess, decide
-from netlm.eligibility.model import (
+from netlm.eligibility.profile import RuleProfile, default_profile, load_profile
+from netlm.eligibility.result import (
     Assessment,
     Effect,
     Finding,
@@ -11,7 +12,6 @@ from netlm.eligibility.model import (
     Verdict,
     WorkupItem,
 )
-from netlm.eligibility.profile import RuleProfile, default_profile, load_profile
 from netlm.eligibility.rules import Rule, all_rules
 
 __all__ = [

@@ -38,7 +38,9 @@ from netlm import __version__
 from netlm.case.model import Case
 from netlm.case.plausibility import unit_warnings
 from netlm.clinical import albi, child_pugh, tumour_burden, who_2019_grade
-from netlm.eligibility.model import (
+from netlm.eligibility.ordering import recommend_order
+from netlm.eligibility.profile import RuleProfile, default_profile
+from netlm.eligibility.result import (
     CHILD_PUGH_SCORE,
     Assessment,
     Assumption,
@@ -52,8 +54,6 @@ from netlm.eligibility.model import (
     Provenance,
     Verdict,
 )
-from netlm.eligibility.ordering import recommend_order
-from netlm.eligibility.profile import RuleProfile, default_profile
 from netlm.eligibility.rules import all_rules
 from netlm.eligibility.rules.base import (
     ASSUMABLE_FINDINGS,

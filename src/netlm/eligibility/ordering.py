@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netlm.eligibility.model import (
+from netlm.eligibility.result import (
     ABLATION,
     TRANSARTERIAL,
     Modality,

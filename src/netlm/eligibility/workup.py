@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from netlm.case.model import FunctionalSyndrome, InvolvementMethod, PresenceStatus
 from netlm.clinical import BurdenMethod, WhoGrade
-from netlm.eligibility.model import (
+from netlm.eligibility.result import (
     RADIOEMBOLIZATION,
     Assumption,
     Modality,

@@ -30,8 +30,9 @@ from typing import Final
 import numpy as np
 
 from netlm.errors import InputError
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
+from netlm.units import S_PER_H
+from netlm.volume import ImageVolume
 
 __all__ = [
     "ACTIVITY_MISMATCH_TOLERANCE",
@@ -109,7 +110,7 @@ def _interval_h(start: dt.datetime, end: dt.datetime, notes: list[str]) -> float
         return hours_between(start, end)
     if len(naive) == 2:
         notes.append("the DICOM times carry no time zone: interval taken on the file's own clock")
-        return (end - start).total_seconds() / 3600.0
+        return (end - start).total_seconds() / S_PER_H
     aware = start if start not in naive else end
     zone = aware.tzinfo
     notes.append(
@@ -125,7 +126,7 @@ def _check_half_life(volume: ImageVolume, half_life_h: float) -> None:
     from_file = volume.metadata.get("radionuclide_half_life_s")
     if not isinstance(from_file, int | float) or from_file <= 0:
         return
-    file_h = float(from_file) / 3600.0
+    file_h = float(from_file) / S_PER_H
     if abs(file_h / half_life_h - 1.0) > HALF_LIFE_TOLERANCE:
         raise InputError(
             [

@@ -1,4 +1,4 @@
-"""Reading images and masks into :class:`~netlm.imaging.volume.ImageVolume`; resampling; activity.
+"""Reading images and masks into :class:`~netlm.volume.ImageVolume`; resampling; activity.
 
 Everything that leaves this module is on an LPS grid (DICOM patient
 coordinates): NIfTI files, which are RAS, are converted by SimpleITK when they
@@ -24,7 +24,7 @@ Errors name the file: an unreadable or non-image file, a folder with more than
 one series, a series with a missing slice (the missing position is named),
 pixel data in a transfer syntax no installed decoder handles.  Errors about
 input are :class:`ImagingError`; errors about grids and frames of reference
-are :class:`~netlm.imaging.volume.GeometryError`.  Both are ``ValueError``.
+are :class:`~netlm.errors.GeometryError`.  Both are ``ValueError``.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
-from netlm.errors import NetlmError, UnitError
+from netlm.errors import GeometryError, NetlmError, UnitError
 from netlm.imaging.limits import dicom_problem, itk_file_problem, label_count_problem
-from netlm.imaging.volume import GeometryError, ImageVolume
 from netlm.sirt.physics import decay_factor, hours_between
-from netlm.units import convert
+from netlm.units import S_PER_H, convert
+from netlm.volume import ImageVolume
 
 __all__ = [
     "ImagingError",
@@ -1764,7 +1764,7 @@ def decay_correct(
                 "Argument 'half_life_h' is needed: the volume does not record its radionuclide's "
                 "half-life"
             )
-        half_life_h = float(from_file) / 3600.0
+        half_life_h = float(from_file) / S_PER_H
     if not math.isfinite(half_life_h) or half_life_h <= 0:
         raise ImagingError(f"Argument 'half_life_h' must be a positive number, not {half_life_h}")
     factor = decay_factor(hours_between(volume.reference_time, to_time), half_life_h)

@@ -35,9 +35,9 @@ from pydicom.uid import (
 from pydicom.valuerep import DSfloat
 
 from netlm import __version__
-from netlm.errors import UnitError
+from netlm.errors import GeometryError, UnitError
 from netlm.imaging.io import ImagingError, ImagingWarning, _dicom_files, _read_dicom_header
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.volume import ImageVolume
 
 __all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "referenced_images_of", "write_rt_dose"]
 

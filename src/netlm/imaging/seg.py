@@ -26,8 +26,9 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from netlm import __version__
+from netlm.errors import GeometryError
 from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.volume import ImageVolume
 
 __all__ = [
     "NETLM_SCHEME",

@@ -67,6 +67,11 @@ observations
     ``value`` (ascites: ``none`` | ``mild`` | ``moderate_severe``;
     spleen_volume_ml: a number > 0 and <= 10000).
 
+Reading and writing such a folder is :mod:`netlm.outcomes.io`
+(:func:`~netlm.outcomes.io.load_cohort_data`,
+:func:`~netlm.outcomes.io.write_cohort_data`); this module defines the format
+and validates tables in memory (:func:`make_cohort_data`).
+
 Errors name the file, the row (1-based, header excluded; for CSV also the
 line) and the column, e.g. ``patients.csv row 3 (line 4), column ecog: must be
 an integer 0-4, not '5'``.  At most :data:`MAX_PROBLEMS` problems are listed.
@@ -78,7 +83,6 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -87,7 +91,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm import __version__
 from netlm.case.model import PrimarySite
-from netlm.eligibility.model import Modality
+from netlm.eligibility.result import Modality
 from netlm.errors import InputError
 
 __all__ = [
@@ -98,9 +102,7 @@ __all__ = [
     "AnalysisProvenance",
     "CohortData",
     "CohortDataError",
-    "load_cohort_data",
     "make_cohort_data",
-    "write_cohort_data",
 ]
 
 #: The format id.
@@ -647,7 +649,7 @@ def make_cohort_data(
 
     The frames may hold text (as read from CSV) or typed columns (numbers,
     booleans, datetimes); they are parsed and checked exactly as
-    :func:`load_cohort_data` does, and are not modified.
+    :func:`netlm.outcomes.io.load_cohort_data` does, and are not modified.
 
     Raises
     ------
@@ -683,63 +685,6 @@ def make_cohort_data(
     return _build(raw, source=None)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix == ".csv":
-        frame: pd.DataFrame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig"
-        )
-        return frame
-    parquet: pd.DataFrame = pd.read_parquet(path)
-    return parquet
-
-
-def load_cohort_data(folder: str | Path) -> CohortData:
-    """Read and validate a ``netlm/cohort-data/v1`` folder.
-
-    Parameters
-    ----------
-    folder
-        The folder holding ``patients.csv`` or ``patients.parquet`` and,
-        optionally, ``lesions``, ``labs`` and ``observations`` tables.
-
-    Returns
-    -------
-    CohortData
-        The validated tables with canonical dtypes.
-
-    Raises
-    ------
-    CohortDataError
-        If the folder or the patients table is missing, a table exists as both
-        CSV and Parquet, a file cannot be read, or any cell is invalid (each
-        problem names the file, row and column).
-    """
-    root = Path(folder)
-    if not root.is_dir():
-        raise CohortDataError([("folder", f"{str(root)!r} is not a folder")])
-    problems = _Problems()
-    raw: dict[TableName, tuple[pd.DataFrame, _Where] | None] = {}
-    for name in _TABLES:
-        found = [root / f"{name}.{ext}" for ext in ("csv", "parquet")]
-        present = [p for p in found if p.is_file()]
-        raw[name] = None
-        if len(present) > 1:
-            problems.add(name, f"both {name}.csv and {name}.parquet exist; keep one")
-        elif not present:
-            if name == "patients":
-                problems.add("patients", f"no patients.csv or patients.parquet in {str(root)!r}")
-        else:
-            path = present[0]
-            try:
-                frame = _read(path)
-            except (OSError, ValueError, UnicodeDecodeError, ImportError) as exc:
-                problems.add(path.name, f"cannot be read: {exc}")
-                continue
-            raw[name] = (frame, _Where(path.name, csv=path.suffix == ".csv"))
-    problems.raise_if_any()
-    return _build(raw, source=str(root))
-
-
 # ---------------------------------------------------------------------------
 # writing
 
@@ -761,62 +706,6 @@ def _format_column(series: pd.Series) -> pd.Series:
 def _to_csv_text(frame: pd.DataFrame) -> str:
     text: str = frame.apply(_format_column).to_csv(index=False, lineterminator="\n")
     return text
-
-
-def write_cohort_data(
-    data: CohortData,
-    folder: str | Path,
-    format: Literal["csv", "parquet"] = "csv",
-) -> tuple[Path, ...]:
-    """Write a cohort as a ``netlm/cohort-data/v1`` folder.
-
-    All four tables are written (an empty optional table as a header-only
-    file), so that :func:`load_cohort_data` reads back the same data.  CSV
-    dates are written as ``YYYY-MM-DD`` (with ``THH:MM:SS`` when a column
-    holds a time of day), booleans as ``true`` / ``false``.
-
-    Parameters
-    ----------
-    data
-        The cohort.
-    folder
-        Created if missing.
-    format
-        ``"csv"`` (default) or ``"parquet"``.
-
-    Returns
-    -------
-    tuple of Path
-        The files written.
-
-    Raises
-    ------
-    CohortDataError
-        For an unknown format, or when the folder already holds a table in the
-        other format (the folder would no longer load).
-    """
-    if format not in ("csv", "parquet"):
-        raise CohortDataError([("format", f"must be 'csv' or 'parquet', not {format!r}")])
-    if not isinstance(data, CohortData):
-        raise CohortDataError([("data", f"must be CohortData, not {type(data).__name__}")])
-    root = Path(folder)
-    other = "parquet" if format == "csv" else "csv"
-    clashes = [f"{name}.{other}" for name in _TABLES if (root / f"{name}.{other}").exists()]
-    if clashes:
-        raise CohortDataError(
-            [("folder", f"{str(root)!r} already holds {', '.join(clashes)}; use another folder")]
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name in _TABLES:
-        path = root / f"{name}.{format}"
-        frame = data.table(name)
-        if format == "csv":
-            path.write_text(_to_csv_text(frame), encoding="utf-8")
-        else:
-            frame.to_parquet(path, index=False)
-        written.append(path)
-    return tuple(written)
 
 
 def require_columns(data: CohortData, table: TableName, columns: Sequence[str]) -> None:

@@ -45,11 +45,9 @@ import math
 import warnings
 from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
@@ -63,7 +61,6 @@ __all__ = [
     "ResponseCriterion",
     "fit_dose_response",
     "normal_liver_dose_toxicity",
-    "plot_dose_response",
     "tumour_dose_response",
 ]
 
@@ -651,77 +648,3 @@ def normal_liver_dose_toxicity(
         criterion=None,
         excluded={"normal-liver dose or toxicity missing": int((~keep).sum())},
     )
-
-
-# ---------------------------------------------------------------------------
-# plot
-
-
-def plot_dose_response(
-    result: DoseResponseResult, path: str | Path, *, title: str | None = None, dpi: int = 150
-) -> Path:
-    """Plot the dose-response curve (left) and the ROC curve (right).
-
-    Left: each unit's outcome against its dose (jittered), the fitted
-    logistic curve, the Youden threshold with its bootstrap interval.  Right:
-    the ROC curve with the Youden point.  PNG or SVG by the suffix of
-    ``path``; no pyplot state is used.
-    """
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise InputError([("path", f"suffix must be .png or .svg, not {out.suffix!r}")])
-    fig = Figure(figsize=(11.0, 4.5))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1.0]})
-    doses = np.asarray(result.doses_gy, dtype=float)
-    positive = np.asarray(result.positive, dtype=bool)
-    jitter = np.random.default_rng(0).uniform(-0.04, 0.04, len(doses))
-    left.scatter(
-        doses,
-        positive.astype(float) + jitter,
-        s=14,
-        alpha=0.6,
-        c=np.where(positive, "tab:green", "tab:red"),
-        label=f"{result.unit}s (n={result.n})",
-    )
-    grid = np.linspace(0.0, float(doses.max()) * 1.05, 300)
-    if result.slope_per_gy is not None and result.intercept is not None:
-        curve = 1.0 / (1.0 + np.exp(-(result.intercept + result.slope_per_gy * grid)))
-        left.plot(grid, curve, color="k", label="logistic fit")
-    left.axvline(
-        result.threshold_gy,
-        color="tab:blue",
-        ls="--",
-        label=f"Youden threshold {result.threshold_gy:.1f} Gy",
-    )
-    if result.threshold_ci is not None:
-        left.axvspan(
-            result.threshold_ci.lower,
-            result.threshold_ci.upper,
-            color="tab:blue",
-            alpha=0.12,
-            label=f"{result.bootstrap.confidence:.0%} CI {result.threshold_ci.lower:.1f}-"
-            f"{result.threshold_ci.upper:.1f} Gy",
-        )
-    left.set_xlabel(
-        "Tumour absorbed dose (Gy)" if result.unit == "lesion" else "Normal-liver dose (Gy)"
-    )
-    left.set_ylabel(f"P({result.outcome})")
-    left.set_ylim(-0.1, 1.1)
-    left.legend(loc="center right", fontsize="small")
-    right.plot(result.roc_fpr, result.roc_tpr, color="k")
-    right.plot([0, 1], [0, 1], color="0.7", ls=":")
-    right.scatter(
-        [1.0 - result.specificity], [result.sensitivity], color="tab:blue", zorder=3, label="Youden"
-    )
-    auc = f"AUC {result.auc:.2f}"
-    if result.auc_ci is not None:
-        auc += f" ({result.auc_ci.lower:.2f}-{result.auc_ci.upper:.2f})"
-    right.set_title(auc, fontsize="medium")
-    right.set_xlabel("1 - specificity")
-    right.set_ylabel("Sensitivity")
-    right.set_aspect("equal")
-    right.legend(loc="lower right", fontsize="small")
-    fig.suptitle(title or f"{result.outcome} vs dose")
-    fig.tight_layout()
-    fig.savefig(out, dpi=dpi, format=out.suffix.lower().lstrip("."))
-    return out

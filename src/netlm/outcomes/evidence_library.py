@@ -85,7 +85,11 @@ class PublishedEndpoint(StrEnum):
         return "%"
 
 
-Modality = Literal["tare", "tare_resin", "tare_glass", "tae", "tace", "tae_tace", "prrt"]
+#: The treatment a published figure is about, as the literature pools it: a
+#: :class:`netlm.eligibility.Modality` id, or a pool of them ("tare": resin or
+#: glass; "tace": cTACE or DEB-TACE; "tae_tace": bland or chemoembolization).
+#: Not a second ``Modality``: that name is the eligibility enum's alone (issue #13).
+PublishedTreatment = Literal["tare", "tare_resin", "tare_glass", "tae", "tace", "tae_tace", "prrt"]
 Device = Literal["resin", "glass", "mixed"]
 StratumKind = Literal[
     "grade",
@@ -179,7 +183,7 @@ class PublishedOutcome(BaseModel):
     n_patients: int | None
     n_studies: int | None = None
     unit_of_analysis: Literal["patient", "lesion"] = "patient"
-    modality: Modality
+    modality: PublishedTreatment
     device: Device | None
     endpoint: PublishedEndpoint
     event: str | None = None

@@ -50,7 +50,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -58,15 +57,14 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.units import DAYS_PER_MONTH, S_PER_DAY
 
 __all__ = [
     "COX_ENCODING",
-    "DAYS_PER_MONTH",
     "DEFAULT_BURDEN_CUTS_PERCENT",
     "DEFAULT_COX_COVARIATES",
     "STRATA",
@@ -80,12 +78,9 @@ __all__ = [
     "cox",
     "kaplan_meier",
     "logrank",
-    "plot_km",
     "survival_times",
 ]
 
-#: Days per month (365.25 / 12).
-DAYS_PER_MONTH: Final = 365.25 / 12.0
 
 #: Default tumour-burden cuts in percent of the liver [U] (see module docstring).
 DEFAULT_BURDEN_CUTS_PERCENT: Final = (25.0, 50.0)
@@ -165,7 +160,7 @@ def survival_times(data: CohortData, endpoint: Endpoint | str = "os") -> pd.Data
     event_date = pd.concat([patients[c] for c in _EVENT_COLUMNS[which]], axis=1).min(axis=1)
     event = event_date.notna()
     end = event_date.where(event, patients["last_followup_date"])
-    days = (end - start).dt.total_seconds() / 86400.0
+    days = (end - start).dt.total_seconds() / S_PER_DAY
     out = patients.copy()
     out["time_months"] = (days / DAYS_PER_MONTH).astype(float)
     out["event"] = event.astype(bool)
@@ -875,93 +870,3 @@ def cox(
             penalizer=float(penalizer),
         ),
     )
-
-
-# ---------------------------------------------------------------------------
-# plots
-
-_SUFFIXES: Final = (".png", ".svg")
-
-
-def _figure_path(path: str | Path) -> Path:
-    out = Path(path)
-    if out.suffix.lower() not in _SUFFIXES:
-        raise InputError(
-            [("path", f"suffix must be one of {', '.join(_SUFFIXES)}, not {out.suffix!r}")]
-        )
-    return out
-
-
-def plot_km(
-    result: SurvivalResult,
-    path: str | Path,
-    *,
-    title: str | None = None,
-    show_ci: bool = True,
-    dpi: int = 150,
-) -> Path:
-    """Plot Kaplan-Meier curves with the numbers at risk below the axis.
-
-    Draws on a :class:`matplotlib.figure.Figure` (no pyplot figure is left
-    open) and writes PNG or SVG by the suffix of ``path``.
-
-    Parameters
-    ----------
-    result
-        From :func:`kaplan_meier`.
-    path
-        ``*.png`` or ``*.svg``.
-    title
-        Defaults to the endpoint (and strata and log-rank p).
-    show_ci
-        Shade the pointwise confidence bands.
-    dpi
-        Resolution of a PNG.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    from lifelines.plotting import add_at_risk_counts
-
-    out = _figure_path(path)
-    n_groups = len(result.groups)
-    table_in = 0.9 + 0.2 * (n_groups + 1)  # x label and the at-risk table, in inches
-    height_in = 4.2 + table_in
-    fig = Figure(figsize=(7.5, height_in))
-    ax = fig.add_subplot(1, 1, 1)
-    fitters: list[Any] = []
-    for group in result.groups:
-        fitter = group.fitter(result.confidence)
-        median = "NR" if group.median_months is None else f"{group.median_months:.1f}"
-        fitter.plot_survival_function(
-            ax=ax,
-            ci_show=show_ci,
-            show_censors=True,
-            censor_styles={"marker": "|", "ms": 6},
-            label=f"{group.label} (n={group.n}, median {median})",
-        )
-        fitters.append(fitter)
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xlim(left=0.0)
-    ax.set_xlabel("Months since treatment")
-    ax.set_ylabel(result.endpoint.label)
-    if title is None:
-        title = result.endpoint.label
-        if result.strata:
-            title += f" by {result.strata}"
-        if result.logrank is not None:
-            title += f" (log-rank p = {result.logrank.p_value:.3g})"
-    ax.set_title(title)
-    ax.legend(loc="best", fontsize="small")
-    add_at_risk_counts(
-        *fitters,
-        ax=ax,
-        fig=fig,
-        rows_to_show=["At risk"],
-        labels=[g.label for g in result.groups],
-    )
-    fig.subplots_adjust(left=0.2, bottom=table_in / height_in, right=0.97, top=1 - 0.45 / height_in)
-    fig.savefig(out, dpi=dpi, format=out.suffix.lower().lstrip("."))
-    return out

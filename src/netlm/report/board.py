@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from netlm.eligibility.model import (
+from netlm.eligibility.result import (
     CHILD_PUGH_SCORE,
     Assessment,
     AssumptionKind,

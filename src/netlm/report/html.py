@@ -2,7 +2,7 @@
 
 Two documents are rendered from the templates in ``netlm/report/templates/``:
 
-* the **tumour-board summary** of an :class:`~netlm.eligibility.model.Assessment`
+* the **tumour-board summary** of an :class:`~netlm.eligibility.result.Assessment`
   (``board.html``): the recommended order and the assumptions to confirm, every
   modality with its verdict, the reasons and the sources behind them, the
   work-up still needed, a sign-off block and the provenance;
@@ -47,15 +47,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from netlm import __version__
 from netlm.case.model import Case
-from netlm.eligibility.model import Assessment, Effect, Verdict
+from netlm.eligibility.result import Assessment, Effect, Verdict
 from netlm.errors import InputError
 from netlm.evidence import Source, get_source
 from netlm.report.board import headline
+from netlm.report.figures import plot_dvh
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import Plan, Prescription
 from netlm.sirt.planner import Check, PlanResult
 from netlm.sirt.presets import Severity
-from netlm.voxel.dvh import DvhCurve, plot_dvh
+from netlm.voxel.dvh import DvhCurve
 
 __all__ = [
     "DRAFT",
@@ -620,9 +621,10 @@ def dvh_figure(
     *,
     reference_doses_gy: Sequence[float] = (),
 ) -> DvhFigure:
-    """Plot ``curves`` with :func:`netlm.voxel.dvh.plot_dvh` and embed the SVG."""
+    """Plot ``curves`` with :func:`netlm.report.figures.plot_dvh` and embed the SVG."""
     with tempfile.TemporaryDirectory(prefix="netlm-dvh-") as folder:
-        target = plot_dvh(curves, Path(folder) / "dvh.svg", reference_doses_gy=reference_doses_gy)
+        target = Path(folder) / "dvh.svg"
+        plot_dvh(curves, target, reference_doses_gy=reference_doses_gy)
         svg = target.read_bytes()
     rows = tuple(
         DvhRow(

@@ -39,8 +39,8 @@ from netlm.report.html import (
 )
 
 if TYPE_CHECKING:
-    from netlm.imaging.volume import ImageVolume
     from netlm.response.report import ResponseReport
+    from netlm.volume import ImageVolume
     from netlm.workflows.dose import DoseResult
 
 __all__ = [

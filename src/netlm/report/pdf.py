@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
 from netlm.case.model import Case
-from netlm.eligibility.model import Assessment
+from netlm.eligibility.result import Assessment
 from netlm.errors import NetlmError
 from netlm.report.html import (
     TEMPLATE_FOLDER,

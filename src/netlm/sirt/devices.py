@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.errors import PlanError
-from netlm.sirt.physics import activity_at, decay_factor, hours_between
+from netlm.sirt.physics import Y90_HALF_LIFE_H, activity_at, decay_factor, hours_between
 
 __all__ = [
     "DEVICES",
@@ -366,7 +366,7 @@ def glass_vial_options(
     calibrations: Sequence[dt.datetime] | None = None,
     device: Device = _GLASS,
     tolerance: float = 0.10,
-    half_life_h: float = 64.1,
+    half_life_h: float = Y90_HALF_LIFE_H,
 ) -> tuple[VialOption, ...]:
     """Glass vials whose activity at ``infusion`` covers the need, best first.
 
@@ -499,7 +499,7 @@ def resin_draw(
     infusion: dt.datetime,
     calibration: dt.datetime,
     device: Device = _RESIN,
-    half_life_h: float = 64.1,
+    half_life_h: float = Y90_HALF_LIFE_H,
 ) -> ResinDraw:
     """The resin vial and fraction to draw for ``needed_at_infusion_gbq``.
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.errors import PlanError
+
+#: The 90Y physical half-life in hours (source ``y90_half_life``): the default of
+#: :attr:`Physics.y90_half_life_h` and of every function that takes a half-life.
+Y90_HALF_LIFE_H: Final = 64.1
 
 
 def _profile_value(name: str) -> float:
@@ -53,7 +57,7 @@ class Physics(BaseModel):
     )
     tissue_density_g_per_ml: Annotated[float, Field(gt=0.8, lt=1.3)] = 1.03
     lung_density_g_per_ml: Annotated[float, Field(gt=0.1, lt=1.0)] = 0.30
-    y90_half_life_h: Annotated[float, Field(gt=60, lt=70)] = 64.1
+    y90_half_life_h: Annotated[float, Field(gt=60, lt=70)] = Y90_HALF_LIFE_H
 
     #: Source ids for each constant (netlm.evidence).
     SOURCES: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -68,7 +72,7 @@ class Physics(BaseModel):
         return volume_ml * self.tissue_density_g_per_ml / 1000.0
 
 
-def decay_factor(elapsed_h: float, half_life_h: float = 64.1) -> float:
+def decay_factor(elapsed_h: float, half_life_h: float = Y90_HALF_LIFE_H) -> float:
     """Fraction of activity left after ``elapsed_h`` hours (negative: before).
 
     Examples
@@ -108,7 +112,7 @@ def activity_at(
     activity_gbq: float,
     reference: dt.datetime,
     when: dt.datetime,
-    half_life_h: float = 64.1,
+    half_life_h: float = Y90_HALF_LIFE_H,
 ) -> float:
     """Activity at ``when`` of a source that had ``activity_gbq`` at ``reference``.
 
@@ -125,6 +129,6 @@ def activity_at(
     return activity_gbq * decay_factor(hours_between(reference, when), half_life_h)
 
 
-def cumulated_activity_gbq_h(activity_gbq: float, half_life_h: float = 64.1) -> float:
+def cumulated_activity_gbq_h(activity_gbq: float, half_life_h: float = Y90_HALF_LIFE_H) -> float:
     """Time-integrated activity of a permanent implant: A0 · T½ / ln 2 (GBq·h)."""
     return activity_gbq * half_life_h / math.log(2.0)

@@ -118,7 +118,12 @@ class Check(BaseModel):
     sources: tuple[str, ...]
 
 
-class Interval(BaseModel):
+class Percentiles(BaseModel):
+    """The 5th, 50th and 95th percentiles of a sampled quantity.
+
+    Not a confidence interval: that is :class:`netlm.outcomes.dose_response.Interval`.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     p5: float
@@ -131,10 +136,10 @@ class UncertaintyResult(BaseModel):
 
     samples: int
     seed: int
-    doses_gy: dict[str, dict[str, Interval]] = Field(
+    doses_gy: dict[str, dict[str, Percentiles]] = Field(
         description="Per territory, 5th/50th/95th percentile of each compartment dose."
     )
-    session_lung_gy: Interval
+    session_lung_gy: Percentiles
 
 
 class OptimisationResult(BaseModel):
@@ -514,9 +519,9 @@ def _history_warnings(plan: Plan) -> list[str]:
     return out
 
 
-def _percentiles(values: np.ndarray) -> Interval:
+def _percentiles(values: np.ndarray) -> Percentiles:
     p5, p50, p95 = np.percentile(values, [5, 50, 95])
-    return Interval(p5=float(p5), p50=float(p50), p95=float(p95))
+    return Percentiles(p5=float(p5), p50=float(p50), p95=float(p95))
 
 
 def _uncertainty(
@@ -535,7 +540,7 @@ def _uncertainty(
 
     lsf = np.clip(plan.lung_shunt_fraction * factor(u.lung_shunt_fraction_relative_sd), 0, 0.99)
     lung_total = np.zeros(n)
-    per_territory: dict[str, dict[str, Interval]] = {}
+    per_territory: dict[str, dict[str, Percentiles]] = {}
     c = phys.dose_constant_gy_kg_per_gbq
     for t, activity in zip(plan.territories, activities, strict=True):
         a = activity * factor(u.activity_relative_sd)

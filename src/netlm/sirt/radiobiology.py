@@ -25,6 +25,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.errors import PlanError
+from netlm.sirt.physics import Y90_HALF_LIFE_H
 
 __all__ = [
     "PRESETS",
@@ -50,7 +51,7 @@ def bed_permanent_implant_gy(
     *,
     alpha_beta_gy: float,
     repair_half_time_h: float,
-    physical_half_life_h: float = 64.1,
+    physical_half_life_h: float = Y90_HALF_LIFE_H,
 ) -> float:
     """Biologically effective dose of a permanent, exponentially decaying implant.
 
@@ -221,7 +222,7 @@ PRESETS: Final[Mapping[str, RadiobiologyPreset]] = MappingProxyType(
 def bed_from_preset(
     dose_gy: float,
     preset: str | RadiobiologyPreset,
-    physical_half_life_h: float = 64.1,
+    physical_half_life_h: float = Y90_HALF_LIFE_H,
 ) -> float:
     """BED of ``dose_gy`` with the α/β and repair half-time of ``preset``.
 

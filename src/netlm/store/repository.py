@@ -48,7 +48,7 @@ from netlm.response.report import ENGINES
 from netlm.response.result import Response
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.sirt.planner import PlanResult, solve, with_case_history
-from netlm.store import models as m
+from netlm.store import tables as m
 from netlm.store.auditchain import (
     ADVISORY_LOCK_KEY,
     GENESIS,

@@ -45,9 +45,18 @@ import numpy.typing as npt
 import scipy.fft as sfft
 from scipy import ndimage
 
-from netlm.errors import NetlmError, UnitError
-from netlm.imaging.volume import GeometryError, ImageVolume
-from netlm.sirt.physics import Physics
+from netlm.errors import GeometryError, NetlmError, UnitError
+from netlm.sirt.physics import Y90_HALF_LIFE_H, Physics
+from netlm.units import (
+    BQ_PER_GBQ,
+    BQ_PER_MBQ,
+    GY_PER_MGY,
+    KG_PER_G,
+    MGY_PER_MBQ_S_PER_GY_PER_BQ_S,
+    MM3_PER_ML,
+    S_PER_H,
+)
+from netlm.volume import ImageVolume
 
 __all__ = [
     "CT_CALIBRATIONS",
@@ -66,15 +75,6 @@ __all__ = [
     "uniform_density",
 ]
 
-#: Seconds per hour.
-_S_PER_H: Final = 3600.0
-#: Bq per MBq and per GBq.
-_BQ_PER_MBQ: Final = 1e6
-_BQ_PER_GBQ: Final = 1e9
-#: Gy per mGy.
-_GY_PER_MGY: Final = 1e-3
-#: kg per g.
-_KG_PER_G: Final = 1e-3
 #: Relative difference between the kernel's and the planning constant's energy
 #: per decay above which :func:`dose_dvk` warns.
 KERNEL_ENERGY_TOLERANCE: Final = 0.02
@@ -351,7 +351,7 @@ def total_activity_gbq(
     values = activity.array
     if mask is not None:
         values = values[mask_array(mask, activity)]
-    return float(np.sum(values, dtype=np.float64)) * activity.voxel_volume_ml / _BQ_PER_GBQ
+    return float(np.sum(values, dtype=np.float64)) * activity.voxel_volume_ml / BQ_PER_GBQ
 
 
 def clip_negative_activity(image: ImageVolume) -> tuple[ImageVolume, dict[str, float]]:
@@ -438,7 +438,7 @@ def scale_to_activity(
     if total <= 0:
         where = "inside the mask" if selected is not None else "in the image"
         raise DosimetryError(f"Argument 'image' has no positive signal {where} to scale")
-    factor = total_gbq * _BQ_PER_GBQ / (total * image.voxel_volume_ml)
+    factor = total_gbq * BQ_PER_GBQ / (total * image.voxel_volume_ml)
     scaled = values * factor
     if selected is not None and outside == "zero":
         scaled[~selected] = 0.0
@@ -453,10 +453,12 @@ def _decays_per_bq(half_life_h: float) -> float:
     """Decays per Bq present at implant, for complete decay: T½ / ln 2 (s)."""
     if not math.isfinite(half_life_h) or half_life_h <= 0:
         raise DosimetryError(f"Argument 'half_life_h' must be > 0, not {half_life_h!r}")
-    return half_life_h * _S_PER_H / math.log(2.0)
+    return half_life_h * S_PER_H / math.log(2.0)
 
 
-def cumulated_activity(activity: ImageVolume, *, half_life_h: float = 64.1) -> ImageVolume:
+def cumulated_activity(
+    activity: ImageVolume, *, half_life_h: float = Y90_HALF_LIFE_H
+) -> ImageVolume:
     """Cumulated activity of each voxel of a permanent implant, in MBq·s.
 
     Ã_i = a_i · V_i · T½ / ln 2, with a the concentration at implant (Bq/mL).
@@ -469,7 +471,7 @@ def cumulated_activity(activity: ImageVolume, *, half_life_h: float = 64.1) -> I
     """
     _check_activity(activity)
     per_voxel_mbq = np.asarray(activity.array, dtype=np.float64) * (
-        activity.voxel_volume_ml / _BQ_PER_MBQ
+        activity.voxel_volume_ml / BQ_PER_MBQ
     )
     out = activity.with_array(per_voxel_mbq * _decays_per_bq(half_life_h), unit="MBq*s")
     out.metadata["half_life_h"] = half_life_h
@@ -517,7 +519,7 @@ def dose_ldm(
     _check_activity(activity)
     rho = _density_array(density, activity, physics)
     # D = (a · V / 1e9 GBq) · C / (ρ · 1e-3 kg/g · V): the voxel volume cancels.
-    gy_per_bq_ml = physics.dose_constant_gy_kg_per_gbq / (_BQ_PER_GBQ * _KG_PER_G)
+    gy_per_bq_ml = physics.dose_constant_gy_kg_per_gbq / (BQ_PER_GBQ * KG_PER_G)
     dose = np.asarray(activity.array, dtype=np.float64) * gy_per_bq_ml / rho
     out = activity.with_array(dose.astype(dtype, copy=False), unit="Gy")
     out.metadata.update(
@@ -555,16 +557,16 @@ def kernel_energy_scale(kernel: DoseKernelLike, physics: Physics | None = None) 
     if not 0 < fraction <= 1.02:
         raise DosimetryError(f"kernel energy_fraction() must be in (0, 1.02], not {fraction:g}")
     fraction = min(fraction, 1.0)
-    voxel_ml = math.prod(kernel.voxel_mm) / 1000.0
-    voxel_kg = kernel.density_g_per_ml * voxel_ml * _KG_PER_G
+    voxel_ml = math.prod(kernel.voxel_mm) / MM3_PER_ML
+    voxel_kg = kernel.density_g_per_ml * voxel_ml * KG_PER_G
     deposited_mgy_kg = float(values.sum()) * voxel_kg  # per MBq·s
     if not math.isfinite(deposited_mgy_kg) or deposited_mgy_kg <= 0:
         raise DosimetryError("kernel S values must be finite with a positive sum")
     joule_per_decay = physics.dose_constant_gy_kg_per_gbq / (
-        _BQ_PER_GBQ * _decays_per_bq(physics.y90_half_life_h)
+        BQ_PER_GBQ * _decays_per_bq(physics.y90_half_life_h)
     )
     # mGy·kg/(MBq·s) = 1e-3 J per 1e6 decays = 1e-9 J per decay.
-    target_mgy_kg = joule_per_decay * 1e9 * fraction
+    target_mgy_kg = joule_per_decay * MGY_PER_MBQ_S_PER_GY_PER_BQ_S * fraction
     return target_mgy_kg / deposited_mgy_kg
 
 
@@ -960,9 +962,9 @@ def dose_dvk(
         )
     # Ã (MBq·s) per Bq/mL, times S (mGy/(MBq·s)) → Gy: fold every factor into the kernel.
     mbq_s_per_bq_ml = (
-        activity.voxel_volume_ml / _BQ_PER_MBQ * _decays_per_bq(physics.y90_half_life_h)
+        activity.voxel_volume_ml / BQ_PER_MBQ * _decays_per_bq(physics.y90_half_life_h)
     )
-    scale = mbq_s_per_bq_ml * _GY_PER_MGY * energy_scale
+    scale = mbq_s_per_bq_ml * GY_PER_MGY * energy_scale
 
     used_device = "cpu"
     density_applied = False

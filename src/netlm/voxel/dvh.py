@@ -19,21 +19,23 @@ shaky (partial volume, noise): :class:`~netlm.voxel.dose.DosimetryWarning`.
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt import radiobiology as rb
+from netlm.sirt.physics import Y90_HALF_LIFE_H
+from netlm.sirt.planner import PlanResult
+from netlm.units import G_PER_KG
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
 
 __all__ = [
@@ -44,13 +46,12 @@ __all__ = [
     "VoiStatistics",
     "bed_map",
     "compare",
+    "compartment_dvh",
     "dose_at_volume_percent",
     "dose_statistics",
     "dvh_curve",
     "eud_map",
-    "plot_dvh",
     "volume_percent_at_dose",
-    "write_dvh_csv",
 ]
 
 #: Fewer voxels than this make VOI statistics shaky (DosimetryWarning).
@@ -274,66 +275,42 @@ def dvh_curve(
     )
 
 
-def write_dvh_csv(curves: Iterable[DvhCurve], path: str | Path) -> Path:
-    """Write DVH curves as CSV, one row per point: ``voi,dose_gy,volume_percent``."""
-    target = Path(path)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["voi", "dose_gy", "volume_percent"])
-        for curve in curves:
-            for level, volume in zip(curve.dose_gy, curve.volume_percent, strict=True):
-                writer.writerow([curve.label, f"{level:.6g}", f"{volume:.6g}"])
-    return target
+def compartment_dvh(result: PlanResult) -> list[DvhCurve]:
+    """Cumulative DVHs of a compartment-model result: a uniform dose in each compartment.
 
-
-def plot_dvh(
-    curves: Sequence[DvhCurve],
-    path: str | Path,
-    *,
-    title: str | None = None,
-    reference_doses_gy: Sequence[float] = (),
-    dashed: Iterable[str] = (),
-) -> Path:
-    """Plot cumulative DVHs to a PNG, SVG or PDF file (by its suffix).
-
-    Parameters
-    ----------
-    curves
-        The curves; each is labelled by its ``label``.
-    reference_doses_gy
-        Vertical lines at these doses (e.g. 100 and 205 Gy).
-    dashed
-        Labels drawn dashed (e.g. the planned curves beside the delivered ones).
+    A compartment model gives each compartment one absorbed dose, so its DVH is
+    a step (100 % of the volume up to that dose, 0 % above); the steps of
+    tumour, normal liver and lung side by side show the dose separation.
     """
-    from matplotlib.figure import Figure  # only when a plot is asked for
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DosimetryError(f"Argument 'path' must end in .png, .svg or .pdf, not {target.name}")
-    if not curves:
-        raise DosimetryError("Argument 'curves' must hold at least one DVH")
-    dashed_labels = set(dashed)
-    figure = Figure(figsize=(7.0, 4.5), layout="constrained")
-    axes = figure.add_subplot()
-    for curve in curves:
-        axes.plot(
-            curve.dose_gy,
-            curve.volume_percent,
-            linestyle="--" if curve.label in dashed_labels else "-",
-            label=f"{curve.label} ({curve.volume_ml:.1f} mL)",
+    doses: list[tuple[str, float, float]] = []
+    for t in result.territories:
+        prefix = f"{t.name}: " if len(result.territories) > 1 else ""
+        if t.doses_gy.tumour is not None and t.tumour_volume_ml > 0:
+            doses.append((f"{prefix}tumour", t.doses_gy.tumour, t.tumour_volume_ml))
+        normal_ml = max(t.perfused_volume_ml - t.tumour_volume_ml, 0.0)
+        if t.doses_gy.normal_liver is not None:  # None: a tumour volume without T:N
+            doses.append((f"{prefix}normal liver", t.doses_gy.normal_liver, normal_ml))
+    mass_kg, density = (
+        result.constants.get("lung_mass_kg"),
+        result.constants.get("lung_density_g_per_ml"),
+    )
+    lung_ml = (
+        G_PER_KG * mass_kg / density
+        if isinstance(mass_kg, float | int) and isinstance(density, float | int) and density > 0
+        else 0.0
+    )
+    doses.append(("lung", result.session_lung_dose_gy, lung_ml))
+    top = max((d for _, d, _ in doses), default=1.0) * 1.15 or 1.0
+    levels = np.linspace(0.0, top, 400)
+    return [
+        DvhCurve(
+            label=label,
+            dose_gy=levels,
+            volume_percent=np.where(levels <= dose, 100.0, 0.0),
+            volume_ml=volume,
         )
-    for level in reference_doses_gy:
-        axes.axvline(level, color="0.6", linewidth=0.8, linestyle=":")
-    axes.set_xlabel("Dose (Gy)")
-    axes.set_ylabel("Volume (%) receiving at least the dose")
-    axes.set_ylim(0.0, 101.0)
-    axes.set_xlim(left=0.0)
-    axes.grid(True, linewidth=0.3)
-    axes.legend(fontsize="small")
-    if title:
-        axes.set_title(title)
-    figure.savefig(target, dpi=150)
-    return target
+        for label, dose, volume in doses
+    ]
 
 
 # ---------------------------------------------------------------------------- radiobiology
@@ -366,7 +343,7 @@ def bed_map(
     preset: str | rb.RadiobiologyPreset | None = None,
     alpha_beta_gy: float | None = None,
     repair_half_time_h: float | None = None,
-    physical_half_life_h: float = 64.1,
+    physical_half_life_h: float = Y90_HALF_LIFE_H,
 ) -> ImageVolume:
     """Voxel-wise BED of a permanent 90Y implant (Dale), in Gy.
 

@@ -26,7 +26,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
+from netlm.units import BQ_PER_GBQ, MM3_PER_ML
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError
 
 __all__ = [
@@ -210,7 +212,7 @@ def liver_phantom(
         origin[0] + si * np.arange(ni),
         indexing="ij",
     )
-    voxel_ml = si * sj * sk / 1000.0
+    voxel_ml = si * sj * sk / MM3_PER_ML
 
     liver_shape = _ellipsoid(x, y, z, liver_centre_mm, liver_semi_axes_mm)
     lung = _ellipsoid(x, y, z, lung_centre_mm, lung_semi_axes_mm)
@@ -242,12 +244,12 @@ def liver_phantom(
         **{name: int(m.sum()) * voxel_ml for name, m in tumour_masks.items()},
     }
     nominal = {
-        "liver": 4.0 / 3.0 * math.pi * math.prod(liver_semi_axes_mm) / 1000.0,
-        "lung": 4.0 / 3.0 * math.pi * math.prod(lung_semi_axes_mm) / 1000.0,
-        **{t.name: 4.0 / 3.0 * math.pi * t.radius_mm**3 / 1000.0 for t in tumours},
+        "liver": 4.0 / 3.0 * math.pi * math.prod(liver_semi_axes_mm) / MM3_PER_ML,
+        "lung": 4.0 / 3.0 * math.pi * math.prod(lung_semi_axes_mm) / MM3_PER_ML,
+        **{t.name: 4.0 / 3.0 * math.pi * t.radius_mm**3 / MM3_PER_ML for t in tumours},
     }
 
-    total_bq = total_activity_gbq * 1e9
+    total_bq = total_activity_gbq * BQ_PER_GBQ
     liver_bq = total_bq * (1.0 - lung_shunt_fraction)
     lung_bq = total_bq * lung_shunt_fraction
     weighted_ml = volumes["normal_liver"] + sum(
@@ -264,10 +266,10 @@ def liver_phantom(
         values[tumour_masks[t.name]] = concentration[t.name]
     activity_gbq = {
         "total": total_activity_gbq,
-        "liver": liver_bq / 1e9,
-        "lung": lung_bq / 1e9,
-        "normal_liver": c_normal * volumes["normal_liver"] / 1e9,
-        **{name: concentration[name] * volumes[name] / 1e9 for name in tumour_masks},
+        "liver": liver_bq / BQ_PER_GBQ,
+        "lung": lung_bq / BQ_PER_GBQ,
+        "normal_liver": c_normal * volumes["normal_liver"] / BQ_PER_GBQ,
+        **{name: concentration[name] * volumes[name] / BQ_PER_GBQ for name in tumour_masks},
     }
 
     unit = "Bq/mL"

@@ -42,9 +42,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from netlm.imaging.volume import GeometryError, ImageVolume
+from netlm.errors import GeometryError
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import PLAN_SCHEMA, plan_from_mapping
+from netlm.units import G_PER_KG
+from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, density_from_ct, mask_array
 
 __all__ = [
@@ -394,7 +396,7 @@ def lung_mass(
     if ct is None:
         rho = physics.lung_density_g_per_ml
         return LungMass(
-            mass_kg=volume_ml * rho / 1000.0,
+            mass_kg=volume_ml * rho / G_PER_KG,
             volume_ml=volume_ml,
             basis=f"lung volume {volume_ml:.1f} mL x {rho:g} g/mL (information only: the lung "
             "limits use the 1 kg convention without a CT)",
@@ -404,7 +406,7 @@ def lung_mass(
     lung_on_ct = _bool(lung_mask, density, "lung_mask")
     mass_g = float(density.array[lung_on_ct].sum()) * density.voxel_volume_ml
     return LungMass(
-        mass_kg=mass_g / 1000.0,
+        mass_kg=mass_g / G_PER_KG,
         volume_ml=volume_ml,
         basis=f"CT densitovolumetry over {volume_ml:.1f} mL (mean {mass_g / volume_ml:.3f} "
         f"g/mL, {density.metadata['ct_calibration']})",

@@ -40,8 +40,8 @@ from netlm.imaging.activity import (
     activity_at_implant,
     activity_mismatch,
 )
-from netlm.imaging.volume import ImageVolume
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 
 __all__ = [
     "DoseResult",
@@ -251,6 +251,7 @@ def compute_dose(
     method: str = "ldm",
     kernel: Any = None,
     kernel_table: Path | None = None,
+    kernel_cache_dir: Path | None = None,
     activity_gbq: float | None = None,
     scale_mask: str | None = None,
     implant_time: dt.datetime | None = None,
@@ -284,6 +285,12 @@ def compute_dose(
     kernel
         Dose-voxel kernel for ``"dvk"`` (default: computed for the voxel size,
         or read from ``kernel_table``).
+    kernel_table
+        A published S-value table to use as the kernel.
+    kernel_cache_dir
+        Where a computed kernel is cached; ``None`` (default) computes it in
+        memory.  The front door chooses the folder (the CLI:
+        :func:`netlm.voxel.kernels.default_kernel_cache_dir`).
     activity_gbq
         Scale the image so that it (or ``scale_mask``) holds this activity at
         implant.
@@ -448,7 +455,9 @@ def compute_dose(
                 load_lanconelli_table(kernel_table)
                 if kernel_table is not None
                 else y90_kernel(
-                    activity.spacing_mm, density_g_per_ml=physics.tissue_density_g_per_ml
+                    activity.spacing_mm,
+                    density_g_per_ml=physics.tissue_density_g_per_ml,
+                    cache_dir=kernel_cache_dir,
                 )
             )
         dose = vd.dose_dvk(
@@ -527,12 +536,13 @@ def _write_outputs(
 ) -> None:
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
+    from netlm.report.figures import plot_dvh, write_dvh_csv
     from netlm.voxel import dvh
 
     out.mkdir(parents=True, exist_ok=True)
     curves = [dvh.dvh_curve(dose, m, label=name) for name, m in masks.items()]
-    dvh.write_dvh_csv(curves, out / "dvh.csv")
-    dvh.plot_dvh(curves, out / "dvh.png")
+    write_dvh_csv(curves, out / "dvh.csv")
+    plot_dvh(curves, out / "dvh.png")
     dose_map = dose_map_name(compress)
     write_image(dose, out / dose_map)
     (out / dose_map_name(not compress)).unlink(missing_ok=True)  # no stale map of a re-run

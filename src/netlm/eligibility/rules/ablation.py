@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from netlm.case.model import BiliaryIntervention, FunctionalSyndrome
-from netlm.eligibility.model import ABLATION, Effect, Modality
+from netlm.eligibility.result import ABLATION, Effect, Modality
 from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
 
 book = RuleBook()

@@ -14,7 +14,7 @@ history when present) and, for some, when they may be *inferred absent* from
 other recorded data.  Under the profile setting ``missing_findings:
 assume_absent`` (the default) :meth:`Context.need` returns the absent value of
 such a field when the case does not record it and logs an
-:class:`~netlm.eligibility.model.Assumption`; every other field is *data that
+:class:`~netlm.eligibility.result.Assumption`; every other field is *data that
 must be present* and still raises :class:`MissingData`.  With ``ask`` nothing
 is assumed or inferred (netlm 0.1 behaviour).
 """
@@ -41,8 +41,8 @@ from netlm.clinical import (
     GradeResult,
     WhoGrade,
 )
-from netlm.eligibility.model import Assumption, AssumptionKind, Effect, Modality
 from netlm.eligibility.profile import Parameters
+from netlm.eligibility.result import Assumption, AssumptionKind, Effect, Modality
 from netlm.evidence import SOURCES, get_source
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from netlm.case.model import (
     TreatmentType,
 )
 from netlm.clinical import WhoGrade
-from netlm.eligibility.model import (
+from netlm.eligibility.result import (
     EMBOLIZATION,
     RADIOEMBOLIZATION,
     TRANSARTERIAL,

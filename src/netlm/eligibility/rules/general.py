@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from netlm.case.model import Ascites, Encephalopathy, Sex
 from netlm.clinical import WhoGrade
-from netlm.eligibility.model import (
+from netlm.eligibility.result import (
     ABLATION,
     EMBOLIZATION,
     RADIOEMBOLIZATION,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from netlm.case.model import ExtrahepaticDisease
-from netlm.eligibility.model import ABLATION, EMBOLIZATION, Effect, Modality
+from netlm.eligibility.result import ABLATION, EMBOLIZATION, Effect, Modality
 from netlm.eligibility.rules.base import Context, RuleBook
 
 book = RuleBook()

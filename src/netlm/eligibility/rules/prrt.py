@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netlm.case.model import ExtrahepaticDisease, PriorTreatment, TreatmentType
 from netlm.clinical import WhoGrade
-from netlm.eligibility.model import Effect, Modality
+from netlm.eligibility.result import Effect, Modality
 from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
 from netlm.eligibility.rules.embolization import ecog_above, indication_not_met
 

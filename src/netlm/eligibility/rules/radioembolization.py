@@ -17,7 +17,7 @@ from netlm.case.model import (
     TreatmentType,
 )
 from netlm.clinical import WhoGrade
-from netlm.eligibility.model import RADIOEMBOLIZATION, Effect, Modality
+from netlm.eligibility.result import RADIOEMBOLIZATION, Effect, Modality
 from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
 from netlm.eligibility.rules.embolization import ecog_above, life_expectancy_below
 from netlm.sirt.partition import lung_dose_gy

@@ -13,7 +13,7 @@ from alembic import context
 from alembic.config import Config
 
 from netlm.store.db import make_engine
-from netlm.store.models import Base
+from netlm.store.tables import Base
 
 target_metadata = Base.metadata
 
