@@ -55,7 +55,6 @@ from netlm.api.app import (
     new_session,
     plan_report_inputs,
     principal_of,
-    record_response,
     set_session_cookie,
     solve_stored_plan,
     voxel_dvh,
@@ -82,6 +81,7 @@ from netlm.store.repository import (
     Store,
 )
 from netlm.units import units_for
+from netlm.workflows.response import record_response
 
 PatientId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]

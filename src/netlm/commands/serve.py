@@ -1,4 +1,4 @@
-"""``netlm serve``: the web application and API on localhost; :func:`seed_demo` for ``netlm demo``.
+"""``netlm serve``: the web application and API on localhost.
 
 ``netlm serve`` opens the registry (the embedded SQLite file unless ``--db``
 names another database), optionally creates a first admin account
@@ -7,32 +7,32 @@ a prompt, never from the command line), and serves :func:`netlm.api.create_app`
 with uvicorn.  The access log of uvicorn is off: it would write query strings
 (a patient search) to the log; netlm's own request log has route templates
 and ids only.
+
+The registry, FastAPI and uvicorn are imported when the command runs, not when
+the CLI starts.  Demo seeding (``--demo``) is :func:`netlm.workflows.demo.seed_demo`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
 from netlm.commands.common import fail, stderr_console
-from netlm.errors import NetlmError, NotFoundError, StoreError, UnsafePlanError
-from netlm.store.repository import PatientOut, Role, Store
+from netlm.errors import NetlmError, NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    from netlm.store.repository import Store
 
 #: Environment variable with the first admin's password (read when the command runs).
 ADMIN_PASSWORD_ENV = "NETLM_ADMIN_PASSWORD"
 #: Environment variable with the key that signs session cookies (sessions then survive
 #: a restart); a random key is made when it is not set.
 SECRET_KEY_ENV = "NETLM_SECRET_KEY"
-#: Who the demo data is recorded as, in the audit log.
-DEMO_ACTOR = "netlm-demo"
 
 
 def database_url(db: str | None) -> str | None:
@@ -60,6 +60,8 @@ def ensure_admin(store: Store, username: str, password: str | None) -> bool:
     Returns whether a user was created.  The password comes from ``password``,
     else ``$NETLM_ADMIN_PASSWORD``, else a hidden prompt (asked twice).
     """
+    from netlm.store.repository import Role
+
     try:
         existing = store.get_user(username)
     except NotFoundError:
@@ -77,69 +79,6 @@ def ensure_admin(store: Store, username: str, password: str | None) -> bool:
         )
     store.create_user(username, secret, Role.ADMIN, actor="netlm serve")
     return True
-
-
-def _bundled(prefix: str) -> list[tuple[str, str]]:
-    from netlm.cli import bundled_examples
-
-    return bundled_examples(prefix)
-
-
-def _document(text: str) -> Any:
-    """A YAML example as JSON-compatible data (dates as ISO text), as an API client sends it."""
-    return json.loads(json.dumps(yaml.safe_load(text), default=str))
-
-
-def seed_demo(store: Store, *, actor: str = DEMO_ACTOR) -> list[PatientOut]:
-    """Put the bundled example patients into ``store``: cases, assessments, plans, follow-up.
-
-    For each example case (``netlm/examples/case-*.yaml``) the patient and its
-    case are stored and assessed; each example plan is stored for the patient
-    it names and solved (a plan that breaks a hard limit stays a draft); each
-    example response file is assessed and its time points recorded.  Patients
-    already in the registry are left as they are, so seeding twice adds nothing.
-
-    Returns the patients that were added.
-    """
-    from netlm.api.app import record_response
-    from netlm.case import parse_case
-    from netlm.sirt.plan import parse_plan
-
-    added: list[PatientOut] = []
-    for _, text in _bundled("case-"):
-        case = parse_case(text)
-        try:
-            store.find_patient(case.patient.id)
-        except NotFoundError:
-            version = store.import_case(case, actor=actor, source="netlm demo")
-            store.run_assessment(version.patient_id, actor=actor)
-            added.append(store.get_patient(version.patient_id))
-    new_ids = {p.id for p in added}
-    for _, text in _bundled("plan-"):
-        plan = parse_plan(text)
-        if plan.case is None:
-            continue
-        try:
-            patient = store.find_patient(plan.case)
-        except NotFoundError:
-            continue
-        if patient.id not in new_ids:
-            continue
-        saved = store.save_plan(patient.id, plan, actor=actor)
-        with contextlib.suppress(UnsafePlanError):  # stays a draft, refused
-            store.solve_plan(saved.id, actor=actor)
-    for _, text in _bundled("response-"):
-        document = _document(text)
-        case_id = document.get("case") if isinstance(document, dict) else None
-        if not isinstance(case_id, str):
-            continue
-        try:
-            patient = store.find_patient(case_id)
-        except NotFoundError:
-            continue
-        if patient.id in new_ids:
-            record_response(store, patient.id, document, actor=actor)
-    return added
 
 
 def _loopback(host: str) -> bool:
@@ -201,6 +140,8 @@ def serve_command(
     import uvicorn
 
     from netlm.api import create_app
+    from netlm.store.repository import Store
+    from netlm.workflows.demo import seed_demo
 
     console = stderr_console()
     configure_logging(log_level)
