@@ -24,9 +24,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import typer
 
-#: Exit code of bad input (the message on stderr names the field).
-EXIT_BAD_INPUT = 2
-
 
 def _version_text() -> str:
     from netlm import __version__
@@ -101,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import typer
     from typer.exceptions import TyperException
 
-    from netlm.commands.common import stderr_console
+    from netlm.commands.common import EXIT_BAD_INPUT, stderr_console
 
     try:
         result = build_app()(
