@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from conftest import SHARED, edited
-from netlm.cli import bundled_examples, main
+from netlm.cli import main
 from netlm.eligibility import Modality, Verdict, all_rules
+from netlm.examples import bundled_examples
 
 
 def _write(tmp_path: Path, doc: object, name: str = "case.yaml") -> Path:

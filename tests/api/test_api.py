@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from conftest import BASE, edited
 from netlm.api import create_app
 from netlm.api.app import ALL_ROLES, CSRF_HEADER, ROLES_KEY, iter_api_routes, route_roles
-from netlm.cli import bundled_examples
+from netlm.examples import bundled_examples
 from netlm.store.repository import Role, Store
 
 PASSWORDS = {role: f"{role.value[::-1]}-password-1" for role in Role}
@@ -883,7 +883,7 @@ def test_expired_session_on_a_form_gets_a_log_in_page(world: World) -> None:
 
 # --------------------------------------------------------------------------- serve helpers
 def test_seed_demo_adds_the_examples_once(tmp_path: Path) -> None:
-    from netlm.commands.serve import seed_demo
+    from netlm.workflows.demo import seed_demo
 
     with Store(f"sqlite:///{tmp_path / 'demo.db'}") as store:
         added = seed_demo(store)

@@ -113,7 +113,7 @@ def log_out(page: Any) -> None:
 
 def follow_up(external_id: str) -> str:
     """The bundled RECIST example, for this patient."""
-    from netlm.cli import bundled_examples
+    from netlm.examples import bundled_examples
 
     text = dict(bundled_examples("response-"))["response-recist.yaml"]
     return re.sub(r"(?m)^case: .*$", f"case: {external_id}", text)

@@ -19,8 +19,8 @@ from schemathesis.pytest import from_fixture
 
 from netlm.api import create_app
 from netlm.api.app import ROLES_KEY
-from netlm.commands.serve import seed_demo
 from netlm.store.repository import Role, Store
+from netlm.workflows.demo import seed_demo
 
 #: Examples per operation (Hypothesis); the suite stays within a minute or two.
 EXAMPLES_PER_OPERATION = 25

@@ -18,11 +18,12 @@ import yaml
 
 from conftest import BASE, DELETE, SHARED, ask_profile, edited, make_case
 from netlm.case import Case, case_from_mapping, load_case
-from netlm.cli import bundled_examples, main
+from netlm.cli import main
 from netlm.eligibility import Assessor, Modality, Verdict, default_profile, load_profile
 from netlm.eligibility.result import CHILD_PUGH_SCORE, Assessment, AssumptionKind
 from netlm.eligibility.rules.base import ASSUMABLE_FINDINGS, Context
 from netlm.errors import ProfileError
+from netlm.examples import bundled_examples
 from netlm.report.board import render_markdown
 
 CLOSED = (Verdict.CONTRAINDICATED, Verdict.NOT_SUITABLE)

@@ -56,7 +56,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -96,12 +95,10 @@ from netlm.errors import (
     NetlmError,
     NotFoundError,
     PermissionDeniedError,
-    ResponseError,
     StoreError,
     UnsafePlanError,
 )
-from netlm.response.io import response_from_mapping
-from netlm.response.report import ResponseReport, assess_response
+from netlm.response.report import ResponseReport
 from netlm.sirt.plan import plan_from_mapping
 from netlm.store.repository import (
     CTCAE_VERSIONS,
@@ -129,6 +126,7 @@ from netlm.store.repository import (
     UserOut,
 )
 from netlm.voxel.dvh import DvhCurve, compartment_dvh
+from netlm.workflows.response import record_response
 
 log = logging.getLogger("netlm.api")
 
@@ -968,43 +966,6 @@ def compute_patient_dose(
             [("activity_image_id", f"the images could not be used ({type(exc).__name__})")]
         ) from None
     return DoseOut(rtdose_image_id=image.id, statistics=document)
-
-
-def _decimal(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def record_response(
-    store: Store, patient_id: int, document: dict[str, Any], *, actor: str
-) -> ResponseReport:
-    """Assess a ``netlm/response/v1`` document and store every follow-up time point."""
-    patient = store.get_patient(patient_id)
-    doc = response_from_mapping(document)
-    if doc.case is not None and doc.case != patient.external_id:
-        raise ResponseError([("case", f"the file is for another patient than {patient_id}")])
-    report = assess_response(doc)
-    for result in report.results:
-        for point in result.timepoints[1:]:
-            store.add_response_timepoint(
-                patient_id,
-                date=point.date,
-                criterion=result.criterion,
-                overall=point.overall.value,
-                details={
-                    "label": result.label,
-                    "version": result.version,
-                    "unit": point.unit,
-                    "measure": _decimal(point.measure),
-                    "change_from_baseline_percent": _decimal(point.change_from_baseline_percent),
-                    "change_from_nadir_percent": _decimal(point.change_from_nadir_percent),
-                    "target": point.target.value if point.target else None,
-                    "non_target": point.non_target.value if point.non_target else None,
-                    "new_lesions": point.new_lesions,
-                    "inputs_digest": report.inputs_digest,
-                },
-                actor=actor,
-            )
-    return report
 
 
 def voxel_dvh(rtdose_path: Path) -> tuple[list[DvhCurve], dict[str, Any]] | None:

@@ -60,7 +60,6 @@ from netlm.api.app import (
     new_session,
     plan_report_inputs,
     principal_of,
-    record_response,
     session_id_of,
     set_session_cookie,
     solve_stored_plan,
@@ -89,6 +88,7 @@ from netlm.store.repository import (
     Store,
 )
 from netlm.units import units_for
+from netlm.workflows.response import record_response
 
 PatientId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]

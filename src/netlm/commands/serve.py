@@ -1,4 +1,4 @@
-"""``netlm serve``: the web application and API on localhost; :func:`seed_demo` for ``netlm demo``.
+"""``netlm serve``: the web application and API on localhost.
 
 ``netlm serve`` opens the registry (the embedded SQLite file unless ``--db``
 names another database), optionally creates a first admin account
@@ -7,11 +7,13 @@ a prompt, never from the command line), and serves :func:`netlm.api.create_app`
 with uvicorn.  The access log of uvicorn is off: it would write query strings
 (a patient search) to the log; netlm's own request log has route templates
 and ids only.
+
+The registry, FastAPI and uvicorn are imported when the command runs, not when
+the CLI starts.  Demo seeding (``--demo``) is :func:`netlm.workflows.demo.seed_demo`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -19,15 +21,15 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
-from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
 from netlm.commands.common import fail, stderr_console
-from netlm.errors import NetlmError, NotFoundError, StoreError, UnsafePlanError
-from netlm.store.repository import DEFAULT_TOKEN_TTL, PatientOut, Role, Store
+from netlm.errors import NetlmError, NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    from netlm.store.repository import Store
 
 #: Largest image upload by default (bytes); the same as :func:`netlm.api.create_app`'s.
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
@@ -42,8 +44,6 @@ SECRET_KEY_ENV = "NETLM_SECRET_KEY"
 SECRET_KEY_FILE = "secret-key"
 #: Shortest signing key accepted (bytes).
 MIN_SECRET_KEY_BYTES = 32
-#: Who the demo data is recorded as, in the audit log.
-DEMO_ACTOR = "netlm-demo"
 
 
 def database_url(db: str | None) -> str | None:
@@ -71,6 +71,8 @@ def ensure_admin(store: Store, username: str, password: str | None) -> bool:
     Returns whether a user was created.  The password comes from ``password``,
     else ``$NETLM_ADMIN_PASSWORD``, else a hidden prompt (asked twice).
     """
+    from netlm.store.repository import Role
+
     try:
         existing = store.get_user(username)
     except NotFoundError:
@@ -130,69 +132,6 @@ def signing_key(folder: Path | None = None) -> str:
     return explicit
 
 
-def _bundled(prefix: str) -> list[tuple[str, str]]:
-    from netlm.cli import bundled_examples
-
-    return bundled_examples(prefix)
-
-
-def _document(text: str) -> Any:
-    """A YAML example as JSON-compatible data (dates as ISO text), as an API client sends it."""
-    return json.loads(json.dumps(yaml.safe_load(text), default=str))
-
-
-def seed_demo(store: Store, *, actor: str = DEMO_ACTOR) -> list[PatientOut]:
-    """Put the bundled example patients into ``store``: cases, assessments, plans, follow-up.
-
-    For each example case (``netlm/examples/case-*.yaml``) the patient and its
-    case are stored and assessed; each example plan is stored for the patient
-    it names and solved (a plan that breaks a hard limit stays a draft); each
-    example response file is assessed and its time points recorded.  Patients
-    already in the registry are left as they are, so seeding twice adds nothing.
-
-    Returns the patients that were added.
-    """
-    from netlm.api.app import record_response
-    from netlm.case import parse_case
-    from netlm.sirt.plan import parse_plan
-
-    added: list[PatientOut] = []
-    for _, text in _bundled("case-"):
-        case = parse_case(text)
-        try:
-            store.find_patient(case.patient.id)
-        except NotFoundError:
-            version = store.import_case(case, actor=actor, source="netlm demo")
-            store.run_assessment(version.patient_id, actor=actor)
-            added.append(store.get_patient(version.patient_id))
-    new_ids = {p.id for p in added}
-    for _, text in _bundled("plan-"):
-        plan = parse_plan(text)
-        if plan.case is None:
-            continue
-        try:
-            patient = store.find_patient(plan.case)
-        except NotFoundError:
-            continue
-        if patient.id not in new_ids:
-            continue
-        saved = store.save_plan(patient.id, plan, actor=actor)
-        with contextlib.suppress(UnsafePlanError):  # stays a draft, refused
-            store.solve_plan(saved.id, actor=actor)
-    for _, text in _bundled("response-"):
-        document = _document(text)
-        case_id = document.get("case") if isinstance(document, dict) else None
-        if not isinstance(case_id, str):
-            continue
-        try:
-            patient = store.find_patient(case_id)
-        except NotFoundError:
-            continue
-        if patient.id in new_ids:
-            record_response(store, patient.id, document, actor=actor)
-    return added
-
-
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -250,17 +189,26 @@ def serve_command(
         ),
     ] = False,
     max_body_bytes: Annotated[
-        int,
-        typer.Option(min=1024, help="Largest JSON body or form post (bytes); larger: 413."),
-    ] = DEFAULT_MAX_BODY_BYTES,
+        int | None,
+        typer.Option(
+            min=1024,
+            help="Largest JSON body or form post (bytes); larger: 413. "
+            "Default: netlm.api.limits.DEFAULT_MAX_BODY_BYTES (1 MiB).",
+        ),
+    ] = None,
     max_upload_bytes: Annotated[
         int,
         typer.Option(min=1024, help="Largest image upload (bytes), counted while received."),
     ] = DEFAULT_MAX_UPLOAD_BYTES,
     token_ttl_days: Annotated[
-        float,
-        typer.Option(min=0.001, max=3650, help="Lifetime of API tokens made at log-in (days)."),
-    ] = DEFAULT_TOKEN_TTL.total_seconds() / 86400,
+        float | None,
+        typer.Option(
+            min=0.001,
+            max=3650,
+            help="Lifetime of API tokens made at log-in (days). "
+            "Default: netlm.store.repository.DEFAULT_TOKEN_TTL (30 days).",
+        ),
+    ] = None,
     allow_own_override_approval: Annotated[
         bool,
         typer.Option(
@@ -290,6 +238,10 @@ def serve_command(
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
     import uvicorn
 
+    from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
+    from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
+    from netlm.workflows.demo import seed_demo
+
     console = stderr_console()
     configure_logging(log_level)
     os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
@@ -313,9 +265,11 @@ def serve_command(
         "secret_key": secret_key,
         "files_dir": None if files_dir is None else str(files_dir),
         "secure_cookies": secure_cookies,
-        "max_body_bytes": max_body_bytes,
+        "max_body_bytes": DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         "max_upload_bytes": max_upload_bytes,
-        "token_ttl_days": token_ttl_days,
+        "token_ttl_days": (
+            DEFAULT_TOKEN_TTL.total_seconds() / 86400 if token_ttl_days is None else token_ttl_days
+        ),
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,
         "log_level": log_level,

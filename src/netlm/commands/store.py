@@ -21,7 +21,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.case import load_case
 from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
@@ -262,6 +261,7 @@ def import_command(
     patient is created when new).  A bad file is reported with its field errors
     and skipped; the others are imported.  Exit code 2 when any file failed.
     """
+    from netlm.case import load_case
     from netlm.store import Store
 
     who = _actor(actor)
