@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -145,6 +144,8 @@ def db_grant_runtime(
     """PostgreSQL: give an existing login ROLE exactly what `netlm serve` needs (no DDL, no
     trigger changes, no UPDATE/DELETE on the audit log or stored results).  Run as the schema
     owner; serve with the ROLE in --db."""
+    import sqlalchemy as sa  # the registry's library, for this command only
+
     from netlm.store.db import make_engine, resolve_database_url, runtime_role_sql
 
     try:

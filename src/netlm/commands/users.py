@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netlm.commands.common import OutputFormat, fail
 from netlm.commands.store import ActorOption, DbOption, _actor
-from netlm.errors import NetlmError
-from netlm.store.repository import Role, Store, UserOut
+from netlm.errors import InputError, NetlmError
+
+if TYPE_CHECKING:
+    from netlm.store.repository import Role, Store, UserOut
 
 #: Environment variable with the password for ``create`` and ``reset-password``.
 USER_PASSWORD_ENV = "NETLM_USER_PASSWORD"
@@ -43,6 +45,24 @@ def _password(username: str) -> str:
     return prompted
 
 
+def _store(db: str | None) -> Store:
+    """The registry (imported here: the registry's libraries load only for these commands)."""
+    from netlm.store.repository import Store
+
+    return Store(db, upgrade=False)
+
+
+def _role(value: str, field: str) -> Role:
+    """``value`` as a registry role, or an error naming ``field`` and the roles there are."""
+    from netlm.store.repository import Role
+
+    try:
+        return Role(value)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InputError([(field, f"{value!r} is not a role; use one of {roles}")]) from None
+
+
 def _show(user: UserOut, what: str) -> None:
     state = "disabled" if user.disabled_at else "active"
     typer.echo(f"user {user.username!r} ({user.role.value}, {state}): {what}")
@@ -51,14 +71,16 @@ def _show(user: UserOut, what: str) -> None:
 @users_app.command("create")
 def users_create(
     username: UsernameArg,
-    role: Annotated[Role, typer.Option("--role", help="viewer, clinician, physicist or admin.")],
+    role: Annotated[str, typer.Option("--role", help="viewer, clinician, physicist or admin.")],
     db: DbOption = None,
     actor: ActorOption = None,
 ) -> None:
     """Create a user (password from $NETLM_USER_PASSWORD or a prompt)."""
     try:
-        with Store(db, upgrade=False) as store:
-            user = store.create_user(username, _password(username), role, actor=_actor(actor))
+        with _store(db) as store:
+            user = store.create_user(
+                username, _password(username), _role(role, "--role"), actor=_actor(actor)
+            )
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "created")
@@ -68,7 +90,7 @@ def users_create(
 def users_disable(username: UsernameArg, db: DbOption = None, actor: ActorOption = None) -> None:
     """Disable a user: no more log-ins; its sessions and tokens end now."""
     try:
-        with Store(db, upgrade=False) as store:
+        with _store(db) as store:
             user = store.disable_user(username, actor=_actor(actor))
     except NetlmError as exc:
         raise fail(exc) from None
@@ -79,7 +101,7 @@ def users_disable(username: UsernameArg, db: DbOption = None, actor: ActorOption
 def users_enable(username: UsernameArg, db: DbOption = None, actor: ActorOption = None) -> None:
     """Let a disabled user log in again."""
     try:
-        with Store(db, upgrade=False) as store:
+        with _store(db) as store:
             user = store.enable_user(username, actor=_actor(actor))
     except NetlmError as exc:
         raise fail(exc) from None
@@ -89,14 +111,17 @@ def users_enable(username: UsernameArg, db: DbOption = None, actor: ActorOption 
 @users_app.command("set-role")
 def users_set_role(
     username: UsernameArg,
-    role: Annotated[Role, typer.Argument(metavar="ROLE", help="The new role.")],
+    role: Annotated[
+        str,
+        typer.Argument(metavar="ROLE", help="The new role: viewer, clinician, physicist or admin."),
+    ],
     db: DbOption = None,
     actor: ActorOption = None,
 ) -> None:
     """Give a user another role; its sessions and tokens end now."""
     try:
-        with Store(db, upgrade=False) as store:
-            user = store.set_role(username, role, actor=_actor(actor))
+        with _store(db) as store:
+            user = store.set_role(username, _role(role, "ROLE"), actor=_actor(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "role set; sessions and tokens ended")
@@ -108,7 +133,7 @@ def users_reset_password(
 ) -> None:
     """Set a new password (from $NETLM_USER_PASSWORD or a prompt); sessions and tokens end now."""
     try:
-        with Store(db, upgrade=False) as store:
+        with _store(db) as store:
             store.get_user(username)
             user = store.set_password(username, _password(username), actor=_actor(actor))
     except NetlmError as exc:
@@ -122,7 +147,7 @@ def users_revoke_tokens(
 ) -> None:
     """End every session and API token of a user now."""
     try:
-        with Store(db, upgrade=False) as store:
+        with _store(db) as store:
             ended = store.revoke_user_credentials(username, actor=_actor(actor))
     except NetlmError as exc:
         raise fail(exc) from None
@@ -138,7 +163,7 @@ def users_list(
 ) -> None:
     """Every user with role and state."""
     try:
-        with Store(db, upgrade=False) as store:
+        with _store(db) as store:
             users = store.list_users()
     except NetlmError as exc:
         raise fail(exc) from None
