@@ -117,7 +117,7 @@ def test_the_app_is_built_once_and_holds_every_command() -> None:
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert names == {
         "assess", "rules", "sirt", "response", "dose", "kernel", "workup", "cohort",
-        "outcomes", "db", "import", "serve", "demo",
+        "outcomes", "db", "import", "fhir", "users", "pacs", "serve", "demo",
     }  # fmt: skip
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = netlm.cli.nothing
