@@ -35,7 +35,7 @@ DEFAULT_MAX_BODY_BYTES = 1024**2
 MAX_JSON_DEPTH = 32
 
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s()<>\"']+")
 _PATH = re.compile(r"(?<![\w.:/])(?:/[^\s/'\"<>()\[\]{},;]+){2,}/?")
 
 
@@ -53,7 +53,7 @@ def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
 
     Examples
     --------
-    >>> json_depth_exceeds(b'{"a": [1, {"b": "[[[["}]}', 2)
+    >>> json_depth_exceeds(b'{"a": [1, {"b": "[[[["}]}', 3)
     False
     >>> json_depth_exceeds(b"[[[1]]]", 2)
     True
