@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -11,13 +12,13 @@ from conftest import DELETE, edited
 from netlm.api import create_app
 from netlm.store.repository import Role, Store
 
-PASSWORD = "clinician-password-1"
+PASSWORD = "board-assumptions-passphrase-7"
 
 
 def test_board_page_and_api_list_assumptions(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'registry.db'}")
     store.create_user("clin", PASSWORD, Role.CLINICIAN, actor="test")
-    app = create_app(store, secret_key="test-secret", files_dir=tmp_path / "files")
+    app = create_app(store, secret_key="test-secret-of-at-least-thirty-two-bytes", files_dir=tmp_path / "files")
     api = TestClient(app)
     token = api.post("/api/v1/auth/token", json={"username": "clin", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -44,8 +45,13 @@ def test_board_page_and_api_list_assumptions(tmp_path: Path) -> None:
         "history.irreversible_coagulopathy",
     }
     browser = TestClient(app)
+    form = browser.get("/login").text
+    csrf = re.search(r'name="login_csrf" value="([^"]+)"', form)
+    assert csrf is not None
     login = browser.post(
-        "/login", data={"username": "clin", "password": PASSWORD}, follow_redirects=False
+        "/login",
+        data={"username": "clin", "password": PASSWORD, "login_csrf": csrf.group(1)},
+        follow_redirects=False,
     )
     assert login.status_code == 303
     page = browser.get(f"/patients/{pid}")
