@@ -671,6 +671,12 @@ class SummaryOption:
     option: ModalityOption
     reasons: tuple[str, ...]
 
+    @property
+    def intent(self) -> str:
+        """Why the option sits at its place, without the verdict its badge already shows."""
+        _, _, intent = self.ranked.reason.partition("; ")
+        return intent or self.ranked.reason
+
 
 @dataclass(frozen=True)
 class BoardSummary:
