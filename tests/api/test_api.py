@@ -767,7 +767,12 @@ def test_case_form_shows_each_problem_next_to_its_field(world: World) -> None:
     assert case.patient.age_years == 61 and case.liver.lesions[0].segment == 7
     assert case.labs.bilirubin is not None and case.labs.bilirubin.value == 0.9
     again = client.get(case_url)
-    assert 'value="61"' in again.text and "segment: 7" in again.text
+    assert 'value="61"' in again.text
+    # the recorded lesion is shown in the lesion table (no longer in the YAML box)
+    segment = re.search(r'name="liver\.lesions\[0\]\.segment".*?</select>', again.text, re.S)
+    assert segment is not None and '<option value="7" selected>' in segment.group(0)
+    assert 'name="liver.lesions[0].id" value="L1"' in again.text
+    assert "segment: 7" not in again.text
 
 
 def test_board_page_shows_scores_verdicts_timeline_response_and_dose(world: World) -> None:

@@ -1021,6 +1021,55 @@ Document = Annotated[
 ]
 
 
+def change_own_password(
+    config: ApiConfig, store: Store, user: Principal, body: PasswordChange
+) -> UserOut:
+    """Change ``user``'s own password (``POST /auth/password`` and the password page).
+
+    The current password must be right; the store's password policy applies;
+    every session and token of the user ends at once.
+
+    Raises
+    ------
+    InputError
+        ``current_password`` is wrong, or the policy refuses ``password``.
+    """
+    if store.authenticate(user.username, body.current_password) is None:
+        raise InputError([("current_password", "is wrong")])
+    changed = store.set_password(user.username, body.new_password, actor=user.username)
+    config.credentials_changed()
+    return changed
+
+
+def change_user_account(
+    config: ApiConfig, store: Store, user: Principal, username: str, body: UserChange
+) -> UserOut:
+    """An admin's change of ``username`` (``PATCH /users/{name}`` and the users page).
+
+    Password, role and disabled state, each through the store (its password
+    policy included); the user's sessions and tokens end at once.
+
+    Raises
+    ------
+    NotFoundError
+        There is no such user.
+    InputError
+        The policy refuses the password.
+    """
+    store.get_user(username)
+    changed = None
+    if body.password is not None:
+        changed = store.set_password(username, body.password, actor=user.username)
+    if body.role is not None:
+        changed = store.set_role(username, body.role, actor=user.username)
+    if body.disabled is True:
+        changed = store.disable_user(username, actor=user.username)
+    elif body.disabled is False:
+        changed = store.enable_user(username, actor=user.username)
+    config.credentials_changed()
+    return changed or store.get_user(username)
+
+
 def build_api_router() -> APIRouter:
     """The ``/api/v1`` routes."""
     api = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
@@ -1094,11 +1143,7 @@ def build_api_router() -> APIRouter:
         request: Request, store: StoreDep, user: UserDep, body: PasswordChange
     ) -> UserOut:
         """Change the caller's own password; every session and token of the caller ends."""
-        if store.authenticate(user.username, body.current_password) is None:
-            raise InputError([("current_password", "is wrong")])
-        changed = store.set_password(user.username, body.new_password, actor=user.username)
-        config_of(request).credentials_changed()
-        return changed
+        return change_own_password(config_of(request), store, user, body)
 
     @api.get("/auth/me", tags=["auth"], **allow(ALL_ROLES))
     def me(user: UserDep) -> Me:
@@ -1138,18 +1183,7 @@ def build_api_router() -> APIRouter:
     ) -> UserOut:
         """Change a user's role, password or disabled state; the user's sessions and tokens
         end at once."""
-        store.get_user(username)
-        changed = None
-        if body.password is not None:
-            changed = store.set_password(username, body.password, actor=user.username)
-        if body.role is not None:
-            changed = store.set_role(username, body.role, actor=user.username)
-        if body.disabled is True:
-            changed = store.disable_user(username, actor=user.username)
-        elif body.disabled is False:
-            changed = store.enable_user(username, actor=user.username)
-        config_of(request).credentials_changed()
-        return changed or store.get_user(username)
+        return change_user_account(config_of(request), store, user, username, body)
 
     @api.get("/audit", tags=["users"], **allow(ADMINS))
     def audit(

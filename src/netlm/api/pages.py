@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from netlm.api.app import (
@@ -50,11 +51,16 @@ from netlm.api.app import (
     ROLES_KEY,
     SESSION_COOKIE,
     WRITERS,
+    PasswordChange,
     Principal,
     StoreDep,
+    UserChange,
+    UserCreate,
     UserDep,
     allow,
     attempt_login,
+    change_own_password,
+    change_user_account,
     client_address,
     config_of,
     new_session,
@@ -68,10 +74,13 @@ from netlm.api.app import (
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
 from netlm.documents import parse_document
+from netlm.eligibility.model import Assessment, Effect, ModalityOption, RankedOption, Verdict
+from netlm.eligibility.ordering import recommend_order
 from netlm.errors import (
     CaseError,
     DocumentError,
     InputError,
+    NotFoundError,
     PermissionDeniedError,
     PlanError,
     StoreError,
@@ -85,6 +94,7 @@ from netlm.store.repository import (
     CaseVersionOut,
     PatientOut,
     ResponseOut,
+    Role,
     Store,
 )
 from netlm.units import units_for
@@ -216,6 +226,8 @@ def _resolve(path: str) -> tuple[Any, Any]:
     parts = path.split(".")
     for part in parts[:-1]:
         (model,) = _unwrap(model.model_fields[part].annotation)
+        if typing.get_origin(model) is tuple:  # a list of records: the record's model
+            model = typing.get_args(model)[0]
     return model, model.model_fields[parts[-1]].annotation
 
 
@@ -356,6 +368,34 @@ def form_inputs() -> list[Input]:
     return [i for _, rows in case_form_sections() for r in rows for i in r.inputs]
 
 
+#: Where the case keeps its lesions, and the (field, label, input) columns of the lesion table.
+LESIONS = "liver.lesions"
+LESION_COLUMNS: tuple[tuple[str, str, Input], ...] = (
+    ("id", "Lesion id", Input("id", "text")),
+    ("segment", "Couinaud segment", Input("segment", "choice", tuple(str(n) for n in range(1, 9)))),
+    ("longest_diameter_mm", "Longest diameter (mm)", Input("longest_diameter_mm", "float")),
+    ("enhancement", "Enhancement", _input("liver.lesions.enhancement")),
+    ("abuts", "Abuts (comma-separated)", Input("abuts", "text", placeholder="e.g. hepatic_vein")),
+)
+#: Empty lesion rows offered below the recorded ones; at most MAX_LESION_ROWS rows are read.
+SPARE_LESION_ROWS = 3
+MAX_LESION_ROWS = 200
+
+
+def lesion_input(row: int, column: str) -> str:
+    """The name of a lesion table input: the lesion field's path in the case."""
+    return f"{LESIONS}[{row}].{column}"
+
+
+def lesion_rows(form: Mapping[str, str]) -> int:
+    """How many lesion rows a form holds (up to the last row with a value)."""
+    rows = 0
+    for row in range(MAX_LESION_ROWS):
+        if any(form.get(lesion_input(row, c), "").strip() for c, _, _ in LESION_COLUMNS):
+            rows = row + 1
+    return rows
+
+
 EXTRA_FIELD = "extra_yaml"
 
 
@@ -416,6 +456,20 @@ def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     rest.pop("schema", None)
     for i in form_inputs():
         _delete(rest, i.name)
+    lesions = _get(rest, LESIONS)
+    columns = {c for c, _, _ in LESION_COLUMNS}
+    if (
+        isinstance(lesions, list)
+        and len(lesions) <= MAX_LESION_ROWS
+        and all(isinstance(x, dict) and set(x) <= columns for x in lesions)
+    ):  # the table shows them; anything else stays in the YAML box
+        for row, lesion in enumerate(lesions):
+            for column in columns:
+                value = lesion.get(column)
+                if column == "abuts" and isinstance(value, list):
+                    value = ", ".join(str(v) for v in value)
+                values[lesion_input(row, column)] = _shown(value)
+        _delete(rest, LESIONS)
     rest = _prune(rest)
     extra = yaml.safe_dump(rest, sort_keys=False, allow_unicode=True) if rest else ""
     return values, extra
@@ -483,14 +537,62 @@ def case_from_form(
             problems.append((item.name, error))
             continue
         _set(document, item.name, value)
+    used = _lesions_from_form(form, document, problems)
     document = {"schema": SCHEMA_ID, **_prune(document)}
     case: Case | None = None
     try:
         case = case_from_mapping(document)
     except CaseError as exc:
         bad = {p for p, _ in problems}
-        problems.extend(p for p in exc.problems if p[0] not in bad)
+        moved = (_lesion_problem(p, used) for p in exc.problems)
+        problems.extend(p for p in moved if p[0] not in bad)
     return (case if not problems else None), document, problems
+
+
+def _lesions_from_form(
+    form: Mapping[str, str], document: dict[str, Any], problems: list[tuple[str, str]]
+) -> list[int]:
+    """Put the filled rows of the lesion table into ``document`` (they replace lesions given
+    in the YAML box); returns the form row of each lesion, in order."""
+    lesions: list[dict[str, Any]] = []
+    used: list[int] = []
+    for row in range(lesion_rows(form)):
+        raw = {c: form.get(lesion_input(row, c), "").strip() for c, _, _ in LESION_COLUMNS}
+        if not any(raw.values()):
+            continue
+        lesion: dict[str, Any] = {}
+        for column, _, item in LESION_COLUMNS:
+            text = raw[column]
+            if not text:
+                continue
+            if column == "abuts":
+                lesion[column] = [w for w in text.replace(",", " ").split() if w]
+                continue
+            value, error = _convert(text, item)
+            if error is not None:
+                problems.append((lesion_input(row, column), error))
+                continue
+            lesion[column] = int(value) if column == "segment" else value
+        lesions.append(lesion)
+        used.append(row)
+    if lesions:
+        _set(document, LESIONS, lesions)
+    return used
+
+
+def _lesion_problem(problem: tuple[str, str], used: Sequence[int]) -> tuple[str, str]:
+    """A case problem of a lesion named by the lesion table's input (row and column)."""
+    path, message = problem
+    prefix = f"{LESIONS}["
+    if not used or not path.startswith(prefix):
+        return problem
+    index, _, rest = path[len(prefix) :].partition("]")
+    if not index.isdigit() or int(index) >= len(used):
+        return problem
+    column = rest.lstrip(".").split("[", 1)[0]
+    if column not in {c for c, _, _ in LESION_COLUMNS}:
+        return problem
+    return lesion_input(used[int(index)], column), message
 
 
 def _place_problems(
@@ -498,6 +600,8 @@ def _place_problems(
 ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """Problems by form input (shown next to it) and the rest (shown with the YAML)."""
     names = {i.name for i in form_inputs()}
+    names |= {lesion_input(r, c) for r in range(MAX_LESION_ROWS) for c, _, _ in LESION_COLUMNS}
+    names.add(LESIONS)
     by_field: dict[str, list[str]] = {}
     rest: list[tuple[str, str]] = []
     for path, message in problems:
@@ -532,6 +636,9 @@ def _case_form(
         extra=extra,
         extra_field=EXTRA_FIELD,
         errors=by_field,
+        lesion_columns=LESION_COLUMNS,
+        lesion_rows=lesion_rows(values) + SPARE_LESION_ROWS,
+        lesion_input=lesion_input,
         other_problems=rest,
         problem_count=len(problems),
         base_version=patient.latest_version or 0 if base_version is None else base_version,
@@ -539,6 +646,84 @@ def _case_form(
 
 
 # --------------------------------------------------------------------------- board page parts
+#: Verdicts of the options the board can offer (listed first, in the recommended order).
+OFFERABLE = frozenset({Verdict.ELIGIBLE, Verdict.ELIGIBLE_WITH_CAUTION})
+#: Verdicts of the options collapsed below the answer (with a count).
+UNAVAILABLE = frozenset({Verdict.NOT_SUITABLE, Verdict.CONTRAINDICATED})
+#: The facts of the one patient line, by their label in the report's case header.
+PATIENT_LINE = (
+    "Patient",
+    "Primary",
+    "WHO 2019 grade",
+    "Pathology",
+    "SSTR imaging",
+    "Tumour burden",
+    "Child-Pugh",
+    "ALBI",
+)
+
+
+@dataclass(frozen=True)
+class SummaryOption:
+    """One option of the board page's answer: its rank, verdict and key reasons."""
+
+    ranked: RankedOption
+    option: ModalityOption
+    reasons: tuple[str, ...]
+
+    @property
+    def intent(self) -> str:
+        """Why the option sits at its place, without the verdict its badge already shows."""
+        _, _, intent = self.ranked.reason.partition("; ")
+        return intent or self.ranked.reason
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    """The answer the board page leads with (the same facts as the board PDF).
+
+    ``patient_line`` holds the (label, value) pairs of :data:`PATIENT_LINE`
+    taken from the report's case header; ``offered`` the options with a verdict
+    in :data:`OFFERABLE`, ``pending`` those that need information, and
+    ``unavailable`` those in :data:`UNAVAILABLE`, each in the recommended order.
+    """
+
+    patient_line: tuple[tuple[str, str], ...]
+    offered: tuple[SummaryOption, ...]
+    pending: tuple[SummaryOption, ...]
+    unavailable: tuple[SummaryOption, ...]
+
+
+def _key_reasons(option: ModalityOption) -> tuple[str, ...]:
+    """The findings that shape the verdict (conditions to fulfil are left to the table)."""
+    return tuple(f.message for f in option.findings if f.effect is not Effect.REQUIREMENT)
+
+
+def board_summary(assessment: Assessment, context: Mapping[str, Any]) -> BoardSummary:
+    """The answer of ``assessment``: the patient line and its options by availability.
+
+    ``context`` is the :func:`netlm.report.html.board_context` of the
+    assessment, whose ``headline`` and ``case_facts`` the PDF prints too.
+    Assessments recorded before the recommended order existed are ordered now
+    by :func:`netlm.eligibility.ordering.recommend_order`.
+    """
+    facts = dict([*context.get("headline", ()), *context.get("case_facts", ())])
+    line = tuple((label, str(facts[label])) for label in PATIENT_LINE if label in facts)
+    order = assessment.recommended_order or recommend_order(assessment.options)
+    by_modality = {o.modality: o for o in assessment.options}
+    ranked = [
+        SummaryOption(r, by_modality[r.modality], _key_reasons(by_modality[r.modality]))
+        for r in order
+        if r.modality in by_modality
+    ]
+    return BoardSummary(
+        patient_line=line,
+        offered=tuple(o for o in ranked if o.option.verdict in OFFERABLE),
+        pending=tuple(o for o in ranked if o.option.verdict is Verdict.NEEDS_INFORMATION),
+        unavailable=tuple(o for o in ranked if o.option.verdict in UNAVAILABLE),
+    )
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of the treatment timeline."""
@@ -643,21 +828,21 @@ def response_chart(points: Sequence[ResponseOut]) -> Markup | None:
         out.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
             f'stroke="{colour}" stroke-dasharray="4 3" stroke-width="1"/>'
-            f'<text x="{width - right + 4}" y="{y(level) + 4:.1f}" font-size="11" '
+            f'<text x="{width - right + 4}" y="{y(level) + 4:.1f}" font-size="14" '
             f'fill="{colour}">{label}</text>'
         )
     for tick in range(math.ceil(low / 20.0) * 20, int(high) + 1, 20):
         out.append(
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="14" text-anchor="end" '
             f'fill="#5a6472">{tick}</text>'
         )
     for d in sorted(set(dates)):
         out.append(
-            f'<text x="{x(d):.1f}" y="{height - bottom + 16}" font-size="10" '
+            f'<text x="{x(d):.1f}" y="{height - bottom + 16}" font-size="14" '
             f'text-anchor="middle" fill="#5a6472">{d.isoformat()}</text>'
         )
     out.append(
-        f'<text x="14" y="{(top + height - bottom) / 2:.0f}" font-size="11" fill="#5a6472" '
+        f'<text x="14" y="{(top + height - bottom) / 2:.0f}" font-size="14" fill="#5a6472" '
         f'transform="rotate(-90 14 {(top + height - bottom) / 2:.0f})" text-anchor="middle">'
         "change from baseline (%)</text>"
     )
@@ -671,14 +856,14 @@ def response_chart(points: Sequence[ResponseOut]) -> Markup | None:
                 f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="4" fill="{colour}">'
                 f"<title>{escape(criterion)} {d.isoformat()}: {v:+.1f} % ({escape(overall)})"
                 "</title></circle>"
-                f'<text x="{x(d) + 6:.1f}" y="{y(v) - 6:.1f}" font-size="10" fill="{colour}">'
+                f'<text x="{x(d) + 6:.1f}" y="{y(v) - 6:.1f}" font-size="14" fill="{colour}">'
                 f"{escape(overall)}</text>"
             )
         ly = top + 16 * n + 10
         out.append(
             f'<line x1="{width - right + 60}" x2="{width - right + 78}" y1="{ly}" y2="{ly}" '
             f'stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{width - right + 82}" y="{ly + 4}" font-size="11" fill="{colour}">'
+            f'<text x="{width - right + 82}" y="{ly + 4}" font-size="14" fill="{colour}">'
             f"{escape(criterion)}</text>"
         )
     out.append("</svg>")
@@ -719,6 +904,56 @@ def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSum
         figure = dvh_figure(curves) if curves else None
         summary.voxel.append({"image": image, "stats": stats.get("vois", {}), "figure": figure})
     return summary
+
+
+# --------------------------------------------------------------------------- account forms
+Model = typing.TypeVar("Model", bound=BaseModel)
+
+
+def form_model(
+    model: type[Model], values: Mapping[str, Any]
+) -> tuple[Model | None, dict[str, list[str]]]:
+    """``model`` validated from form values (the API's request model), or messages by field."""
+    try:
+        return model.model_validate(dict(values)), {}
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for e in exc.errors():
+            name = ".".join(str(part) for part in e["loc"]) or "form"
+            errors.setdefault(name, []).append(str(e["msg"]))
+        return None, errors
+
+
+def problems_by_field(problems: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Store problems ((field, message) pairs) by field, for messages next to the inputs."""
+    errors: dict[str, list[str]] = {}
+    for name, message in problems:
+        errors.setdefault(name or "form", []).append(message)
+    return errors
+
+
+def _users_page(
+    request: Request,
+    store: Store,
+    status_code: int = 200,
+    *,
+    errors: Mapping[str, Sequence[str]] | None = None,
+    values: Mapping[str, str] | None = None,
+    target: str | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "users.html",
+        status_code,
+        title="Users",
+        users=store.list_users(),
+        roles=[r.value for r in Role],
+        errors=dict(errors or {}),
+        values=dict(values or {}),
+        target=target,
+        notice=notice,
+    )
 
 
 # --------------------------------------------------------------------------- routes
@@ -768,11 +1003,14 @@ def build_page_router() -> APIRouter:
     # ---------------------------------------------------------------- log-in
     @pages.get("/login", response_class=HTMLResponse)
     def login_page(
-        request: Request, next: Annotated[str | None, Query(max_length=500)] = None
+        request: Request,
+        next: Annotated[str | None, Query(max_length=500)] = None,
+        changed: Annotated[int | None, Query(ge=1, le=1)] = None,
     ) -> Response:
         if principal_of(request) is not None:
             return _redirect(_safe_next(next))
-        return _login_form(request, 200, next=_safe_next(next))
+        notice = "Password changed; log in with the new one." if changed else None
+        return _login_form(request, 200, next=_safe_next(next), notice=notice)
 
     @pages.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
@@ -904,6 +1142,7 @@ def build_page_router() -> APIRouter:
             )
             bctx = board_context(assessment, case=assessed_case)
             context["scores"] = headline(assessment)[1:]
+            context["summary"] = board_summary(assessment, bctx)
             context["verdicts_html"] = _partials(("verdicts",), bctx)
             context["workup_html"] = _partials(("workup", "references"), bctx)
         context["chart"] = response_chart(context["responses"])
@@ -948,6 +1187,11 @@ def build_page_router() -> APIRouter:
             else:
                 return _redirect(f"/patients/{patient_id}?saved={saved.version}")
         values = {i.name: form.get(i.name, "") for i in form_inputs()}
+        values |= {
+            lesion_input(r, c): form.get(lesion_input(r, c), "")
+            for r in range(lesion_rows(form))
+            for c, _, _ in LESION_COLUMNS
+        }
         return _case_form(
             request,
             patient,
@@ -1074,6 +1318,88 @@ def build_page_router() -> APIRouter:
         except StoreError as exc:
             return _plan_page(request, store, plan_id, violations=[str(exc)], status_code=409)
         return _redirect(f"/plans/{plan_id}?approved=1")
+
+    # ---------------------------------------------------------------- users and passwords
+    @pages.get("/admin/users", response_class=HTMLResponse, **allow(ADMINS))
+    def users(
+        request: Request,
+        store: StoreDep,
+        done: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        return _users_page(request, store, notice=done)
+
+    @pages.post("/admin/users", response_class=HTMLResponse, **allow(ADMINS))
+    def create_user(request: Request, store: StoreDep, user: UserDep, form: FormDep) -> Response:
+        values = {k: form.get(k, "") for k in ("username", "password", "role")}
+        body, errors = form_model(UserCreate, values)
+        if body is not None:
+            try:
+                created = store.create_user(
+                    body.username, body.password, body.role, actor=user.username
+                )
+            except InputError as exc:
+                errors = problems_by_field(exc.problems)
+            except StoreError as exc:
+                errors = {"username": [str(exc)]}
+            else:
+                return _redirect(f"/admin/users?done=created+{created.username}")
+        values.pop("password")
+        return _users_page(request, store, 422, errors=errors, values=values, target="new")
+
+    @pages.post("/admin/users/{username}", response_class=HTMLResponse, **allow(ADMINS))
+    def change_user(
+        request: Request,
+        store: StoreDep,
+        user: UserDep,
+        username: Annotated[str, PathParam(min_length=1, max_length=64)],
+        form: FormDep,
+    ) -> Response:
+        status = form.get("status", "")
+        values: dict[str, Any] = {
+            "role": form.get("role") or None,
+            "password": form.get("password") or None,
+            "disabled": {"active": False, "disabled": True}.get(status),
+        }
+        errors: dict[str, list[str]] = {}
+        if status not in ("", "active", "disabled"):
+            errors["status"] = ["choose active or disabled"]
+        body, model_errors = form_model(UserChange, values)
+        errors.update(model_errors)
+        if body is not None and not errors:
+            try:
+                change_user_account(config_of(request), store, user, username, body)
+            except NotFoundError:
+                raise
+            except InputError as exc:
+                errors = problems_by_field(exc.problems)
+            else:
+                return _redirect(f"/admin/users?done=changed+{username}")
+        return _users_page(request, store, 422, errors=errors, target=username)
+
+    @pages.get("/account/password", response_class=HTMLResponse, **allow(ALL_ROLES))
+    def password_page(request: Request) -> Response:
+        return render(request, "password.html", title="Change password", errors={})
+
+    @pages.post("/account/password", response_class=HTMLResponse, **allow(ALL_ROLES))
+    def change_password(
+        request: Request, store: StoreDep, user: UserDep, form: FormDep
+    ) -> Response:
+        values = {k: form.get(k, "") for k in ("current_password", "new_password")}
+        body, errors = form_model(PasswordChange, values)
+        if body is not None and form.get("confirm_password", "") != body.new_password:
+            body, errors = None, {"confirm_password": ["does not match the new password"]}
+        if body is not None:
+            try:
+                change_own_password(config_of(request), store, user, body)
+            except InputError as exc:
+                errors = problems_by_field(
+                    ("new_password" if f == "password" else f, m) for f, m in exc.problems
+                )
+            else:  # every session of the user has ended: log in with the new password
+                response = _redirect("/login?changed=1")
+                response.delete_cookie(SESSION_COOKIE, path="/")
+                return response
+        return render(request, "password.html", 422, title="Change password", errors=errors)
 
     # ---------------------------------------------------------------- API reference
     @pages.get(DOCS_PATH, response_class=HTMLResponse, **allow(ALL_ROLES))
