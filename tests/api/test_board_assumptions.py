@@ -18,7 +18,9 @@ PASSWORD = "board-assumptions-passphrase-7"
 def test_board_page_and_api_list_assumptions(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'registry.db'}")
     store.create_user("clin", PASSWORD, Role.CLINICIAN, actor="test")
-    app = create_app(store, secret_key="test-secret-of-at-least-thirty-two-bytes", files_dir=tmp_path / "files")
+    app = create_app(
+        store, secret_key="test-secret-of-at-least-thirty-two-bytes", files_dir=tmp_path / "files"
+    )
     api = TestClient(app)
     token = api.post("/api/v1/auth/token", json={"username": "clin", "password": PASSWORD})
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
