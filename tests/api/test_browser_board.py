@@ -18,7 +18,7 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORDS, TIMEOUT_MS, log_in,
 
 from netlm.case import parse_case
 from netlm.cli import bundled_examples
-from netlm.eligibility.model import Verdict
+from netlm.eligibility.result import Verdict
 from netlm.store.repository import Role, Store
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -20,7 +20,7 @@ from netlm.api.pages import (
 from netlm.case import parse_case
 from netlm.cli import bundled_examples
 from netlm.eligibility import Assessor
-from netlm.eligibility.model import Verdict
+from netlm.eligibility.result import Verdict
 from netlm.report.html import board_context
 from netlm.store.repository import Role, Store
 

@@ -74,7 +74,7 @@ from netlm.api.app import (
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
 from netlm.documents import parse_document
-from netlm.eligibility.model import Assessment, Effect, ModalityOption, RankedOption, Verdict
+from netlm.eligibility.result import Assessment, Effect, ModalityOption, RankedOption, Verdict
 from netlm.eligibility.ordering import recommend_order
 from netlm.errors import (
     CaseError,
