@@ -74,8 +74,8 @@ from netlm.api.app import (
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
 from netlm.documents import parse_document
-from netlm.eligibility.result import Assessment, Effect, ModalityOption, RankedOption, Verdict
 from netlm.eligibility.ordering import recommend_order
+from netlm.eligibility.result import Assessment, Effect, ModalityOption, RankedOption, Verdict
 from netlm.errors import (
     CaseError,
     DocumentError,
