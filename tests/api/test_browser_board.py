@@ -17,8 +17,8 @@ import pytest
 from test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORDS, TIMEOUT_MS, log_in, log_out, serving
 
 from netlm.case import parse_case
-from netlm.cli import bundled_examples
 from netlm.eligibility.result import Verdict
+from netlm.examples import bundled_examples
 from netlm.store.repository import Role, Store
 
 sync_api = pytest.importorskip("playwright.sync_api")

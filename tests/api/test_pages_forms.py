@@ -18,9 +18,9 @@ from netlm.api.pages import (
     lesion_input,
 )
 from netlm.case import parse_case
-from netlm.cli import bundled_examples
 from netlm.eligibility import Assessor
 from netlm.eligibility.result import Verdict
+from netlm.examples import bundled_examples
 from netlm.report.html import board_context
 from netlm.store.repository import Role, Store
 

@@ -276,14 +276,22 @@ def test_override_is_audited_with_its_reason(store: Store, patient_id: int) -> N
 def test_own_override_needs_a_second_physicist(store: Store, patient_id: int) -> None:
     for name in ("phys1", "phys2"):
         store.create_user(name, "correct horse battery", Role.PHYSICIST, actor="admin")
-    plan = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    plan = store.save_plan(
+        patient_id,
+        unsafe_resin_plan(override=OVERRIDE, prescription={"activity_gbq": 1.2}),
+        actor="phys1",
+    )
     result = store.solve_plan(plan.id, actor="phys1")
     with pytest.raises(PermissionDeniedError, match="'phys1' wrote the safety override"):
         store.approve_plan(plan.id, actor="phys1", result_id=result.id)
     assert store.get_plan(plan.id).status is PlanStatus.SOLVED
     approved = store.approve_plan(plan.id, actor="phys2", result_id=result.id)
     assert approved.approved_by == "phys2"
-    second = store.save_plan(patient_id, unsafe_resin_plan(override=OVERRIDE), actor="phys1")
+    second = store.save_plan(
+        patient_id,
+        unsafe_resin_plan(override=OVERRIDE, prescription={"activity_gbq": 1.2}),
+        actor="phys1",
+    )
     own = store.solve_plan(second.id, actor="phys1")
     allowed = store.approve_plan(
         second.id, actor="phys1", result_id=own.id, allow_own_override=True

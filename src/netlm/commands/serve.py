@@ -338,6 +338,8 @@ def app_from_environment() -> Any:
     Credentials are not cached between requests (``auth_cache_s=0``), so a log-out or
     revocation handled by one worker holds at once on every other.
     """
+    from netlm.store.repository import Store
+
     settings = json.loads(os.environ[SERVE_SETTINGS_ENV])
     configure_logging(settings["log_level"])
     return _app(Store(settings["url"]), settings, auth_cache_s=0.0)
