@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 
@@ -40,8 +40,11 @@ from netlm.imaging.activity import (
     activity_at_implant,
     activity_mismatch,
 )
-from netlm.imaging.volume import ImageVolume
+from netlm.imaging.volume import GeometryError, ImageVolume
 from netlm.sirt.physics import Physics
+
+if TYPE_CHECKING:
+    from netlm.imaging.registration import RigidTransform
 
 __all__ = ["DoseResult", "MaskSpec", "compute_dose", "load_masks", "radiobiology_preset_for"]
 
@@ -239,6 +242,7 @@ def compute_dose(
     assume_implant_time_reference: bool = False,
     reference_dicom: Path | None = None,
     activity_unit: str | None = None,
+    ct_registration: RigidTransform | None = None,
     workers: int | None = None,
     physics: Physics | None = None,
     progress: Callable[[str], None] | None = None,
@@ -279,6 +283,12 @@ def compute_dose(
         it is DICOM).
     activity_unit
         Unit of the activity image when the file does not say.
+    ct_registration
+        Rigid transform from the activity image's frame to the CT's
+        (:func:`netlm.imaging.registration.register_rigid`, confirmed by the
+        user).  Needed when the CT comes in another frame of reference: without
+        it such a CT is refused, never resampled across frames.  Recorded in
+        ``dose-statistics.json`` (``registration``).
     workers
         Threads of the kernel convolution.
     physics
@@ -290,9 +300,10 @@ def compute_dose(
     ------
     InputError
         Bad or missing inputs, named by field (``activity_gbq``,
-        ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``...).
+        ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``, ``ct``...).
     """
-    from netlm.imaging.io import read_image, resample_to, to_bq_per_ml
+    from netlm.imaging.io import read_image, to_bq_per_ml
+    from netlm.imaging.registration import resample_in_frame
     from netlm.voxel import dose as vd
     from netlm.voxel import dvh
 
@@ -401,7 +412,12 @@ def compute_dose(
     if ct_path is not None:
         step("density from CT")
         ct = read_image(ct_path)
-        ct = ct if ct.same_grid(activity) else resample_to(ct, activity, kind="linear")
+        try:
+            ct = resample_in_frame(
+                ct, activity, what="ct", kind="linear", transform=ct_registration
+            )
+        except GeometryError as exc:
+            raise InputError([("ct", str(exc))]) from None
         density = vd.density_from_ct(ct)
         density_model = f"CT ({density.metadata.get('ct_calibration')})"
     elif lung is not None:
@@ -470,6 +486,11 @@ def compute_dose(
             k: v for k, v in dose.metadata.items() if isinstance(v, int | float | str)
         },
         "vois": vois,
+        "registration": (
+            {"ct": ct_registration.as_dict()}
+            if ct_registration is not None and ct_path is not None
+            else None
+        ),
         "warnings": found_warnings,
     }
     if out is not None:
