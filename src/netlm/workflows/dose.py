@@ -53,7 +53,17 @@ __all__ = ["DoseResult", "MaskSpec", "compute_dose", "load_masks", "radiobiology
 MaskSpec = Path | tuple[str, Path]
 
 #: The files written to the output folder.
-OUTPUTS: Final = ("dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
+#: VOIs that ``vois.nii.gz`` holds (one bit each); further ones are not shown by viewers.
+VOI_BITS: Final = 32
+
+OUTPUTS: Final = (
+    "dose.nii.gz",
+    "rtdose.dcm",
+    "dvh.csv",
+    "dvh.png",
+    "vois.nii.gz",
+    "dose-statistics.json",
+)
 
 _LUNG_NAMES: Final = frozenset({"lung", "lungs"})
 
@@ -477,6 +487,7 @@ def compute_dose(
         "method": method,
         "kernel": kernel_source,
         "activity_image": str(activity_path),
+        "ct_image": None if ct_path is None else str(ct_path),
         "total_activity_gbq": vd.total_activity_gbq(activity),
         "activity": activity_record,
         "negative_voxels": clipped,
@@ -521,6 +532,7 @@ def _write_outputs(
 ) -> None:
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
+    from netlm.voxel import dose as vd
     from netlm.voxel import dvh
 
     out.mkdir(parents=True, exist_ok=True)
@@ -528,6 +540,14 @@ def _write_outputs(
     dvh.write_dvh_csv(curves, out / "dvh.csv")
     dvh.plot_dvh(curves, out / "dvh.png")
     write_image(dose, out / "dose.nii.gz")
+    # The VOIs for viewers, on the dose grid: bit i of a voxel is set where it lies in the
+    # i-th of voi_labels (VOIs overlap: normal_liver lies in liver); at most 32.
+    bits = np.zeros(dose.array.shape, dtype=np.uint32)
+    names = list(masks)[:VOI_BITS]
+    for index, name in enumerate(names):
+        bits[vd.mask_array(masks[name], dose)] |= np.uint32(1 << index)
+    write_image(dose.with_array(bits, unit="label"), out / "vois.nii.gz")
+    document["voi_labels"] = names
     method: Literal["ldm", "dvk"] = "dvk" if document["method"] == "dvk" else "ldm"
     write_rt_dose(
         dose,
