@@ -24,28 +24,27 @@
     [255, 0, 255], [0, 255, 0], [255, 140, 0], [160, 160, 255]
   ];
 
-  // A colour map giving label k (1..n) the k-th colour, with cal_min 0.5 and cal_max n + 0.5.
+  // A colour map giving label k (1..n) the k-th colour, with cal_min 0.5 and cal_max n + 0.5;
+  // 0 (and anything at or below cal_min) is transparent.
   function discrete(colours, n) {
     var map = { R: [], G: [], B: [], A: [], I: [] };
+    push(map, colours[0], 0, 0);
     for (var k = 1; k <= n; k++) {
       var c = colours[(k - 1) % colours.length];
-      var at = Math.round((255 * (k - 0.5)) / n);
-      if (k === 1 && at > 0) {
-        push(map, c, 0);
-      }
-      push(map, c, at);
+      var at = Math.max(1, Math.round((255 * (k - 0.5)) / n));
+      push(map, c, at, 255);
       if (k === n && at < 255) {
-        push(map, c, 255);
+        push(map, c, 255, 255);
       }
     }
     return map;
   }
 
-  function push(map, c, at) {
+  function push(map, c, at, alpha) {
     map.R.push(c[0]);
     map.G.push(c[1]);
     map.B.push(c[2]);
-    map.A.push(255);
+    map.A.push(alpha);
     map.I.push(at);
   }
 
@@ -95,7 +94,8 @@
       isColorbar: false,
       show3Dcrosshair: false,
       logLevel: "error",
-      loadingText: "loading…"
+      loadingText: "loading…",
+      multiplanarShowRender: window.niivue.SHOW_RENDER.NEVER
     });
     await nv.attachToCanvas(canvas);
     nv.addColormap("netlm-dose", DOSE_MAP);
@@ -141,8 +141,13 @@
       }
     }
     var dims = dose.hdr.dims;
-    var vox = [peak % dims[1], Math.floor(peak / dims[1]) % dims[2], Math.floor(peak / (dims[1] * dims[2]))];
-    var mm = dose.vox2mm(vox, dose.matRAS);
+    var vox = [peak % dims[1], Math.floor(peak / dims[1]) % dims[2], Math.floor(peak / (dims[1] * dims[2])), 1];
+    var affine = dose.hdr.affine; // raw voxel -> RAS mm
+    var mm = [0, 1, 2].map(function (row) {
+      return affine[row].reduce(function (sum, value, col) {
+        return sum + value * vox[col];
+      }, 0);
+    });
     nv.scene.crosshairPos = nv.mm2frac(mm);
     nv.drawScene();
 
