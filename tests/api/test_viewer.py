@@ -181,3 +181,28 @@ def test_pages_with_a_dose_show_the_viewer_and_allow_only_own_scripts(dosed: Dos
     vendored = client.get("/static/vendor/niivue/niivue.umd.js")
     assert vendored.status_code == 200 and "Niivue" in vendored.text
     assert client.get("/static/viewer.js").status_code == 200
+
+
+def test_plan_page_shows_the_viewer_and_registration_records_are_checked(dosed: Dosed) -> None:
+    from test_api import example
+
+    clin = dosed.headers[Role.CLINICIAN]
+    plan = example("plan-", "plan-partition-glass.yaml") | {"case": "VW-1"}
+    r = dosed.client.post(f"/api/v1/patients/{dosed.patient_id}/plans", json=plan, headers=clin)
+    assert r.status_code == 201, r.text
+    client = session_client(dosed.app, Role.VIEWER)  # type: ignore[arg-type]
+    page = client.get(f"/plans/{r.json()['id']}")
+    assert page.status_code == 200 and f'id="viewer-{dosed.dose_id}"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # An implausible transform is refused by field before any dose is computed.
+    bad = dosed.client.post(
+        f"/api/v1/patients/{dosed.patient_id}/dose",
+        json={
+            "activity_image_id": dosed.pet_id,
+            "mask_image_ids": [dosed.pet_id],
+            "activity_gbq": 1.4,
+            "ct_registration": {"translation_mm": [900, 0, 0]},
+        },
+        headers=clin,
+    )
+    assert bad.status_code == 422 and "registration.translation_mm" in bad.text

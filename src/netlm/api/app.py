@@ -799,6 +799,11 @@ class DoseRequest(_In):
     activity_image_id: int = Field(description="90Y PET or SPECT (or MAA SPECT) image record.")
     mask_image_ids: Annotated[list[int], Field(min_length=1, max_length=32)]
     ct_image_id: int | None = Field(default=None, description="CT for density (HU -> g/mL).")
+    ct_registration: dict[str, Any] | None = Field(
+        default=None,
+        description="A CT in another frame of reference: the confirmed rigid transform "
+        "(as written by 'netlm dose register'); without it such a CT is refused.",
+    )
     method: Literal["ldm", "dvk"] = "ldm"
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
         default=None, description="Scale the image to this activity at implant (GBq)."
@@ -944,6 +949,11 @@ def compute_patient_dose(
     activity = path_of(request.activity_image_id, "activity_image_id")
     masks = [path_of(i, f"mask_image_ids[{n}]") for n, i in enumerate(request.mask_image_ids)]
     ct = None if request.ct_image_id is None else path_of(request.ct_image_id, "ct_image_id")
+    transform = None
+    if request.ct_registration is not None:
+        from netlm.imaging.registration import RigidTransform
+
+        transform = RigidTransform.from_mapping(request.ct_registration)
     out = patient_files_dir(config, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
         document = compute_dose(
@@ -956,6 +966,7 @@ def compute_patient_dose(
             implant_time=request.implant_time,
             scan_time=request.scan_time,
             assume_implant_time_reference=request.assume_implant_time_reference,
+            ct_registration=transform,
         ).document
         image = config.store.add_image(
             patient_id,
