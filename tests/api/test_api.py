@@ -102,7 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def concrete(path: str, ids: dict[str, int]) -> str:
-    values: dict[str, Any] = {**ids, "username": "admin", "token_id": 1}
+    values: dict[str, Any] = {**ids, "username": "admin", "token_id": 1, "layer": "dose"}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 
@@ -274,6 +274,8 @@ def test_every_route_refuses_the_wrong_roles(world: World) -> None:
 def test_allowed_roles_can_read(world: World) -> None:
     for method, path, roles in routes(world.app):
         if method != "GET" or roles is None or path.endswith(".pdf"):
+            continue
+        if "/viewer/" in path:  # needs a computed dose: tests/api/test_viewer.py
             continue
         url = concrete(path, world.ids)
         for role in roles:

@@ -506,19 +506,28 @@ def log_exception(exc: BaseException, where: str) -> str:
     return error_id
 
 
+#: The Content-Security-Policy of every answer: no scripts at all.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'"
+)
+#: The policy of the pages that show the image viewer (``partials/viewer.html``): the same,
+#: but scripts from the server's own static files (the vendored NiiVue, ``viewer.js``);
+#: never inline, eval'd or from elsewhere.  No workers or WebAssembly: NiiVue needs neither
+#: to show NIfTI.
+VIEWER_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'none'", "script-src 'self'"
+)
+
 #: Headers on every answer (the static files may be cached): patient data is not cached,
-#: framed, sniffed or scripted.
+#: framed, sniffed or scripted (pages with the image viewer set their own policy).
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        b"script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "
-        b"base-uri 'none'",
-    ),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
 )
 
 
@@ -787,6 +796,11 @@ class DoseRequest(_In):
     activity_image_id: int = Field(description="90Y PET or SPECT (or MAA SPECT) image record.")
     mask_image_ids: Annotated[list[int], Field(min_length=1, max_length=32)]
     ct_image_id: int | None = Field(default=None, description="CT for density (HU -> g/mL).")
+    ct_registration: dict[str, Any] | None = Field(
+        default=None,
+        description="A CT in another frame of reference: the confirmed rigid transform "
+        "(as written by 'netlm dose register'); without it such a CT is refused.",
+    )
     method: Literal["ldm", "dvk"] = "ldm"
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
         default=None, description="Scale the image to this activity at implant (GBq)."
@@ -933,6 +947,11 @@ def compute_patient_dose(
     activity = path_of(request.activity_image_id, "activity_image_id")
     masks = [path_of(i, f"mask_image_ids[{n}]") for n, i in enumerate(request.mask_image_ids)]
     ct = None if request.ct_image_id is None else path_of(request.ct_image_id, "ct_image_id")
+    transform = None
+    if request.ct_registration is not None:
+        from netlm.imaging.registration import RigidTransform
+
+        transform = RigidTransform.from_mapping(request.ct_registration)
     out = patient_files_dir(config, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
         document = compute_dose(
@@ -946,6 +965,7 @@ def compute_patient_dose(
             scan_time=request.scan_time,
             assume_implant_time_reference=request.assume_implant_time_reference,
             kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+            ct_registration=transform,
         ).document
         image = config.store.add_image(
             patient_id,
@@ -1486,6 +1506,43 @@ def build_api_router() -> APIRouter:
         image, path = image_file(config_of(request), patient_id, image_id)
         media = "application/dicom" if image.kind == "rtdose" else "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name)
+
+    @api.get(
+        "/patients/{patient_id}/images/{image_id}/viewer/{layer}.nii.gz",
+        tags=["images"],
+        response_class=FileResponse,
+        responses={200: {"content": {"application/gzip": {}}}},
+        **allow(ALL_ROLES),
+    )
+    def viewer_volume(
+        request: Request,
+        user: UserDep,
+        patient_id: PatientId,
+        image_id: RecordId,
+        layer: Annotated[
+            str, PathParam(description="ct, activity, dose, vois (outlines) or isodose (outlines).")
+        ],
+        levels: Annotated[
+            str | None,
+            Query(max_length=200, description="Isodose levels in Gy, comma-separated."),
+        ] = None,
+    ) -> FileResponse:
+        """One volume of a computed dose for the image viewer, as NIfTI (the read is audited)."""
+        from netlm.api.viewer import VIEWER_LAYERS, parse_levels, write_layer
+
+        config = config_of(request)
+        if layer not in VIEWER_LAYERS:
+            raise InputError([("layer", f"use one of {', '.join(VIEWER_LAYERS)}, not {layer!r}")])
+        chosen = parse_levels(levels)
+        image, path = image_file(config, patient_id, image_id)
+        if image.kind != "rtdose":
+            raise NotFoundError(f"image {image_id} is not a computed dose")
+        config.store.record_read(patient_id, actor=user.username, what=f"dose viewer {layer}")
+        return temporary_file_response(
+            lambda target: write_layer(config.files_dir, path, layer, target, levels=chosen),
+            f"{layer}.nii.gz",
+            "application/gzip",
+        )
 
     @api.post("/patients/{patient_id}/dose", tags=["images"], status_code=201, **allow(WRITERS))
     def compute_dose(

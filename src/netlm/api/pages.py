@@ -50,6 +50,7 @@ from netlm.api.app import (
     PHYSICISTS,
     ROLES_KEY,
     SESSION_COOKIE,
+    VIEWER_CONTENT_SECURITY_POLICY,
     WRITERS,
     PasswordChange,
     Principal,
@@ -894,16 +895,41 @@ def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSum
             )
             summary.plan = plan
             summary.plan_html = _partials(("plan_summary", "plan_doses", "dvh"), context)
+    summary.voxel = voxel_doses(store, patient_id)
+    return summary
+
+
+def viewer_headers(voxel: Sequence[Mapping[str, Any]]) -> dict[str, str] | None:
+    """The Content-Security-Policy that lets a page with the image viewer run its scripts."""
+    if any("dose" in v.get("layers", ()) for v in voxel):
+        return {"content-security-policy": VIEWER_CONTENT_SECURITY_POLICY}
+    return None
+
+
+def voxel_doses(store: Store, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's computed voxel doses: statistics, DVH figure and viewer layers."""
+    from netlm.api.viewer import ISODOSE_LEVELS_GY, available_layers
+
+    found: list[dict[str, Any]] = []
     for image in store.images(patient_id):
         if image.kind != "rtdose" or image.path is None:
             continue
-        found = voxel_dvh(Path(image.path))
-        if found is None:
+        read = voxel_dvh(Path(image.path))
+        if read is None:
             continue
-        curves, stats = found
-        figure = dvh_figure(curves) if curves else None
-        summary.voxel.append({"image": image, "stats": stats.get("vois", {}), "figure": figure})
-    return summary
+        curves, stats = read
+        found.append(
+            {
+                "image": image,
+                "stats": stats.get("vois", {}),
+                "figure": dvh_figure(curves) if curves else None,
+                "layers": available_layers(Path(image.path), stats),
+                "voi_labels": list(stats.get("voi_labels") or []),
+                "levels": list(ISODOSE_LEVELS_GY),
+                "registration": (stats.get("registration") or {}).get("ct"),
+            }
+        )
+    return found
 
 
 # --------------------------------------------------------------------------- account forms
@@ -1146,7 +1172,8 @@ def build_page_router() -> APIRouter:
             context["verdicts_html"] = _partials(("verdicts",), bctx)
             context["workup_html"] = _partials(("workup", "references"), bctx)
         context["chart"] = response_chart(context["responses"])
-        return render(request, "board_page.html", **context)
+        headers = viewer_headers(context["dose"].voxel)
+        return render(request, "board_page.html", headers=headers, **context)
 
     @pages.post("/patients/{patient_id}/delete", **allow(WRITERS))
     def delete_patient(
@@ -1474,15 +1501,18 @@ def _plan_page(
             context,
         )
     user: Principal | None = principal_of(request)
+    voxel = voxel_doses(store, patient.id)
     return render(
         request,
         "plan_review.html",
         status_code,
+        viewer_headers(voxel),
         title=f"Plan #{plan.id} · {patient.external_id}",
         plan=plan,
         patient=patient,
         result=result,
         sections=sections,
+        voxel=voxel,
         violations=list(violations),
         document=yaml.safe_dump(plan.document, sort_keys=False, allow_unicode=True),
         can_approve=user is not None and user.can_approve,

@@ -143,6 +143,13 @@ def dose_images(
             "most for dvk maps, which gzip shrinks by only about 20 %).",
         ),
     ] = True,
+    ct_registration: Annotated[
+        Path | None,
+        typer.Option(
+            help="CT in another frame of reference: the confirmed rigid transform "
+            "(JSON from 'netlm dose register'); without it such a CT is refused."
+        ),
+    ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
     pdf: Annotated[
         Path | None,
@@ -167,9 +174,11 @@ def dose_images(
     --mask-series) are pulled into OUT/pacs/ first; --push sends the DICOM
     results (RT Dose, SEG, SR, Encapsulated PDF) back to that PACS.
     """
+    from netlm.imaging.registration import RigidTransform
     from netlm.workflows.dose import compute_dose
 
     try:
+        transform = RigidTransform.read(ct_registration) if ct_registration else None
         implant = _aware_time("implant_time", implant_time)
         scan = _aware_time("scan_time", scan_time)
         config = None
@@ -228,6 +237,7 @@ def dose_images(
                 kernel_cache_dir=kernel_cache_dir(),
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
+                ct_registration=transform,
                 progress=step,
                 compress=compress,
             )
@@ -272,6 +282,51 @@ def dose_images(
     typer.echo(f"written to {out.resolve()}")
     if sent:
         typer.echo(f"sent {len(sent)} instances to {pacs}")
+
+
+@dose_app.command("register")
+def dose_register(
+    fixed: Annotated[Path, typer.Option(help="Reference image: the 90Y PET or SPECT.")],
+    moving: Annotated[Path, typer.Option(help="Image in another frame of reference (the CT).")],
+    out: Annotated[Path, typer.Option(help="Transform to write (JSON).")],
+    check: Annotated[
+        Path | None, typer.Option(help="Fused check image to look at (PNG; default beside --out).")
+    ] = None,
+    confirmed_by: Annotated[
+        str | None, typer.Option(help="Who looked at the check image and confirms it.")
+    ] = None,
+) -> None:
+    """Register a CT rigidly onto the activity image (Mattes mutual information).
+
+    Writes the transform for ``netlm dose images --ct-registration`` and a fused
+    check image (the moving image resampled through the transform, the fixed
+    image in colour on it): look at it before using the transform.
+    """
+    import dataclasses
+
+    from netlm.imaging.io import read_image
+    from netlm.imaging.registration import apply_rigid, register_rigid, write_check_image
+
+    try:
+        fixed_image = read_image(fixed)
+        moving_image = read_image(moving)
+        with _progress() as progress:
+            progress.add_task("registering (rigid, Mattes MI)", total=None)
+            transform = register_rigid(fixed_image, moving_image)
+        if confirmed_by:
+            transform = dataclasses.replace(transform, confirmed_by=confirmed_by)
+        check = check or out.with_suffix(".png")
+        write_check_image(fixed_image, apply_rigid(moving_image, fixed_image, transform), check)
+    except NetlmError as exc:
+        raise fail(exc) from None
+    out.write_text(json.dumps(transform.as_dict(), indent=2) + "\n", encoding="utf-8")
+    tx, ty, tz = transform.translation_mm
+    rx, ry, rz = (float(v) * 57.29577951308232 for v in transform.rotation_rad)
+    typer.echo(
+        f"translation {tx:.1f} {ty:.1f} {tz:.1f} mm, rotation {rx:.1f} {ry:.1f} {rz:.1f} deg, "
+        f"Mattes MI {transform.metric:.4f}"
+    )
+    typer.echo(f"check {check.resolve()} before use; transform written to {out.resolve()}")
 
 
 def kernel_command(

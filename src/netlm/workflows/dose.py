@@ -28,11 +28,11 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 
-from netlm.errors import InputError, NetlmError, UnitError
+from netlm.errors import GeometryError, InputError, NetlmError, UnitError
 from netlm.imaging.activity import (
     ACTIVITY_MISMATCH_TOLERANCE,
     SOURCE_IDS,
@@ -42,6 +42,9 @@ from netlm.imaging.activity import (
 )
 from netlm.sirt.physics import Physics
 from netlm.volume import ImageVolume
+
+if TYPE_CHECKING:
+    from netlm.imaging.registration import RigidTransform
 
 __all__ = [
     "DoseResult",
@@ -56,9 +59,19 @@ __all__ = [
 #: for a file that holds exactly one mask.
 MaskSpec = Path | tuple[str, Path]
 
+#: VOIs that ``vois.nii.gz`` holds (one bit each); further ones are not shown by viewers.
+VOI_BITS: Final = 32
+
 #: The files written to the output folder (the dose map is ``dose.nii`` with
 #: ``compress=False``).
-OUTPUTS: Final = ("dose.nii.gz", "rtdose.dcm", "dvh.csv", "dvh.png", "dose-statistics.json")
+OUTPUTS: Final = (
+    "dose.nii.gz",
+    "rtdose.dcm",
+    "dvh.csv",
+    "dvh.png",
+    "vois.nii.gz",
+    "dose-statistics.json",
+)
 
 
 def dose_map_name(compress: bool) -> str:
@@ -259,6 +272,7 @@ def compute_dose(
     assume_implant_time_reference: bool = False,
     reference_dicom: Path | None = None,
     activity_unit: str | None = None,
+    ct_registration: RigidTransform | None = None,
     workers: int | None = None,
     physics: Physics | None = None,
     progress: Callable[[str], None] | None = None,
@@ -306,6 +320,12 @@ def compute_dose(
         it is DICOM).
     activity_unit
         Unit of the activity image when the file does not say.
+    ct_registration
+        Rigid transform from the activity image's frame to the CT's
+        (:func:`netlm.imaging.registration.register_rigid`, confirmed by the
+        user).  Needed when the CT comes in another frame of reference: without
+        it such a CT is refused, never resampled across frames.  Recorded in
+        ``dose-statistics.json`` (``registration``).
     workers
         Threads of the kernel convolution.
     physics
@@ -322,9 +342,10 @@ def compute_dose(
     ------
     InputError
         Bad or missing inputs, named by field (``activity_gbq``,
-        ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``...).
+        ``implant_time``, ``scan_time``, ``masks.<name>``, ``method``, ``ct``...).
     """
-    from netlm.imaging.io import read_image, resample_to, to_bq_per_ml
+    from netlm.imaging.io import read_image, to_bq_per_ml
+    from netlm.imaging.registration import resample_in_frame
     from netlm.voxel import dose as vd
     from netlm.voxel import dvh
 
@@ -433,7 +454,12 @@ def compute_dose(
     if ct_path is not None:
         step("density from CT")
         ct = read_image(ct_path)
-        ct = ct if ct.same_grid(activity) else resample_to(ct, activity, kind="linear")
+        try:
+            ct = resample_in_frame(
+                ct, activity, what="ct", kind="linear", transform=ct_registration
+            )
+        except GeometryError as exc:
+            raise InputError([("ct", str(exc))]) from None
         density = vd.density_from_ct(ct)
         density_model = f"CT ({density.metadata.get('ct_calibration')})"
     elif lung is not None:
@@ -495,6 +521,7 @@ def compute_dose(
         "method": method,
         "kernel": kernel_source,
         "activity_image": str(activity_path),
+        "ct_image": None if ct_path is None else str(ct_path),
         "total_activity_gbq": vd.total_activity_gbq(activity),
         "activity": activity_record,
         "negative_voxels": clipped,
@@ -504,6 +531,11 @@ def compute_dose(
             k: v for k, v in dose.metadata.items() if isinstance(v, int | float | str)
         },
         "vois": vois,
+        "registration": (
+            {"ct": ct_registration.as_dict()}
+            if ct_registration is not None and ct_path is not None
+            else None
+        ),
         "warnings": found_warnings,
     }
     if out is not None:
@@ -537,6 +569,7 @@ def _write_outputs(
     from netlm.imaging.io import write_image
     from netlm.imaging.rtdose import referenced_images_of, write_rt_dose
     from netlm.report.figures import plot_dvh, write_dvh_csv
+    from netlm.voxel import dose as vd
     from netlm.voxel import dvh
 
     out.mkdir(parents=True, exist_ok=True)
@@ -546,6 +579,14 @@ def _write_outputs(
     dose_map = dose_map_name(compress)
     write_image(dose, out / dose_map)
     (out / dose_map_name(not compress)).unlink(missing_ok=True)  # no stale map of a re-run
+    # The VOIs for viewers, on the dose grid: bit i of a voxel is set where it lies in the
+    # i-th of voi_labels (VOIs overlap: normal_liver lies in liver); at most 32.
+    bits = np.zeros(dose.array.shape, dtype=np.uint32)
+    names = list(masks)[:VOI_BITS]
+    for index, name in enumerate(names):
+        bits[vd.mask_array(masks[name], dose)] |= np.uint32(1 << index)
+    write_image(dose.with_array(bits, unit="label"), out / "vois.nii.gz")
+    document["voi_labels"] = names
     method: Literal["ldm", "dvk"] = "dvk" if document["method"] == "dvk" else "ldm"
     write_rt_dose(
         dose,
