@@ -1,6 +1,6 @@
 """The web API and pages through FastAPI's test client: CRUD, roles, refusals, errors, logs.
 
-Every route of the app is enumerated (``netlm.api.app.iter_api_routes``): each
+Every route of the app is enumerated (``netlm.api.roles.iter_api_routes``): each
 one is refused without credentials, and each one that declares roles is
 refused (403) for every other role.
 """
@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 
 from conftest import BASE, edited
 from netlm.api import create_app
-from netlm.api.app import ALL_ROLES, CSRF_HEADER, ROLES_KEY, iter_api_routes, route_roles
+from netlm.api.config import CSRF_HEADER
+from netlm.api.roles import ALL_ROLES, ROLES_KEY, iter_api_routes, route_roles
 from netlm.examples import bundled_examples
 from netlm.store.repository import Role, Store
 

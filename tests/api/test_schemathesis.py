@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.pytest import from_fixture
 
 from netlm.api import create_app
-from netlm.api.app import ROLES_KEY
+from netlm.api.roles import ROLES_KEY
 from netlm.store.repository import Role, Store
 from netlm.workflows.demo import seed_demo
 

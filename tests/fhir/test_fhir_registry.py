@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 from netlm.api import create_app
 from netlm.case import case_from_mapping
 from netlm.cli import app as cli_app
-from netlm.fhir import codes, import_bundle, registry_bundle
+from netlm.fhir import codes, import_bundle
 from netlm.sirt.plan import plan_from_mapping
 from netlm.store import Role, Store
 from netlm.store.repository import LAB_ANALYTES
+from netlm.workflows.fhir import registry_bundle
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 PASSWORD = "fhir-test-password-1"

@@ -35,44 +35,44 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from netlm.api.app import (
-    ADMINS,
-    ALL_ROLES,
+from netlm.api.config import (
     CSRF_FORM_FIELD,
     DOCS_PATH,
     OPENAPI_PATH,
+    SESSION_COOKIE,
+    StoreDep,
+    config_of,
+)
+from netlm.api.middleware import VIEWER_CONTENT_SECURITY_POLICY
+from netlm.api.roles import (
+    ADMINS,
+    ALL_ROLES,
     OVERRIDE_REFUSED,
     PHYSICISTS,
     ROLES_KEY,
-    SESSION_COOKIE,
-    VIEWER_CONTENT_SECURITY_POLICY,
     WRITERS,
-    PasswordChange,
+    GuardedRoute,
     Principal,
-    StoreDep,
-    UserChange,
-    UserCreate,
     UserDep,
     allow,
+    principal_of,
+)
+from netlm.api.schemas import PasswordChange, UserChange, UserCreate
+from netlm.api.security import (
     attempt_login,
     change_own_password,
     change_user_account,
     client_address,
-    config_of,
     new_session,
-    plan_report_inputs,
-    principal_of,
     session_id_of,
     set_session_cookie,
-    solve_stored_plan,
     too_many_attempts,
-    voxel_dvh,
 )
+from netlm.api.templating import render, render_partials
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
 from netlm.documents import parse_document
 from netlm.eligibility.ordering import recommend_order
@@ -88,7 +88,7 @@ from netlm.errors import (
     UnsafePlanError,
 )
 from netlm.report.board import headline
-from netlm.report.html import board_context, dvh_figure, install_filters, plan_context
+from netlm.report.html import board_context, dvh_figure, plan_context
 from netlm.sirt.plan import plan_from_mapping
 from netlm.store.repository import (
     TREATMENT_MODALITIES,
@@ -99,76 +99,15 @@ from netlm.store.repository import (
     Store,
 )
 from netlm.units import units_for
+from netlm.workflows.images import voxel_dvh
+from netlm.workflows.plans import plan_report_inputs, solve_stored_plan
 from netlm.workflows.response import record_response
 
 PatientId = Annotated[int, PathParam(ge=1, le=2**62)]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
-# --------------------------------------------------------------------------- rendering
-@functools.cache
-def environment() -> Environment:
-    """The page templates (``netlm/api/templates``) and the report partials, with filters."""
-    env = Environment(
-        loader=ChoiceLoader(
-            [PackageLoader("netlm.api", "templates"), PackageLoader("netlm.report", "templates")]
-        ),
-        autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return install_filters(env)
-
-
-def _partials(names: Sequence[str], context: Mapping[str, Any]) -> Markup:
-    """Report partials rendered with their own context (board and plan contexts differ)."""
-    source = "".join(f'{{% include "partials/{n}.html" %}}' for n in names)
-    return Markup(environment().from_string(source).render(dict(context)))
-
-
-def render(
-    request: Request,
-    template: str,
-    status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    """A page, with the user, the CSRF token and the title every page shows."""
-    user = principal_of(request)
-    context.setdefault("title", "netlm")
-    html = (
-        environment()
-        .get_template(template)
-        .render(user=user, csrf=user.csrf if user else None, **context)
-    )
-    return HTMLResponse(html, status_code=status_code, headers=headers)
-
-
-def error_page(
-    request: Request,
-    status_code: int,
-    message: str,
-    problems: Sequence[Mapping[str, str]] | None = None,
-) -> HTMLResponse:
-    """The HTML answer to a refused or failed page request."""
-    titles = {
-        401: "Please log in",
-        403: "Not allowed",
-        404: "Not found",
-        409: "Refused",
-        413: "Too large",
-        422: "Invalid input",
-    }
-    return render(
-        request,
-        "error.html",
-        status_code,
-        title=titles.get(status_code, "Error"),
-        message=message,
-        problems=list(problems or ()),
-    )
-
-
+# --------------------------------------------------------------------------- redirects and forms
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -894,7 +833,7 @@ def dose_summary(store: Store, patient_id: int, plans: Sequence[Any]) -> DoseSum
                 approved_by=plan.approved_by,
             )
             summary.plan = plan
-            summary.plan_html = _partials(("plan_summary", "plan_doses", "dvh"), context)
+            summary.plan_html = render_partials(("plan_summary", "plan_doses", "dvh"), context)
     summary.voxel = voxel_doses(store, patient_id)
     return summary
 
@@ -1022,8 +961,6 @@ def _safe_next(target: str | None) -> str:
 
 def build_page_router() -> APIRouter:
     """Every page of the web application."""
-    from netlm.api.app import GuardedRoute
-
     pages = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
     # ---------------------------------------------------------------- log-in
@@ -1169,8 +1106,8 @@ def build_page_router() -> APIRouter:
             bctx = board_context(assessment, case=assessed_case)
             context["scores"] = headline(assessment)[1:]
             context["summary"] = board_summary(assessment, bctx)
-            context["verdicts_html"] = _partials(("verdicts",), bctx)
-            context["workup_html"] = _partials(("workup", "references"), bctx)
+            context["verdicts_html"] = render_partials(("verdicts",), bctx)
+            context["workup_html"] = render_partials(("workup", "references"), bctx)
         context["chart"] = response_chart(context["responses"])
         headers = viewer_headers(context["dose"].voxel)
         return render(request, "board_page.html", headers=headers, **context)
@@ -1319,7 +1256,7 @@ def build_page_router() -> APIRouter:
         request: Request, store: StoreDep, user: UserDep, plan_id: RecordId, form: FormDep
     ) -> Response:
         try:
-            solve_stored_plan(store, user, plan_id)
+            solve_stored_plan(store, plan_id, actor=user.username, may_override=user.can_approve)
         except UnsafePlanError as exc:
             return _plan_page(request, store, plan_id, violations=exc.violations, status_code=409)
         except (PlanError, StoreError) as exc:
@@ -1485,7 +1422,7 @@ def _plan_page(
         context = plan_context(
             result.to_result(), plan=plan.to_plan(), dvh_curves=curves, approved_by=plan.approved_by
         )
-        sections = _partials(
+        sections = render_partials(
             (
                 "plan_summary",
                 "override",

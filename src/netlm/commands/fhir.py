@@ -70,7 +70,7 @@ def export_command(
     planned radioembolization doses (status preparation) and the board assessment
     with each option's verdict and rank.  A registry export is audited.
     """
-    from netlm.fhir import bundle_json, case_bundle, registry_bundle
+    from netlm.fhir import bundle_json, case_bundle
 
     try:
         if (patient_id is None) == (case is None):
@@ -102,10 +102,11 @@ def export_command(
                     [("PATIENT_ID", f"{patient_id!r} is not a registry id (use --external)")]
                 )
             from netlm.store import Store
+            from netlm.workflows.fhir import export_patient_bundle
 
             with Store(db, upgrade=False) as store:
                 pid = store.find_patient(patient_id).id if external else int(patient_id)
-                bundle = registry_bundle(store.export_patient(pid, actor=_actor(actor)))
+                bundle = export_patient_bundle(store, pid, actor=_actor(actor))
             what = f"patient {pid}"
         text = bundle_json(bundle) + "\n"
         if out is None:

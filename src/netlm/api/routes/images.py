@@ -1,0 +1,141 @@
+"""``/patients/{id}/images`` and ``/dose``: uploads, downloads, viewer volumes and voxel dose."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from netlm.api.config import API_PREFIX, StoreDep, config_of
+from netlm.api.files import save_upload, temporary_file_response
+from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
+from netlm.api.schemas import DoseOut, PatientId, RecordId
+from netlm.errors import InputError, NotFoundError
+from netlm.store.repository import IMAGE_KINDS, ImageOut
+from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file, patient_files_dir
+
+router = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
+
+
+@router.post("/patients/{patient_id}/images", tags=["images"], status_code=201, **allow(WRITERS))
+def upload_image(
+    request: Request,
+    store: StoreDep,
+    user: UserDep,
+    patient_id: PatientId,
+    kind: Annotated[str, Form(max_length=32, json_schema_extra={"enum": sorted(IMAGE_KINDS)})],
+    file: Annotated[UploadFile | None, File(description="The image or mask file.")] = None,
+    series_uid: Annotated[str | None, Form(max_length=64)] = None,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+) -> ImageOut:
+    """Upload an image or mask file (NIfTI, NRRD, DICOM, SEG, RTSTRUCT) or register a
+    DICOM series by its Series Instance UID."""
+    config = config_of(request)
+    store.get_patient(patient_id)
+    if kind not in IMAGE_KINDS:
+        raise InputError([("kind", f"unknown kind {kind!r}; use one of {sorted(IMAGE_KINDS)}")])
+    path = None
+    if file is not None and (file.filename or file.size):
+        path = save_upload(
+            file, patient_files_dir(config.files_dir, patient_id), config.max_upload_bytes
+        )
+    try:
+        return store.add_image(
+            patient_id,
+            kind=kind,
+            path=None if path is None else str(path),
+            series_uid=series_uid or None,
+            description=description,
+            actor=user.username,
+        )
+    except BaseException:
+        if path is not None:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+
+
+@router.get("/patients/{patient_id}/images", tags=["images"], **allow(ALL_ROLES))
+def list_images(store: StoreDep, patient_id: PatientId) -> list[ImageOut]:
+    """The patient's images, masks and computed doses."""
+    return store.images(patient_id)
+
+
+@router.get(
+    "/patients/{patient_id}/images/{image_id}/file",
+    tags=["images"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    **allow(ALL_ROLES),
+)
+def download_image(request: Request, patient_id: PatientId, image_id: RecordId) -> FileResponse:
+    """Download an uploaded file or a computed RT Dose (``application/dicom``)."""
+    config = config_of(request)
+    image, path = image_file(config.store, config.files_dir, patient_id, image_id)
+    media = "application/dicom" if image.kind == "rtdose" else "application/octet-stream"
+    return FileResponse(path, media_type=media, filename=path.name)
+
+
+@router.get(
+    "/patients/{patient_id}/images/{image_id}/viewer/{layer}.nii.gz",
+    tags=["images"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/gzip": {}}}},
+    **allow(ALL_ROLES),
+)
+def viewer_volume(
+    request: Request,
+    user: UserDep,
+    patient_id: PatientId,
+    image_id: RecordId,
+    layer: Annotated[
+        str, PathParam(description="ct, activity, dose, vois (outlines) or isodose (outlines).")
+    ],
+    levels: Annotated[
+        str | None,
+        Query(max_length=200, description="Isodose levels in Gy, comma-separated."),
+    ] = None,
+) -> FileResponse:
+    """One volume of a computed dose for the image viewer, as NIfTI (the read is audited)."""
+    from netlm.api.viewer import VIEWER_LAYERS, parse_levels, write_layer
+
+    config = config_of(request)
+    if layer not in VIEWER_LAYERS:
+        raise InputError([("layer", f"use one of {', '.join(VIEWER_LAYERS)}, not {layer!r}")])
+    chosen = parse_levels(levels)
+    image, path = image_file(config.store, config.files_dir, patient_id, image_id)
+    if image.kind != "rtdose":
+        raise NotFoundError(f"image {image_id} is not a computed dose")
+    config.store.record_read(patient_id, actor=user.username, what=f"dose viewer {layer}")
+    return temporary_file_response(
+        lambda target: write_layer(config.files_dir, path, layer, target, levels=chosen),
+        f"{layer}.nii.gz",
+        "application/gzip",
+    )
+
+
+@router.post("/patients/{patient_id}/dose", tags=["images"], status_code=201, **allow(WRITERS))
+def compute_dose(
+    request: Request, user: UserDep, patient_id: PatientId, body: DoseRequest
+) -> DoseOut:
+    """Voxel dosimetry (local deposition or kernel) on the patient's uploaded images.
+
+    Writes an RT Dose (a new image record of kind ``rtdose``, downloadable),
+    the statistics of every mask and their DVHs.
+    """
+    from netlm.voxel.kernels import default_kernel_cache_dir
+
+    config = config_of(request)
+    image, statistics = compute_patient_dose(
+        config.store,
+        config.files_dir,
+        patient_id,
+        body,
+        actor=user.username,
+        kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+    )
+    return DoseOut(rtdose_image_id=image.id, statistics=statistics)

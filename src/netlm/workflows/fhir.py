@@ -1,0 +1,103 @@
+"""A registry patient as a FHIR R4 Bundle: the export of the store, through :mod:`netlm.fhir`.
+
+``GET /api/v1/patients/{id}/fhir`` and ``netlm fhir export PATIENT_ID`` call
+:func:`export_patient_bundle`; :func:`registry_bundle` turns an export document
+(:meth:`netlm.store.Store.export_patient`) into the Bundle, so the FHIR adapter
+itself needs no registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from netlm.errors import NotFoundError
+from netlm.fhir.export import PlannedSession, RecordedLab, RecordedTreatment, case_bundle
+from netlm.store.repository import (
+    AssessmentOut,
+    CaseVersionOut,
+    LabOut,
+    PlanOut,
+    PlanResultOut,
+    Store,
+    TreatmentOut,
+)
+
+__all__ = ["export_patient_bundle", "registry_bundle"]
+
+
+def export_patient_bundle(store: Store, patient_id: int, *, actor: str) -> Bundle:
+    """Export a registry patient (audited as an export by ``actor``) as a FHIR Bundle.
+
+    Raises
+    ------
+    NotFoundError
+        There is no such patient, or the patient has no case version.
+    """
+    return registry_bundle(store.export_patient(patient_id, actor=actor))
+
+
+def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | None = None) -> Bundle:
+    """The Bundle of a registry export (:meth:`netlm.store.Store.export_patient`).
+
+    Uses the latest case version, the latest assessment made on it (or none),
+    for each plan its approved result (else its latest result), and the
+    recorded treatments and laboratory values.
+
+    Raises
+    ------
+    netlm.errors.NotFoundError
+        If the patient has no case version (nothing to export).
+    """
+    versions = [CaseVersionOut.model_validate(v) for v in document["case_versions"]]
+    patient = document["patient"]
+    if not versions:
+        raise NotFoundError(f"patient {patient['id']} has no case to export")
+    latest = versions[-1]
+    case = latest.to_case()
+    assessments = [
+        AssessmentOut.model_validate({k: v for k, v in a.items() if k != "profile"})
+        for a in document["assessments"]
+    ]
+    current = [a for a in assessments if a.case_version_id == latest.id]
+    assessment = current[-1] if current else None
+    sessions = []
+    for raw in document["plans"]:
+        plan = PlanOut.model_validate({k: v for k, v in raw.items() if k != "results"})
+        results = [PlanResultOut.model_validate(r) for r in raw["results"]]
+        chosen_id = plan.approved_result_id or plan.latest_result_id
+        chosen = [r for r in results if r.id == chosen_id]
+        if not chosen:
+            continue
+        approved = plan.approved_result_id == chosen[0].id
+        sessions.append(
+            PlannedSession(
+                plan=plan.to_plan(),
+                result=chosen[0].to_result(),
+                result_id=chosen[0].id,
+                plan_id=plan.id,
+                approved_by=plan.approved_by if approved else None,
+                approved_at=plan.approved_at if approved else None,
+            )
+        )
+    treatments = [
+        RecordedTreatment(t.modality, t.date, t.details)
+        for t in (TreatmentOut.model_validate(x) for x in document["treatments"])
+    ]
+    labs = [
+        RecordedLab(x.analyte, x.date, x.value, x.unit, x.uln, x.lln)
+        for x in (LabOut.model_validate(r) for r in document["labs"])
+    ]
+    return case_bundle(
+        case,
+        assessment=assessment.to_assessment() if assessment else None,
+        labs=labs,
+        assessed_at=assessment.created_at if assessment else None,
+        sessions=sessions,
+        treatments=treatments,
+        registry_id=int(patient["id"]),
+        timestamp=timestamp,
+    )
