@@ -8,10 +8,12 @@ be caught too.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ CORE = (
     "netlm.volume",
     "netlm.documents",
     "netlm.validation",
+    "netlm.examples",
 )
 #: What the core must never load: web, database, plotting, PDF, cluster libraries ...
 FORBIDDEN_LIBRARIES = ("fastapi", "starlette", "sqlalchemy", "matplotlib", "weasyprint", "dask")
@@ -41,6 +44,8 @@ FORBIDDEN_NETLM = (
     "netlm.imaging",
     "netlm.store",
     "netlm.report",
+    "netlm.pacs",
+    "netlm.fhir",
     "netlm.api",
     "netlm.commands",
     "netlm.cli",
@@ -114,3 +119,82 @@ def test_a_name_means_one_thing(name: str) -> None:
         if name in vars(module):
             found.setdefault(id(vars(module)[name]), []).append(info.name)
     assert len(found) == 1, f"{name} is defined in several places: {list(found.values())}"
+
+
+# --- the contracts cover every package ----------------------------------------------------
+def _contracts() -> dict[str, dict[str, object]]:
+    pyproject = tomllib.loads((SRC.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in pyproject["tool"]["importlinter"]["contracts"]}
+
+
+def _layer_members(contract: dict[str, object]) -> set[str]:
+    layers = contract["layers"]
+    assert isinstance(layers, list)
+    return {m.strip() for layer in layers for m in layer.replace(":", "|").split("|")}
+
+
+def test_every_package_sits_in_a_layer() -> None:
+    # A new package outside the layers contract would escape the fence unseen.
+    top = {
+        f"netlm.{p.stem}"
+        for p in (SRC / "netlm").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert {"netlm.pacs", "netlm.fhir", "netlm.api", "netlm.workflows"} <= top
+    assert sorted(top - _layer_members(_contracts()["layers"])) == []
+
+
+def test_the_core_of_the_tests_is_the_core_of_the_contract() -> None:
+    contract = _contracts()["core-is-pure"]
+    sources, forbidden = contract["source_modules"], contract["forbidden_modules"]
+    assert isinstance(sources, list) and isinstance(forbidden, list)
+    assert sorted(sources) == sorted(CORE)
+    assert set(FORBIDDEN_NETLM) <= set(forbidden)
+
+
+# --- the API stays split by concern ------------------------------------------------------
+#: Largest module of ``netlm.api`` (lines) and largest function (lines, decorators included).
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 120
+#: ``pages.py`` holds the page handlers (one router function that other work adds to);
+#: splitting it is its own step.  Nothing else is exempt.
+EXEMPT = frozenset({"pages.py"})
+
+
+def _oversized(source: str, name: str) -> list[str]:
+    """What in one module's ``source`` breaks the size limits."""
+    found = []
+    lines = source.count("\n") + (not source.endswith("\n"))
+    if lines > MAX_MODULE_LINES:
+        found.append(f"{name}: {lines} lines")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            length = (node.end_lineno or node.lineno) - first + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    return found
+
+
+def test_no_api_module_or_function_is_oversized() -> None:
+    api = SRC / "netlm" / "api"
+    modules = sorted(p for p in api.rglob("*.py") if p.name not in EXEMPT or p.parent != api)
+    assert {"app.py", "security.py", "roles.py"} <= {p.name for p in modules}
+    found = [
+        problem
+        for path in modules
+        for problem in _oversized(path.read_text(encoding="utf-8"), str(path.relative_to(api)))
+    ]
+    assert found == []
+
+
+def test_the_size_fence_can_fail() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    long_function = f"@decorator\ndef handler():\n{body}"
+    assert _oversized(long_function, "m.py") == [
+        f"m.py:2 handler(): {MAX_FUNCTION_LINES + 2} lines"
+    ]
+    assert _oversized("x = 1\n" * (MAX_MODULE_LINES + 1), "big.py") == [
+        f"big.py: {MAX_MODULE_LINES + 1} lines"
+    ]
+    assert _oversized("x = 1\n" * MAX_MODULE_LINES, "ok.py") == []
