@@ -7,7 +7,7 @@ each validation message next to its field, plan entry, plan review and
 approval, and the audit log (admins).
 
 Every page needs a logged-in user (the session cookie of
-:mod:`netlm.api.app`); every form carries the session's CSRF token; the
+:mod:`netlm.api.security`); every form carries the session's CSRF token; the
 roles of each page are declared and enforced exactly as for the JSON API.
 Sections of the tumour-board page are the report partials of
 :mod:`netlm.report.html`, so the page and the PDF say the same thing.
