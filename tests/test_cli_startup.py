@@ -123,10 +123,20 @@ def test_the_app_is_built_once_and_holds_every_command() -> None:
         _ = netlm.cli.nothing
 
 
-@pytest.mark.parametrize("module", ["netlm.workflows.demo", "netlm.workflows.response"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "netlm.workflows.demo",
+        "netlm.workflows.response",
+        "netlm.workflows.images",
+        "netlm.workflows.plans",
+        "netlm.workflows.fhir",
+    ],
+)
 def test_workflows_import_no_front_door(module: str) -> None:
     modules = loaded_modules(f"import {module}")
-    front_doors = {m for m in modules if m.startswith(("netlm.cli", "netlm.commands", "netlm.api"))}
+    doors = ("netlm.cli", "netlm.commands", "netlm.api")
+    front_doors = {m for m in modules if m in doors or m.startswith(tuple(d + "." for d in doors))}
     assert not front_doors
     assert not {m for m in modules if m.split(".")[0] in {"typer", "fastapi"}}
 
