@@ -28,7 +28,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
 
@@ -38,6 +38,8 @@ from pydantic import BaseModel
 from netlm.documents import parse_document
 from netlm.errors import DocumentError, PlanError
 from netlm.response.model import RESPONSE_SCHEMA, Observation, ResponseFile, TimePoint
+from netlm.response.report import ENGINES
+from netlm.sirt.physics import Physics
 from netlm.sirt.plan import (
     PLAN_SCHEMA,
     Optimise,
@@ -49,7 +51,6 @@ from netlm.sirt.plan import (
     Prescription,
     plan_from_mapping,
 )
-from netlm.sirt.physics import Physics
 from netlm.units import units_for
 
 Kind = Literal["text", "int", "float", "bool", "choice", "date", "datetime", "count", "list"]
@@ -109,6 +110,10 @@ class Table:
     def name(self, row: int, column: str) -> str:
         """The input name of a cell: the record field's path in the document."""
         return f"{self.path}[{row}].{column}"
+
+    def cell(self, row: int, column: Column) -> Input:
+        """The input of a cell (the column's input, named for its row)."""
+        return replace(column.input, name=self.name(row, column.field))
 
     def rows(self, form: Mapping[str, str]) -> int:
         """How many rows a form holds (up to the last row with a value)."""
@@ -724,9 +729,7 @@ def plan_document_from_form(form: Mapping[str, str]) -> PlanForm:
     problems: Problems = []
     document = read_extra(form.get(PLAN_EXTRA_FIELD, ""), PLAN_EXTRA_FIELD, problems)
     document.pop("schema", None)
-    singles = [
-        i for i in plan_inputs() if i.name.rsplit(".", 1)[-1] not in (TARGET, VALUE)
-    ]
+    singles = [i for i in plan_inputs() if i.name.rsplit(".", 1)[-1] not in (TARGET, VALUE)]
     read_inputs(form, singles, document, problems)
     rx = _read_prescription(form, "prescription", problems, "prescription")
     if rx is not None:
@@ -762,7 +765,9 @@ def plan_document_from_form(form: Mapping[str, str]) -> PlanForm:
         index, territory = found
         listed = territory.setdefault("tumours", [])
         if not isinstance(listed, list):
-            problems.append((TUMOURS.name(row, "territory"), "its tumours in the YAML box are not a list"))
+            problems.append(
+                (TUMOURS.name(row, "territory"), "its tumours in the YAML box are not a list")
+            )
             continue
         tumour_rows.append((index, len(listed), row))
         listed.append(record)
@@ -918,7 +923,9 @@ def response_rows() -> tuple[Row, ...]:
 
 def criteria_input() -> Input:
     """The criteria to assess (one check box each, :func:`criterion_name`)."""
-    return field_input(ResponseFile, "criteria")
+    item = field_input(ResponseFile, "criteria")
+    labels = tuple(ENGINES[c].label if c in ENGINES else c for c in item.choices)
+    return replace(item, labels=labels)
 
 
 def criterion_name(criterion: str) -> str:
