@@ -1026,8 +1026,8 @@ def response_document_from_form(form: Mapping[str, str], case: str) -> ResponseF
                 problems.append((f"timepoints[{t}].date", "give the date of these measurements"))
             continue
         point: dict[str, Any] = {}
-        for row in timepoint_rows(t):
-            for item in row.inputs:
+        for line in timepoint_rows(t):
+            for item in line.inputs:
                 raw = form.get(item.name, "").strip()
                 if not raw:
                     continue
