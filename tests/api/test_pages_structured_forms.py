@@ -76,14 +76,12 @@ def _patient(client: TestClient, external_id: str) -> int:
 
 
 def _field_errors(html: str) -> dict[str, list[str]]:
-    """The messages shown next to each input (``data-field`` → ``.field-error`` texts)."""
+    """The messages shown next to each input (by the input each message describes)."""
     found: dict[str, list[str]] = {}
-    for block in re.finditer(
-        r'data-field="([^"]+)">(.*?)(?=data-field="|</fieldset>)', html, flags=re.S
+    for name, message in re.findall(
+        r'<div class="field-error" id="error-([^"]+)" role="alert">([^<]*)<', html
     ):
-        messages = re.findall(r'class="field-error"[^>]*>([^<]*)<', block.group(2))
-        if messages:
-            found[unescape(block.group(1))] = [unescape(m) for m in messages]
+        found.setdefault(unescape(name), []).append(unescape(message))
     return found
 
 
