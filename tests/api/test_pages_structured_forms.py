@@ -308,6 +308,20 @@ def test_response_form_stores_what_the_yaml_box_stores(app: tuple[Any, Store]) -
     expected = assess_response(response_from_mapping(_example_for(RESPONSE, "EX-001")))
     digests = {p.details["inputs_digest"] for p in store.response_timepoints(by_form)}
     assert digests == {expected.inputs_digest}
+    # each stored time point keeps its lesions; the next form names them again
+    page = client.get(f"/patients/{by_form}/response/new")
+    baseline, follow_up = lesion_table(0), lesion_table(1)
+    for row, lesion in enumerate(("T1", "T2", "N1", "NT1")):
+        assert f'name="{baseline.name(row, "id")}" value="{lesion}"' in page.text
+        assert f'name="{follow_up.name(row, "id")}" value="{lesion}"' in page.text
+    assert f'name="{baseline.name(4, "id")}" value=""' in page.text  # NEW1 was not at baseline
+    assert f'name="{follow_up.name(4, "id")}" value="NEW1"' in page.text
+    assert f'name="{baseline.name(2, "organ")}" value="lymph_node"' in page.text
+    for criterion in ("recist1.1", "mrecist", "who", "choi"):
+        assert (
+            f'id="criteria.{criterion}" name="criteria.{criterion}" value="on" checked' in page.text
+        )
+    assert 'id="criteria.easl" name="criteria.easl" value="on">' in page.text
 
 
 def test_response_form_prefills_the_lesions_of_the_case(app: tuple[Any, Store]) -> None:

@@ -961,13 +961,26 @@ def timepoint_blocks(form: Mapping[str, str]) -> int:
 def response_form_values(
     lesions: Sequence[Mapping[str, Any]], *, criteria: Sequence[str] = ("recist1.1",)
 ) -> dict[str, str]:
-    """A new response form: ``lesions`` declared at baseline (their id, organ and role) and
-    named again, by id, at the first follow-up; the ``criteria`` checked."""
+    """A new response form naming ``lesions`` (each with its ``id``, ``organ`` and ``role``).
+
+    Lesions declared at baseline (role target or non-target) fill the baseline
+    table with their id, organ and role; every lesion is named again, by id,
+    in the first follow-up table (a lesion that was new keeps its organ and
+    role "new", since it is not in the baseline).  The ``criteria`` are checked.
+    """
     values = {criterion_name(c): "on" for c in criteria}
+    declared = [x for x in lesions if x.get("role") != "new"]
     values |= lesion_table(0).values(
-        [{k: v for k, v in x.items() if k in ("id", "organ", "role")} for x in lesions]
+        [{k: v for k, v in x.items() if k in _DECLARATION} for x in declared]
     )
-    values |= lesion_table(1).values([{"id": x.get("id")} for x in lesions])
+    values |= lesion_table(1).values(
+        [
+            {k: v for k, v in x.items() if k in _DECLARATION}
+            if x.get("role") == "new"
+            else {"id": x.get("id")}
+            for x in lesions
+        ]
+    )
     return values
 
 

@@ -547,9 +547,18 @@ def _plan_form(
     )
 
 
-def _case_lesions(store: Store, patient: PatientOut) -> list[dict[str, Any]]:
-    """The lesions of the patient's latest case, declared as liver targets (for a new
-    response form)."""
+def _known_lesions(store: Store, patient: PatientOut) -> list[dict[str, Any]]:
+    """The lesions a new follow-up form names: those of the patient's latest recorded time
+    point (with the organ and role of their declaration), else the lesions of the latest
+    case, declared as liver targets."""
+    recorded = [r for r in store.response_timepoints(patient.id) if r.details.get("lesions")]
+    if recorded:
+        latest = max(recorded, key=lambda r: (r.date, r.id))
+        return [
+            {k: x.get(k) for k in ("id", "organ", "role")}
+            for x in latest.details["lesions"]
+            if isinstance(x, dict) and x.get("id")
+        ]
     if patient.latest_version is None:
         return []
     case = store.case_version(patient.id).to_case()
@@ -1201,7 +1210,9 @@ def build_page_router() -> APIRouter:
     @pages.get("/patients/{patient_id}/response/new", response_class=HTMLResponse, **allow(WRITERS))
     def new_response(request: Request, store: StoreDep, patient_id: PatientId) -> Response:
         patient = store.get_patient(patient_id)
-        values = response_form_values(_case_lesions(store, patient))
+        recorded = {r.criterion for r in store.response_timepoints(patient_id)}
+        criteria = [c for c in criteria_input().choices if c in recorded] or ["recist1.1"]
+        values = response_form_values(_known_lesions(store, patient), criteria=criteria)
         return _response_form(request, patient, values, "")
 
     @pages.post("/patients/{patient_id}/response", response_class=HTMLResponse, **allow(WRITERS))
