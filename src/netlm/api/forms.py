@@ -857,16 +857,16 @@ CRITERIA_FIELD = "criteria"
 _LESION_LABELS = {
     "id": "Lesion id",
     "organ": "Organ",
-    "role": "Role (baseline; new)",
+    "role": "Role",
     "status": "Status",
     "longest_mm": "Longest diameter",
     "short_axis_mm": "Short axis, node",
     "perpendicular_mm": "Perpendicular, WHO",
     "viable_mm": "Enhancing diameter, mRECIST",
     "viable_perpendicular_mm": "Enhancing perpendicular, EASL",
-    "mean_hu": "Mean HU (Choi)",
-    "sul_peak": "SULpeak (PERCIST)",
-    "enhancing": "Enhancing (mRECIST)",
+    "mean_hu": "Mean HU, Choi",
+    "sul_peak": "SULpeak, PERCIST",
+    "enhancing": "Enhances (new, mRECIST)",
 }
 _TIMEPOINT_LABELS = {
     "date": "Date",
