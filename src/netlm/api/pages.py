@@ -3,8 +3,9 @@
 Pages: log-in, patient list and search, the tumour-board page of a patient
 (scores, verdicts with reasons and sources, work-up, treatment timeline,
 response chart, dose summary with DVH, images), case entry and editing with
-each validation message next to its field, plan entry, plan review and
-approval, and the audit log (admins).
+each validation message next to its field, plan entry and follow-up
+measurements (forms generated from the models by :mod:`netlm.api.forms`), plan
+review and approval, and the audit log (admins).
 
 Every page needs a logged-in user (the session cookie of
 :mod:`netlm.api.app`); every form carries the session's CSRF token; the
