@@ -400,3 +400,24 @@ def test_response_form_needs_the_csrf_token_and_a_writer(app: tuple[Any, Store])
     )
     assert r.status_code == 403
     assert store.response_timepoints(pid) == []
+
+
+def test_plan_table_problems_name_their_cells() -> None:
+    values, extra = form_values(parse_document(PLANS["plan-bsa-resin-bilobar.yaml"]))
+    form = {**values, "document": extra}
+    form[TERRITORIES.name(0, "prescription_target")] = "activity_gbq"  # no value
+    form[TUMOURS.name(0, "volume_ml")] = "0"  # the model wants > 0
+    form[TUMOURS.name(1, "tumour_to_normal_ratio")] = "high"
+    plan, read = plan_from_form(form)
+    assert plan is None
+    problems = dict(read.problems)
+    assert problems[TERRITORIES.name(0, "prescription_value")] == "give the prescribed value"
+    assert "greater than 0" in problems[TUMOURS.name(0, "volume_ml")]
+    assert problems[TUMOURS.name(1, "tumour_to_normal_ratio")] == "must be a number"
+    form[TERRITORIES.name(0, "prescription_value")] = "1.6"
+    form[TUMOURS.name(0, "volume_ml")] = "210"
+    form[TUMOURS.name(1, "tumour_to_normal_ratio")] = "2.2"
+    plan, read = plan_from_form(form)
+    assert read.problems == [] and plan is not None
+    rx = plan.territories[0].prescription
+    assert rx is not None and rx.target == ("activity_gbq", 1.6)

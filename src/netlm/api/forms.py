@@ -484,7 +484,8 @@ def _plan_row(text: str, path: str, hint: str = "") -> Row:
 
 
 def prescription_inputs(prefix: str) -> tuple[Input, Input]:
-    """The (target, value) inputs of a prescription at ``prefix`` (``prescription``)."""
+    """The (target, value) inputs of a prescription at ``prefix`` (``prescription``): which
+    of the :class:`~netlm.sirt.plan.Prescription` targets, and its value."""
     targets = tuple(Prescription.model_fields)
     labels = tuple(PRESCRIPTION_LABELS.get(t, t) for t in targets)
     return (
@@ -596,12 +597,8 @@ TERRITORIES = Table(
         column(PlanTerritory, "volume_ml", "Perfused volume (mL)"),
         column(PlanTerritory, "tumour_volume_ml", "Tumour volume (mL)"),
         column(PlanTerritory, "tumour_to_normal_ratio", "T:N"),
-        Column(
-            f"prescription_{TARGET}",
-            "Own prescription",
-            prescription_inputs("x")[0],
-        ),
-        Column(f"prescription_{VALUE}", "Prescribed value", prescription_inputs("x")[1]),
+        Column(f"prescription_{TARGET}", "Own prescription", prescription_inputs("rx")[0]),
+        Column(f"prescription_{VALUE}", "Prescribed value", prescription_inputs("rx")[1]),
     ),
     max_rows=20,
 )
@@ -709,7 +706,9 @@ class PlanForm:
             if tumour is not None:
                 for t_index, n, form_row in self.tumour_rows:
                     if (t_index, n) == (index, tumour[0]):
-                        field = tumour[1].split(".", 1)[0] or "name"
+                        field = tumour[1].split(".", 1)[0]
+                        if field not in {c.field for c in TUMOURS.columns}:
+                            field = "name"
                         return TUMOURS.name(form_row, field), message
             moved = row_problem(problem, TERRITORIES, self.territory_rows)
             if moved is not None:
@@ -731,7 +730,7 @@ def plan_document_from_form(form: Mapping[str, str]) -> PlanForm:
     document.pop("schema", None)
     singles = [i for i in plan_inputs() if i.name.rsplit(".", 1)[-1] not in (TARGET, VALUE)]
     read_inputs(form, singles, document, problems)
-    rx = _read_prescription(form, "prescription", problems, "prescription")
+    rx = _read_prescription(form, problems)
     if rx is not None:
         document["prescription"] = rx
     used: list[int] = []
@@ -742,7 +741,11 @@ def plan_document_from_form(form: Mapping[str, str]) -> PlanForm:
             target = record.pop(f"prescription_{TARGET}", None)
             value = record.pop(f"prescription_{VALUE}", None)
             if target is not None or value is not None:
-                own = _prescription(target, value, problems, TERRITORIES.name(row, "prescription"))
+                names = (
+                    TERRITORIES.name(row, f"prescription_{TARGET}"),
+                    TERRITORIES.name(row, f"prescription_{VALUE}"),
+                )
+                own = _prescription(target, value, problems, names)
                 if own is not None:
                     record["prescription"] = own
             territories.append(record)
@@ -775,40 +778,32 @@ def plan_document_from_form(form: Mapping[str, str]) -> PlanForm:
 
 
 def _prescription(
-    target: object, value: object, problems: Problems, where: str
+    target: object, value: object, problems: Problems, names: tuple[str, str]
 ) -> dict[str, Any] | None:
+    """``{target: value}``, or None with the missing half named (inputs ``names``)."""
     if target is None:
-        problems.append((f"{where}_{TARGET}", "choose what the value prescribes"))
+        problems.append((names[0], "choose what the value prescribes"))
         return None
     if value is None:
-        problems.append((f"{where}_{VALUE}", "give the prescribed value"))
+        problems.append((names[1], "give the prescribed value"))
         return None
     return {str(target): value}
 
 
-def _read_prescription(
-    form: Mapping[str, str], prefix: str, problems: Problems, where: str
-) -> dict[str, Any] | None:
-    target_input, value_input = prescription_inputs(prefix)
-    raw_target = form.get(target_input.name, "").strip()
-    raw_value = form.get(value_input.name, "").strip()
-    if not raw_target and not raw_value:
+def _read_prescription(form: Mapping[str, str], problems: Problems) -> dict[str, Any] | None:
+    """The plan's prescription from its (target, value) inputs; None when both are empty."""
+    given: list[Any] = []
+    for item in prescription_inputs("prescription"):
+        raw = form.get(item.name, "").strip()
+        value, error = convert(raw, item) if raw else (None, None)
+        if error is not None:
+            problems.append((item.name, error))
+            return None
+        given.append(value)
+    if given == [None, None]:
         return None
-    if not raw_target:
-        problems.append((target_input.name, "choose what the value prescribes"))
-        return None
-    if not raw_value:
-        problems.append((value_input.name, "give the prescribed value"))
-        return None
-    target, error = convert(raw_target, target_input)
-    if error is not None:
-        problems.append((target_input.name, error))
-        return None
-    value, error = convert(raw_value, value_input)
-    if error is not None:
-        problems.append((value_input.name, error))
-        return None
-    return {str(target): value}
+    names = tuple(i.name for i in prescription_inputs("prescription"))
+    return _prescription(given[0], given[1], problems, (names[0], names[1]))
 
 
 def plan_from_form(form: Mapping[str, str]) -> tuple[Plan | None, PlanForm]:
