@@ -502,7 +502,7 @@ def plan_sections() -> tuple[tuple[str, tuple[Row, ...]], ...]:
         (
             "Plan",
             (
-                _plan_row("Case (patient id)", "case", "as registered"),
+                _plan_row("Case", "case", "the patient id, as registered"),
                 _plan_row("Device", "device", "glass or resin microspheres"),
                 _plan_row("Method", "method", "BSA: resin only"),
                 _plan_row("BSA formula", "bsa_formula"),
