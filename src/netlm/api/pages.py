@@ -3,8 +3,9 @@
 Pages: log-in, patient list and search, the tumour-board page of a patient
 (scores, verdicts with reasons and sources, work-up, treatment timeline,
 response chart, dose summary with DVH, images), case entry and editing with
-each validation message next to its field, plan entry, plan review and
-approval, and the audit log (admins).
+each validation message next to its field, plan entry and follow-up
+measurements (forms generated from the models by :mod:`netlm.api.forms`), plan
+review and approval, and the audit log (admins).
 
 Every page needs a logged-in user (the session cookie of
 :mod:`netlm.api.security`); every form carries the session's CSRF token; the
@@ -20,15 +21,13 @@ import functools
 import json
 import math
 import secrets
-import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -47,6 +46,43 @@ from netlm.api.config import (
     StoreDep,
     config_of,
 )
+from netlm.api.forms import (
+    EXTRA_FIELD,
+    PLAN_EXTRA_FIELD,
+    RESPONSE_EXTRA_FIELD,
+    SPARE_ROWS,
+    TERRITORIES,
+    TIMEPOINT_BLOCKS,
+    TUMOURS,
+    Input,
+    Row,
+    criteria_input,
+    criterion_name,
+    field_input,
+    lesion_table,
+    override_rows,
+    place_problems,
+    plan_form_names,
+    plan_form_values,
+    plan_from_form,
+    plan_sections,
+    read_extra,
+    response_document_from_form,
+    response_form_names,
+    response_form_values,
+    response_rows,
+    timepoint_blocks,
+    timepoint_rows,
+)
+from netlm.api.forms import (
+    SPARE_LESION_ROWS as SPARE_OBSERVATION_ROWS,
+)
+from netlm.api.forms import convert as _convert
+from netlm.api.forms import delete_path as _delete
+from netlm.api.forms import get_path as _get
+from netlm.api.forms import prune as _prune
+from netlm.api.forms import set_path as _set
+from netlm.api.forms import shown as _shown
 from netlm.api.middleware import VIEWER_CONTENT_SECURITY_POLICY
 from netlm.api.roles import (
     ADMINS,
@@ -79,7 +115,6 @@ from netlm.eligibility.ordering import recommend_order
 from netlm.eligibility.result import Assessment, Effect, ModalityOption, RankedOption, Verdict
 from netlm.errors import (
     CaseError,
-    DocumentError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
@@ -89,7 +124,6 @@ from netlm.errors import (
 )
 from netlm.report.board import headline
 from netlm.report.html import board_context, dvh_figure, plan_context
-from netlm.sirt.plan import plan_from_mapping
 from netlm.store.repository import (
     TREATMENT_MODALITIES,
     CaseVersionOut,
@@ -98,7 +132,6 @@ from netlm.store.repository import (
     Role,
     Store,
 )
-from netlm.units import units_for
 from netlm.workflows.images import voxel_dvh
 from netlm.workflows.plans import plan_report_inputs, solve_stored_plan
 from netlm.workflows.response import record_response
@@ -135,67 +168,8 @@ FormDep = Annotated[dict[str, str], Depends(form_data)]
 
 
 # --------------------------------------------------------------------------- the case form
-@dataclass(frozen=True)
-class Input:
-    """One input of the case form, named by its field path in the case (``labs.inr``)."""
-
-    name: str
-    kind: Literal["text", "int", "float", "bool", "choice", "date", "count"]
-    choices: tuple[str, ...] = ()
-    placeholder: str = ""
-
-
-@dataclass(frozen=True)
-class Row:
-    """A labelled line of the form: one input, or a value with its unit and limits."""
-
-    label: str
-    inputs: tuple[Input, ...]
-    hint: str = ""
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [a for a in typing.get_args(annotation) if a is not type(None)]
-    return [annotation]
-
-
-def _resolve(path: str) -> tuple[Any, Any]:
-    """(model class, field annotation) of a dotted path in :class:`Case`."""
-    model: Any = Case
-    parts = path.split(".")
-    for part in parts[:-1]:
-        (model,) = _unwrap(model.model_fields[part].annotation)
-        if typing.get_origin(model) is tuple:  # a list of records: the record's model
-            model = typing.get_args(model)[0]
-    return model, model.model_fields[parts[-1]].annotation
-
-
 def _input(path: str) -> Input:
-    model, annotation = _resolve(path)
-    options = _unwrap(annotation)
-    last = path.rsplit(".", 1)[-1]
-    canonical = getattr(model, "CANONICAL", None)
-    if last == "unit" and isinstance(canonical, str):  # a laboratory value's unit
-        analyte = getattr(model, "ANALYTE", "")
-        units = units_for(analyte) if analyte else frozenset({canonical})
-        return Input(path, "choice", (canonical, *sorted(units - {canonical})))
-    if len(options) == 2 and int in options:
-        return Input(path, "count", placeholder="number or too_numerous")
-    (kind,) = options
-    if kind is bool:
-        return Input(path, "bool")
-    if kind is int:
-        return Input(path, "int")
-    if kind is float:
-        return Input(path, "float")
-    if kind is dt.date:
-        return Input(path, "date")
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return Input(path, "choice", tuple(str(m.value) for m in kind))
-    if typing.get_origin(kind) is Literal:
-        return Input(path, "choice", tuple(str(v) for v in typing.get_args(kind)))
-    return Input(path, "text")
+    return field_input(Case, path)
 
 
 def _row(label: str, *paths: str, hint: str = "") -> Row:
@@ -336,59 +310,6 @@ def lesion_rows(form: Mapping[str, str]) -> int:
     return rows
 
 
-EXTRA_FIELD = "extra_yaml"
-
-
-def _get(document: Mapping[str, Any], path: str) -> Any:
-    node: Any = document
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _set(document: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = document
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[last] = value
-
-
-def _delete(document: dict[str, Any], path: str) -> None:
-    *parents, last = path.split(".")
-    node: Any = document
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-        if node is None:
-            return
-    if isinstance(node, dict):
-        node.pop(last, None)
-
-
-def _prune(document: Any) -> Any:
-    """Drop empty mappings left behind when the form's fields are taken out."""
-    if isinstance(document, dict):
-        pruned = {k: _prune(v) for k, v in document.items()}
-        return {k: v for k, v in pruned.items() if v != {} and v is not None}
-    return document
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value)
-
-
 def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     """(form values by field path, YAML of every other field) of a case document."""
     values = {i.name: _shown(_get(document, i.name)) for i in form_inputs()}
@@ -415,53 +336,12 @@ def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     return values, extra
 
 
-def _convert(raw: str, item: Input) -> tuple[Any, str | None]:
-    """The typed value of a form input, or an error message."""
-    if item.kind in ("int", "float", "count"):
-        if item.kind == "count" and raw == "too_numerous":
-            return raw, None
-        try:
-            number = float(raw.replace(",", "."))
-        except ValueError:
-            return None, "must be a number" + (" or too_numerous" if item.kind == "count" else "")
-        if not math.isfinite(number):
-            return None, "must be a finite number"
-        if item.kind in ("int", "count"):
-            if not number.is_integer():
-                return None, "must be a whole number"
-            return int(number), None
-        return number, None
-    if item.kind == "bool":
-        if raw not in ("true", "false"):
-            return None, "choose yes or no"
-        return raw == "true", None
-    if item.kind == "choice" and raw not in item.choices:
-        return None, f"choose one of {', '.join(item.choices)}"
-    return raw, None
-
-
-def _in_document(field: str, message: str) -> tuple[str, str]:
-    """A reader problem as a problem of the form's ``document`` field."""
-    return (f"document.{field}" if field else "document", message)
-
-
 def case_from_form(
     form: Mapping[str, str],
 ) -> tuple[Case | None, dict[str, Any], list[tuple[str, str]]]:
     """The case a submitted form describes, the document built and every problem found."""
     problems: list[tuple[str, str]] = []
-    document: dict[str, Any] = {}
-    extra = form.get(EXTRA_FIELD, "")
-    if extra.strip():
-        try:
-            loaded = parse_document(extra)
-        except DocumentError as exc:
-            problems += [(EXTRA_FIELD, f"{f}: {m}" if f else m) for f, m in exc.problems]
-            loaded = {}
-        if isinstance(loaded, dict) and all(isinstance(k, str) for k in loaded):
-            document = loaded
-        elif loaded is not None:
-            problems.append((EXTRA_FIELD, "must be a mapping of field names to values"))
+    document = read_extra(form.get(EXTRA_FIELD, ""), EXTRA_FIELD, problems)
     for item in form_inputs():
         _delete(document, item.name)
     skipped: set[str] = set()
@@ -542,17 +422,7 @@ def _place_problems(
     names = {i.name for i in form_inputs()}
     names |= {lesion_input(r, c) for r in range(MAX_LESION_ROWS) for c, _, _ in LESION_COLUMNS}
     names.add(LESIONS)
-    by_field: dict[str, list[str]] = {}
-    rest: list[tuple[str, str]] = []
-    for path, message in problems:
-        target = path if path in names else None
-        if target is None and f"{path}.value" in names:
-            target = f"{path}.value"
-        if target is None:
-            rest.append((path, message))
-        else:
-            by_field.setdefault(target, []).append(message)
-    return by_field, rest
+    return place_problems(problems, names)
 
 
 def _case_form(
@@ -582,6 +452,92 @@ def _case_form(
         other_problems=rest,
         problem_count=len(problems),
         base_version=patient.latest_version or 0 if base_version is None else base_version,
+    )
+
+
+def _plan_form(
+    request: Request,
+    patient: PatientOut,
+    values: Mapping[str, str],
+    extra: str,
+    problems: Sequence[tuple[str, str]] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The plan form (:mod:`netlm.api.forms`), each problem next to its input."""
+    territory_rows = TERRITORIES.rows(values) + SPARE_ROWS
+    tumour_rows = TUMOURS.rows(values) + SPARE_ROWS
+    names = plan_form_names(territory_rows=territory_rows, tumour_rows=tumour_rows)
+    by_field, rest = place_problems(problems, names)
+    user = principal_of(request)
+    return render(
+        request,
+        "plan_form.html",
+        status_code,
+        title=f"New plan · {patient.external_id}",
+        patient=patient,
+        sections=plan_sections(),
+        override_rows=override_rows() if user is not None and user.can_approve else (),
+        values=values,
+        extra=extra,
+        extra_field=PLAN_EXTRA_FIELD,
+        errors=by_field,
+        tables=((TERRITORIES, territory_rows), (TUMOURS, tumour_rows)),
+        other_problems=rest,
+        problem_count=len(problems),
+    )
+
+
+def _known_lesions(store: Store, patient: PatientOut) -> list[dict[str, Any]]:
+    """The lesions a new follow-up form names: those of the patient's latest recorded time
+    point (with the organ and role of their declaration), else the lesions of the latest
+    case, declared as liver targets."""
+    recorded = [r for r in store.response_timepoints(patient.id) if r.details.get("lesions")]
+    if recorded:
+        latest = max(recorded, key=lambda r: (r.date, r.id))
+        return [
+            {k: x.get(k) for k in ("id", "organ", "role")}
+            for x in latest.details["lesions"]
+            if isinstance(x, dict) and x.get("id")
+        ]
+    if patient.latest_version is None:
+        return []
+    case = store.case_version(patient.id).to_case()
+    return [
+        {"id": lesion.id, "organ": "liver", "role": "target"}
+        for lesion in case.liver.lesions or ()
+        if lesion.id
+    ]
+
+
+def _response_form(
+    request: Request,
+    patient: PatientOut,
+    values: Mapping[str, str],
+    extra: str,
+    problems: Sequence[tuple[str, str]] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The follow-up measurement form (:mod:`netlm.api.forms`), problems next to inputs."""
+    blocks = max(TIMEPOINT_BLOCKS, timepoint_blocks(values) + 1)
+    rows = max(lesion_table(t).rows(values) for t in range(blocks)) + SPARE_OBSERVATION_ROWS
+    by_field, rest = place_problems(problems, response_form_names(blocks, rows))
+    return render(
+        request,
+        "response_form.html",
+        status_code,
+        title=f"Follow-up · {patient.external_id}",
+        patient=patient,
+        values=values,
+        extra=extra,
+        extra_field=RESPONSE_EXTRA_FIELD,
+        errors=by_field,
+        general=response_rows(),
+        criteria=criteria_input(),
+        criterion_name=criterion_name,
+        blocks=[(t, timepoint_rows(t), lesion_table(t)) for t in range(blocks)],
+        lesion_rows=rows,
+        other_problems=rest,
+        problem_count=len(problems),
     )
 
 
@@ -1189,62 +1145,57 @@ def build_page_router() -> APIRouter:
         )
         return _redirect(f"/patients/{patient_id}#timeline")
 
-    @pages.post("/patients/{patient_id}/response", **allow(WRITERS))
+    @pages.get("/patients/{patient_id}/response/new", response_class=HTMLResponse, **allow(WRITERS))
+    def new_response(request: Request, store: StoreDep, patient_id: PatientId) -> Response:
+        patient = store.get_patient(patient_id)
+        recorded = {r.criterion for r in store.response_timepoints(patient_id)}
+        criteria = [c for c in criteria_input().choices if c in recorded] or ["recist1.1"]
+        values = response_form_values(_known_lesions(store, patient), criteria=criteria)
+        return _response_form(request, patient, values, "")
+
+    @pages.post("/patients/{patient_id}/response", response_class=HTMLResponse, **allow(WRITERS))
     def add_response(
-        store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
+        request: Request, store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
     ) -> Response:
-        try:
-            document = parse_document(form.get("document", ""))
-        except DocumentError as exc:
-            raise InputError([_in_document(f, m) for f, m in exc.problems]) from None
-        if not isinstance(document, dict):
-            raise InputError([("document", "paste a netlm/response/v1 document")])
-        record_response(store, patient_id, document, actor=user.username)
-        return _redirect(f"/patients/{patient_id}#response")
+        patient = store.get_patient(patient_id)
+        read = response_document_from_form(form, patient.external_id)
+        problems = read.problems
+        if not problems:
+            try:
+                record_response(store, patient_id, read.document, actor=user.username)
+            except InputError as exc:
+                problems = [read.place(p) for p in exc.problems]
+            else:
+                return _redirect(f"/patients/{patient_id}#response")
+        return _response_form(
+            request, patient, form, form.get(RESPONSE_EXTRA_FIELD, ""), problems, 422
+        )
 
     # ---------------------------------------------------------------- plans
     @pages.get("/patients/{patient_id}/plans/new", response_class=HTMLResponse, **allow(WRITERS))
     def new_plan(request: Request, store: StoreDep, patient_id: PatientId) -> Response:
         patient = store.get_patient(patient_id)
-        return render(
-            request,
-            "plan_form.html",
-            title=f"New plan · {patient.external_id}",
-            patient=patient,
-            document=example_plan(patient.external_id),
-        )
+        values, extra = plan_form_values(parse_document(example_plan(patient.external_id)))
+        return _plan_form(request, patient, values, extra)
 
     @pages.post("/patients/{patient_id}/plans", response_class=HTMLResponse, **allow(WRITERS))
     def save_plan(
         request: Request, store: StoreDep, user: UserDep, patient_id: PatientId, form: FormDep
     ) -> Response:
         patient = store.get_patient(patient_id)
-        text = form.get("document", "")
-        problems: list[tuple[str, str]] = []
-        try:
-            document = parse_document(text)
-        except DocumentError as exc:
-            document, problems = None, list(exc.problems)
-        if not problems:
+        plan, read = plan_from_form(form)
+        problems = read.problems
+        if plan is not None:
+            if plan.override is not None and not user.can_approve:
+                raise HTTPException(403, OVERRIDE_REFUSED)
             try:
-                plan = plan_from_mapping(document)
-                if plan.override is not None and not user.can_approve:
-                    raise HTTPException(403, OVERRIDE_REFUSED)
                 saved = store.save_plan(patient_id, plan, actor=user.username)
-            except PlanError as exc:
-                problems = list(exc.problems)
             except InputError as exc:
-                problems = list(exc.problems)
+                problems = [read.place(p) for p in exc.problems]
             else:
                 return _redirect(f"/plans/{saved.id}")
-        return render(
-            request,
-            "plan_form.html",
-            422,
-            title=f"New plan · {patient.external_id}",
-            patient=patient,
-            document=text,
-            problems=problems,
+        return _plan_form(
+            request, patient, form, form.get(PLAN_EXTRA_FIELD, ""), problems, status_code=422
         )
 
     @pages.get("/plans/{plan_id}", response_class=HTMLResponse, **allow(ALL_ROLES))

@@ -29,6 +29,11 @@ def record_response(
 ) -> ResponseReport:
     """Assess a ``netlm/response/v1`` document and store every follow-up time point.
 
+    Each stored time point carries, besides its overall response by each
+    criterion, the lesions observed at that date (``details["lesions"]``, with
+    the organ and role of their baseline declaration), so that a follow-up
+    form can name the same lesions again.
+
     Parameters
     ----------
     store
@@ -51,6 +56,7 @@ def record_response(
     if doc.case is not None and doc.case != patient.external_id:
         raise ResponseError([("case", f"the file is for another patient than {patient_id}")])
     report = assess_response(doc)
+    observed = {tp.date: tp.lesions for tp in doc.timepoints}
     for result in report.results:
         for point in result.timepoints[1:]:
             store.add_response_timepoint(
@@ -69,6 +75,10 @@ def record_response(
                     "non_target": point.non_target.value if point.non_target else None,
                     "new_lesions": point.new_lesions,
                     "inputs_digest": report.inputs_digest,
+                    "lesions": [
+                        o.model_dump(mode="json", exclude_none=True)
+                        for o in observed.get(point.date, ())
+                    ],
                 },
                 actor=actor,
             )
