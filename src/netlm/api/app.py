@@ -57,7 +57,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from fastapi import (
@@ -128,6 +128,9 @@ from netlm.store.repository import (
 from netlm.voxel.dvh import DvhCurve, compartment_dvh
 from netlm.workflows.response import record_response
 
+if TYPE_CHECKING:
+    from netlm.pacs import PacsConfig
+
 log = logging.getLogger("netlm.api")
 
 #: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
@@ -183,6 +186,8 @@ class ApiConfig:
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
     allow_own_override_approval: bool = False
+    #: The DICOMweb PACS the web pages import studies from and send results to (none: off).
+    pacs: PacsConfig | None = None
     #: Resolved credentials (see :class:`AuthMiddleware`); emptied whenever a user's
     #: sessions or tokens end, so that the change holds at once in this process.
     auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(
@@ -925,7 +930,7 @@ def image_file(config: ApiConfig, patient_id: int, image_id: int) -> tuple[Image
             if image.path is None:
                 raise NotFoundError(f"image {image_id} is a reference without a file")
             path = Path(image.path)
-            if not (_inside(path, config.files_dir) and path.is_file()):
+            if not (_inside(path, config.files_dir) and (path.is_file() or path.is_dir())):
                 raise NotFoundError(f"the file of image {image_id} is not held by this server")
             return image, path
     raise NotFoundError(f"patient {patient_id} has no image {image_id}")
@@ -1502,8 +1507,15 @@ def build_api_router() -> APIRouter:
         **allow(ALL_ROLES),
     )
     def download_image(request: Request, patient_id: PatientId, image_id: RecordId) -> FileResponse:
-        """Download an uploaded file or a computed RT Dose (``application/dicom``)."""
+        """Download an uploaded file or a computed RT Dose (``application/dicom``); a DICOM
+        series stored as a folder comes as a zip file."""
         image, path = image_file(config_of(request), patient_id, image_id)
+        if path.is_dir():
+            return temporary_file_response(
+                lambda target: shutil.make_archive(str(target.with_suffix("")), "zip", path),
+                f"image-{image_id}.zip",
+                "application/zip",
+            )
         media = "application/dicom" if image.kind == "rtdose" else "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name)
 
@@ -1720,6 +1732,7 @@ def create_app(
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
     allow_own_override_approval: bool = False,
     allowed_hosts: Sequence[str] | None = None,
+    pacs: PacsConfig | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1758,8 +1771,11 @@ def create_app(
     allowed_hosts
         Host names the server answers to (``Host`` header; ``*.example.org``
         allowed); other requests get 400.  Any host when omitted.
+    pacs
+        The DICOMweb PACS of the web pages' "import study from PACS" and "send to
+        PACS" (:mod:`netlm.api.image_pages`); without one those pages say so.
     """
-    from netlm.api import pages
+    from netlm.api import image_pages, pages
 
     if secret_key is not None and len(secret_key.encode()) < 32:
         raise ValueError("Argument 'secret_key' must be at least 32 bytes long.")
@@ -1779,6 +1795,7 @@ def create_app(
         auth_cache_s=auth_cache_s,
         token_ttl=token_ttl,
         allow_own_override_approval=allow_own_override_approval,
+        pacs=pacs,
     )
     app = FastAPI(
         title="netlm",
@@ -1798,6 +1815,7 @@ def create_app(
     api = build_api_router()
     app.include_router(api)
     app.state.netlm_routers = [api, pages.install(app)]
+    app.state.netlm_routers.append(image_pages.install(app))
     _check_declared_roles(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
