@@ -30,11 +30,12 @@ from pacs.series import (
     PATIENT,
     PHANTOM_SHAPE,
     PHYSICS,
-    ct_series,
     dciodvfy_errors,
     pet_series,
+    study_attributes,
 )
-from pydicom.uid import generate_uid
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from test_api import PASSWORDS, session_client
 from test_viewer import PET
 
@@ -144,9 +145,10 @@ def test_upload_from_the_page_and_dose_equal_to_the_api(site: Site) -> None:
     assert r.headers["location"] == f"/patients/{pid}/doses/{dose_id}"
     page = client.get(r.headers["location"])
     assert page.status_code == 200
-    assert f'id="viewer-{dose_id}"' in page.text and "script-src 'self'" in page.headers[
-        "content-security-policy"
-    ]
+    assert (
+        f'id="viewer-{dose_id}"' in page.text
+        and "script-src 'self'" in page.headers["content-security-policy"]
+    )
 
     # The API computes the same dose from the same request: one pipeline.
     api = TestClient(site.app).post(
@@ -248,6 +250,48 @@ def test_writers_only_and_csrf_checked(site: Site) -> None:
 
 
 # --------------------------------------------------------------------------- the PACS
+#: Where the phantom's CT lies in its own frame of reference, against the PET's (LPS mm):
+#: the registration must find this shift.
+CT_SHIFT_MM = (12.0, -6.0, 18.0)
+CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def phantom_ct_series(folder: Path, phantom: Phantom, study: str) -> Path:
+    """The phantom's CT as a DICOM series in its own frame of reference, shifted by CT_SHIFT_MM."""
+    folder.mkdir(parents=True)
+    volume = phantom.ct
+    hu = np.asarray(volume.array, dtype=np.float64)
+    series, frame = generate_uid(), generate_uid()
+    for k in range(hu.shape[0]):
+        ds = Dataset()
+        study_attributes(ds, study)
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 3, k + 1
+        ds.SeriesDescription = "phantom CT"
+        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
+        ds.ImagePositionPatient = [
+            volume.origin_mm[0] + CT_SHIFT_MM[0],
+            volume.origin_mm[1] + CT_SHIFT_MM[1],
+            volume.origin_mm[2] + CT_SHIFT_MM[2] + k * volume.spacing_mm[2],
+        ]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
+        ds.SliceThickness = volume.spacing_mm[2]
+        ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 1, -1024, "HU"
+        stored = np.rint(hu[k] + 1024).astype("<u2")
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows, ds.Columns = stored.shape
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = stored.tobytes()
+        ds.SOPClassUID, ds.SOPInstanceUID = CT_STORAGE, generate_uid()
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CT_STORAGE
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta = meta
+        ds.save_as(folder / f"ct{k:03d}.dcm", enforce_file_format=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def phantom() -> Phantom:
     return liver_phantom(shape_ijk=PHANTOM_SHAPE, spacing_mm=(6.0, 6.0, 6.0), seed=0)
@@ -259,10 +303,10 @@ def pacs_study(
     phantom: Phantom,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
-    """The bundled CT and a 90Y PET of the phantom (another frame of reference) in Orthanc."""
+    """The phantom's CT and 90Y PET, in two frames of reference, in one study in Orthanc."""
     folder = tmp_path_factory.mktemp("web-study")
     uid = generate_uid()
-    ct = ct_series(folder / "ct", uid)
+    ct = phantom_ct_series(folder / "ct", phantom, uid)
     pet = pet_series(folder / "pet", phantom, uid)
     config = PacsConfig(url=f"{orthanc}/dicom-web")
     push_files(config, [*sorted(ct.iterdir()), *sorted(pet.iterdir())])
@@ -270,7 +314,14 @@ def pacs_study(
         f"{name}.nii.gz": write_image(phantom.masks[key], folder / f"{name}.nii.gz").read_bytes()
         for key, name in {"liver": "liver", "tumour_1": "tumour", "lung": "lung"}.items()
     }
-    return {"config": config, "uid": uid, "masks": masks, "pet": pet}
+    return {"config": config, "uid": uid, "masks": masks, "pet": pet, "ct": ct}
+
+
+def write_masks(study: dict[str, Any], folder: Path) -> list[str]:
+    folder.mkdir(exist_ok=True)
+    for name, data in study["masks"].items():
+        (folder / name).write_bytes(data)
+    return list(study["masks"])
 
 
 def test_pacs_import_dose_registration_and_send_back(
@@ -331,7 +382,9 @@ def test_pacs_import_dose_registration_and_send_back(
         assert stats["vois"]["liver"]["mean_gy"] == pytest.approx(truth, rel=1e-3)
 
         # With the CT of another frame: the registration is proposed, nothing is computed.
-        r = dose_form(client, pid, activity_image_id=pet_id, ct_image_id=ct_id, mask_image_ids=masks)
+        r = dose_form(
+            client, pid, activity_image_id=pet_id, ct_image_id=ct_id, mask_image_ids=masks
+        )
         assert r.status_code == 303, r.text
         proposal = r.headers["location"]
         assert re.fullmatch(rf"/patients/{pid}/registrations/[0-9a-f]{{16}}", proposal)
@@ -361,11 +414,28 @@ def test_pacs_import_dose_registration_and_send_back(
         )
         assert r.status_code == 303, r.text
         dose_ids = ids_of(site, pid, "rtdose")
-        assert len(dose_ids) == 2 and r.headers["location"] == f"/patients/{pid}/doses/{dose_ids[1]}"
+        assert (
+            len(dose_ids) == 2 and r.headers["location"] == f"/patients/{pid}/doses/{dose_ids[1]}"
+        )
         registered = Path(site.store.images(pid)[-1].path or "").parent
         record = json.loads((registered / "dose-statistics.json").read_text())["registration"]
         assert record["ct"]["confirmed_by"] == "physicist"
         assert record["ct"]["method"] == "mattes-mi-rigid"
+        # Known truth: the CT lies CT_SHIFT_MM from the PET, unrotated.
+        np.testing.assert_allclose(record["ct"]["translation_mm"], CT_SHIFT_MM, atol=3.0)
+        np.testing.assert_allclose(record["ct"]["rotation_rad"], 0.0, atol=0.02)
+        # ... and the dose is the one with the phantom's CT on the PET grid (one frame).
+        from netlm.workflows.dose import compute_dose
+
+        same_frame = compute_dose(
+            Path(images["y90_pet"].path or ""),
+            [tmp_path / "masks" / n for n in write_masks(pacs_study, tmp_path / "masks")],
+            ct_path=write_image(phantom.ct, tmp_path / "phantom-ct.nii.gz"),
+        ).document["vois"]
+        with_ct = json.loads((registered / "dose-statistics.json").read_text())["vois"]
+        assert with_ct["liver"]["mean_gy"] == pytest.approx(
+            same_frame["liver"]["mean_gy"], rel=0.01
+        )
         assert client.get(proposal).status_code == 404  # used once
         page = client.get(r.headers["location"])
         assert "confirmed by physicist" in page.text and 'id="send-form"' in page.text
