@@ -24,16 +24,6 @@ import numpy as np
 import pydicom
 import pytest
 from fastapi.testclient import TestClient
-from pacs.conftest import orthanc  # noqa: F401 - the real Orthanc fixture
-from pacs.series import (
-    DCIODVFY,
-    PATIENT,
-    PHANTOM_SHAPE,
-    PHYSICS,
-    dciodvfy_errors,
-    pet_series,
-    study_attributes,
-)
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from test_api import PASSWORDS, session_client
@@ -45,6 +35,16 @@ from netlm.imaging.io import read_image, write_image
 from netlm.pacs import PacsConfig, find_series, pull_series, push_files
 from netlm.store.repository import Role, Store
 from netlm.voxel.phantom import Phantom, liver_phantom
+from pacs.conftest import orthanc  # noqa: F401 - the real Orthanc fixture
+from pacs.series import (
+    DCIODVFY,
+    PATIENT,
+    PHANTOM_SHAPE,
+    PHYSICS,
+    dciodvfy_errors,
+    pet_series,
+    study_attributes,
+)
 
 CT_DICOM = SHARED / "data" / "abdomen-ct" / "ct-dicom"
 
