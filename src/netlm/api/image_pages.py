@@ -36,8 +36,9 @@ import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, cast
 
+import fastapi
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -111,6 +112,11 @@ def study_kind_for(modality: str) -> str:
     return MODALITY_KINDS.get(modality.upper(), "other")
 
 
+def _save(upload: UploadFile, folder: Path, limit_bytes: int) -> Path:
+    """:func:`~netlm.api.app.save_upload` for a file of a form read by Starlette."""
+    return save_upload(cast(fastapi.UploadFile, upload), folder, limit_bytes)
+
+
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -177,7 +183,7 @@ def store_study_files(config: ApiConfig, patient_id: int, uploads: Sequence[Uplo
     if len(files) > MAX_SERIES_FILES:
         raise InputError([("files", f"at most {MAX_SERIES_FILES} files at once")])
     root = patient_files_dir(config, patient_id)
-    saved = [save_upload(u, root, config.max_upload_bytes) for u in files]
+    saved = [_save(u, root, config.max_upload_bytes) for u in files]
     try:
         if len(saved) == 1 and saved[0].suffix.lower() == ".zip":
             path = saved[0].parent / "series"
@@ -236,9 +242,7 @@ def store_upload(
             written.append(study_path)
         mask_paths: list[Path] = []
         for upload in masks:
-            path = save_upload(
-                upload, patient_files_dir(config, patient_id), config.max_upload_bytes
-            )
+            path = _save(upload, patient_files_dir(config, patient_id), config.max_upload_bytes)
             written.append(path)
             _check_masks(path, "mask_files")
             mask_paths.append(path)
