@@ -478,3 +478,45 @@ def test_pacs_import_dose_registration_and_send_back(
         assert sent[0].details["instances"] == 4 and sent[0].details["rtdose_image_id"] == plain_id
     finally:
         site.store.close()
+
+
+# --------------------------------------------------------------------------- server settings
+def test_serve_settings_give_the_app_its_pacs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netlm.commands.serve import _app, server_pacs
+    from netlm.errors import InputError
+
+    assert server_pacs(None) is None and server_pacs({"url": None}) is None
+    monkeypatch.setenv("NETLM_PACS_TOKEN", "t0ken")
+    config = server_pacs({"url": "https://pacs.example/dicom-web", "insecure": True})
+    assert (config.url, config.token, config.verify) == (
+        "https://pacs.example/dicom-web",
+        "t0ken",
+        False,
+    )
+    monkeypatch.delenv("NETLM_PACS_TOKEN")
+    monkeypatch.setenv("NETLM_PACS_PASSWORD", "secret")
+    basic = server_pacs({"url": "http://pacs/dicom-web", "user": "netlm"})
+    assert (basic.username, basic.password, basic.token) == ("netlm", "secret", None)
+    with pytest.raises(InputError) as caught:
+        server_pacs({"url": "ftp://pacs"})
+    assert caught.value.fields == ["pacs.url"]
+    # A worker's app (settings from the parent process) carries the PACS.
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        settings = {
+            "secret_key": "worker-secret-" * 4,
+            "files_dir": str(tmp_path / "files"),
+            "secure_cookies": False,
+            "max_body_bytes": 1 << 20,
+            "max_upload_bytes": 1 << 30,
+            "token_ttl_days": 1.0,
+            "allow_own_override_approval": False,
+            "allowed_hosts": None,
+            "pacs": {"url": "http://pacs/dicom-web", "user": "netlm"},
+        }
+        app = _app(store, settings, auth_cache_s=0.0)
+        assert app.state.netlm.pacs == basic
+    finally:
+        store.close()
