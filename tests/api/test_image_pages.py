@@ -520,3 +520,57 @@ def test_serve_settings_give_the_app_its_pacs(
         assert app.state.netlm.pacs == basic
     finally:
         store.close()
+
+
+def test_masks_drawn_on_the_ct_come_through_the_confirmed_registration(
+    site: Site, phantom: Phantom, tmp_path: Path
+) -> None:
+    """A PET and a CT in two frames, the VOIs a DICOM SEG drawn on the CT: refused without
+    the CT; with it, resampled through the confirmed registration onto the PET grid."""
+    from netlm.imaging.seg import write_seg
+
+    study = generate_uid()
+    pet = pet_series(tmp_path / "pet", phantom, study)
+    ct = phantom_ct_series(tmp_path / "ct", phantom, study)
+    ct_grid = read_image(ct)
+    on_ct = {
+        name: ct_grid.with_array(np.asarray(phantom.masks[key].array, dtype=bool), unit="label")
+        for key, name in {"liver": "liver", "tumour_1": "tumour"}.items()
+    }
+    seg = write_seg(on_ct, ct, tmp_path / "seg-on-ct.dcm")
+    client = session_client(site.app, Role.PHYSICIST)
+    pid = new_patient(site, "IMG-SEG-ON-CT")
+    files = [(f.name, f.read_bytes()) for f in sorted(pet.iterdir())]
+    assert upload(client, pid, files=files, masks=[(seg.name, seg.read_bytes())]).status_code == 303
+    files = [(f.name, f.read_bytes()) for f in sorted(ct.iterdir())]
+    assert upload(client, pid, files=files, kind="ct").status_code == 303
+    (pet_id,) = ids_of(site, pid, "y90_pet")
+    (ct_id,) = ids_of(site, pid, "ct")
+    masks = ids_of(site, pid, "segmentation")
+
+    refused = dose_form(client, pid, activity_image_id=pet_id, mask_image_ids=masks)
+    assert refused.status_code == 422 and "frame of reference" in refused.text
+    assert ids_of(site, pid, "rtdose") == []
+
+    r = dose_form(client, pid, activity_image_id=pet_id, ct_image_id=ct_id, mask_image_ids=masks)
+    assert r.status_code == 303 and "/registrations/" in r.headers["location"], r.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(r.headers["location"]).text)
+    assert token is not None
+    r = client.post(
+        f"{r.headers['location']}/confirm",
+        data={"csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    folder = Path(site.store.images(pid)[-1].path or "").parent
+    document = json.loads((folder / "dose-statistics.json").read_text())
+    assert set(document["registration"]["masks"]) >= {"liver", "tumour"}
+    # Known truth: the VOIs land on the phantom's own liver and tumour on the PET grid
+    # (unregistered, they would lie 2, 1 and 3 voxels away).
+    bits = np.asarray(read_image(folder / "vois.nii.gz").array).astype(np.uint64)
+    for key, name in {"liver": "liver", "tumour_1": "tumour"}.items():
+        truth = np.asarray(phantom.masks[key].array, dtype=bool)
+        index = np.uint64(document["voi_labels"].index(name))
+        found = ((bits >> index) & np.uint64(1)).astype(bool)
+        dice = 2 * (found & truth).sum() / (found.sum() + truth.sum())
+        assert dice > 0.95, (name, dice)
