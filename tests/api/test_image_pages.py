@@ -150,6 +150,14 @@ def test_upload_from_the_page_and_dose_equal_to_the_api(site: Site) -> None:
         and "script-src 'self'" in page.headers["content-security-policy"]
     )
 
+    assert 'id="send-form"' not in page.text  # no PACS configured: nothing to send to
+    refused = client.post(
+        f"/patients/{pid}/doses/{dose_id}/send",
+        data={"csrf_token": csrf(client, pid)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422 and "--pacs-url" in refused.text
+
     # The API computes the same dose from the same request: one pipeline.
     api = TestClient(site.app).post(
         f"/api/v1/patients/{pid}/dose",
