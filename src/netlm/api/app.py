@@ -59,7 +59,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -67,7 +67,7 @@ from itsdangerous import URLSafeTimedSerializer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from netlm import __version__
-from netlm.api import pages
+from netlm.api import image_pages, pages
 from netlm.api.config import (
     DEFAULT_AUTH_CACHE_S,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -84,6 +84,9 @@ from netlm.api.roles import ROLES_KEY, iter_api_routes, route_roles
 from netlm.api.routes import api_routers
 from netlm.api.security import AuthMiddleware
 from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
+
+if TYPE_CHECKING:
+    from netlm.pacs import PacsConfig
 
 __all__ = ["create_app"]
 
@@ -131,6 +134,7 @@ def create_app(
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
     allow_own_override_approval: bool = False,
     allowed_hosts: Sequence[str] | None = None,
+    pacs: PacsConfig | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -169,6 +173,9 @@ def create_app(
     allowed_hosts
         Host names the server answers to (``Host`` header; ``*.example.org``
         allowed); other requests get 400.  Any host when omitted.
+    pacs
+        The DICOMweb PACS of the web pages' "import study from PACS" and "send to
+        PACS" (:mod:`netlm.api.image_pages`); without one those pages say so.
     """
     if secret_key is not None and len(secret_key.encode()) < 32:
         raise ValueError("Argument 'secret_key' must be at least 32 bytes long.")
@@ -188,6 +195,7 @@ def create_app(
         auth_cache_s=auth_cache_s,
         token_ttl=token_ttl,
         allow_own_override_approval=allow_own_override_approval,
+        pacs=pacs,
     )
     app = FastAPI(
         title="netlm",
@@ -207,7 +215,7 @@ def create_app(
     routers = api_routers()
     for router in routers:
         app.include_router(router)
-    app.state.netlm_routers = [*routers, pages.install(app)]
+    app.state.netlm_routers = [*routers, pages.install(app), image_pages.install(app)]
     _check_declared_roles(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)

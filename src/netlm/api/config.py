@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from itsdangerous import URLSafeTimedSerializer
@@ -19,6 +19,9 @@ from itsdangerous import URLSafeTimedSerializer
 from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
 from netlm.api.roles import Principal
 from netlm.store.repository import DEFAULT_SESSION_TTL, DEFAULT_TOKEN_TTL, Store
+
+if TYPE_CHECKING:
+    from netlm.pacs import PacsConfig
 
 #: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
 API_PREFIX = "/api/v1"
@@ -71,6 +74,8 @@ class ApiConfig:
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
     allow_own_override_approval: bool = False
+    #: The DICOMweb PACS the web pages import studies from and send results to (none: off).
+    pacs: PacsConfig | None = None
     #: Resolved credentials (see :class:`netlm.api.security.AuthMiddleware`); emptied
     #: whenever a user's sessions or tokens end, so that the change holds at once here.
     auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(

@@ -234,6 +234,25 @@ def serve_command(
         ),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    pacs_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NETLM_PACS_URL",
+            help="DICOMweb PACS of the web app's 'import study from PACS' and 'send to PACS' "
+            "(e.g. https://pacs/dicom-web). Token from $NETLM_PACS_TOKEN, or basic "
+            "authentication as --pacs-user with $NETLM_PACS_PASSWORD.",
+        ),
+    ] = None,
+    pacs_user: Annotated[
+        str | None,
+        typer.Option(envvar="NETLM_PACS_USER", help="PACS user name (HTTP basic)."),
+    ] = None,
+    pacs_insecure: Annotated[
+        bool, typer.Option(help="Do not verify the PACS's TLS certificate (test servers only).")
+    ] = False,
+    pacs_ca_bundle: Annotated[
+        Path | None, typer.Option(help="CA bundle (PEM) to verify the PACS's TLS certificate.")
+    ] = None,
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
     import uvicorn
@@ -253,6 +272,13 @@ def serve_command(
         if demo:
             added = seed_demo(store)
             console.print(f"seeded {len(added)} example patient(s)")
+        pacs_settings = {
+            "url": pacs_url,
+            "user": pacs_user,
+            "insecure": pacs_insecure,
+            "ca_bundle": None if pacs_ca_bundle is None else str(pacs_ca_bundle),
+        }
+        server_pacs(pacs_settings)  # refuse bad settings before serving
     except NetlmError as exc:
         raise fail(exc) from None
     if not _loopback(host) and not secure_cookies:
@@ -273,6 +299,7 @@ def serve_command(
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,
         "log_level": log_level,
+        "pacs": pacs_settings,
     }
     console.print(
         f"netlm on http://{host}:{port}/  (registry {store.url}, {workers} worker(s))",
@@ -314,6 +341,27 @@ WORKER_HEALTHCHECK_S = 60
 SERVE_SETTINGS_ENV = "NETLM_SERVE_SETTINGS"
 
 
+def server_pacs(settings: dict[str, Any] | None) -> Any:
+    """The web app's PACS (:class:`netlm.pacs.PacsConfig`) from the serve settings, or ``None``.
+
+    The token (``$NETLM_PACS_TOKEN``) and password (``$NETLM_PACS_PASSWORD``)
+    are read from the environment here, in each worker, never from the settings.
+    """
+    if not settings or not settings.get("url"):
+        return None
+    from netlm.commands.pacs import pacs_config
+
+    bundle = settings.get("ca_bundle")
+    return pacs_config(
+        settings["url"],
+        os.environ.get("NETLM_PACS_TOKEN") or None,
+        settings.get("user"),
+        os.environ.get("NETLM_PACS_PASSWORD") if settings.get("user") else None,
+        bool(settings.get("insecure")),
+        None if bundle is None else Path(bundle),
+    )
+
+
 def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) -> Any:
     from netlm.api import create_app
 
@@ -328,6 +376,7 @@ def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) 
         token_ttl=dt.timedelta(days=settings["token_ttl_days"]),
         allow_own_override_approval=settings["allow_own_override_approval"],
         allowed_hosts=settings["allowed_hosts"],
+        pacs=server_pacs(settings.get("pacs")),
         **extra,
     )
 

@@ -2393,6 +2393,36 @@ class Store:
                 details={"what": what},
             )
 
+    def record_sent(
+        self, patient_id: int, *, actor: str, what: str, details: Mapping[str, Any]
+    ) -> None:
+        """Audit that ``actor`` sent part of a patient's record out of the registry.
+
+        ``what`` names what left (``"dose results to PACS"``); ``details`` says
+        where to and which records (no patient data).
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such patient.
+        """
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        what = check.name("what", what, max_length=64)
+        check.done()
+        with self._write() as session:
+            patient = self._patient_row(session, patient_id)
+            _audit(
+                session,
+                at=_now(),
+                actor=actor,
+                action="send",
+                record_type="patient",
+                record_id=patient.id,
+                patient_id=patient.id,
+                details={"what": what, **dict(details)},
+            )
+
     def export_patient(self, patient_id: int, *, actor: str | None = None) -> dict[str, Any]:
         """The patient's whole record as one JSON-able document (:data:`EXPORT_SCHEMA`).
 

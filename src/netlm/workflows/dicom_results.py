@@ -122,3 +122,52 @@ def write_dicom_results(result: DoseResult, activity_series: Path, out: Path) ->
         title="netlm 90Y dosimetry report",
     )
     return [rtdose_path, seg_path, sr_path, pdf_dcm]
+
+
+def stored_dose_result(out: Path, activity_series: Path) -> DoseResult:
+    """The :class:`~netlm.workflows.dose.DoseResult` of a dose computed earlier into ``out``.
+
+    Reads what :func:`~netlm.workflows.dose.compute_dose` wrote there
+    (``dose-statistics.json``, the dose map and ``vois.nii.gz``, one bit per
+    VOI) and puts the dose and the VOIs back on the grid of ``activity_series``
+    (the DICOM series the dose was computed from), so that
+    :func:`write_dicom_results` can write SEG, SR and PDF for a dose computed
+    by the server some time ago (the web app's "send to PACS").
+
+    Raises
+    ------
+    InputError
+        ``out`` holds no readable dose outputs, more VOIs than ``vois.nii.gz``
+        holds, or outputs on another grid than the activity series.
+    """
+    import json
+
+    import numpy as np
+
+    from netlm.imaging.io import read_image
+    from netlm.workflows.dose import dose_map_name
+
+    try:
+        document = json.loads((out / "dose-statistics.json").read_text(encoding="utf-8"))
+        names = list(document["voi_labels"])
+        dose_file = out / dose_map_name(True)
+        if not dose_file.is_file():
+            dose_file = out / dose_map_name(False)
+        dose = read_image(dose_file)
+        bits = np.asarray(read_image(out / "vois.nii.gz").array).astype(np.uint64)
+    except (OSError, ValueError, KeyError, TypeError, NetlmError) as exc:
+        raise InputError([("out", f"{out} holds no dose outputs to send ({exc})")]) from None
+    if set(names) != set(document.get("vois", {})):
+        raise InputError([("out", f"{out}: the VOI map does not hold every VOI of the dose")])
+    activity = read_image(activity_series)
+    if activity.array.shape != bits.shape or not dose.same_grid(activity, tolerance_mm=0.01):
+        raise InputError([("activity", f"{activity_series} is not the grid of the dose in {out}")])
+    masks = {
+        name: activity.with_array(
+            ((bits >> np.uint64(i)) & np.uint64(1)).astype(bool), unit="label"
+        )
+        for i, name in enumerate(names)
+    }
+    return DoseResult(
+        document=document, dose=activity.with_array(dose.array, unit="Gy"), masks=masks
+    )

@@ -114,20 +114,51 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def load_masks(paths: Sequence[MaskSpec], image: ImageVolume) -> dict[str, ImageVolume]:
+def _read_masks_in_frame(
+    path: Path, image: ImageVolume, registration: RigidTransform | None
+) -> dict[str, ImageVolume]:
+    """The masks of ``path`` on ``image``'s grid; masks in the registered CT's frame of
+    reference are resampled through ``registration`` (never across other frames)."""
+    from netlm.imaging.io import read_masks
+    from netlm.imaging.registration import apply_rigid
+
+    try:
+        return read_masks(path, reference=image)
+    except GeometryError:
+        if registration is None or not registration.moving_frame:
+            raise
+        masks = read_masks(path)
+        if not masks or any(
+            m.frame_of_reference_uid != registration.moving_frame for m in masks.values()
+        ):
+            raise
+        return {
+            name: apply_rigid(mask, image, registration, kind="label")
+            for name, mask in masks.items()
+        }
+
+
+def load_masks(
+    paths: Sequence[MaskSpec],
+    image: ImageVolume,
+    *,
+    registration: RigidTransform | None = None,
+) -> dict[str, ImageVolume]:
     """Masks from every file, on ``image``'s grid.
 
     A label map holding a single label is named after its file
     (``tumour_2.nii.gz`` -> ``tumour_2``); a ``(name, path)`` pair names the one
-    mask the file must hold.
+    mask the file must hold.  Masks drawn in the frame of reference of a CT
+    registered to ``image`` (``registration``: ``image``'s frame -> the CT's)
+    are resampled through it; masks in any other frame are refused.
     """
-    from netlm.imaging.io import read_masks, resample_to
+    from netlm.imaging.io import resample_to
 
     found: dict[str, ImageVolume] = {}
     for spec in paths:
         if isinstance(spec, tuple):
             name, path = spec
-            masks = read_masks(path, reference=image)
+            masks = _read_masks_in_frame(path, image, registration)
             if len(masks) != 1:
                 raise InputError(
                     [
@@ -141,7 +172,7 @@ def load_masks(paths: Sequence[MaskSpec], image: ImageVolume) -> dict[str, Image
             masks = {name: next(iter(masks.values()))}
         else:
             path = spec
-            masks = read_masks(path, reference=image)
+            masks = _read_masks_in_frame(path, image, registration)
             if len(masks) == 1 and not path.name.lower().endswith(".seg.nrrd"):
                 masks = {_stem(path): next(iter(masks.values()))}
         for name, mask in masks.items():
@@ -324,8 +355,10 @@ def compute_dose(
         Rigid transform from the activity image's frame to the CT's
         (:func:`netlm.imaging.registration.register_rigid`, confirmed by the
         user).  Needed when the CT comes in another frame of reference: without
-        it such a CT is refused, never resampled across frames.  Recorded in
-        ``dose-statistics.json`` (``registration``).
+        it such a CT is refused, never resampled across frames.  Masks drawn
+        in the CT's frame are resampled through it too.  Recorded in
+        ``dose-statistics.json`` (``registration``: ``ct``, the transform, and
+        ``masks``, the VOIs brought through it).
     workers
         Threads of the kernel convolution.
     physics
@@ -363,7 +396,10 @@ def compute_dose(
     image = read_image(activity_path, unit=activity_unit)
     unit_read = image.unit
     step("reading the masks")
-    masks = load_masks(mask_paths, image)
+    masks = load_masks(
+        mask_paths, image, registration=ct_registration if ct_path is not None else None
+    )
+    registered_masks = sorted(n for n, m in masks.items() if "registration" in m.metadata)
     if not masks:
         raise InputError([("masks", "no mask found in the given files")])
     for name, mask in masks.items():
@@ -532,7 +568,7 @@ def compute_dose(
         },
         "vois": vois,
         "registration": (
-            {"ct": ct_registration.as_dict()}
+            {"ct": ct_registration.as_dict(), "masks": registered_masks}
             if ct_registration is not None and ct_path is not None
             else None
         ),

@@ -91,7 +91,7 @@ def image_file(
             if image.path is None:
                 raise NotFoundError(f"image {image_id} is a reference without a file")
             path = Path(image.path)
-            if not (_inside(path, files_dir) and path.is_file()):
+            if not (_inside(path, files_dir) and (path.is_file() or path.is_dir())):
                 raise NotFoundError(f"the file of image {image_id} is not held by this server")
             return image, path
     raise NotFoundError(f"patient {patient_id} has no image {image_id}")

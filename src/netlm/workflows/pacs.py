@@ -4,7 +4,10 @@
 ``NM``) of a study — by its Series Instance UID, or as the one series of the
 modality; several candidates are an error listing them, never a silent pick —
 and, when asked, a CT and SEG mask series, and retrieves them into a work
-folder, one sub-folder per series.
+folder, one sub-folder per series.  :func:`pull_chosen_series` retrieves
+series a user picked (the web app's "import study from PACS"), and
+:func:`send_dose_results` sends a stored dose's RT Dose, SEG, SR and PDF report
+back to the study it came from.
 """
 
 from __future__ import annotations
@@ -14,9 +17,16 @@ from pathlib import Path
 from typing import Final
 
 from netlm.errors import InputError
-from netlm.pacs.client import PacsConfig, SeriesInfo, find_series, pull_series
+from netlm.pacs.client import PacsConfig, SeriesInfo, find_series, pull_series, push_files
 
-__all__ = ["ACTIVITY_MODALITIES", "PulledSeries", "pull_for_dose", "select_series"]
+__all__ = [
+    "ACTIVITY_MODALITIES",
+    "PulledSeries",
+    "pull_chosen_series",
+    "pull_for_dose",
+    "select_series",
+    "send_dose_results",
+]
 
 #: Modalities of an activity image, in the order they are looked for.
 ACTIVITY_MODALITIES: Final = ("PT", "NM")
@@ -129,3 +139,49 @@ def pull_for_dose(
             raise InputError([("mask_series", f"{uid} is {info.modality}, not SEG or RTSTRUCT")])
         masks.extend(pull_series(config, study_uid, uid, folder / f"masks-{uid}"))
     return PulledSeries(activity=activity_folder, ct=ct_folder, masks=tuple(masks))
+
+
+def pull_chosen_series(
+    config: PacsConfig, study_uid: str, series_uids: tuple[str, ...], folder: Path
+) -> list[tuple[SeriesInfo, Path]]:
+    """Retrieve the series ``series_uids`` of ``study_uid``, each into ``folder/<UID>/``.
+
+    Every series is looked up first (QIDO-RS), so that an unknown UID is refused
+    before anything is retrieved.
+
+    Raises
+    ------
+    InputError
+        (``series``) No series chosen, or one the study does not hold.
+    """
+    if not series_uids:
+        raise InputError([("series", "choose at least one series to import")])
+    chosen = [
+        select_series(config, study_uid, field="series", series_uid=uid) for uid in series_uids
+    ]
+    pulled: list[tuple[SeriesInfo, Path]] = []
+    for info in chosen:
+        target = folder / info.series_uid
+        pull_series(config, study_uid, info.series_uid, target)
+        pulled.append((info, target))
+    return pulled
+
+
+def send_dose_results(config: PacsConfig, dose_folder: Path, activity_series: Path) -> list[str]:
+    """Send a stored dose's RT Dose, SEG, SR and Encapsulated PDF to the PACS (STOW-RS).
+
+    ``dose_folder`` is where :func:`netlm.workflows.dose.compute_dose` wrote the
+    dose of the DICOM series ``activity_series``; SEG, SR and PDF are written
+    there first (:func:`netlm.workflows.dicom_results.write_dicom_results`), in
+    the activity's study and Frame of Reference.
+
+    Returns
+    -------
+    list of str
+        The SOP Instance UIDs the PACS stored.
+    """
+    from netlm.workflows.dicom_results import stored_dose_result, write_dicom_results
+
+    result = stored_dose_result(dose_folder, activity_series)
+    files = write_dicom_results(result, activity_series, dose_folder)
+    return push_files(config, files)

@@ -73,9 +73,16 @@ def list_images(store: StoreDep, patient_id: PatientId) -> list[ImageOut]:
     **allow(ALL_ROLES),
 )
 def download_image(request: Request, patient_id: PatientId, image_id: RecordId) -> FileResponse:
-    """Download an uploaded file or a computed RT Dose (``application/dicom``)."""
+    """Download an uploaded file or a computed RT Dose (``application/dicom``); a DICOM
+    series stored as a folder comes as a zip file."""
     config = config_of(request)
     image, path = image_file(config.store, config.files_dir, patient_id, image_id)
+    if path.is_dir():
+        return temporary_file_response(
+            lambda target: shutil.make_archive(str(target.with_suffix("")), "zip", path),
+            f"image-{image_id}.zip",
+            "application/zip",
+        )
     media = "application/dicom" if image.kind == "rtdose" else "application/octet-stream"
     return FileResponse(path, media_type=media, filename=path.name)
 

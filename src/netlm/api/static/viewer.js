@@ -120,10 +120,14 @@
     }
     var doseFrom = levels.length ? levels[0] / 4 : 1;
     var doseTo = levels.length ? levels[levels.length - 1] * 1.25 : 100;
-    add("dose", { colormap: "netlm-dose", opacity: 0.55, cal_min: doseFrom, cal_max: doseTo });
-    add("isodose", {
-      colormap: "netlm-iso", opacity: 1, cal_min: 0.5, cal_max: Math.max(levels.length, 1) + 0.5
-    });
+    // Without a dose (a registration to confirm): the CT and the activity image only.
+    var hasDose = layers.indexOf("dose") >= 0;
+    if (hasDose) {
+      add("dose", { colormap: "netlm-dose", opacity: 0.55, cal_min: doseFrom, cal_max: doseTo });
+      add("isodose", {
+        colormap: "netlm-iso", opacity: 1, cal_min: 0.5, cal_max: Math.max(levels.length, 1) + 0.5
+      });
+    }
     if (layers.indexOf("vois") >= 0 && vois.length) {
       add("vois", {
         colormap: "netlm-vois", opacity: 1, cal_min: 0.5, cal_max: vois.length + 0.5
@@ -132,8 +136,8 @@
     await nv.loadVolumes(volumes);
     nv.setSliceType(nv.sliceTypeMultiplanar);
 
-    // Start on the hottest voxel of the dose.
-    var dose = nv.volumes[index.dose];
+    // Start on the hottest voxel of the dose (or of the activity image).
+    var dose = nv.volumes[hasDose ? index.dose : index.activity];
     var peak = 0;
     for (var n = 1; n < dose.img.length; n++) {
       if (dose.img[n] > dose.img[peak]) {
@@ -155,8 +159,10 @@
     var back = nv.volumes[0];
     control(root, "window-min").value = Math.round(back.cal_min);
     control(root, "window-max").value = Math.round(back.cal_max);
-    control(root, "dose-min").value = doseFrom;
-    control(root, "dose-max").value = doseTo;
+    if (hasDose) {
+      control(root, "dose-min").value = doseFrom;
+      control(root, "dose-max").value = doseTo;
+    }
     function windowChanged() {
       var low = Number(control(root, "window-min").value);
       var high = Number(control(root, "window-max").value);
@@ -179,7 +185,9 @@
       control(root, name).addEventListener("change", windowChanged);
     });
     ["dose-min", "dose-max"].forEach(function (name) {
-      control(root, name).addEventListener("change", doseChanged);
+      if (control(root, name)) {
+        control(root, name).addEventListener("change", doseChanged);
+      }
     });
     var views = {
       axial: nv.sliceTypeAxial,
