@@ -57,7 +57,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from fastapi import (
@@ -88,7 +88,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netlm import __version__
-from netlm.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, scrub
+from netlm.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, check_upload, scrub
 from netlm.case import case_from_mapping
 from netlm.errors import (
     InputError,
@@ -127,6 +127,9 @@ from netlm.store.repository import (
 )
 from netlm.voxel.dvh import DvhCurve, compartment_dvh
 from netlm.workflows.response import record_response
+
+if TYPE_CHECKING:  # SimpleITK is imported when an image is first checked
+    from netlm.imaging.limits import ImageLimits
 
 log = logging.getLogger("netlm.api")
 
@@ -183,6 +186,8 @@ class ApiConfig:
     auth_cache_s: float = DEFAULT_AUTH_CACHE_S
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL
     allow_own_override_approval: bool = False
+    #: Image limits for uploads and dose computations (None: netlm.imaging.limits defaults).
+    image_limits: ImageLimits | None = None
     #: Resolved credentials (see :class:`AuthMiddleware`); emptied whenever a user's
     #: sessions or tokens end, so that the change holds at once in this process.
     auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(
@@ -935,6 +940,7 @@ def compute_patient_dose(
     config: ApiConfig, patient_id: int, request: DoseRequest, *, actor: str
 ) -> DoseOut:
     """Voxel dosimetry on the patient's stored images; the RT Dose becomes a new image record."""
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS, image_limits
     from netlm.voxel.kernels import default_kernel_cache_dir
     from netlm.workflows.dose import compute_dose
 
@@ -954,19 +960,20 @@ def compute_patient_dose(
         transform = RigidTransform.from_mapping(request.ct_registration)
     out = patient_files_dir(config, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
-        document = compute_dose(
-            activity,
-            masks,
-            out,
-            ct_path=ct,
-            method=request.method,
-            activity_gbq=request.activity_gbq,
-            implant_time=request.implant_time,
-            scan_time=request.scan_time,
-            assume_implant_time_reference=request.assume_implant_time_reference,
-            kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
-            ct_registration=transform,
-        ).document
+        with image_limits(config.image_limits or DEFAULT_IMAGE_LIMITS):
+            document = compute_dose(
+                activity,
+                masks,
+                out,
+                ct_path=ct,
+                method=request.method,
+                activity_gbq=request.activity_gbq,
+                implant_time=request.implant_time,
+                scan_time=request.scan_time,
+                assume_implant_time_reference=request.assume_implant_time_reference,
+                kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+                ct_registration=transform,
+            ).document
         image = config.store.add_image(
             patient_id,
             kind="rtdose",
@@ -1476,6 +1483,8 @@ def build_api_router() -> APIRouter:
         if file is not None and (file.filename or file.size):
             path = save_upload(file, patient_files_dir(config, patient_id), config.max_upload_bytes)
         try:
+            if path is not None:  # over an image limit: 413 naming it; damaged: 422
+                check_upload(path, kind, config.image_limits)
             return store.add_image(
                 patient_id,
                 kind=kind,
@@ -1720,6 +1729,7 @@ def create_app(
     token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
     allow_own_override_approval: bool = False,
     allowed_hosts: Sequence[str] | None = None,
+    image_limits: ImageLimits | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -1758,6 +1768,10 @@ def create_app(
     allowed_hosts
         Host names the server answers to (``Host`` header; ``*.example.org``
         allowed); other requests get 400.  Any host when omitted.
+    image_limits
+        Largest image an upload may hold and a dose computation reads (voxels,
+        decompressed bytes, labels per label map; :class:`netlm.imaging.limits.ImageLimits`,
+        its defaults when omitted).  An upload over a limit is answered 413 and not kept.
     """
     from netlm.api import pages
 
@@ -1779,6 +1793,7 @@ def create_app(
         auth_cache_s=auth_cache_s,
         token_ttl=token_ttl,
         allow_own_override_approval=allow_own_override_approval,
+        image_limits=image_limits,
     )
     app = FastAPI(
         title="netlm",

@@ -200,6 +200,30 @@ def serve_command(
         int,
         typer.Option(min=1024, help="Largest image upload (bytes), counted while received."),
     ] = DEFAULT_MAX_UPLOAD_BYTES,
+    max_image_voxels: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most voxels in one uploaded image or one image a dose computation reads; "
+            "larger: 413, nothing kept. Default: netlm.imaging.limits.ImageLimits (2**29).",
+        ),
+    ] = None,
+    max_image_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most bytes of (decompressed) pixel data in one image, checked from the header "
+            "and the gzip stream before reading. Default: 2 GiB.",
+        ),
+    ] = None,
+    max_labels: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most labels in one label map / DICOM SEG / RTSTRUCT (each becomes a mask). "
+            "Default: 255.",
+        ),
+    ] = None,
     token_ttl_days: Annotated[
         float | None,
         typer.Option(
@@ -239,6 +263,7 @@ def serve_command(
     import uvicorn
 
     from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS
     from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
     from netlm.workflows.demo import seed_demo
 
@@ -267,6 +292,11 @@ def serve_command(
         "secure_cookies": secure_cookies,
         "max_body_bytes": DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         "max_upload_bytes": max_upload_bytes,
+        "image_limits": {
+            "max_voxels": max_image_voxels or DEFAULT_IMAGE_LIMITS.max_voxels,
+            "max_bytes": max_image_bytes or DEFAULT_IMAGE_LIMITS.max_bytes,
+            "max_labels": max_labels or DEFAULT_IMAGE_LIMITS.max_labels,
+        },
         "token_ttl_days": (
             DEFAULT_TOKEN_TTL.total_seconds() / 86400 if token_ttl_days is None else token_ttl_days
         ),
@@ -316,6 +346,7 @@ SERVE_SETTINGS_ENV = "NETLM_SERVE_SETTINGS"
 
 def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) -> Any:
     from netlm.api import create_app
+    from netlm.imaging.limits import ImageLimits
 
     extra: dict[str, Any] = {} if auth_cache_s is None else {"auth_cache_s": auth_cache_s}
     return create_app(
@@ -328,6 +359,7 @@ def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) 
         token_ttl=dt.timedelta(days=settings["token_ttl_days"]),
         allow_own_override_approval=settings["allow_own_override_approval"],
         allowed_hosts=settings["allowed_hosts"],
+        image_limits=ImageLimits(**settings["image_limits"]),
         **extra,
     )
 
