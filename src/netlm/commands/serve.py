@@ -132,6 +132,26 @@ def signing_key(folder: Path | None = None) -> str:
     return explicit
 
 
+def connection_budget(store: Store, workers: int, pool_size: int, max_overflow: int) -> str | None:
+    """Why ``workers`` processes may exhaust PostgreSQL's connections, or ``None``.
+
+    Asks the server for ``max_connections``; see
+    :func:`netlm.store.db.connection_budget_problem` for the rule.  ``None`` on SQLite.
+    """
+    import sqlalchemy as sa
+
+    from netlm.store.db import connection_budget_problem
+
+    if store.engine.dialect.name != "postgresql":
+        return None
+    try:
+        with store.engine.connect() as connection:
+            allowed = int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+    except sa.exc.DBAPIError:  # advisory only: the server itself reports what is wrong
+        return None
+    return connection_budget_problem(allowed, workers, pool_size, max_overflow)
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -257,6 +277,23 @@ def serve_command(
             "throttling live in the registry, so any worker serves any request).",
         ),
     ] = 1,
+    db_pool_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="PostgreSQL connections each worker keeps open (default: "
+            "netlm.store.db.DEFAULT_POOL_SIZE, 5). Rule: workers x (pool size + overflow) "
+            "<= max_connections - 3; netlm serve warns at start when it does not hold.",
+        ),
+    ] = None,
+    db_max_overflow: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Connections each worker may open beyond its pool under load "
+            "(default: netlm.store.db.DEFAULT_MAX_OVERFLOW, 10).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
@@ -264,15 +301,19 @@ def serve_command(
 
     from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
     from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS
+    from netlm.store.db import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
     from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
     from netlm.workflows.demo import seed_demo
 
     console = stderr_console()
     configure_logging(log_level)
+    pool_size = DEFAULT_POOL_SIZE if db_pool_size is None else db_pool_size
+    max_overflow = DEFAULT_MAX_OVERFLOW if db_max_overflow is None else db_max_overflow
     os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
     try:
         secret_key = signing_key()
-        store = Store(database_url(db))
+        store = Store(database_url(db), pool_size=pool_size, max_overflow=max_overflow)
+        budget = connection_budget(store, workers, pool_size, max_overflow)
         if create_admin is not None and ensure_admin(store, create_admin, None):
             console.print(f"created the admin user {create_admin!r}", markup=False)
         if demo:
@@ -280,6 +321,8 @@ def serve_command(
             console.print(f"seeded {len(added)} example patient(s)")
     except NetlmError as exc:
         raise fail(exc) from None
+    if budget is not None:
+        console.print(f"[yellow]warning:[/] {budget}: lower --workers or --db-pool-size")
     if not _loopback(host) and not secure_cookies:
         console.print(
             f"[yellow]warning:[/] listening on {host} without --secure-cookies: put netlm "
@@ -302,6 +345,8 @@ def serve_command(
         ),
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,
+        "db_pool_size": pool_size,
+        "db_max_overflow": max_overflow,
         "log_level": log_level,
     }
     console.print(
@@ -374,7 +419,12 @@ def app_from_environment() -> Any:
 
     settings = json.loads(os.environ[SERVE_SETTINGS_ENV])
     configure_logging(settings["log_level"])
-    return _app(Store(settings["url"]), settings, auth_cache_s=0.0)
+    store = Store(
+        settings["url"],
+        pool_size=settings["db_pool_size"],
+        max_overflow=settings["db_max_overflow"],
+    )
+    return _app(store, settings, auth_cache_s=0.0)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m netlm.commands.serve``

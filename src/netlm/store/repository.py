@@ -58,6 +58,8 @@ from netlm.store.auditchain import (
     verify_chain,
 )
 from netlm.store.db import (
+    DEFAULT_MAX_OVERFLOW,
+    DEFAULT_POOL_SIZE,
     WRITE_OPTION,
     current_revision,
     head_revision,
@@ -787,6 +789,10 @@ class Store:
         The argon2 hasher for passwords (argon2-cffi's defaults when omitted).
     login_throttle
         How failed log-ins are throttled (:class:`LoginThrottle` defaults).
+    pool_size, max_overflow
+        PostgreSQL connections this process keeps open, and may open beyond
+        them under load (:func:`netlm.store.db.make_engine`; ``netlm serve
+        --db-pool-size/--db-max-overflow``).
 
     Raises
     ------
@@ -816,8 +822,10 @@ class Store:
         upgrade: bool = True,
         password_hasher: PasswordHasher | None = None,
         login_throttle: LoginThrottle | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
     ) -> None:
-        self._engine = make_engine(url)
+        self._engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         try:
             if upgrade:
                 upgrade_engine(self._engine)
