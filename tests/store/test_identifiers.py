@@ -6,14 +6,16 @@ The mixed-script and invisible-character rules are tested in ``test_accounts.py`
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
-from conftest import make_case
+from conftest import edited, make_case
 from netlm.errors import InputError, StoreError
 from netlm.store.identifiers import CONFUSABLES_FILE, identifier_problem, lookalike, skeleton
 from netlm.store.repository import Role, Store
@@ -161,3 +163,31 @@ def test_concurrent_look_alikes_cannot_both_be_created(store: Store) -> None:
     assert len(stored) == len(pairs)
     assert {skeleton(s) for s in stored} == {skeleton(a) for a, _ in pairs}
     assert store.verify_audit().intact
+
+
+def test_netlm_import_refuses_look_alikes_and_imports_the_rest(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The CLI goes through the same store check: the look-alike file fails, the rest import."""
+    from typer.testing import CliRunner
+
+    from .test_store_cli import cli
+
+    doc = edited()
+    files = []
+    for name, external_id in [
+        ("a.json", "NET-1"),
+        ("b.json", "NET-l"),  # small L: looks like NET-1
+        ("c.json", "\u039d\u0395\u03a4-2"),  # Greek Nu, Epsilon, Tau: reads as NET-2
+        ("d.json", "NET-3"),
+    ]:
+        doc["patient"]["id"] = external_id
+        (tmp_path / name).write_text(json.dumps(doc, default=str))
+        files.append(str(tmp_path / name))
+    result = CliRunner().invoke(cli(), ["import", *files, "--db", sqlite_url, "--actor", "etl"])
+    assert result.exit_code == 2, result.output
+    assert "2 imported, 2 failed" in result.stdout
+    assert "looks like existing patient 'NET-1'" in result.stdout
+    assert "it reads as 'NET-2'" in result.stdout
+    with Store(sqlite_url) as store:
+        assert [p.external_id for p in store.list_patients()] == ["NET-1", "NET-3"]

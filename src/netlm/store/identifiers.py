@@ -69,6 +69,7 @@ def _prototypes() -> dict[str, str]:
     return table
 
 
+@functools.lru_cache(maxsize=2**16)  # every create compares against every existing id
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton of ``text``: NFD, each character to its prototype, NFD again.
 
