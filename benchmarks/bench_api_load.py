@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,21 @@ def _free_port() -> int:
         return port
 
 
-def start_server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    db: Path | str,
+    log: Path,
+    extra: tuple[str, ...] = (),
+    *,
+    log_level: str = "warning",
+    ready: Callable[[str], bool] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``netlm serve`` on ``db`` (a SQLite file or a database URL) on a free port.
+
+    Returns once the health check answers and ``ready(log text)`` holds (e.g. every
+    worker process has started).
+    """
     port = _free_port()
-    env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(db.parent)}
+    env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(log.parent)}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -78,25 +91,27 @@ def start_server(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
                 "--create-admin",
                 "admin",
                 "--log-level",
-                "warning",
+                log_level,
+                *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+            healthy = httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200
+            if healthy and (ready is None or ready(log.read_text(errors="replace"))):
                 return process, base
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError("server did not start within 60 s")
+    raise RuntimeError(f"server did not start within 120 s: {log.read_text()[-2000:]}")
 
 
 def case_document(external_id: str, rng: random.Random) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from netlm.store.repository import Store
 ADMIN_PASSWORD = "lantern-keeper-passphrase"
 GOOD_PASSWORD = "violet-lantern-harbour"
 UPLOAD_CAP = 256 * 1024
+#: Image limits of the live server (``netlm serve --max-image-voxels ...``), lowered for tests.
+MAX_VOXELS, MAX_IMAGE_BYTES, MAX_LABELS = 4096, 12_000, 3
 
 
 def free_port() -> int:
@@ -102,6 +104,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 sys.executable, "-m", "netlm.commands.serve", "--port", str(port),
                 "--db", str(db), "--files-dir", str(files), "--create-admin", "admin",
                 "--max-upload-bytes", str(UPLOAD_CAP), "--log-level", "info",
+                "--max-image-voxels", str(MAX_VOXELS), "--max-image-bytes", str(MAX_IMAGE_BYTES),
+                "--max-labels", str(MAX_LABELS),
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
@@ -638,3 +642,155 @@ def test_tokens_expire_and_are_listed_and_revoked_by_owner_and_admin(
     revoked = httpx.delete(live.url(f"/api/v1/auth/tokens/{listed[1]['id']}"), headers=live.admin)
     assert revoked.status_code == 200
     assert httpx.get(live.url("/api/v1/auth/me"), headers=mine).status_code == 401
+
+
+# --------------------------------------------------------------------------- look-alike identifiers
+def test_whole_script_and_existing_look_alikes_are_refused_by_api_and_page(
+    live: Live, writer: dict[str, str], patient: int
+) -> None:
+    """ "Н-001" (Cyrillic En) reads as H-001: 422; "H-OO1" looks like the existing H-001: 409."""
+    url = live.url("/api/v1/patients")
+    r = httpx.post(url, json={"external_id": "\u041d-001"}, headers=writer)
+    assert r.status_code == 422, r.text
+    [problem] = r.json()["problems"]
+    assert problem["field"] == "external_id"
+    assert (
+        "CYRILLIC letters that all look like Latin ones (it reads as 'H-001')" in problem["message"]
+    )
+    r = httpx.post(url, json={"external_id": "H-OO1"}, headers=writer)
+    assert r.status_code == 409, r.text
+    assert f"looks like existing patient 'H-001' (id {patient})" in r.json()["detail"]
+    browser = live.browser("dr.writer")
+    page = browser.post("/patients", data={"external_id": "H-00l", "csrf_token": _csrf(browser)})
+    assert page.status_code == 409 and "looks like existing patient" in page.text
+    listed = httpx.get(url, headers=writer).json()
+    assert not {p["external_id"] for p in listed} & {"\u041d-001", "H-OO1", "H-00l"}
+
+
+# --------------------------------------------------------------------------- image limits
+def _image(path: Path, shape: tuple[int, int, int], dtype: str, labels: int = 0) -> Path:
+    import numpy as np
+    import SimpleITK as sitk  # noqa: N813
+
+    array = np.zeros(shape, dtype=dtype)
+    for label in range(1, labels + 1):
+        array[label, :, :] = label
+    sitk.WriteImage(sitk.GetImageFromArray(array), str(path))
+    return path
+
+
+def _images(live: Live, writer: dict[str, str], patient: int) -> list[int]:
+    r = httpx.get(live.url(f"/api/v1/patients/{patient}/images"), headers=writer)
+    return [i["id"] for i in r.json()]
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "dtype", "labels", "limit"),
+    [
+        ("ct", (20, 20, 20), "uint8", 0, "--max-image-voxels"),  # 8000 voxels > 4096
+        ("ct", (12, 12, 12), "float64", 0, "--max-image-bytes"),  # 13 824 bytes > 12 000
+        ("segmentation", (10, 10, 10), "uint8", 4, "--max-labels"),  # 4 labels > 3
+    ],
+)
+def test_an_image_over_a_serve_limit_is_refused_at_upload_and_not_kept(
+    live: Live,
+    writer: dict[str, str],
+    patient: int,
+    tmp_path: Path,
+    kind: str,
+    shape: tuple[int, int, int],
+    dtype: str,
+    labels: int,
+    limit: str,
+) -> None:
+    path = _image(tmp_path / "big-image.nii.gz", shape, dtype, labels)
+    assert path.stat().st_size < UPLOAD_CAP  # the body limit lets it through; the image limit not
+    before = _images(live, writer, patient)
+    r = httpx.post(
+        live.url(f"/api/v1/patients/{patient}/images"),
+        data={"kind": kind},
+        files={"file": (path.name, path.read_bytes(), "application/gzip")},
+        headers=writer,
+    )
+    assert r.status_code == 413, r.text
+    assert f"netlm serve {limit}" in r.json()["detail"] and "big-image.nii.gz" in r.json()["detail"]
+    assert _images(live, writer, patient) == before
+    assert not list(live.files.rglob("big-image.nii.gz"))
+
+
+def test_images_within_the_serve_limits_are_kept_and_a_truncated_one_is_refused(
+    live: Live, writer: dict[str, str], patient: int, tmp_path: Path
+) -> None:
+    url = live.url(f"/api/v1/patients/{patient}/images")
+    ok = _image(tmp_path / "mask-ok.nii.gz", (16, 16, 16), "uint8", MAX_LABELS)  # exactly 4096
+    r = httpx.post(
+        url,
+        data={"kind": "segmentation"},
+        files={"file": (ok.name, ok.read_bytes(), "application/gzip")},
+        headers=writer,
+    )
+    assert r.status_code == 201, r.text
+    whole = _image(tmp_path / "cut.nii.gz", (10, 10, 10), "float32").read_bytes()
+    before = _images(live, writer, patient)
+    r = httpx.post(
+        url,
+        data={"kind": "ct"},
+        files={"file": ("cut.nii.gz", whole[: len(whole) // 2], "application/gzip")},
+        headers=writer,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"][0]["field"] == "file" and "truncated" in r.text
+    assert _images(live, writer, patient) == before
+    assert not list(live.files.rglob("cut.nii.gz"))
+
+
+def test_a_dose_computation_reads_no_image_over_the_limits(tmp_path: Path) -> None:
+    """Images stored under the defaults; a server with lower limits refuses the dose (422)."""
+    from netlm.imaging.io import write_image
+    from netlm.imaging.limits import ImageLimits
+    from netlm.voxel.phantom import liver_phantom
+
+    store = Store(f"sqlite:///{tmp_path / 'netlm.db'}")
+    store.create_user("dr.dose", GOOD_PASSWORD, "clinician", actor="test")
+    files = tmp_path / "files"
+    phantom = liver_phantom(seed=0)
+    voxels = int(phantom.activity.array.size)
+    patient = store.create_patient("DOSE-LIMIT", actor="test")
+    folder = files / f"patient-{patient.id}" / "upload"
+    folder.mkdir(parents=True)
+    activity = store.add_image(
+        patient.id,
+        kind="y90_pet",
+        path=str(write_image(phantom.activity, folder / "activity.nii.gz")),
+        actor="test",
+    )
+    liver = store.add_image(
+        patient.id,
+        kind="segmentation",
+        path=str(write_image(phantom.masks["liver"], folder / "liver.nii.gz")),
+        actor="test",
+    )
+    body = {"activity_image_id": activity.id, "mask_image_ids": [liver.id], "activity_gbq": 2.0}
+    for max_voxels, expected in ((voxels - 1, 422), (voxels, 201)):
+        app = create_app(
+            store,
+            secret_key="test-secret-" * 4,
+            files_dir=files,
+            image_limits=ImageLimits(max_voxels=max_voxels),
+        )
+        with TestClient(app) as client:
+            token = client.post(
+                "/api/v1/auth/token", json={"username": "dr.dose", "password": GOOD_PASSWORD}
+            ).json()["access_token"]
+            r = client.post(
+                f"/api/v1/patients/{patient.id}/dose",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert r.status_code == expected, r.text
+        if expected == 422:
+            assert f"netlm reads at most {voxels - 1}" in r.text
+            assert [i.kind for i in store.images(patient.id)] == ["y90_pet", "segmentation"]
+            assert not list(folder.parent.glob("dose-*"))
+    assert [i.kind for i in store.images(patient.id)] == ["y90_pet", "segmentation", "rtdose"]
+    store.close()

@@ -14,7 +14,9 @@ from pydicom.dataset import Dataset
 from netlm.imaging.io import ImagingError, read_image, read_masks
 from netlm.imaging.limits import (
     DEFAULT_IMAGE_LIMITS,
+    ImageLimitError,
     ImageLimits,
+    check_image_file,
     dicom_problem,
     image_limits,
     itk_file_problem,
@@ -122,3 +124,54 @@ def test_a_dicom_series_is_sized_from_its_headers() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="Argument 'max_labels' must be a positive integer"):
         ImageLimits(max_labels=0)
+
+
+# --------------------------------------------------------------------------- uploads
+def _dicom(path: Path, modality: str, sequence: str, items: int) -> Path:
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.Modality = modality
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    setattr(ds, sequence, [Dataset() for _ in range(items)])
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize(("items", "ok"), [(3, True), (4, False)])
+@pytest.mark.parametrize(
+    ("modality", "sequence"), [("SEG", "SegmentSequence"), ("RTSTRUCT", "StructureSetROISequence")]
+)
+def test_uploaded_dicom_label_maps_count_segments_and_rois_from_the_header(
+    tmp_path: Path, modality: str, sequence: str, items: int, ok: bool
+) -> None:
+    path = _dicom(tmp_path / "labels.dcm", modality, sequence, items)
+    limits = ImageLimits(max_labels=3)
+    check_image_file(path, limits)  # not a label map: labels are not counted
+    if ok:
+        check_image_file(path, limits, label_map=True)
+        return
+    with pytest.raises(ImageLimitError, match=r"holds 4 labels.*--max-labels") as caught:
+        check_image_file(path, limits, label_map=True)
+    assert caught.value.limit == "max_labels" and caught.value.fields == ["file"]
+
+
+def test_uploads_name_the_limit_and_leave_other_files_alone(tmp_path: Path) -> None:
+    image = write(tmp_path / "ct.nii.gz", np.zeros((8, 8, 8), np.int16))  # 512 voxels, 1024 B
+    check_image_file(image, ImageLimits(max_voxels=512, max_bytes=1024))
+    with pytest.raises(ImageLimitError, match="max_voxels; `netlm serve --max-image-voxels`"):
+        check_image_file(image, ImageLimits(max_voxels=511))
+    with pytest.raises(ImageLimitError, match="max_bytes; `netlm serve --max-image-bytes`"):
+        check_image_file(image, ImageLimits(max_bytes=1023))
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7 not an image")
+    check_image_file(tmp_path / "report.pdf", ImageLimits(max_voxels=1))
+    (tmp_path / "broken.nii").write_bytes(b"\0" * 40)
+    with pytest.raises(ImageLimitError, match="no image header") as caught:
+        check_image_file(tmp_path / "broken.nii")
+    assert caught.value.limit is None

@@ -74,7 +74,7 @@ def test_a_backup_under_concurrent_writes_holds_every_acknowledged_write(tmp_pat
     check.close()
 
 
-def test_restore_refuses_to_overwrite_and_backup_refuses_postgresql(tmp_path: Path) -> None:
+def test_restore_refuses_to_overwrite_and_to_cross_backends(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     Store(url).close()
     backup(url, tmp_path / "b")
@@ -82,8 +82,8 @@ def test_restore_refuses_to_overwrite_and_backup_refuses_postgresql(tmp_path: Pa
         restore(tmp_path / "b", url)
     with pytest.raises(StoreError, match="exists; a backup goes into a new folder"):
         backup(url, tmp_path / "b")
-    with pytest.raises(StoreError, match="pg_dump"):
-        backup("postgresql://netlm@localhost/netlm", tmp_path / "c")
+    with pytest.raises(StoreError, match="is a backup of a sqlite registry"):
+        restore(tmp_path / "b", "postgresql://netlm@localhost/netlm")
 
 
 def test_netlm_db_backup_and_restore(tmp_path: Path) -> None:

@@ -89,3 +89,22 @@ def test_two_workers_share_sessions_and_throttling(postgres_server: Any, tmp_pat
             process.kill()
             process.wait(timeout=30)
         postgres_server.drop_database(url.rsplit("/", 1)[1])
+
+
+def test_the_connection_budget_of_several_workers_is_checked_against_postgresql(
+    postgres_server: Any,
+) -> None:
+    """workers x (pool + overflow) <= max_connections - 3, with the server's own setting."""
+    from netlm.commands.serve import connection_budget
+    from netlm.store import Store
+
+    url = postgres_server.create_database()
+    with Store(url, pool_size=2, max_overflow=1) as store:
+        with store.engine.connect() as connection:
+            allowed = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+        fits = (allowed - 3) // 3
+        assert connection_budget(store, fits, 2, 1) is None
+        problem = connection_budget(store, fits + 1, 2, 1)
+        assert problem is not None and f"max_connections {allowed} less 3 reserved" in problem
+        assert store.engine.pool.size() == 2  # type: ignore[attr-defined]
+    postgres_server.drop_database(url.rsplit("/", 1)[1])

@@ -86,6 +86,7 @@ from netlm.api.security import AuthMiddleware
 from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
 
 if TYPE_CHECKING:
+    from netlm.imaging.limits import ImageLimits
     from netlm.pacs import PacsConfig
 
 __all__ = ["create_app"]
@@ -135,6 +136,7 @@ def create_app(
     allow_own_override_approval: bool = False,
     allowed_hosts: Sequence[str] | None = None,
     pacs: PacsConfig | None = None,
+    image_limits: ImageLimits | None = None,
 ) -> FastAPI:
     """Build the netlm web API and web application.
 
@@ -176,6 +178,10 @@ def create_app(
     pacs
         The DICOMweb PACS of the web pages' "import study from PACS" and "send to
         PACS" (:mod:`netlm.api.image_pages`); without one those pages say so.
+    image_limits
+        Largest image an upload may hold and a dose computation reads (voxels,
+        decompressed bytes, labels per label map; :class:`netlm.imaging.limits.ImageLimits`,
+        its defaults when omitted).  An upload over a limit is answered 413 and not kept.
     """
     if secret_key is not None and len(secret_key.encode()) < 32:
         raise ValueError("Argument 'secret_key' must be at least 32 bytes long.")
@@ -196,6 +202,7 @@ def create_app(
         token_ttl=token_ttl,
         allow_own_override_approval=allow_own_override_approval,
         pacs=pacs,
+        image_limits=image_limits,
     )
     app = FastAPI(
         title="netlm",

@@ -20,7 +20,8 @@ from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
 from netlm.api.roles import Principal
 from netlm.store.repository import DEFAULT_SESSION_TTL, DEFAULT_TOKEN_TTL, Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SimpleITK is imported when an image is first checked
+    from netlm.imaging.limits import ImageLimits
     from netlm.pacs import PacsConfig
 
 #: Where the JSON API lives; its OpenAPI document is ``{API_PREFIX}/openapi.json``.
@@ -76,6 +77,8 @@ class ApiConfig:
     allow_own_override_approval: bool = False
     #: The DICOMweb PACS the web pages import studies from and send results to (none: off).
     pacs: PacsConfig | None = None
+    #: Image limits for uploads and dose computations (None: netlm.imaging.limits defaults).
+    image_limits: ImageLimits | None = None
     #: Resolved credentials (see :class:`netlm.api.security.AuthMiddleware`); emptied
     #: whenever a user's sessions or tokens end, so that the change holds at once here.
     auth_cache: dict[tuple[str | None, str | None], tuple[float, Principal]] = dataclasses.field(

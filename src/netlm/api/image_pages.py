@@ -29,6 +29,7 @@ every sending is audited.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -49,6 +50,7 @@ from starlette.datastructures import UploadFile
 
 from netlm.api.config import ApiConfig, StoreDep, config_of
 from netlm.api.files import safe_filename, save_upload
+from netlm.api.limits import check_upload
 from netlm.api.pages import FormDep, viewer_headers, voxel_doses
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.templating import render
@@ -110,6 +112,13 @@ def study_kind_for(modality: str) -> str:
 def _save(upload: UploadFile, folder: Path, limit_bytes: int) -> Path:
     """:func:`~netlm.api.app.save_upload` for a file of a form read by Starlette."""
     return save_upload(cast(fastapi.UploadFile, upload), folder, limit_bytes)
+
+
+def _limits(config: ApiConfig) -> contextlib.AbstractContextManager[object]:
+    """Image reads under the server's limits (``netlm serve --max-image-*``)."""
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS, image_limits
+
+    return image_limits(config.image_limits or DEFAULT_IMAGE_LIMITS)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -194,7 +203,10 @@ def store_study_files(config: ApiConfig, patient_id: int, uploads: Sequence[Uplo
             path.mkdir(mode=0o700)
             for n, file in enumerate(saved):
                 file.rename(path / f"{n:05d}-{file.name}")
-        _check_image(path, "files")
+        with _limits(config):
+            if path.is_file():
+                check_upload(path, "activity", config.image_limits)
+            _check_image(path, "files")
     except BaseException:
         for file in saved:
             shutil.rmtree(file.parent, ignore_errors=True)
@@ -241,7 +253,9 @@ def store_upload(
                 upload, patient_files_dir(config.files_dir, patient_id), config.max_upload_bytes
             )
             written.append(path)
-            _check_masks(path, "mask_files")
+            with _limits(config):
+                check_upload(path, "segmentation", config.image_limits)
+                _check_masks(path, "mask_files")
             mask_paths.append(path)
         added: list[ImageOut] = []
         if study_path is not None:
@@ -375,6 +389,7 @@ def _dose(config: ApiConfig, patient_id: int, body: DoseRequest, actor: str) -> 
         body,
         actor=actor,
         kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+        limits=config.image_limits,
     )
     return image.id
 

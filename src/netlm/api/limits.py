@@ -9,6 +9,9 @@ client cannot make the server parse (or keep) more than the limits allow:
 - JSON bodies (``application/json``) and form posts may hold at most
   ``max_body_bytes`` (1 MiB by default); multipart uploads at most
   ``max_upload_bytes`` (the upload is spooled to disk while it is received);
+- an uploaded image is checked against the server's image limits
+  (:func:`check_upload`: voxels, decompressed bytes, labels; ``netlm serve
+  --max-image-voxels/--max-image-bytes/--max-labels``) before it is recorded;
 - a JSON body is checked before any route sees it: valid UTF-8 and JSON,
   nested at most :data:`MAX_JSON_DEPTH` deep, numbers finite (``1e999`` and
   ``NaN`` are refused), no lone UTF-16 surrogates (``"\\ud800"``), which no
@@ -23,11 +26,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:  # SimpleITK is imported when an image is first checked
+    from netlm.imaging.limits import ImageLimits
 
 #: Largest JSON body or form post accepted by default (bytes).
 DEFAULT_MAX_BODY_BYTES = 1024**2
@@ -237,11 +244,35 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+#: Image kinds whose files are label maps (one mask per label): their labels are counted.
+LABEL_MAP_KINDS = frozenset({"segmentation", "rtstruct"})
+
+
+def check_upload(path: Path, kind: str, limits: ImageLimits | None) -> None:
+    """Refuse an uploaded image over ``limits`` (the defaults when ``None``).
+
+    Over a limit: ``413`` whose detail names the file, the limit and the
+    ``netlm serve`` option that sets it; a damaged image (truncated, broken
+    gzip): :class:`netlm.imaging.limits.ImageLimitError` (``422``, field
+    ``file``).  The caller removes the file.
+    """
+    from netlm.imaging.limits import ImageLimitError, check_image_file
+
+    try:
+        check_image_file(path, limits, label_map=kind in LABEL_MAP_KINDS)
+    except ImageLimitError as exc:
+        if exc.limit is None:
+            raise
+        raise HTTPException(413, exc.problems[0][1]) from None
+
+
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "LABEL_MAP_KINDS",
     "MAX_JSON_DEPTH",
     "BodyLimitMiddleware",
     "BodyTooLarge",
+    "check_upload",
     "json_body_problem",
     "json_depth_exceeds",
     "scrub",

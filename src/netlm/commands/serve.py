@@ -132,6 +132,26 @@ def signing_key(folder: Path | None = None) -> str:
     return explicit
 
 
+def connection_budget(store: Store, workers: int, pool_size: int, max_overflow: int) -> str | None:
+    """Why ``workers`` processes may exhaust PostgreSQL's connections, or ``None``.
+
+    Asks the server for ``max_connections``; see
+    :func:`netlm.store.db.connection_budget_problem` for the rule.  ``None`` on SQLite.
+    """
+    import sqlalchemy as sa
+
+    from netlm.store.db import connection_budget_problem
+
+    if store.engine.dialect.name != "postgresql":
+        return None
+    try:
+        with store.engine.connect() as connection:
+            allowed = int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+    except sa.exc.DBAPIError:  # advisory only: the server itself reports what is wrong
+        return None
+    return connection_budget_problem(allowed, workers, pool_size, max_overflow)
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -200,6 +220,30 @@ def serve_command(
         int,
         typer.Option(min=1024, help="Largest image upload (bytes), counted while received."),
     ] = DEFAULT_MAX_UPLOAD_BYTES,
+    max_image_voxels: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most voxels in one uploaded image or one image a dose computation reads; "
+            "larger: 413, nothing kept. Default: netlm.imaging.limits.ImageLimits (2**29).",
+        ),
+    ] = None,
+    max_image_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most bytes of (decompressed) pixel data in one image, checked from the header "
+            "and the gzip stream before reading. Default: 2 GiB.",
+        ),
+    ] = None,
+    max_labels: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most labels in one label map / DICOM SEG / RTSTRUCT (each becomes a mask). "
+            "Default: 255.",
+        ),
+    ] = None,
     token_ttl_days: Annotated[
         float | None,
         typer.Option(
@@ -233,6 +277,23 @@ def serve_command(
             "throttling live in the registry, so any worker serves any request).",
         ),
     ] = 1,
+    db_pool_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="PostgreSQL connections each worker keeps open (default: "
+            "netlm.store.db.DEFAULT_POOL_SIZE, 5). Rule: workers x (pool size + overflow) "
+            "<= max_connections - 3; netlm serve warns at start when it does not hold.",
+        ),
+    ] = None,
+    db_max_overflow: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Connections each worker may open beyond its pool under load "
+            "(default: netlm.store.db.DEFAULT_MAX_OVERFLOW, 10).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     pacs_url: Annotated[
         str | None,
@@ -258,15 +319,20 @@ def serve_command(
     import uvicorn
 
     from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS
+    from netlm.store.db import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
     from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
     from netlm.workflows.demo import seed_demo
 
     console = stderr_console()
     configure_logging(log_level)
+    pool_size = DEFAULT_POOL_SIZE if db_pool_size is None else db_pool_size
+    max_overflow = DEFAULT_MAX_OVERFLOW if db_max_overflow is None else db_max_overflow
     os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
     try:
         secret_key = signing_key()
-        store = Store(database_url(db))
+        store = Store(database_url(db), pool_size=pool_size, max_overflow=max_overflow)
+        budget = connection_budget(store, workers, pool_size, max_overflow)
         if create_admin is not None and ensure_admin(store, create_admin, None):
             console.print(f"created the admin user {create_admin!r}", markup=False)
         if demo:
@@ -281,6 +347,8 @@ def serve_command(
         server_pacs(pacs_settings)  # refuse bad settings before serving
     except NetlmError as exc:
         raise fail(exc) from None
+    if budget is not None:
+        console.print(f"[yellow]warning:[/] {budget}: lower --workers or --db-pool-size")
     if not _loopback(host) and not secure_cookies:
         console.print(
             f"[yellow]warning:[/] listening on {host} without --secure-cookies: put netlm "
@@ -293,11 +361,18 @@ def serve_command(
         "secure_cookies": secure_cookies,
         "max_body_bytes": DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         "max_upload_bytes": max_upload_bytes,
+        "image_limits": {
+            "max_voxels": max_image_voxels or DEFAULT_IMAGE_LIMITS.max_voxels,
+            "max_bytes": max_image_bytes or DEFAULT_IMAGE_LIMITS.max_bytes,
+            "max_labels": max_labels or DEFAULT_IMAGE_LIMITS.max_labels,
+        },
         "token_ttl_days": (
             DEFAULT_TOKEN_TTL.total_seconds() / 86400 if token_ttl_days is None else token_ttl_days
         ),
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,
+        "db_pool_size": pool_size,
+        "db_max_overflow": max_overflow,
         "log_level": log_level,
         "pacs": pacs_settings,
     }
@@ -364,6 +439,7 @@ def server_pacs(settings: dict[str, Any] | None) -> Any:
 
 def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) -> Any:
     from netlm.api import create_app
+    from netlm.imaging.limits import ImageLimits
 
     extra: dict[str, Any] = {} if auth_cache_s is None else {"auth_cache_s": auth_cache_s}
     return create_app(
@@ -377,6 +453,7 @@ def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) 
         allow_own_override_approval=settings["allow_own_override_approval"],
         allowed_hosts=settings["allowed_hosts"],
         pacs=server_pacs(settings.get("pacs")),
+        image_limits=ImageLimits(**settings["image_limits"]),
         **extra,
     )
 
@@ -391,7 +468,12 @@ def app_from_environment() -> Any:
 
     settings = json.loads(os.environ[SERVE_SETTINGS_ENV])
     configure_logging(settings["log_level"])
-    return _app(Store(settings["url"]), settings, auth_cache_s=0.0)
+    store = Store(
+        settings["url"],
+        pool_size=settings["db_pool_size"],
+        max_overflow=settings["db_max_overflow"],
+    )
+    return _app(store, settings, auth_cache_s=0.0)
 
 
 if __name__ == "__main__":  # pragma: no cover - ``python -m netlm.commands.serve``

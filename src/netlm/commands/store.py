@@ -88,20 +88,27 @@ def db_backup(
     db: DbOption = None,
     files_dir: Annotated[
         Path | None,
-        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+        typer.Option(
+            "--files-dir",
+            help="The uploads folder (default: beside the SQLite file; for PostgreSQL "
+            "files/ in netlm's data folder).",
+        ),
     ] = None,
 ) -> None:
-    """Back up a SQLite registry while it is in use (SQLite's online backup, WAL included)
-    with its uploaded files.  PostgreSQL: use pg_dump (see the README)."""
+    """Back up a registry while it is in use, with its uploaded files and a manifest
+    (backup.json: schema revision, audit-chain head, SHA-256 of the copy).  SQLite: the
+    online backup API, WAL included; PostgreSQL: pg_dump --format=custom on one snapshot
+    (password from the URL via PGPASSWORD, never on a command line)."""
     from netlm.store.backup import backup
 
     try:
         manifest = backup(db, out, files_dir=files_dir)
     except NetlmError as exc:
         raise fail(exc) from None
+    head: Any = manifest["audit_chain_head"]
     typer.echo(
         f"backup of {manifest['source']} (schema {manifest['schema_revision']}, "
-        f"{manifest['files']} file(s)) in {out}"
+        f"{head['links']} audit link(s), {manifest['files']} file(s)) in {out}"
     )
 
 
@@ -111,23 +118,39 @@ def db_restore(
     db: DbOption = None,
     files_dir: Annotated[
         Path | None,
-        typer.Option("--files-dir", help="The uploads folder (default: beside the SQLite file)."),
+        typer.Option(
+            "--files-dir",
+            help="The uploads folder (default: beside the SQLite file; for PostgreSQL "
+            "files/ in netlm's data folder).",
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing registry (stop the server).")
     ] = False,
 ) -> None:
-    """Restore a backup into a SQLite registry (a new one unless --force), then bring its
-    schema up to date."""
-    from netlm.store.backup import restore
+    """Restore a backup (its copy checked against the manifest's SHA-256) into a new or
+    empty registry (an existing one only with --force), bring its schema up to date and
+    verify the audit chain against the manifest (exit status 1 if it does not hold).
+    PostgreSQL: pg_restore --clean --if-exists --single-transaction; give the runtime
+    role its grants again with `netlm db grant-runtime`."""
+    from netlm.store.backup import restore, verify_restore
     from netlm.store.db import upgrade
 
     try:
         manifest = restore(folder, db, files_dir=files_dir, force=force)
         upgrade(db)
+        problems = verify_restore(db, manifest)
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"restored the backup of {manifest['source']} taken at {manifest['taken_at']}")
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        typer.echo("the restored audit log does not match the backup", err=True)
+        raise typer.Exit(1)
+    typer.echo("audit log intact and as backed up")
+    if manifest.get("backend") == "postgresql":
+        typer.echo("run `netlm db grant-runtime ROLE` again for the role netlm serve uses")
 
 
 @db_app.command("grant-runtime")

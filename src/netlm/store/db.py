@@ -54,6 +54,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "netlm_write"
 #: Key of the PostgreSQL advisory lock that serialises concurrent schema upgrades.
 _UPGRADE_LOCK_KEY = 0x6E65746C6D  # "netlm"
+#: Connections each process keeps open to PostgreSQL (SQLAlchemy's ``pool_size``).
+DEFAULT_POOL_SIZE = 5
+#: Connections a process may open beyond the pool under load (``max_overflow``).
+DEFAULT_MAX_OVERFLOW = 10
+#: Connections PostgreSQL keeps for superusers (its ``superuser_reserved_connections`` default).
+PG_RESERVED_CONNECTIONS = 3
 #: Where the migration scripts live, as an Alembic ``package:folder`` location.
 SCRIPT_LOCATION = "netlm.store:migrations"
 
@@ -129,23 +135,40 @@ def _sqlite_memory(url: sa.URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 
 
-def make_engine(url: str | None = None) -> sa.Engine:
+def make_engine(
+    url: str | None = None,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
+) -> sa.Engine:
     """An engine for ``url`` (see :func:`resolve_database_url` for the default).
 
     SQLite: WAL journal, ``foreign_keys=ON``, ``synchronous=FULL``, a busy
     timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``BEGIN IMMEDIATE`` for writers;
     a missing database file is created with mode 0600 and a missing folder 0700.
-    PostgreSQL: psycopg 3, with connections checked before use.
+    PostgreSQL: psycopg 3, with connections checked before use; a pool of
+    ``pool_size`` connections, up to ``max_overflow`` more under load (so one
+    process opens at most ``pool_size + max_overflow``; see
+    :func:`connection_budget_problem` for several worker processes).
 
     Raises
     ------
     StoreError
         If the URL is malformed or unsupported, or its folder cannot be created.
     """
+    for name, value, least in (("pool_size", pool_size, 1), ("max_overflow", max_overflow, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise StoreError(f"{name} must be an integer >= {least}, not {value!r}")
     parsed = parse_database_url(resolve_database_url(url))
     if parsed.get_backend_name() == "postgresql":
         try:
-            return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_serializer)
+            return sa.create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                json_serializer=json_serializer,
+            )
         except ImportError as exc:
             raise StoreError(f"cannot use {redact(parsed)}: driver missing ({exc})") from None
     if _sqlite_memory(parsed):
@@ -173,6 +196,35 @@ def make_engine(url: str | None = None) -> sa.Engine:
     )
     _configure_sqlite(engine, wal=True)
     return engine
+
+
+def connection_budget_problem(
+    max_connections: int, workers: int, pool_size: int, max_overflow: int
+) -> str | None:
+    """Why ``workers`` processes may open more connections than PostgreSQL allows, or ``None``.
+
+    Each worker process opens at most ``pool_size + max_overflow`` connections;
+    the rule is ``workers × (pool_size + max_overflow) ≤ max_connections −``
+    :data:`PG_RESERVED_CONNECTIONS` (leave room, too, for ``netlm db`` commands,
+    backups and other clients).
+
+    Examples
+    --------
+    >>> connection_budget_problem(100, 4, 5, 10) is None
+    True
+    >>> print(connection_budget_problem(100, 8, 5, 10).replace("; ", ";\\n"))
+    8 workers x (pool 5 + overflow 10) = 120 connections;
+    PostgreSQL allows 97 (max_connections 100 less 3 reserved)
+    """
+    needed = workers * (pool_size + max_overflow)
+    allowed = max_connections - PG_RESERVED_CONNECTIONS
+    if needed <= allowed:
+        return None
+    return (
+        f"{workers} workers x (pool {pool_size} + overflow {max_overflow}) = {needed} "
+        f"connections; PostgreSQL allows {allowed} (max_connections {max_connections} "
+        f"less {PG_RESERVED_CONNECTIONS} reserved)"
+    )
 
 
 def _configure_sqlite(engine: sa.Engine, *, wal: bool) -> None:

@@ -58,6 +58,8 @@ from netlm.store.auditchain import (
     verify_chain,
 )
 from netlm.store.db import (
+    DEFAULT_MAX_OVERFLOW,
+    DEFAULT_POOL_SIZE,
     WRITE_OPTION,
     current_revision,
     head_revision,
@@ -65,7 +67,7 @@ from netlm.store.db import (
     redact,
     upgrade_engine,
 )
-from netlm.store.identifiers import identifier_problem, normalise
+from netlm.store.identifiers import identifier_problem, lookalike, normalise, skeleton
 from netlm.store.passwords import password_problems
 
 #: Schema id of :meth:`Store.export_patient` documents.
@@ -541,6 +543,17 @@ def _audit(
     return entry
 
 
+def _lock_identifiers(session: Session) -> None:
+    """Serialise the look-alike check and the insert of a new identifier (PostgreSQL).
+
+    Takes the audit chain's transaction-scoped advisory lock, which the insert's
+    audit entry takes anyway (one lock, so no new lock order); SQLite writers
+    hold the database's write lock already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+
+
 def _db_message(exc: sa.exc.DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
 
@@ -776,6 +789,10 @@ class Store:
         The argon2 hasher for passwords (argon2-cffi's defaults when omitted).
     login_throttle
         How failed log-ins are throttled (:class:`LoginThrottle` defaults).
+    pool_size, max_overflow
+        PostgreSQL connections this process keeps open, and may open beyond
+        them under load (:func:`netlm.store.db.make_engine`; ``netlm serve
+        --db-pool-size/--db-max-overflow``).
 
     Raises
     ------
@@ -805,8 +822,10 @@ class Store:
         upgrade: bool = True,
         password_hasher: PasswordHasher | None = None,
         login_throttle: LoginThrottle | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
     ) -> None:
-        self._engine = make_engine(url)
+        self._engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         try:
             if upgrade:
                 upgrade_engine(self._engine)
@@ -913,7 +932,8 @@ class Store:
             :data:`~netlm.store.passwords.MIN_PASSWORD_LENGTH` characters, not the
             user name, not a common password), or an unknown role.
         StoreError
-            If the username is taken.
+            If the username is taken, or looks like a taken one (same UTS #39
+            skeleton, :func:`netlm.store.identifiers.lookalike`: ``admin`` / ``adrnin``).
         """
         check = _Checker()
         actor = check.name("actor", actor, max_length=200)
@@ -934,6 +954,13 @@ class Store:
             taken = session.scalar(sa.select(m.User.id).where(m.User.username == username))
             if taken is not None:
                 raise StoreError(f"user {username!r} already exists")
+            _lock_identifiers(session)
+            similar = lookalike(username, session.scalars(sa.select(m.User.username)))
+            if similar is not None:
+                raise StoreError(
+                    f"the username {username!r} looks like existing user {similar!r}: both "
+                    f"read as {skeleton(similar)!r} (Unicode confusables, UTS #39)"
+                )
             user = m.User(
                 username=username,
                 password_hash=password_hash,
@@ -1431,7 +1458,12 @@ class Store:
         Raises
         ------
         StoreError
-            If a patient (even a deleted one) has this external id.
+            If a patient (even a deleted one) has this external id, or one that looks
+            like it (same UTS #39 skeleton: ``EX-OO1`` beside ``EX-001``).
+        InputError
+            If the external id is refused by
+            :func:`netlm.store.identifiers.identifier_problem` (invisible characters,
+            mixed-script or whole-script confusables such as Cyrillic ``ЕХ-001``).
         """
         check = _Checker()
         actor = check.name("actor", actor, max_length=200)
@@ -1455,6 +1487,18 @@ class Store:
             raise StoreError(
                 f"a patient with external id {external_id!r} already exists "
                 f"(id {existing.id}{deleted})"
+            )
+        _lock_identifiers(session)
+        similar = lookalike(external_id, session.scalars(sa.select(m.Patient.external_id)))
+        if similar is not None:
+            other = session.scalars(
+                sa.select(m.Patient).where(m.Patient.external_id == similar)
+            ).one()
+            deleted = " (deleted)" if other.deleted_at is not None else ""
+            raise StoreError(
+                f"the external id {external_id!r} looks like existing patient {similar!r} "
+                f"(id {other.id}{deleted}): both read as {skeleton(similar)!r} "
+                "(Unicode confusables, UTS #39); choose an identifier that cannot be mistaken"
             )
         patient = m.Patient(external_id=external_id, created_at=_now(), created_by=actor)
         session.add(patient)

@@ -17,7 +17,7 @@ import json
 import shutil
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -25,6 +25,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from netlm.errors import InputError, NetlmError, NotFoundError
 from netlm.store.repository import ImageOut, Store
 from netlm.voxel.dvh import DvhCurve
+
+if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
+    from netlm.imaging.limits import ImageLimits
 
 __all__ = [
     "DoseRequest",
@@ -105,6 +108,7 @@ def compute_patient_dose(
     *,
     actor: str,
     kernel_cache_dir: Path | None = None,
+    limits: ImageLimits | None = None,
 ) -> tuple[ImageOut, dict[str, Any]]:
     """Voxel dosimetry on the patient's stored images; the RT Dose becomes a new image record.
 
@@ -124,6 +128,9 @@ def compute_patient_dose(
     kernel_cache_dir
         Folder of cached dose-voxel kernels (``method="dvk"``); the caller
         resolves it (the CLI and API: ``$XDG_CACHE_HOME/netlm/kernels``).
+    limits
+        The largest images the computation reads (the server's settings;
+        :data:`netlm.imaging.limits.DEFAULT_IMAGE_LIMITS` when omitted).
 
     Returns
     -------
@@ -138,6 +145,7 @@ def compute_patient_dose(
         cannot be used together; nothing is left on disk or in the registry.
     """
 
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS, image_limits
     from netlm.workflows.dose import compute_dose
 
     def path_of(image_id: int, field: str) -> Path:
@@ -156,19 +164,20 @@ def compute_patient_dose(
         transform = RigidTransform.from_mapping(request.ct_registration)
     out = patient_files_dir(files_dir, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
-        document = compute_dose(
-            activity,
-            masks,
-            out,
-            ct_path=ct,
-            method=request.method,
-            activity_gbq=request.activity_gbq,
-            implant_time=request.implant_time,
-            scan_time=request.scan_time,
-            assume_implant_time_reference=request.assume_implant_time_reference,
-            kernel_cache_dir=kernel_cache_dir,
-            ct_registration=transform,
-        ).document
+        with image_limits(limits or DEFAULT_IMAGE_LIMITS):
+            document = compute_dose(
+                activity,
+                masks,
+                out,
+                ct_path=ct,
+                method=request.method,
+                activity_gbq=request.activity_gbq,
+                implant_time=request.implant_time,
+                scan_time=request.scan_time,
+                assume_implant_time_reference=request.assume_implant_time_reference,
+                kernel_cache_dir=kernel_cache_dir,
+                ct_registration=transform,
+            ).document
         image = store.add_image(
             patient_id,
             kind="rtdose",

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from netlm.api.config import API_PREFIX, StoreDep, config_of
 from netlm.api.files import save_upload, temporary_file_response
+from netlm.api.limits import check_upload
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.schemas import DoseOut, PatientId, RecordId
 from netlm.errors import InputError, NotFoundError
@@ -45,6 +46,8 @@ def upload_image(
             file, patient_files_dir(config.files_dir, patient_id), config.max_upload_bytes
         )
     try:
+        if path is not None:  # over an image limit: 413 naming it; damaged: 422
+            check_upload(path, kind, config.image_limits)
         return store.add_image(
             patient_id,
             kind=kind,
@@ -144,5 +147,6 @@ def compute_dose(
         body,
         actor=user.username,
         kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+        limits=config.image_limits,
     )
     return DoseOut(rtdose_image_id=image.id, statistics=statistics)
