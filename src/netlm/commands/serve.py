@@ -453,7 +453,7 @@ def _app(store: Store, settings: dict[str, Any], *, auth_cache_s: float | None) 
         allow_own_override_approval=settings["allow_own_override_approval"],
         allowed_hosts=settings["allowed_hosts"],
         pacs=server_pacs(settings.get("pacs")),
-        image_limits=ImageLimits(**settings["image_limits"]),
+        image_limits=ImageLimits(**settings.get("image_limits", {})),
         **extra,
     )
 
