@@ -45,6 +45,16 @@ def _limits(config: ApiConfig) -> contextlib.AbstractContextManager[object]:
     return image_limits(config.image_limits or DEFAULT_IMAGE_LIMITS)
 
 
+def _check_limits(config: ApiConfig, path: Path, kind: str, field: str) -> None:
+    """An uploaded file over an image limit: ``413`` naming it; a damaged one: ``field``."""
+    from netlm.imaging.limits import ImageLimitError
+
+    try:
+        check_upload(path, kind, config.image_limits)
+    except ImageLimitError as exc:
+        raise InputError([(field, message) for _, message in exc.problems]) from None
+
+
 def _extract_zip(archive: Path, target: Path, limit_bytes: int) -> None:
     """Unpack ``archive``'s files flat into ``target`` (names sanitised, sizes limited)."""
     try:
@@ -101,7 +111,7 @@ def store_study_files(config: ApiConfig, patient_id: int, uploads: Sequence[Uplo
                 file.rename(path / f"{n:05d}-{file.name}")
         with _limits(config):
             if path.is_file():
-                check_upload(path, "activity", config.image_limits)
+                _check_limits(config, path, "activity", "files")
             check_image(path, "files")
     except BaseException:
         for file in saved:
@@ -150,7 +160,7 @@ def store_upload(
             )
             written.append(path)
             with _limits(config):
-                check_upload(path, "segmentation", config.image_limits)
+                _check_limits(config, path, "segmentation", "mask_files")
                 check_masks(path, "mask_files")
             mask_paths.append(path)
         added: list[ImageOut] = []
