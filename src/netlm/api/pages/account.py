@@ -1,4 +1,4 @@
-"""Log-in, log-out and the own password: ``/login``, ``/logout``, ``/``, ``/account/password``.
+"""Log-in, log-out, own password: ``/login``, ``/logout``, ``/``, ``/account/password``.
 
 The log-in form carries a pre-session token (a cookie and a form field, double
 submit) against login CSRF; failed log-ins are throttled as for the API
@@ -33,11 +33,8 @@ from netlm.errors import InputError
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
-
 #: The pre-session cookie and form field that close login CSRF (double submit).
 LOGIN_CSRF_COOKIE = "netlm_login"
-
-
 LOGIN_CSRF_FIELD = "login_csrf"
 
 

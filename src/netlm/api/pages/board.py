@@ -32,12 +32,8 @@ from netlm.workflows.plans import plan_report_inputs
 
 #: Verdicts of the options the board can offer (listed first, in the recommended order).
 OFFERABLE = frozenset({Verdict.ELIGIBLE, Verdict.ELIGIBLE_WITH_CAUTION})
-
-
 #: Verdicts of the options collapsed below the answer (with a count).
 UNAVAILABLE = frozenset({Verdict.NOT_SUITABLE, Verdict.CONTRAINDICATED})
-
-
 #: The facts of the one patient line, by their label in the report's case header.
 PATIENT_LINE = (
     "Patient",

@@ -58,14 +58,11 @@ from netlm.workflows.registration import (
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
-
 ProposalId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")]
-
 
 #: Image kinds offered as the functional (activity) image of a dose.
 ACTIVITY_KINDS: Final = ("y90_pet", "y90_spect", "maa_spect", "pet", "spect")
-
-
+#: The dose form's inputs that are fields of the dose request as they are.
 _DOSE_FIELDS: Final = (
     "activity_image_id",
     "ct_image_id",

@@ -27,8 +27,6 @@ from netlm.workflows.images import check_image, check_masks, patient_files_dir
 
 #: Kinds a study upload may take (computed results and masks have their own ways in).
 STUDY_KINDS: Final = tuple(sorted(IMAGE_KINDS - {"rtdose", "dose_map", "segmentation", "rtstruct"}))
-
-
 #: Most files one zip (or one upload of DICOM files) may hold.
 MAX_SERIES_FILES: Final = 5000
 
