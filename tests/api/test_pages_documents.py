@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netlm.api.pages import EXTRA_FIELD, case_from_form
+from netlm.api.forms.case import EXTRA_FIELD, case_from_form
 
 
 @pytest.mark.parametrize(

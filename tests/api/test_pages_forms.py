@@ -10,13 +10,8 @@ import pytest
 from test_api import PASSWORDS, csrf_of, session_client
 
 from netlm.api import create_app
-from netlm.api.pages import (
-    OFFERABLE,
-    UNAVAILABLE,
-    board_summary,
-    case_from_form,
-    lesion_input,
-)
+from netlm.api.forms.case import case_from_form, lesion_input
+from netlm.api.pages.board import OFFERABLE, UNAVAILABLE, board_summary
 from netlm.case import parse_case
 from netlm.eligibility import Assessor
 from netlm.eligibility.result import Verdict

@@ -19,22 +19,24 @@ from fastapi.testclient import TestClient
 from test_api import PASSWORDS, csrf_of, session_client
 
 from netlm.api import create_app
-from netlm.api.forms import (
-    OBSERVATION_ADVANCED,
+from netlm.api.forms.plan import (
     PLAN_ADVANCED,
     PLAN_MODELS,
-    RESPONSE_ADVANCED,
     TERRITORIES,
     TUMOURS,
-    lesion_table,
     plan_from_form,
     plan_inputs,
+)
+from netlm.api.forms.plan import plan_form_values as form_values
+from netlm.api.forms.response import (
+    OBSERVATION_ADVANCED,
+    RESPONSE_ADVANCED,
+    lesion_table,
     response_document_from_form,
     response_rows,
     response_values,
     timepoint_rows,
 )
-from netlm.api.forms import plan_form_values as form_values
 from netlm.documents import parse_document
 from netlm.examples import bundled_examples
 from netlm.response.io import response_from_mapping

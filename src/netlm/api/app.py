@@ -6,7 +6,8 @@ Everything a user can see or change goes through the registry
 - a JSON API under :data:`~netlm.api.config.API_PREFIX` (``/api/v1``) with its
   OpenAPI document at ``/api/v1/openapi.json`` (and a browsable version at
   ``/api/v1/docs``), one router per resource (:mod:`netlm.api.routes`);
-- the server-rendered web application (:mod:`netlm.api.pages`) at ``/``.
+- the server-rendered web application at ``/``, one router per resource
+  (:mod:`netlm.api.pages`), its forms generated from the models (:mod:`netlm.api.forms`).
 
 The parts, one concern each:
 
@@ -67,7 +68,7 @@ from itsdangerous import URLSafeTimedSerializer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from netlm import __version__
-from netlm.api import image_pages, pages
+from netlm.api import pages
 from netlm.api.config import (
     DEFAULT_AUTH_CACHE_S,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -177,7 +178,8 @@ def create_app(
         allowed); other requests get 400.  Any host when omitted.
     pacs
         The DICOMweb PACS of the web pages' "import study from PACS" and "send to
-        PACS" (:mod:`netlm.api.image_pages`); without one those pages say so.
+        PACS" (:mod:`netlm.api.pages.pacs`, :mod:`netlm.api.pages.images`); without
+        one those pages say so.
     image_limits
         Largest image an upload may hold and a dose computation reads (voxels,
         decompressed bytes, labels per label map; :class:`netlm.imaging.limits.ImageLimits`,
@@ -222,7 +224,7 @@ def create_app(
     routers = api_routers()
     for router in routers:
         app.include_router(router)
-    app.state.netlm_routers = [*routers, pages.install(app), image_pages.install(app)]
+    app.state.netlm_routers = [*routers, *pages.install(app)]
     _check_declared_roles(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)

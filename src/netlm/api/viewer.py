@@ -23,7 +23,6 @@ Only files under the server's own files folder are read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -33,13 +32,13 @@ from scipy import ndimage
 
 from netlm.errors import InputError, NotFoundError
 from netlm.volume import ImageVolume
+from netlm.workflows.images import dose_document
 
 __all__ = [
     "ISODOSE_LEVELS_GY",
     "VIEWER_LAYERS",
     "ViewerLayer",
     "available_layers",
-    "dose_document",
     "outlines",
     "write_layer",
 ]
@@ -60,23 +59,6 @@ def _inside(path: Path, folder: Path) -> bool:
         return path.resolve().is_relative_to(folder.resolve())
     except OSError:
         return False
-
-
-def dose_document(rtdose_path: Path) -> dict[str, Any]:
-    """``dose-statistics.json`` beside a computed RT Dose.
-
-    Raises
-    ------
-    NotFoundError
-        The RT Dose was not computed by this server (no statistics beside it).
-    """
-    try:
-        document = json.loads((rtdose_path.parent / "dose-statistics.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        raise NotFoundError("this RT Dose has no dose outputs to view") from None
-    if not isinstance(document, dict):
-        raise NotFoundError("this RT Dose has no dose outputs to view")
-    return document
 
 
 def available_layers(rtdose_path: Path, document: dict[str, Any]) -> list[str]:

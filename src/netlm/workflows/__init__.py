@@ -12,7 +12,9 @@ into its own answer.
 - :mod:`~netlm.workflows.plans`: solving a stored plan, plan and board report PDFs;
 - :mod:`~netlm.workflows.response`: recording a follow-up's response;
 - :mod:`~netlm.workflows.fhir`: a registry patient as a FHIR Bundle;
-- :mod:`~netlm.workflows.pacs`: pulling series for a dose;
+- :mod:`~netlm.workflows.pacs`: pulling series for a dose, importing chosen series,
+  sending a dose's results;
+- :mod:`~netlm.workflows.registration`: a CT registration proposed, confirmed, then dose;
 - :mod:`~netlm.workflows.dicom_results`: DICOM results of a dose;
 - :mod:`~netlm.workflows.demo`: demo seeding.
 """

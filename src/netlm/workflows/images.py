@@ -5,7 +5,9 @@ functions: :func:`image_file` finds a stored file (only files under the
 server's files folder are ever served), :func:`compute_patient_dose` runs
 :func:`netlm.workflows.dose.compute_dose` on uploaded images and records the RT
 Dose as a new image, and :func:`voxel_dvh` reads back the DVHs written beside
-it.  They raise netlm errors (never HTTP errors): a missing image is a
+it (:func:`dose_document` its statistics);
+:func:`check_image` and :func:`check_masks` refuse a stored file netlm cannot
+read.  They raise netlm errors (never HTTP errors): a missing image is a
 :class:`~netlm.errors.NotFoundError`, an image that cannot be used an
 :class:`~netlm.errors.InputError` naming the request field.
 """
@@ -31,7 +33,10 @@ if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
 
 __all__ = [
     "DoseRequest",
+    "check_image",
+    "check_masks",
     "compute_patient_dose",
+    "dose_document",
     "image_file",
     "patient_files_dir",
     "voxel_dvh",
@@ -222,3 +227,55 @@ def voxel_dvh(rtdose_path: Path) -> tuple[list[DvhCurve], dict[str, Any]] | None
         for name, (levels, volumes) in rows.items()
     ]
     return curves, stats
+
+
+def dose_document(rtdose_path: Path) -> dict[str, Any]:
+    """``dose-statistics.json`` beside a computed RT Dose.
+
+    Raises
+    ------
+    NotFoundError
+        The RT Dose was not computed by this server (no statistics beside it).
+    """
+    try:
+        document = json.loads((rtdose_path.parent / "dose-statistics.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        raise NotFoundError("this RT Dose has no dose outputs to view") from None
+    if not isinstance(document, dict):
+        raise NotFoundError("this RT Dose has no dose outputs to view")
+    return document
+
+
+def check_image(path: Path, field: str) -> None:
+    """Refuse (by ``field``) a file or folder netlm cannot read as a 3-D image.
+
+    Raises
+    ------
+    InputError
+        (``field``) The file is not a readable image or DICOM series.
+    """
+    from netlm.imaging.io import read_image
+
+    try:
+        read_image(path)
+    except (NetlmError, OSError, ValueError, RuntimeError) as exc:
+        raise InputError([(field, f"not a readable image or DICOM series: {exc}")]) from None
+
+
+def check_masks(path: Path, field: str) -> None:
+    """Refuse (by ``field``) a file that holds no mask netlm can read.
+
+    Raises
+    ------
+    InputError
+        (``field``) The file holds no mask, or cannot be read as masks.
+    """
+    from netlm.imaging.io import read_masks
+
+    try:
+        if not read_masks(path):
+            raise InputError([(field, f"{path.name} holds no mask")])
+    except InputError:
+        raise
+    except (NetlmError, OSError, ValueError, RuntimeError) as exc:
+        raise InputError([(field, f"{path.name}: not a readable mask file: {exc}")]) from None

@@ -5,31 +5,86 @@
 modality; several candidates are an error listing them, never a silent pick —
 and, when asked, a CT and SEG mask series, and retrieves them into a work
 folder, one sub-folder per series.  :func:`pull_chosen_series` retrieves
-series a user picked (the web app's "import study from PACS"), and
-:func:`send_dose_results` sends a stored dose's RT Dose, SEG, SR and PDF report
-back to the study it came from.
+series a user picked, and :func:`send_dose_results` sends a stored dose's RT
+Dose, SEG, SR and PDF report back to the study it came from.
+
+The web app's "import study from PACS" and "send to PACS" run on the
+registry: :func:`find_pacs_studies` searches, :func:`import_pacs_series`
+stores the chosen series as a patient's images (all or nothing), and
+:func:`send_dose_to_pacs` sends a patient's computed dose and audits it.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from netlm.errors import InputError
-from netlm.pacs.client import PacsConfig, SeriesInfo, find_series, pull_series, push_files
+from netlm.errors import InputError, NotFoundError
+from netlm.pacs.client import (
+    PacsConfig,
+    SeriesInfo,
+    find_series,
+    find_studies,
+    pull_series,
+    push_files,
+)
+from netlm.store.repository import IMAGE_KINDS, ImageOut, Store
+from netlm.workflows.images import (
+    check_image,
+    check_masks,
+    dose_document,
+    image_file,
+    patient_files_dir,
+)
 
 __all__ = [
     "ACTIVITY_MODALITIES",
+    "MASK_KINDS",
+    "MODALITY_KINDS",
     "PulledSeries",
+    "find_pacs_studies",
+    "import_pacs_series",
     "pull_chosen_series",
     "pull_for_dose",
     "select_series",
     "send_dose_results",
+    "send_dose_to_pacs",
+    "study_kind_for",
 ]
 
 #: Modalities of an activity image, in the order they are looked for.
 ACTIVITY_MODALITIES: Final = ("PT", "NM")
+#: Image kinds of masks (a series of these kinds is read as masks, not as an image).
+MASK_KINDS: Final = ("segmentation", "rtstruct")
+#: The kind a PACS series becomes by its DICOM Modality (others: ``other``).
+MODALITY_KINDS: Final = {
+    "CT": "ct",
+    "MR": "mr",
+    "PT": "y90_pet",
+    "NM": "spect",
+    "SEG": "segmentation",
+    "RTSTRUCT": "rtstruct",
+    "RTDOSE": "rtdose",
+    "US": "ultrasound",
+    "XA": "angiography",
+}
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def study_kind_for(modality: str) -> str:
+    """The image kind a PACS series of ``modality`` is stored as.
+
+    Examples
+    --------
+    >>> study_kind_for("PT"), study_kind_for("SEG"), study_kind_for("OT")
+    ('y90_pet', 'segmentation', 'other')
+    """
+    return MODALITY_KINDS.get(modality.upper(), "other")
 
 
 @dataclass(frozen=True)
@@ -185,3 +240,139 @@ def send_dose_results(config: PacsConfig, dose_folder: Path, activity_series: Pa
     result = stored_dose_result(dose_folder, activity_series)
     files = write_dicom_results(result, activity_series, dose_folder)
     return push_files(config, files)
+
+
+def find_pacs_studies(
+    config: PacsConfig, *, patient_id: str | None, accession: str | None
+) -> list[dict[str, Any]]:
+    """Studies (each with its series) of the PACS matching a patient id or accession number.
+
+    Raises
+    ------
+    InputError
+        (``patient_id``) Neither a patient id nor an accession number.
+    """
+    if not (patient_id or accession):
+        raise InputError([("patient_id", "give the patient's identifier or an accession number")])
+    found = []
+    for study in find_studies(
+        config, patient_id=patient_id or None, accession_number=accession or None
+    ):
+        series = find_series(config, study.study_uid)
+        found.append({"study": study, "series": series})
+    return found
+
+
+def import_pacs_series(
+    config: PacsConfig,
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    chosen: Sequence[str],
+    kinds: Mapping[str, str],
+    *,
+    actor: str,
+) -> list[ImageOut]:
+    """Pull the chosen ``"<study UID>/<series UID>"`` series and store them as image records.
+
+    Each series is kept as a folder of DICOM files (a SEG or RTSTRUCT as its
+    one file) in the patient's folder and must read as an image (a mask
+    series: as masks); ``kinds`` maps a series UID to the kind it is stored
+    as (:func:`study_kind_for` its modality by default).  Nothing is stored
+    unless every series is.
+
+    Raises
+    ------
+    NotFoundError
+        No such patient.
+    InputError
+        (``series``) No series, a malformed UID pair or an unreadable series;
+        (``kind-<series UID>``) an unknown kind.
+    """
+    store.get_patient(patient_id)
+    by_study: dict[str, list[str]] = {}
+    for value in chosen:
+        study_uid, _, series_uid = value.partition("/")
+        if not (_UID.match(study_uid) and _UID.match(series_uid)):
+            raise InputError([("series", f"{value!r} is not a study/series UID pair")])
+        by_study.setdefault(study_uid, []).append(series_uid)
+    if not by_study:
+        raise InputError([("series", "choose at least one series to import")])
+    work = patient_files_dir(files_dir, patient_id) / f"pacs-{uuid.uuid4().hex[:16]}"
+    pending: list[tuple[str, Path, str, str]] = []
+    try:
+        for study_uid, series_uids in by_study.items():
+            for info, folder in pull_chosen_series(config, study_uid, tuple(series_uids), work):
+                kind = kinds.get(info.series_uid) or study_kind_for(info.modality)
+                if kind not in IMAGE_KINDS:
+                    raise InputError([(f"kind-{info.series_uid}", f"unknown kind {kind!r}")])
+                files = sorted(p for p in folder.iterdir() if p.is_file())
+                path = files[0] if kind in MASK_KINDS and len(files) == 1 else folder
+                if kind in MASK_KINDS:
+                    if kind == "segmentation":
+                        check_masks(path, "series")
+                else:
+                    check_image(path, "series")
+                text = f"PACS {info.modality} series: {info.description or 'no description'}"
+                pending.append((kind, path, info.series_uid, text))
+        return [
+            store.add_image(
+                patient_id,
+                kind=kind,
+                path=str(path),
+                series_uid=series_uid,
+                description=text,
+                actor=actor,
+            )
+            for kind, path, series_uid, text in pending
+        ]
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def send_dose_to_pacs(
+    config: PacsConfig,
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    image_id: int,
+    *,
+    actor: str,
+) -> int:
+    """Send a computed dose's RT Dose, SEG, SR and PDF report to the PACS: instances stored.
+
+    The dose must have been computed from a DICOM series the server holds for
+    this patient (the results go to that series' study).  The sending is audited.
+
+    Raises
+    ------
+    NotFoundError
+        No such image, or it is not a computed dose.
+    InputError
+        (``activity``) The dose's activity image is no longer held.
+    """
+    image, rtdose = image_file(store, files_dir, patient_id, image_id)
+    if image.kind != "rtdose":
+        raise NotFoundError(f"image {image_id} is not a computed dose")
+    document = dose_document(rtdose)
+    activity = str(document.get("activity_image") or "")
+    source = next(
+        (i for i in store.images(patient_id) if i.path is not None and i.path == activity),
+        None,
+    )
+    if source is None:
+        raise InputError([("activity", "the dose's activity image is no longer held")])
+    sent = send_dose_results(config, rtdose.parent, Path(activity))
+    store.record_sent(
+        patient_id,
+        actor=actor,
+        what="dose results to PACS",
+        details={
+            "rtdose_image_id": image_id,
+            "activity_image_id": source.id,
+            "pacs": config.url,
+            "instances": len(sent),
+        },
+    )
+    return len(sent)

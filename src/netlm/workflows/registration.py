@@ -8,19 +8,47 @@ looks at before confirming — the activity image and the CT resampled through
 the proposed transform, on the activity grid, as NIfTI for the image viewer.
 The dose is computed only with the confirmed transform
 (:func:`netlm.workflows.dose.compute_dose`, ``ct_registration``), which records it.
+
+:func:`start_dose` is the web app's "compute dose" on a patient's stored
+images: it computes the dose at once, or stores a proposal (the request, the
+transform and the check volumes in the patient's folder) and computes nothing;
+:func:`confirm_registration` computes the dose of a stored proposal once a
+person has confirmed it, and removes the proposal.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+from pydantic import ValidationError
 
-from netlm.errors import InputError, NetlmError
+from netlm.errors import InputError, NetlmError, NotFoundError
+from netlm.store.repository import Store
+from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file, patient_files_dir
 
-__all__ = ["PROPOSAL_LAYERS", "RegistrationProposal", "frames_differ", "propose_ct_registration"]
+if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
+    from netlm.imaging.limits import ImageLimits
+
+__all__ = [
+    "PROPOSAL_LAYERS",
+    "DoseStart",
+    "RegistrationProposal",
+    "confirm_registration",
+    "frames_differ",
+    "proposal_folder",
+    "propose_ct_registration",
+    "read_proposal",
+    "start_dose",
+]
+
+#: The file of a stored proposal: the dose request, the transform and who proposed it.
+PROPOSAL_FILE: Final = "proposal.json"
 
 #: The volumes written for the viewer: the activity image and the registered CT.
 PROPOSAL_LAYERS: Final = ("activity", "ct")
@@ -100,3 +128,138 @@ def propose_ct_registration(
         ),
     }
     return RegistrationProposal(transform=transform.as_dict(), layers=layers)
+
+
+@dataclass(frozen=True)
+class DoseStart:
+    """What :func:`start_dose` did: computed a dose, or stored a registration proposal."""
+
+    dose_image_id: int | None = None
+    proposal_id: str | None = None
+
+
+def proposal_folder(files_dir: Path, patient_id: int, proposal_id: str) -> Path:
+    """The folder of a proposed registration (its request, transform and check volumes)."""
+    return patient_files_dir(files_dir, patient_id) / f"registration-{proposal_id}"
+
+
+def read_proposal(files_dir: Path, patient_id: int, proposal_id: str) -> dict[str, Any]:
+    """A proposed registration waiting for confirmation.
+
+    Raises
+    ------
+    NotFoundError
+        No such proposal for this patient (or it was confirmed already).
+    """
+    try:
+        text = (proposal_folder(files_dir, patient_id, proposal_id) / PROPOSAL_FILE).read_text(
+            "utf-8"
+        )
+        proposal: dict[str, Any] = json.loads(text)
+    except (OSError, ValueError):
+        raise NotFoundError(f"no registration {proposal_id} waits for confirmation") from None
+    return proposal
+
+
+def start_dose(
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    request: DoseRequest,
+    *,
+    actor: str,
+    kernel_cache_dir: Path | None = None,
+    limits: ImageLimits | None = None,
+) -> DoseStart:
+    """Compute the dose, or first propose a CT registration.
+
+    A CT in the functional image's frame of reference (or without one) is used
+    as it is and the dose is computed now
+    (:func:`netlm.workflows.images.compute_patient_dose`); a CT in another
+    frame is registered, the proposal stored (:func:`read_proposal`), and
+    nothing is computed until the registration is confirmed.
+
+    Raises
+    ------
+    NotFoundError
+        No such patient.
+    InputError
+        An image is not the patient's (naming the request field), or the
+        images cannot be registered or used.
+    """
+    store.get_patient(patient_id)
+    if request.ct_image_id is not None and request.ct_registration is None:
+
+        def path_of(image_id: int, field: str) -> Path:
+            try:
+                return image_file(store, files_dir, patient_id, image_id)[1]
+            except NotFoundError as exc:
+                raise InputError([(field, str(exc))]) from None
+
+        activity = path_of(request.activity_image_id, "activity_image_id")
+        ct = path_of(request.ct_image_id, "ct_image_id")
+        proposal_id = uuid.uuid4().hex[:16]
+        folder = proposal_folder(files_dir, patient_id, proposal_id)
+        try:
+            proposal = propose_ct_registration(activity, ct, folder)
+            if proposal is not None:
+                record = {
+                    "request": request.model_dump(mode="json"),
+                    "transform": proposal.transform,
+                    "proposed_by": actor,
+                }
+                (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        if proposal is not None:
+            store.record_read(patient_id, actor=actor, what="registration proposed")
+            return DoseStart(proposal_id=proposal_id)
+    image, _ = compute_patient_dose(
+        store,
+        files_dir,
+        patient_id,
+        request,
+        actor=actor,
+        kernel_cache_dir=kernel_cache_dir,
+        limits=limits,
+    )
+    return DoseStart(dose_image_id=image.id)
+
+
+def confirm_registration(
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    proposal_id: str,
+    *,
+    actor: str,
+    kernel_cache_dir: Path | None = None,
+    limits: ImageLimits | None = None,
+) -> int:
+    """Compute the dose of a proposed registration, now confirmed by ``actor``: the RT Dose id.
+
+    The dose records the transform with ``confirmed_by``; the proposal is removed.
+
+    Raises
+    ------
+    NotFoundError
+        No such proposal (or it was confirmed already).
+    """
+    proposal = read_proposal(files_dir, patient_id, proposal_id)
+    transform = dict(proposal["transform"], confirmed_by=actor)
+    try:
+        request = DoseRequest.model_validate({**proposal["request"], "ct_registration": transform})
+    except ValidationError as exc:  # pragma: no cover - written from a validated request
+        raise InputError([("registration", str(exc))]) from None
+    image, _ = compute_patient_dose(
+        store,
+        files_dir,
+        patient_id,
+        request,
+        actor=actor,
+        kernel_cache_dir=kernel_cache_dir,
+        limits=limits,
+    )
+    shutil.rmtree(proposal_folder(files_dir, patient_id, proposal_id), ignore_errors=True)
+    return image.id

@@ -1,0 +1,132 @@
+"""The web app's image use cases as workflows (issue #13): registration proposals, PACS
+import and sending.  They raise netlm errors naming the field, and leave nothing behind.
+
+The full round trips (a CT in another frame proposed, confirmed and dosed; series
+pulled from a real Orthanc) run through the pages in tests/api/test_image_pages.py
+and tests/pacs; these tests hold the workflows' own refusals, without HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netlm.errors import InputError, NotFoundError
+from netlm.pacs import PacsConfig
+from netlm.store.repository import Store
+from netlm.workflows.images import DoseRequest, patient_files_dir
+from netlm.workflows.pacs import (
+    MODALITY_KINDS,
+    find_pacs_studies,
+    import_pacs_series,
+    send_dose_to_pacs,
+    study_kind_for,
+)
+from netlm.workflows.registration import (
+    PROPOSAL_FILE,
+    confirm_registration,
+    proposal_folder,
+    read_proposal,
+    start_dose,
+)
+
+#: A PACS nobody answers at (port 9, discard): a workflow that refuses its input first
+#: never contacts it.
+NOWHERE = PacsConfig(url="http://127.0.0.1:9/dicom-web", timeout_s=1, max_attempts=1)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    registry = Store(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
+@pytest.fixture
+def patient_id(store: Store) -> int:
+    return store.create_patient("WF-IMG-1", actor="tester").id
+
+
+def test_no_proposal_is_not_found(tmp_path: Path, store: Store, patient_id: int) -> None:
+    with pytest.raises(NotFoundError, match="no registration 0123456789abcdef waits"):
+        read_proposal(tmp_path, patient_id, "0123456789abcdef")
+    with pytest.raises(NotFoundError):
+        confirm_registration(store, tmp_path, patient_id, "0123456789abcdef", actor="tester")
+    assert store.images(patient_id) == []
+
+
+def test_a_stored_proposal_reads_back(tmp_path: Path, patient_id: int) -> None:
+    folder = proposal_folder(tmp_path, patient_id, "00000000000000aa")
+    assert folder.parent == patient_files_dir(tmp_path, patient_id)
+    folder.mkdir(parents=True)
+    record = {"request": {"activity_image_id": 1}, "transform": {"translation_mm": [1, 2, 3]}}
+    (folder / PROPOSAL_FILE).write_text(json.dumps(record), encoding="utf-8")
+    assert read_proposal(tmp_path, patient_id, "00000000000000aa") == record
+    (folder / PROPOSAL_FILE).write_text("{broken", encoding="utf-8")
+    with pytest.raises(NotFoundError):
+        read_proposal(tmp_path, patient_id, "00000000000000aa")
+
+
+def test_start_dose_refuses_an_image_of_no_one(
+    tmp_path: Path, store: Store, patient_id: int
+) -> None:
+    request = DoseRequest(activity_image_id=999, mask_image_ids=[998], ct_image_id=997)
+    with pytest.raises(InputError) as caught:
+        start_dose(store, tmp_path / "files", patient_id, request, actor="tester")
+    assert caught.value.fields == ["activity_image_id"]
+    assert not (tmp_path / "files").exists()  # no proposal folder left behind
+    with pytest.raises(NotFoundError):
+        start_dose(store, tmp_path / "files", patient_id + 1, request, actor="tester")
+
+
+@pytest.mark.parametrize(
+    ("chosen", "kinds", "field"),
+    [
+        ([], {}, "series"),
+        (["1.2.3"], {}, "series"),  # no series UID
+        (["1.2.3/abc"], {}, "series"),  # not a UID
+        (["../1.2/1.3"], {}, "series"),  # no path tricks
+    ],
+)
+def test_import_refuses_bad_choices_before_asking_the_pacs(
+    tmp_path: Path,
+    store: Store,
+    patient_id: int,
+    chosen: list[str],
+    kinds: dict[str, str],
+    field: str,
+) -> None:
+    files = tmp_path / "files"
+    with pytest.raises(InputError) as caught:
+        import_pacs_series(NOWHERE, store, files, patient_id, chosen, kinds, actor="tester")
+    assert caught.value.fields == [field]
+    assert store.images(patient_id) == [] and not files.exists()
+
+
+def test_import_and_send_need_the_patient_and_the_dose(
+    tmp_path: Path, store: Store, patient_id: int
+) -> None:
+    with pytest.raises(NotFoundError):
+        import_pacs_series(NOWHERE, store, tmp_path, patient_id + 1, ["1.2/1.3"], {}, actor="x")
+    with pytest.raises(NotFoundError, match="has no image 5"):
+        send_dose_to_pacs(NOWHERE, store, tmp_path, patient_id, 5, actor="tester")
+    # Nothing was sent, so nothing was audited as sent.
+    assert [e for e in store.audit_log() if e.action == "send"] == []
+
+
+def test_a_search_needs_a_patient_id_or_an_accession_number() -> None:
+    with pytest.raises(InputError) as caught:
+        find_pacs_studies(NOWHERE, patient_id="", accession=None)
+    assert caught.value.fields == ["patient_id"]
+
+
+@pytest.mark.parametrize(("modality", "kind"), [*MODALITY_KINDS.items(), ("pt", "y90_pet")])
+def test_every_modality_becomes_an_image_kind(modality: str, kind: str) -> None:
+    from netlm.store.repository import IMAGE_KINDS
+
+    assert study_kind_for(modality) == kind and kind in IMAGE_KINDS
