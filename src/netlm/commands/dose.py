@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
+from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, today, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
@@ -162,6 +162,14 @@ def dose_images(
     patient_id: Annotated[
         str | None, typer.Option("--patient-id", help="Patient id printed on every PDF page.")
     ] = None,
+    response: Annotated[
+        Path | None,
+        typer.Option(
+            "--response",
+            help="With --dicom-results/--push: the patient's response file "
+            "(netlm/response/v1), written (and sent) as response-sr.dcm (TID 1500).",
+        ),
+    ] = None,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
 
@@ -178,6 +186,11 @@ def dose_images(
     from netlm.workflows.dose import compute_dose
 
     try:
+        if response is not None and not (dicom_results or push):
+            raise InputError([("response", "--response needs --dicom-results or --push")])
+        from netlm.response.io import load_response
+
+        response_doc = None if response is None else load_response(response, today=today())
         transform = RigidTransform.read(ct_registration) if ct_registration else None
         implant = _aware_time("implant_time", implant_time)
         scan = _aware_time("scan_time", scan_time)
@@ -247,7 +260,12 @@ def dose_images(
                 from netlm.workflows.dicom_results import write_dicom_results
 
                 step("writing SEG, SR and the Encapsulated PDF")
-                files = write_dicom_results(result, activity, out)
+                files = write_dicom_results(
+                    result,
+                    activity,
+                    out,
+                    response=response_doc,
+                )
                 if push:
                     from netlm.pacs import push_files
 

@@ -61,9 +61,11 @@ if TYPE_CHECKING:
     from netlm.response.result import CriterionResult, TimepointResult
 
 __all__ = [
+    "COMPREHENSIVE_SR_STORAGE",
     "CRITERION_CODES",
     "LESION_MEASUREMENTS",
     "RESPONSE_CODES",
+    "read_evidence",
     "response_code",
     "write_response_sr",
 ]
@@ -201,11 +203,11 @@ def response_code(value: str) -> Code:
 
 def _role_code(observation: Observation) -> Code:
     role = observation.role.value if observation.role is not None else None
-    if role == "target":
-        return codes.DCM.TargetLesionAtBaseline
-    if role == "non_target":
-        return codes.DCM.NonTargetLesionAtBaseline
-    return _NEW_LESION
+    found: Code = {
+        "target": codes.DCM.TargetLesionAtBaseline,
+        "non_target": codes.DCM.NonTargetLesionAtBaseline,
+    }.get(role or "", _NEW_LESION)
+    return found
 
 
 def _unit(unit: str) -> Code:
@@ -290,17 +292,17 @@ def _criterion_group(
             measurements.append(hd.sr.Measurement(name=name, value=_number(value), unit=_PERCENT))
     evaluations = []
     if point.target is not None:
-        value = point.target.value
+        target = point.target.value
         evaluations.append(
             hd.sr.QualitativeEvaluation(
-                _TARGET_RESPONSE, _TARGET_CODES.get(value) or response_code(value)
+                _TARGET_RESPONSE, _TARGET_CODES.get(target) or response_code(target)
             )
         )
     if point.non_target is not None:
-        value = point.non_target.value
+        other = point.non_target.value
         evaluations.append(
             hd.sr.QualitativeEvaluation(
-                _NON_TARGET_RESPONSE, _NON_TARGET_CODES.get(value) or response_code(value)
+                _NON_TARGET_RESPONSE, _NON_TARGET_CODES.get(other) or response_code(other)
             )
         )
     if order > 1:
@@ -334,7 +336,9 @@ def _best_group(hd: Any, result: CriterionResult, tracking_uid: str) -> Any:
         evaluations.append(hd.sr.QualitativeEvaluation(_CATEGORY, response_code(best.category)))
     if best.confirmed is not None:
         evaluations.append(
-            hd.sr.QualitativeEvaluation(_CONFIRMED, codes.SCT.Yes if best.confirmed else codes.SCT.No)
+            hd.sr.QualitativeEvaluation(
+                _CONFIRMED, codes.SCT.Yes if best.confirmed else codes.SCT.No
+            )
         )
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
@@ -374,11 +378,36 @@ def _sources_by_date(evidence: Sequence[Dataset]) -> dict[str, list[Dataset]]:
             if k not in ds
         ]
         if missing:
-            raise ImagingError(f"write_response_sr: an evidence instance has no {', '.join(missing)}")
+            raise ImagingError(
+                f"write_response_sr: an evidence instance has no {', '.join(missing)}"
+            )
         date = str(ds.get("StudyDate", "") or "")
         if len(date) == 8:
             by_date.setdefault(f"{date[:4]}-{date[4:6]}-{date[6:]}", []).append(ds)
     return by_date
+
+
+def read_evidence(paths: Sequence[str | Path]) -> list[Dataset]:
+    """The DICOM headers of the files given, and of the DICOM files in the folders given.
+
+    Raises
+    ------
+    ImagingError
+        A path that does not exist, or one that holds no DICOM file.
+    """
+    from netlm.imaging.io import _dicom_files, _read_dicom_header
+
+    found: list[Dataset] = []
+    for entry in paths:
+        path = Path(entry)
+        if not path.exists():
+            raise ImagingError(f"{path}: no such file or folder")
+        files = _dicom_files(path) if path.is_dir() else [path]
+        headers = [h for h in (_read_dicom_header(f) for f in files) if h is not None]
+        if not headers:
+            raise ImagingError(f"{path}: holds no DICOM file")
+        found.extend(headers)
+    return found
 
 
 def _drop_reference(sr: Dataset, instance_uid: str) -> None:
@@ -474,9 +503,7 @@ def write_response_sr(
             uid = lesion_uids.setdefault(
                 observation.id, generate_uid(entropy_srcs=[seed, "lesion", observation.id])
             )
-            groups.append(
-                _lesion_group(hd, observation, uid, date, order, by_date.get(date, ()))
-            )
+            groups.append(_lesion_group(hd, observation, uid, date, order, by_date.get(date, ())))
     for result in report.results:
         uid = generate_uid(entropy_srcs=[seed, "criterion", result.criterion])
         for order, point in enumerate(result.timepoints, start=1):
