@@ -14,6 +14,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+import yaml
 from pydicom.uid import generate_uid
 
 from netlm.cli import main
@@ -24,7 +25,8 @@ from netlm.imaging.seg import NETLM_SCHEME, write_seg
 from netlm.imaging.sr import write_dose_sr
 from netlm.voxel.phantom import Phantom, liver_phantom
 
-from .series import DCIODVFY, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+from .series import DCIODVFY, PATIENT, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+from .test_response_sr import DOCUMENT as RESPONSE
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,11 @@ def results(phantom: Phantom, tmp_path_factory: pytest.TempPathFactory) -> dict[
         write_image(phantom.masks["liver"].with_array(perfused), folder / "perfused.nii.gz"),
     ]
     out = folder / "out"
+    response = folder / "response.yaml"
+    response.write_text(yaml.safe_dump({**RESPONSE, "case": PATIENT}, sort_keys=False))
     args = ["dose", "images", "--activity", str(pet), "--out", str(out), "--dicom-results"]
     args += [a for m in masks for a in ("--masks", str(m))]
+    args += ["--response", str(response)]
     assert main([*args, "--format", "json"]) == 0
     return {"pet": pet, "out": out, "masks": masks, "perfused": perfused}
 
@@ -59,7 +64,7 @@ def test_dicom_results_are_written_valid_and_referenced(
     assert isinstance(out, Path) and isinstance(pet, Path)
     document = json.loads((out / "dose-statistics.json").read_text())
     header = pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True)
-    for name in ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm"):
+    for name in ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm", "response-sr.dcm"):
         ds = pydicom.dcmread(out / name, stop_before_pixels=True)
         assert ds.StudyInstanceUID == header.StudyInstanceUID, name
         assert ds.PatientID == header.PatientID, name
@@ -78,6 +83,15 @@ def test_dicom_results_are_written_valid_and_referenced(
     volume = seg.get_volume(segment_numbers=[labels["perfused"]], combine_segments=True)
     assert int(np.count_nonzero(volume.array)) == int(np.count_nonzero(results["perfused"]))
     assert read_encapsulated_pdf(out / "dosimetry-report-pdf.dcm").startswith(b"%PDF-")
+    # The patient's response file, filed with the dose: the PET series as its evidence.
+    response = hd.sr.srread(out / "response-sr.dcm")
+    evidence = {
+        series.SeriesInstanceUID
+        for study in response.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+    }
+    assert evidence == {header.SeriesInstanceUID}
+    assert len(response.content.get_image_measurement_groups()) > 0
 
 
 def test_dicom_results_need_a_dicom_activity(
