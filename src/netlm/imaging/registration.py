@@ -26,11 +26,14 @@ import SimpleITK as sitk  # noqa: N813 - the name every SimpleITK user knows
 
 from netlm.errors import GeometryError, InputError
 from netlm.imaging.io import _check_frame_of_reference, _to_sitk
+from netlm.imaging.io import _frames_differ as frames_differ
 from netlm.volume import ImageVolume
 
 __all__ = [
     "RigidTransform",
     "apply_rigid",
+    "declared_frame",
+    "frames_differ",
     "register_rigid",
     "resample_in_frame",
     "write_check_image",
@@ -293,6 +296,28 @@ def resample_in_frame(
         return resample_to(volume, reference, kind=kind)
     except GeometryError as exc:
         raise GeometryError(f"{what}: {exc}") from None
+
+
+def declared_frame(path: Path) -> str | None:
+    """The Frame of Reference UID a segmentation file declares, if any.
+
+    A DICOM SEG names its own frame, an RT Structure Set the frame its
+    contours were drawn in (the first of its Referenced Frame of Reference
+    Sequence); NIfTI, NRRD and MetaImage files name none (``None``).  A folder
+    is read as the one SEG or RTSTRUCT it holds.
+    """
+    from netlm.imaging.io import _format_of, _read_dicom_header, _single_mask_file
+
+    source = _single_mask_file(path) if path.is_dir() else path
+    if _format_of(source) is not None:
+        return None
+    header = _read_dicom_header(source)
+    if header is None:
+        return None
+    if str(header.get("Modality", "")) == "RTSTRUCT":
+        items = header.get("ReferencedFrameOfReferenceSequence") or []
+        return str(items[0].get("FrameOfReferenceUID", "")) or None if items else None
+    return str(header.get("FrameOfReferenceUID", "")) or None
 
 
 def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -> Path:
