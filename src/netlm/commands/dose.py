@@ -150,6 +150,30 @@ def dose_images(
             "(JSON from 'netlm dose register'); without it such a CT is refused."
         ),
     ] = None,
+    masks_on_ct: Annotated[
+        bool,
+        typer.Option(
+            "--masks-on-ct",
+            help="The masks were drawn on the CT (NIfTI/NRRD masks name no frame): bring "
+            "them with the CT's registration. A SEG/RTSTRUCT in the CT's frame is taken so.",
+        ),
+    ] = False,
+    mask_registration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Masks drawn on an image in a third frame of reference: the rigid transform "
+            "from 'netlm dose register --fixed ACTIVITY --moving THAT_IMAGE'.",
+        ),
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Register a CT in another frame here (rigid, Mattes MI) when no "
+            "--ct-registration is given; recorded as not confirmed, with "
+            "OUT/registration-ct.png to check.",
+        ),
+    ] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
     pdf: Annotated[
         Path | None,
@@ -192,6 +216,7 @@ def dose_images(
 
         response_doc = None if response is None else load_response(response, today=today())
         transform = RigidTransform.read(ct_registration) if ct_registration else None
+        masks_transform = RigidTransform.read(mask_registration) if mask_registration else None
         implant = _aware_time("implant_time", implant_time)
         scan = _aware_time("scan_time", scan_time)
         config = None
@@ -251,6 +276,9 @@ def dose_images(
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 ct_registration=transform,
+                masks_on_ct=masks_on_ct,
+                mask_registration=masks_transform,
+                register=register,
                 progress=step,
                 compress=compress,
             )
@@ -305,7 +333,13 @@ def dose_images(
 @dose_app.command("register")
 def dose_register(
     fixed: Annotated[Path, typer.Option(help="Reference image: the 90Y PET or SPECT.")],
-    moving: Annotated[Path, typer.Option(help="Image in another frame of reference (the CT).")],
+    moving: Annotated[
+        Path,
+        typer.Option(
+            help="Image in another frame of reference: the CT, another PET/SPECT, or the "
+            "image the masks were drawn on."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Transform to write (JSON).")],
     check: Annotated[
         Path | None, typer.Option(help="Fused check image to look at (PNG; default beside --out).")
@@ -314,9 +348,10 @@ def dose_register(
         str | None, typer.Option(help="Who looked at the check image and confirms it.")
     ] = None,
 ) -> None:
-    """Register a CT rigidly onto the activity image (Mattes mutual information).
+    """Register an image rigidly onto the activity image (Mattes mutual information).
 
-    Writes the transform for ``netlm dose images --ct-registration`` and a fused
+    Writes the transform for ``netlm dose images --ct-registration`` (a CT) or
+    ``--mask-registration`` (the image the masks were drawn on) and a fused
     check image (the moving image resampled through the transform, the fixed
     image in colour on it): look at it before using the transform.
     """

@@ -324,7 +324,9 @@ def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -
     """A PNG of three orthogonal central slices: ``registered`` grey, ``fixed`` in colour.
 
     ``registered`` must be on ``fixed``'s grid (:func:`apply_rigid`).  For the
-    user to confirm a registration before it is used.
+    user to confirm a registration before it is used.  A CT (unit HU, or
+    values below -500) is shown in a soft-tissue window (-200 to 300 HU), a
+    functional image from 0 to its 99.5th percentile.
     """
     import matplotlib
 
@@ -342,8 +344,11 @@ def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -
     )
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.4))
     top = float(np.percentile(fixed.array, 99.5)) or 1.0
+    # A CT in a soft-tissue window (HU); a functional image from 0 to its 99.5th percentile.
+    ct_like = registered.unit.upper() == "HU" or float(np.min(registered.array)) < -500
+    grey = (-200.0, 300.0) if ct_like else (0.0, float(np.percentile(registered.array, 99.5)) or 1.0)
     for axis, (name, index, aspect) in zip(axes, views, strict=True):
-        axis.imshow(registered.array[index], cmap="gray", aspect=aspect, vmin=-200, vmax=300)
+        axis.imshow(registered.array[index], cmap="gray", aspect=aspect, vmin=grey[0], vmax=grey[1])
         shown = np.ma.masked_less_equal(fixed.array[index], 0.05 * top)
         axis.imshow(shown, cmap="hot", alpha=0.45, aspect=aspect, vmin=0, vmax=top)
         axis.set_title(name)
