@@ -346,7 +346,9 @@ def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -
     top = float(np.percentile(fixed.array, 99.5)) or 1.0
     # A CT in a soft-tissue window (HU); a functional image from 0 to its 99.5th percentile.
     ct_like = registered.unit.upper() == "HU" or float(np.min(registered.array)) < -500
-    grey = (-200.0, 300.0) if ct_like else (0.0, float(np.percentile(registered.array, 99.5)) or 1.0)
+    grey = (-200.0, 300.0)
+    if not ct_like:
+        grey = (0.0, float(np.percentile(registered.array, 99.5)) or 1.0)
     for axis, (name, index, aspect) in zip(axes, views, strict=True):
         axis.imshow(registered.array[index], cmap="gray", aspect=aspect, vmin=grey[0], vmax=grey[1])
         shown = np.ma.masked_less_equal(fixed.array[index], 0.05 * top)
