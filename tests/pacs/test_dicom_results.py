@@ -153,3 +153,56 @@ def test_encapsulated_pdf_keeps_an_odd_length_and_refuses_bad_input(
     other.StudyInstanceUID = generate_uid()
     with pytest.raises(ImagingError, match="studies"):
         write_encapsulated_pdf(pdf, tmp_path / "x.dcm", sources=[rtdose, other], title="t")
+
+
+def test_a_seg_in_another_frame_needs_its_own_registration(
+    phantom: Phantom,
+    results: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dose's SEG (in the PET's frame) as the masks of an activity image in another frame."""
+    import netlm.imaging.io as io
+    from netlm.errors import InputError
+    from netlm.imaging.registration import RigidTransform, declared_frame
+    from netlm.workflows.dose import compute_dose
+
+    out, pet = results["out"], results["pet"]
+    assert isinstance(out, Path) and isinstance(pet, Path)
+    seg = out / "seg.dcm"
+    seg_frame = str(
+        pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True).FrameOfReferenceUID
+    )
+    assert declared_frame(seg) == seg_frame
+    activity = write_image(phantom.activity, tmp_path / "activity.nii.gz")
+    other = generate_uid()
+    real = io.read_image
+
+    def with_frame(path: Path, **kw: object) -> object:
+        image = real(path, **kw)  # type: ignore[arg-type]
+        return (
+            dataclasses.replace(image, frame_of_reference_uid=other) if path == activity else image
+        )
+
+    monkeypatch.setattr(io, "read_image", with_frame)
+    common: dict[str, object] = {"activity_unit": "Bq/mL", "assume_implant_time_reference": True}
+    with pytest.raises(InputError) as info:
+        compute_dose(activity, [seg], None, **common)  # type: ignore[arg-type]
+    field, message = info.value.problems[0]
+    assert field == "masks" and seg_frame in message and other in message
+    wrong = RigidTransform((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), moving_frame=generate_uid())
+    with pytest.raises(InputError) as info:
+        compute_dose(activity, [seg], None, mask_registration=wrong, **common)  # type: ignore[arg-type]
+    assert info.value.problems[0][0] == "mask_registration"
+    same = RigidTransform((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), moving_frame=seg_frame)
+    result = compute_dose(activity, [seg], tmp_path / "o", mask_registration=same, **common)  # type: ignore[arg-type]
+    # Brought through the identity: the same voxels, now in the activity image's frame.
+    assert all(m.frame_of_reference_uid == other for m in result.masks.values())
+    np.testing.assert_array_equal(result.masks["perfused"].array, results["perfused"])
+    recorded = json.loads((tmp_path / "o" / "dose-statistics.json").read_text())["registration"]
+    assert (
+        sorted(recorded["masks"]["applied_to"])
+        == sorted(result.masks)
+        == sorted(["liver", "tumour", "perfused", "normal_liver"])
+    )
+    assert recorded["masks"]["moving_frame"] == seg_frame
