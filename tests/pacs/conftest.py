@@ -6,6 +6,7 @@ authentication), starts ``Orthanc`` as a subprocess, waits until ``/system``
 answers and stops it by its pid.  The tests are skipped, naming the reason,
 only when the Orthanc binary or the plugin is not installed (``scripts/test.sh``
 installs the Debian packages ``orthanc`` and ``orthanc-dicomweb``).
+:func:`orthanc_dimse` also registers netlm as a DICOM modality, for C-MOVE.
 """
 
 from __future__ import annotations
