@@ -239,6 +239,20 @@ def test_response_sr_without_images_makes_a_study_for_the_case(tmp_path: Path) -
         write_response_sr(_doc(case=None), tmp_path / "x.dcm")
 
 
+def test_response_sr_is_filed_in_a_study_given(tmp_path: Path) -> None:
+    # As a QIDO-RS study result: patient and study attributes, no instance.
+    study = Dataset()
+    study.PatientID, study.PatientName = PATIENT, "Response^Test"
+    study.PatientBirthDate, study.PatientSex = "19600101", "F"
+    study.StudyInstanceUID, study.StudyID = generate_uid(), "7"
+    study.StudyDate, study.StudyTime, study.AccessionNumber = "20260701", "090000", "ACC-7"
+    study.ReferringPhysicianName = ""
+    doc = _doc()
+    sr = _check(write_response_sr(doc, tmp_path / "r.dcm", study=study), doc, [])
+    assert (sr.StudyInstanceUID, sr.AccessionNumber) == (study.StudyInstanceUID, "ACC-7")
+    assert "CurrentRequestedProcedureEvidenceSequence" not in sr
+
+
 def test_response_sr_refuses_images_of_another_patient(tmp_path: Path) -> None:
     other = read_evidence([_ct(tmp_path / "other", patient="SOMEONE-ELSE")])
     with pytest.raises(ImagingError, match="SOMEONE-ELSE"):

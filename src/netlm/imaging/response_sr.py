@@ -484,15 +484,22 @@ def write_response_sr(
     report = report if report is not None else assess_response(doc)
     by_date = _sources_by_date(evidence)
     patients = {str(ds.get("PatientID", "")) for ds in evidence}
-    if doc.case is not None and patients - {doc.case}:
+    if len(patients) > 1 or (doc.case is not None and patients - {doc.case}):
         raise ImagingError(
             f"write_response_sr: the images are of patient(s) {sorted(patients)}, "
-            f"the response file of {doc.case!r}"
+            f"the response file of {doc.case!r}; give one patient's images"
         )
     dates = [tp.date.isoformat() for tp in doc.timepoints]
     # Filed in the latest time point's study that has images, else ``study``, else a new one.
     latest = next((by_date[d][0] for d in reversed(dates) if d in by_date), None)
-    anchor = latest or study or (evidence[0] if evidence else None) or _new_study(doc.case)
+    if latest is not None:
+        anchor = latest
+    elif study is not None:
+        anchor = study
+    elif evidence:
+        anchor = evidence[0]
+    else:
+        anchor = _new_study(doc.case)
 
     seed = report.inputs_digest
     lesion_uids: dict[str, str] = {}
