@@ -186,3 +186,57 @@ def test_ct_and_its_masks_registered_here_are_recorded_unconfirmed(
     assert (out / CHECK_IMAGE).read_bytes()[:4] == b"\x89PNG"
     assert any("not confirmed" in w for w in result.document["warnings"])
     assert _dice(result.masks["liver"], moved_ct["liver"]) > 0.9
+
+
+def test_workup_ct_is_resampled_in_its_frame_or_refused(
+    frames: Callable[[Path, str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``netlm workup --ct``: a SPECT/CT's CT on its own (finer) grid, then in another frame."""
+    from netlm.voxel.phantom import liver_phantom
+    from netlm.voxel.workup import lung_mass
+
+    phantom = liver_phantom(seed=1)
+    spect = write_image(phantom.activity, tmp_path / "spect.nii.gz")
+    masks: list[str] = []
+    for name in ("liver", "lung"):
+        mask = phantom.masks[name]
+        path = write_image(mask.with_array(mask.array.astype(np.uint8)), tmp_path / f"{name}.nii")
+        masks += ["--masks", str(path)]
+    # The CT on a grid of half the voxel size, as a SPECT/CT's CT usually is: each voxel
+    # split in eight, so that linear resampling back onto the SPECT grid is exact.
+    grid = phantom.ct
+    fine_spacing = tuple(v / 2 for v in grid.spacing_mm)
+    fine = ImageVolume(
+        array=np.repeat(np.repeat(np.repeat(grid.array, 2, 0), 2, 1), 2, 2),
+        spacing_mm=fine_spacing,  # type: ignore[arg-type]
+        origin_mm=tuple(o - s / 2 for o, s in zip(grid.origin_mm, fine_spacing, strict=True)),  # type: ignore[arg-type]
+        direction=grid.direction,
+        unit=grid.unit,
+    )
+    ct = write_image(fine, tmp_path / "ct.nii.gz")
+    plan = tmp_path / "plan.yaml"
+    args = ["workup", "--spect", str(spect), *masks, "--lung", "lung", "--ct", str(ct)]
+    args += ["--normal-liver-dose-gy", "40", "--out", str(plan)]
+    assert main(args) == 0
+    expected = lung_mass(phantom.masks["lung"], ct=phantom.ct).mass_kg
+    found = float(yaml_load(plan)["lung_mass_kg"])
+    assert found == pytest.approx(expected, rel=1e-6)
+    # The same CT declared in another frame than the SPECT: refused, naming both frames.
+    frames(spect, ACTIVITY_FRAME)
+    frames(ct, CT_FRAME)
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert CT_FRAME in err and ACTIVITY_FRAME in err
+    identity = tmp_path / "reg.json"
+    identity.write_text(json.dumps(RigidTransform((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)).as_dict()))
+    assert main([*args, "--ct-registration", str(identity)]) == 0
+    assert float(yaml_load(plan)["lung_mass_kg"]) == pytest.approx(found, rel=1e-9)
+
+
+def yaml_load(path: Path) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from netlm.commands import pacs as _pacs
 from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, today, voxel_triplet
-from netlm.errors import InputError, NetlmError, PlanError
+from netlm.errors import GeometryError, InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -469,9 +469,17 @@ def workup_command(
     ct: Annotated[
         Path | None,
         typer.Option(
-            help="CT on the SPECT grid: lung mass by densitovolumetry; the lung limits are then "
-            "evaluated at 1 kg and at that mass. Without it the 1 kg convention is used (the "
-            "lung VOI volume x 0.30 g/mL is not used for the limits)."
+            help="CT of the SPECT/CT: lung mass by densitovolumetry (resampled onto the SPECT "
+            "grid; in another frame of reference only with --ct-registration); the lung limits "
+            "are then evaluated at 1 kg and at that mass. Without it the 1 kg convention is "
+            "used (the lung VOI volume x 0.30 g/mL is not used for the limits)."
+        ),
+    ] = None,
+    ct_registration: Annotated[
+        Path | None,
+        typer.Option(
+            help="CT in another frame of reference than the SPECT: the confirmed rigid "
+            "transform (JSON from 'netlm dose register --fixed SPECT --moving CT')."
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="glass or resin.")] = "glass",
@@ -555,6 +563,19 @@ def workup_command(
             raise PlanError([("masks", "give --masks files or --mask-series")])
         image = read_image(spect)
         found = load_masks(mask_files, image)
+        ct_image = None
+        if ct is not None:
+            from netlm.imaging.registration import RigidTransform, resample_in_frame
+
+            transform = RigidTransform.read(ct_registration) if ct_registration else None
+            try:
+                ct_image = resample_in_frame(
+                    read_image(ct), image, what="ct", kind="linear", transform=transform
+                )
+            except GeometryError as exc:
+                raise PlanError([("ct", str(exc))]) from None
+        elif ct_registration is not None:
+            raise PlanError([("ct_registration", "--ct-registration needs --ct")])
 
         def get(name: str) -> Any:
             if name not in found:
@@ -575,7 +596,7 @@ def workup_command(
             territories=terr or None,
             territory_kinds=kinds or None,
             lung=get(lung) if lung else None,
-            ct=read_image(ct) if ct else None,
+            ct=ct_image,
             lung_shunt_fraction=lsf,
             lung_shunt_method="planar" if lsf is not None else None,
         )
