@@ -572,7 +572,9 @@ def test_masks_drawn_on_the_ct_come_through_the_confirmed_registration(
     assert r.status_code == 303, r.text
     folder = Path(site.store.images(pid)[-1].path or "").parent
     document = json.loads((folder / "dose-statistics.json").read_text())
-    assert set(document["registration"]["masks"]) >= {"liver", "tumour"}
+    # The masks drawn on the CT went through the CT's confirmed registration.
+    assert set(document["registration"]["ct"]["applied_to"]) >= {"ct", "liver", "tumour"}
+    assert document["registration"]["ct"]["confirmed_by"]
     # Known truth: the VOIs land on the phantom's own liver and tumour on the PET grid
     # (unregistered, they would lie 2, 1 and 3 voxels away).
     bits = np.asarray(read_image(folder / "vois.nii.gz").array).astype(np.uint64)

@@ -6,6 +6,7 @@ authentication), starts ``Orthanc`` as a subprocess, waits until ``/system``
 answers and stops it by its pid.  The tests are skipped, naming the reason,
 only when the Orthanc binary or the plugin is not installed (``scripts/test.sh``
 installs the Debian packages ``orthanc`` and ``orthanc-dicomweb``).
+:func:`orthanc_dimse` also registers netlm as a DICOM modality, for C-MOVE.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -138,3 +140,31 @@ def orthanc_with_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         tmp_path_factory.mktemp("orthanc-auth"),
         {"AuthenticationEnabled": True, "RegisteredUsers": dict([TEST_USER])},
     )
+
+
+@dataclass(frozen=True)
+class DimseOrthanc:
+    """An Orthanc whose DICOM port answers netlm (AE :attr:`aet`, receiving on its move port)."""
+
+    url: str
+    port: int
+    called_aet: str
+    aet: str
+    move_port: int
+
+
+@pytest.fixture(scope="session")
+def orthanc_dimse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DimseOrthanc]:
+    """An Orthanc with its DICOM port on a free port and netlm registered as a modality.
+
+    netlm's AE title ``NETLM`` at 127.0.0.1 and a free port, so that Orthanc
+    sends the instances of a C-MOVE there (``netlm pacs pull --dimse
+    --move-port``).
+    """
+    dicom_port, move_port = _free_port(), _free_port()
+    extra = {
+        "DicomPort": dicom_port,
+        "DicomModalities": {"netlm": ["NETLM", "127.0.0.1", move_port]},
+    }
+    for url in _start(tmp_path_factory.mktemp("orthanc-dimse"), extra):
+        yield DimseOrthanc(url, dicom_port, "NETLMTEST", "NETLM", move_port)

@@ -14,6 +14,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+import yaml
 from pydicom.uid import generate_uid
 
 from netlm.cli import main
@@ -24,7 +25,8 @@ from netlm.imaging.seg import NETLM_SCHEME, write_seg
 from netlm.imaging.sr import write_dose_sr
 from netlm.voxel.phantom import Phantom, liver_phantom
 
-from .series import DCIODVFY, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+from .series import DCIODVFY, PATIENT, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+from .test_response_sr import DOCUMENT as RESPONSE
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,11 @@ def results(phantom: Phantom, tmp_path_factory: pytest.TempPathFactory) -> dict[
         write_image(phantom.masks["liver"].with_array(perfused), folder / "perfused.nii.gz"),
     ]
     out = folder / "out"
+    response = folder / "response.yaml"
+    response.write_text(yaml.safe_dump({**RESPONSE, "case": PATIENT}, sort_keys=False))
     args = ["dose", "images", "--activity", str(pet), "--out", str(out), "--dicom-results"]
     args += [a for m in masks for a in ("--masks", str(m))]
+    args += ["--response", str(response)]
     assert main([*args, "--format", "json"]) == 0
     return {"pet": pet, "out": out, "masks": masks, "perfused": perfused}
 
@@ -59,7 +64,7 @@ def test_dicom_results_are_written_valid_and_referenced(
     assert isinstance(out, Path) and isinstance(pet, Path)
     document = json.loads((out / "dose-statistics.json").read_text())
     header = pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True)
-    for name in ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm"):
+    for name in ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm", "response-sr.dcm"):
         ds = pydicom.dcmread(out / name, stop_before_pixels=True)
         assert ds.StudyInstanceUID == header.StudyInstanceUID, name
         assert ds.PatientID == header.PatientID, name
@@ -78,6 +83,15 @@ def test_dicom_results_are_written_valid_and_referenced(
     volume = seg.get_volume(segment_numbers=[labels["perfused"]], combine_segments=True)
     assert int(np.count_nonzero(volume.array)) == int(np.count_nonzero(results["perfused"]))
     assert read_encapsulated_pdf(out / "dosimetry-report-pdf.dcm").startswith(b"%PDF-")
+    # The patient's response file, filed with the dose: the PET series as its evidence.
+    response = hd.sr.srread(out / "response-sr.dcm")
+    evidence = {
+        series.SeriesInstanceUID
+        for study in response.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+    }
+    assert evidence == {header.SeriesInstanceUID}
+    assert len(response.content.get_image_measurement_groups()) > 0
 
 
 def test_dicom_results_need_a_dicom_activity(
@@ -139,3 +153,56 @@ def test_encapsulated_pdf_keeps_an_odd_length_and_refuses_bad_input(
     other.StudyInstanceUID = generate_uid()
     with pytest.raises(ImagingError, match="studies"):
         write_encapsulated_pdf(pdf, tmp_path / "x.dcm", sources=[rtdose, other], title="t")
+
+
+def test_a_seg_in_another_frame_needs_its_own_registration(
+    phantom: Phantom,
+    results: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dose's SEG (in the PET's frame) as the masks of an activity image in another frame."""
+    import netlm.imaging.io as io
+    from netlm.errors import InputError
+    from netlm.imaging.registration import RigidTransform, declared_frame
+    from netlm.workflows.dose import compute_dose
+
+    out, pet = results["out"], results["pet"]
+    assert isinstance(out, Path) and isinstance(pet, Path)
+    seg = out / "seg.dcm"
+    seg_frame = str(
+        pydicom.dcmread(next(pet.iterdir()), stop_before_pixels=True).FrameOfReferenceUID
+    )
+    assert declared_frame(seg) == seg_frame
+    activity = write_image(phantom.activity, tmp_path / "activity.nii.gz")
+    other = generate_uid()
+    real = io.read_image
+
+    def with_frame(path: Path, **kw: object) -> object:
+        image = real(path, **kw)  # type: ignore[arg-type]
+        return (
+            dataclasses.replace(image, frame_of_reference_uid=other) if path == activity else image
+        )
+
+    monkeypatch.setattr(io, "read_image", with_frame)
+    common: dict[str, object] = {"activity_unit": "Bq/mL", "assume_implant_time_reference": True}
+    with pytest.raises(InputError) as info:
+        compute_dose(activity, [seg], None, **common)  # type: ignore[arg-type]
+    field, message = info.value.problems[0]
+    assert field == "masks" and seg_frame in message and other in message
+    wrong = RigidTransform((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), moving_frame=generate_uid())
+    with pytest.raises(InputError) as info:
+        compute_dose(activity, [seg], None, mask_registration=wrong, **common)  # type: ignore[arg-type]
+    assert info.value.problems[0][0] == "mask_registration"
+    same = RigidTransform((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), moving_frame=seg_frame)
+    result = compute_dose(activity, [seg], tmp_path / "o", mask_registration=same, **common)  # type: ignore[arg-type]
+    # Brought through the identity: the same voxels, now in the activity image's frame.
+    assert all(m.frame_of_reference_uid == other for m in result.masks.values())
+    np.testing.assert_array_equal(result.masks["perfused"].array, results["perfused"])
+    recorded = json.loads((tmp_path / "o" / "dose-statistics.json").read_text())["registration"]
+    assert (
+        sorted(recorded["masks"]["applied_to"])
+        == sorted(result.masks)
+        == sorted(["liver", "tumour", "perfused", "normal_liver"])
+    )
+    assert recorded["masks"]["moving_frame"] == seg_frame

@@ -14,8 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
-from netlm.errors import InputError, NetlmError, PlanError
+from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, today, voxel_triplet
+from netlm.errors import GeometryError, InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -150,6 +150,30 @@ def dose_images(
             "(JSON from 'netlm dose register'); without it such a CT is refused."
         ),
     ] = None,
+    masks_on_ct: Annotated[
+        bool,
+        typer.Option(
+            "--masks-on-ct",
+            help="The masks were drawn on the CT (NIfTI/NRRD masks name no frame): bring "
+            "them with the CT's registration. A SEG/RTSTRUCT in the CT's frame is taken so.",
+        ),
+    ] = False,
+    mask_registration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Masks drawn on an image in a third frame of reference: the rigid transform "
+            "from 'netlm dose register --fixed ACTIVITY --moving THAT_IMAGE'.",
+        ),
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Register a CT in another frame here (rigid, Mattes MI) when no "
+            "--ct-registration is given; recorded as not confirmed, with "
+            "OUT/registration-ct.png to check.",
+        ),
+    ] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
     pdf: Annotated[
         Path | None,
@@ -161,6 +185,14 @@ def dose_images(
     ] = None,
     patient_id: Annotated[
         str | None, typer.Option("--patient-id", help="Patient id printed on every PDF page.")
+    ] = None,
+    response: Annotated[
+        Path | None,
+        typer.Option(
+            "--response",
+            help="With --dicom-results/--push: the patient's response file "
+            "(netlm/response/v1), written (and sent) as response-sr.dcm (TID 1500).",
+        ),
     ] = None,
 ) -> None:
     """Dose maps (NIfTI, RT Dose), per-VOI statistics, BED and EUD (JSON), DVHs (CSV, PNG).
@@ -178,7 +210,13 @@ def dose_images(
     from netlm.workflows.dose import compute_dose
 
     try:
+        if response is not None and not (dicom_results or push):
+            raise InputError([("response", "--response needs --dicom-results or --push")])
+        from netlm.response.io import load_response
+
+        response_doc = None if response is None else load_response(response, today=today())
         transform = RigidTransform.read(ct_registration) if ct_registration else None
+        masks_transform = RigidTransform.read(mask_registration) if mask_registration else None
         implant = _aware_time("implant_time", implant_time)
         scan = _aware_time("scan_time", scan_time)
         config = None
@@ -238,6 +276,9 @@ def dose_images(
                 reference_dicom=reference_dicom,
                 activity_unit=activity_unit,
                 ct_registration=transform,
+                masks_on_ct=masks_on_ct,
+                mask_registration=masks_transform,
+                register=register,
                 progress=step,
                 compress=compress,
             )
@@ -247,7 +288,12 @@ def dose_images(
                 from netlm.workflows.dicom_results import write_dicom_results
 
                 step("writing SEG, SR and the Encapsulated PDF")
-                files = write_dicom_results(result, activity, out)
+                files = write_dicom_results(
+                    result,
+                    activity,
+                    out,
+                    response=response_doc,
+                )
                 if push:
                     from netlm.pacs import push_files
 
@@ -287,7 +333,13 @@ def dose_images(
 @dose_app.command("register")
 def dose_register(
     fixed: Annotated[Path, typer.Option(help="Reference image: the 90Y PET or SPECT.")],
-    moving: Annotated[Path, typer.Option(help="Image in another frame of reference (the CT).")],
+    moving: Annotated[
+        Path,
+        typer.Option(
+            help="Image in another frame of reference: the CT, another PET/SPECT, or the "
+            "image the masks were drawn on."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Transform to write (JSON).")],
     check: Annotated[
         Path | None, typer.Option(help="Fused check image to look at (PNG; default beside --out).")
@@ -296,9 +348,10 @@ def dose_register(
         str | None, typer.Option(help="Who looked at the check image and confirms it.")
     ] = None,
 ) -> None:
-    """Register a CT rigidly onto the activity image (Mattes mutual information).
+    """Register an image rigidly onto the activity image (Mattes mutual information).
 
-    Writes the transform for ``netlm dose images --ct-registration`` and a fused
+    Writes the transform for ``netlm dose images --ct-registration`` (a CT) or
+    ``--mask-registration`` (the image the masks were drawn on) and a fused
     check image (the moving image resampled through the transform, the fixed
     image in colour on it): look at it before using the transform.
     """
@@ -416,9 +469,17 @@ def workup_command(
     ct: Annotated[
         Path | None,
         typer.Option(
-            help="CT on the SPECT grid: lung mass by densitovolumetry; the lung limits are then "
-            "evaluated at 1 kg and at that mass. Without it the 1 kg convention is used (the "
-            "lung VOI volume x 0.30 g/mL is not used for the limits)."
+            help="CT of the SPECT/CT: lung mass by densitovolumetry (resampled onto the SPECT "
+            "grid; in another frame of reference only with --ct-registration); the lung limits "
+            "are then evaluated at 1 kg and at that mass. Without it the 1 kg convention is "
+            "used (the lung VOI volume x 0.30 g/mL is not used for the limits)."
+        ),
+    ] = None,
+    ct_registration: Annotated[
+        Path | None,
+        typer.Option(
+            help="CT in another frame of reference than the SPECT: the confirmed rigid "
+            "transform (JSON from 'netlm dose register --fixed SPECT --moving CT')."
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="glass or resin.")] = "glass",
@@ -502,6 +563,19 @@ def workup_command(
             raise PlanError([("masks", "give --masks files or --mask-series")])
         image = read_image(spect)
         found = load_masks(mask_files, image)
+        ct_image = None
+        if ct is not None:
+            from netlm.imaging.registration import RigidTransform, resample_in_frame
+
+            transform = RigidTransform.read(ct_registration) if ct_registration else None
+            try:
+                ct_image = resample_in_frame(
+                    read_image(ct), image, what="ct", kind="linear", transform=transform
+                )
+            except GeometryError as exc:
+                raise PlanError([("ct", str(exc))]) from None
+        elif ct_registration is not None:
+            raise PlanError([("ct_registration", "--ct-registration needs --ct")])
 
         def get(name: str) -> Any:
             if name not in found:
@@ -522,7 +596,7 @@ def workup_command(
             territories=terr or None,
             territory_kinds=kinds or None,
             lung=get(lung) if lung else None,
-            ct=read_image(ct) if ct else None,
+            ct=ct_image,
             lung_shunt_fraction=lsf,
             lung_shunt_method="planar" if lsf is not None else None,
         )

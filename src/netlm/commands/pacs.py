@@ -1,4 +1,4 @@
-"""``netlm pacs find|pull|push``: a PACS over DICOMweb (QIDO-RS, WADO-RS, STOW-RS)."""
+"""``netlm pacs find|pull|push``: a PACS over DICOMweb (QIDO-RS, WADO-RS, STOW-RS) or DIMSE."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from netlm.commands.common import OutputFormat, fail
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from netlm.pacs import PacsConfig
+    from netlm.pacs.dimse import DimseConfig
 
 pacs_app = typer.Typer(
-    help="Find, pull and push DICOM over DICOMweb (QIDO-RS, WADO-RS, STOW-RS).",
+    help="Find, pull and push DICOM over DICOMweb (QIDO-RS, WADO-RS, STOW-RS) or DIMSE "
+    "(C-FIND, C-MOVE, C-STORE).",
     no_args_is_help=True,
 )
 
@@ -46,6 +50,77 @@ CaBundle = Annotated[
 ]
 
 
+# DIMSE options of find, pull and push (C-FIND, C-MOVE, C-STORE with pynetdicom), grouped.
+OptionalUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="NETLM_PACS_URL",
+        help="DICOMweb base URL, e.g. https://pacs/dicom-web (or --dimse).",
+    ),
+]
+Dimse = Annotated[
+    str | None,
+    typer.Option(
+        "--dimse", help="The PACS's DICOM service as HOST:PORT: DIMSE instead of DICOMweb."
+    ),
+]
+Aet = Annotated[str, typer.Option("--aet", help="DIMSE: netlm's AE title.")]
+CalledAet = Annotated[str | None, typer.Option("--called-aet", help="DIMSE: the PACS's AE title.")]
+MovePort = Annotated[
+    int | None,
+    typer.Option(
+        "--move-port",
+        help="DIMSE pull: the port netlm receives the C-MOVE on; the PACS must know --aet "
+        "at this host and port.",
+    ),
+]
+
+
+def connection(
+    url: str | None,
+    dimse: str | None,
+    aet: str,
+    called_aet: str | None,
+    move_port: int | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    insecure: bool,
+    ca_bundle: Path | None,
+) -> PacsConfig | DimseConfig:
+    """DICOMweb (``--url``) or DIMSE (``--dimse``) settings from the command-line options."""
+    if dimse is None:
+        if url is None:
+            raise InputError([("url", "give the PACS: --url (DICOMweb) or --dimse (DIMSE)")])
+        if called_aet is not None or move_port is not None:
+            raise InputError([("dimse", "--called-aet and --move-port need --dimse")])
+        return pacs_config(url, token, user, password, insecure, ca_bundle)
+    from netlm.pacs.dimse import DimseConfig, parse_address
+
+    if url is not None:
+        raise InputError([("dimse", "give --url or --dimse, not both")])
+    if token or user or insecure or ca_bundle:
+        raise InputError([("dimse", "DIMSE takes no token, user, --insecure or --ca-bundle")])
+    if called_aet is None:
+        raise InputError([("called_aet", "DIMSE needs the PACS's AE title (--called-aet)")])
+    host, port = parse_address(dimse)
+    return DimseConfig(host, port, called_aet, calling_aet=aet, move_port=move_port)
+
+
+def operations(config: PacsConfig | DimseConfig) -> ModuleType:
+    """The module whose find/pull/push functions talk to ``config``'s PACS."""
+    from netlm.pacs.dimse import DimseConfig
+
+    if isinstance(config, DimseConfig):
+        from netlm.pacs import dimse
+
+        return dimse
+    from netlm.pacs import client
+
+    return client
+
+
 def pacs_config(
     url: str,
     token: str | None,
@@ -65,7 +140,7 @@ def pacs_config(
 
 @pacs_app.command("find")
 def find_command(
-    url: Url,
+    url: OptionalUrl = None,
     patient_id: Annotated[str | None, typer.Option(help="Patient ID.")] = None,
     accession: Annotated[str | None, typer.Option(help="Accession number.")] = None,
     study: Annotated[
@@ -78,14 +153,21 @@ def find_command(
     insecure: Insecure = False,
     ca_bundle: CaBundle = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    dimse: Dimse = None,
+    aet: Aet = "NETLM",
+    called_aet: CalledAet = None,
 ) -> None:
-    """Find studies by patient ID or accession number, or the series of a study (QIDO-RS)."""
-    from netlm.pacs import find_series, find_studies
+    """Find studies by patient ID or accession number, or the series of a study.
 
+    Over DICOMweb (QIDO-RS) with --url, or DIMSE (C-FIND) with --dimse.
+    """
     try:
-        config = pacs_config(url, token, user, password, insecure, ca_bundle)
+        config = connection(
+            url, dimse, aet, called_aet, None, token, user, password, insecure, ca_bundle
+        )
+        ops = operations(config)
         if study is not None:
-            rows = [asdict(s) for s in find_series(config, study, modality=modality)]
+            rows = [asdict(s) for s in ops.find_series(config, study, modality=modality)]
         else:
             if modality is not None:
                 raise InputError([("modality", "give --study to list series of a modality")])
@@ -93,7 +175,7 @@ def find_command(
                 raise InputError([("patient_id", "give --patient-id, --accession or --study")])
             rows = [
                 asdict(s)
-                for s in find_studies(config, patient_id=patient_id, accession_number=accession)
+                for s in ops.find_studies(config, patient_id=patient_id, accession_number=accession)
             ]
     except NetlmError as exc:
         raise fail(exc) from None
@@ -110,9 +192,9 @@ def find_command(
 
 @pacs_app.command("pull")
 def pull_command(
-    url: Url,
     study: Annotated[str, typer.Option(help="Study Instance UID.")],
     out: Annotated[Path, typer.Option(help="Folder; one sub-folder per series.")],
+    url: OptionalUrl = None,
     series: Annotated[
         list[str] | None, typer.Option(help="Series Instance UID; repeat. Default: all.")
     ] = None,
@@ -122,13 +204,22 @@ def pull_command(
     password: Password = None,
     insecure: Insecure = False,
     ca_bundle: CaBundle = None,
+    dimse: Dimse = None,
+    aet: Aet = "NETLM",
+    called_aet: CalledAet = None,
+    move_port: MovePort = None,
 ) -> None:
-    """Retrieve series of a study (WADO-RS) into OUT/<Series Instance UID>/."""
-    from netlm.pacs import find_series, pull_series
+    """Retrieve series of a study into OUT/<Series Instance UID>/.
 
+    Over DICOMweb (WADO-RS) with --url, or DIMSE (C-FIND, then C-MOVE to
+    netlm's own Storage SCP on --move-port) with --dimse.
+    """
     try:
-        config = pacs_config(url, token, user, password, insecure, ca_bundle)
-        found = find_series(config, study, modality=modality)
+        config = connection(
+            url, dimse, aet, called_aet, move_port, token, user, password, insecure, ca_bundle
+        )
+        ops = operations(config)
+        found = ops.find_series(config, study, modality=modality)
         wanted = set(series or [])
         missing = wanted - {s.series_uid for s in found}
         if missing:
@@ -137,7 +228,7 @@ def pull_command(
         if not chosen:
             raise InputError([("study", f"study {study} has no series to pull")])
         for s in chosen:
-            files = pull_series(config, study, s.series_uid, out / s.series_uid)
+            files = ops.pull_series(config, study, s.series_uid, out / s.series_uid)
             typer.echo(f"{s.series_uid} ({s.modality}): {len(files)} files -> {out / s.series_uid}")
     except NetlmError as exc:
         raise fail(exc) from None
@@ -145,20 +236,27 @@ def pull_command(
 
 @pacs_app.command("push")
 def push_command(
-    url: Url,
     paths: Annotated[list[Path], typer.Argument(help="DICOM files or folders of them.")],
+    url: OptionalUrl = None,
     token: Token = None,
     user: User = None,
     password: Password = None,
     insecure: Insecure = False,
     ca_bundle: CaBundle = None,
+    dimse: Dimse = None,
+    aet: Aet = "NETLM",
+    called_aet: CalledAet = None,
 ) -> None:
-    """Send DICOM files (or the DICOM files in the folders given) to the PACS (STOW-RS)."""
+    """Send DICOM files (or the DICOM files in the folders given) to the PACS.
+
+    Over DICOMweb (STOW-RS) with --url, or DIMSE (C-STORE) with --dimse.
+    """
     from netlm.imaging.io import _dicom_files, _read_dicom_header
-    from netlm.pacs import push_files
 
     try:
-        config = pacs_config(url, token, user, password, insecure, ca_bundle)
+        config = connection(
+            url, dimse, aet, called_aet, None, token, user, password, insecure, ca_bundle
+        )
         files: list[Path] = []
         for path in paths:
             if path.is_dir():
@@ -167,10 +265,10 @@ def push_command(
                 files.append(path)
             else:
                 raise InputError([("paths", f"{path}: no such file or folder")])
-        stored = push_files(config, files)
+        stored = operations(config).push_files(config, files)
     except NetlmError as exc:
         raise fail(exc) from None
-    typer.echo(f"stored {len(stored)} instances at {url}")
+    typer.echo(f"stored {len(stored)} instances at {url or dimse}")
 
 
 @pacs_app.command("push-pdf")

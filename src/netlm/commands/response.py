@@ -14,7 +14,7 @@ from rich.console import Console
 
 from netlm.commands import common
 from netlm.commands.common import OutputFormat, fail
-from netlm.errors import NetlmError
+from netlm.errors import InputError, NetlmError
 
 
 def response_command(
@@ -49,6 +49,25 @@ def response_command(
             "when several are given.",
         ),
     ] = None,
+    # DICOM SR (issue #14): grouped here.
+    sr: Annotated[
+        Path | None,
+        typer.Option(
+            "--sr",
+            help="Also write the lesion measurements, each criterion's response per time "
+            "point and the best overall response as a DICOM SR (TID 1500); one file per "
+            "response file, numbered when several are given. Send it with 'netlm pacs push'.",
+        ),
+    ] = None,
+    sr_images: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--sr-images",
+            help="DICOM files or folders of the scans (repeat): referenced by the SR, and "
+            "its study is the latest follow-up's. Without them the SR makes a new study "
+            "for the file's case.",
+        ),
+    ] = None,
 ) -> None:
     """Assess response over time: per time point and criterion, and best overall response."""
     from netlm.report.response_text import render_response_markdown, render_response_rich
@@ -56,7 +75,8 @@ def response_command(
     from netlm.response.report import assess_response
 
     try:
-        reports = [assess_response(load_response(f, today=common.today()), criteria) for f in files]
+        docs = [load_response(f, today=common.today()) for f in files]
+        reports = [assess_response(d, criteria) for d in docs]
         if waterfall is not None or spider is not None:
             from netlm.report import response_plots
 
@@ -71,6 +91,15 @@ def response_command(
             for i, r in enumerate(reports, start=1):
                 target = pdf if len(reports) == 1 else pdf.with_stem(f"{pdf.stem}-{i}")
                 response_pdf(r, target)
+        if sr is not None:
+            from netlm.imaging.response_sr import read_evidence, write_response_sr
+
+            evidence = read_evidence(sr_images or [])
+            for i, (d, r) in enumerate(zip(docs, reports, strict=True), start=1):
+                target = sr if len(reports) == 1 else sr.with_stem(f"{sr.stem}-{i}")
+                write_response_sr(d, target, report=r, evidence=evidence)
+        elif sr_images:
+            raise InputError([("sr_images", "--sr-images needs --sr")])
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is OutputFormat.json:

@@ -26,11 +26,14 @@ import SimpleITK as sitk  # noqa: N813 - the name every SimpleITK user knows
 
 from netlm.errors import GeometryError, InputError
 from netlm.imaging.io import _check_frame_of_reference, _to_sitk
+from netlm.imaging.io import _frames_differ as frames_differ
 from netlm.volume import ImageVolume
 
 __all__ = [
     "RigidTransform",
     "apply_rigid",
+    "declared_frame",
+    "frames_differ",
     "register_rigid",
     "resample_in_frame",
     "write_check_image",
@@ -295,11 +298,35 @@ def resample_in_frame(
         raise GeometryError(f"{what}: {exc}") from None
 
 
+def declared_frame(path: Path) -> str | None:
+    """The Frame of Reference UID a segmentation file declares, if any.
+
+    A DICOM SEG names its own frame, an RT Structure Set the frame its
+    contours were drawn in (the first of its Referenced Frame of Reference
+    Sequence); NIfTI, NRRD and MetaImage files name none (``None``).  A folder
+    is read as the one SEG or RTSTRUCT it holds.
+    """
+    from netlm.imaging.io import _format_of, _read_dicom_header, _single_mask_file
+
+    source = _single_mask_file(path) if path.is_dir() else path
+    if _format_of(source) is not None:
+        return None
+    header = _read_dicom_header(source)
+    if header is None:
+        return None
+    if str(header.get("Modality", "")) == "RTSTRUCT":
+        items = header.get("ReferencedFrameOfReferenceSequence") or []
+        return str(items[0].get("FrameOfReferenceUID", "")) or None if items else None
+    return str(header.get("FrameOfReferenceUID", "")) or None
+
+
 def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -> Path:
     """A PNG of three orthogonal central slices: ``registered`` grey, ``fixed`` in colour.
 
     ``registered`` must be on ``fixed``'s grid (:func:`apply_rigid`).  For the
-    user to confirm a registration before it is used.
+    user to confirm a registration before it is used.  A CT (unit HU, or
+    values below -500) is shown in a soft-tissue window (-200 to 300 HU), a
+    functional image from 0 to its 99.5th percentile.
     """
     import matplotlib
 
@@ -317,8 +344,13 @@ def write_check_image(fixed: ImageVolume, registered: ImageVolume, path: Path) -
     )
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.4))
     top = float(np.percentile(fixed.array, 99.5)) or 1.0
+    # A CT in a soft-tissue window (HU); a functional image from 0 to its 99.5th percentile.
+    ct_like = registered.unit.upper() == "HU" or float(np.min(registered.array)) < -500
+    grey = (-200.0, 300.0)
+    if not ct_like:
+        grey = (0.0, float(np.percentile(registered.array, 99.5)) or 1.0)
     for axis, (name, index, aspect) in zip(axes, views, strict=True):
-        axis.imshow(registered.array[index], cmap="gray", aspect=aspect, vmin=-200, vmax=300)
+        axis.imshow(registered.array[index], cmap="gray", aspect=aspect, vmin=grey[0], vmax=grey[1])
         shown = np.ma.masked_less_equal(fixed.array[index], 0.05 * top)
         axis.imshow(shown, cmap="hot", alpha=0.45, aspect=aspect, vmin=0, vmax=top)
         axis.set_title(name)

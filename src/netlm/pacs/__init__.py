@@ -3,7 +3,8 @@
 :mod:`netlm.pacs.client` wraps ``dicomweb-client``: a :class:`PacsConfig`
 (base URL, bearer token or basic authentication, TLS verification) and
 :func:`find_studies`, :func:`find_series`, :func:`pull_series` and
-:func:`push_files`.
+:func:`push_files`; :mod:`netlm.pacs.dimse` does the same over DIMSE
+(C-FIND, C-MOVE, C-STORE with pynetdicom) for a :class:`~netlm.pacs.dimse.DimseConfig`.
 """
 
 from netlm.pacs.client import (

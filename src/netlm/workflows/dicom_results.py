@@ -9,7 +9,11 @@ and Frame of Reference:
 * ``sr.dcm`` — the per-VOI statistics, TID 1500 (:func:`netlm.imaging.sr.write_dose_sr`);
 * ``dosimetry-report.pdf`` and ``dosimetry-report-pdf.dcm`` — a one-page
   dosimetry report (WeasyPrint) and its Encapsulated PDF
-  (:func:`netlm.imaging.pdf.write_encapsulated_pdf`).
+  (:func:`netlm.imaging.pdf.write_encapsulated_pdf`);
+* ``response-sr.dcm`` — where a response file of the patient is given, its
+  lesion measurements and responses per time point, TID 1500
+  (:func:`netlm.imaging.response_sr.write_response_sr`), in the activity's
+  study with the activity series as evidence.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pydicom
 
 from netlm.errors import InputError, NetlmError
 from netlm.workflows.dose import DoseResult
 
-__all__ = ["DICOM_RESULTS", "dosimetry_report_html", "write_dicom_results"]
+if TYPE_CHECKING:
+    from netlm.response.model import ResponseFile
+
+__all__ = ["DICOM_RESULTS", "RESPONSE_SR", "dosimetry_report_html", "write_dicom_results"]
 
 #: The DICOM files written, in the order they are sent to a PACS.
 DICOM_RESULTS: Final = ("rtdose.dcm", "seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm")
+#: Written after them when a response file is given.
+RESPONSE_SR: Final = "response-sr.dcm"
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -76,22 +85,32 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
     )
 
 
-def write_dicom_results(result: DoseResult, activity_series: Path, out: Path) -> list[Path]:
+def write_dicom_results(
+    result: DoseResult,
+    activity_series: Path,
+    out: Path,
+    *,
+    response: ResponseFile | None = None,
+) -> list[Path]:
     """Write SEG, SR and Encapsulated PDF of ``result`` into ``out``; the DICOM files of the dose.
 
     ``out`` must be the folder :func:`~netlm.workflows.dose.compute_dose`
     wrote (its ``rtdose.dcm`` and ``dvh.png`` are used), and
     ``activity_series`` the DICOM activity series the dose was computed from.
+    With ``response`` (the patient's response file) its assessment is
+    written as ``response-sr.dcm`` too.
 
     Returns
     -------
     list of Path
-        ``rtdose.dcm``, ``seg.dcm``, ``sr.dcm``, ``dosimetry-report-pdf.dcm``.
+        ``rtdose.dcm``, ``seg.dcm``, ``sr.dcm``, ``dosimetry-report-pdf.dcm``
+        (and ``response-sr.dcm``).
 
     Raises
     ------
     InputError
-        The activity image is not a DICOM series, or ``out`` holds no RT Dose.
+        The activity image is not a DICOM series, or ``out`` holds no RT Dose;
+        (``response``) the response file is of another patient.
     """
     from netlm.imaging.pdf import write_encapsulated_pdf
     from netlm.imaging.seg import read_source_series, write_seg
@@ -121,7 +140,17 @@ def write_dicom_results(result: DoseResult, activity_series: Path, out: Path) ->
         sources=[rtdose, seg, sr],
         title="netlm 90Y dosimetry report",
     )
-    return [rtdose_path, seg_path, sr_path, pdf_dcm]
+    files = [rtdose_path, seg_path, sr_path, pdf_dcm]
+    if response is not None:
+        from netlm.imaging.response_sr import write_response_sr
+
+        patient = str(sources[0].get("PatientID", ""))
+        if response.case is not None and response.case != patient:
+            raise InputError(
+                [("response.case", f"{response.case!r} is not the images' patient {patient!r}")]
+            )
+        files.append(write_response_sr(response, out / RESPONSE_SR, evidence=sources))
+    return files
 
 
 def stored_dose_result(out: Path, activity_series: Path) -> DoseResult:

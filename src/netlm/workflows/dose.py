@@ -74,6 +74,10 @@ OUTPUTS: Final = (
 )
 
 
+#: The fused check image of a registration computed by :func:`compute_dose` (``register``).
+CHECK_IMAGE: Final = "registration-ct.png"
+
+
 def dose_map_name(compress: bool) -> str:
     """The dose map's file name: ``dose.nii.gz`` when gzipped, else ``dose.nii``."""
     return "dose.nii.gz" if compress else "dose.nii"
@@ -114,51 +118,20 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def _read_masks_in_frame(
-    path: Path, image: ImageVolume, registration: RigidTransform | None
-) -> dict[str, ImageVolume]:
-    """The masks of ``path`` on ``image``'s grid; masks in the registered CT's frame of
-    reference are resampled through ``registration`` (never across other frames)."""
-    from netlm.imaging.io import read_masks
-    from netlm.imaging.registration import apply_rigid
-
-    try:
-        return read_masks(path, reference=image)
-    except GeometryError:
-        if registration is None or not registration.moving_frame:
-            raise
-        masks = read_masks(path)
-        if not masks or any(
-            m.frame_of_reference_uid != registration.moving_frame for m in masks.values()
-        ):
-            raise
-        return {
-            name: apply_rigid(mask, image, registration, kind="label")
-            for name, mask in masks.items()
-        }
-
-
-def load_masks(
-    paths: Sequence[MaskSpec],
-    image: ImageVolume,
-    *,
-    registration: RigidTransform | None = None,
-) -> dict[str, ImageVolume]:
-    """Masks from every file, on ``image``'s grid.
+def load_masks(paths: Sequence[MaskSpec], image: ImageVolume | None) -> dict[str, ImageVolume]:
+    """Masks from every file, on ``image``'s grid (``None``: each on its own grid).
 
     A label map holding a single label is named after its file
     (``tumour_2.nii.gz`` -> ``tumour_2``); a ``(name, path)`` pair names the one
-    mask the file must hold.  Masks drawn in the frame of reference of a CT
-    registered to ``image`` (``registration``: ``image``'s frame -> the CT's)
-    are resampled through it; masks in any other frame are refused.
+    mask the file must hold.
     """
-    from netlm.imaging.io import resample_to
+    from netlm.imaging.io import read_masks, resample_to
 
     found: dict[str, ImageVolume] = {}
     for spec in paths:
         if isinstance(spec, tuple):
             name, path = spec
-            masks = _read_masks_in_frame(path, image, registration)
+            masks = read_masks(path, reference=image)
             if len(masks) != 1:
                 raise InputError(
                     [
@@ -172,12 +145,99 @@ def load_masks(
             masks = {name: next(iter(masks.values()))}
         else:
             path = spec
-            masks = _read_masks_in_frame(path, image, registration)
+            masks = read_masks(path, reference=image)
             if len(masks) == 1 and not path.name.lower().endswith(".seg.nrrd"):
                 masks = {_stem(path): next(iter(masks.values()))}
         for name, mask in masks.items():
-            found[name] = mask if mask.same_grid(image) else resample_to(mask, image, kind="label")
+            if image is None or mask.same_grid(image):
+                found[name] = mask
+            else:
+                found[name] = resample_to(mask, image, kind="label")
     return found
+
+
+def _spec_path(spec: MaskSpec) -> Path:
+    return spec[1] if isinstance(spec, tuple) else spec
+
+
+def _masks_in_frame(
+    paths: Sequence[MaskSpec],
+    image: ImageVolume,
+    *,
+    ct: ImageVolume | None,
+    ct_transform: RigidTransform | None,
+    mask_transform: RigidTransform | None,
+    masks_on_ct: bool,
+) -> tuple[dict[str, ImageVolume], dict[str, list[str]]]:
+    """The masks on the activity grid, each file brought from its own frame of reference.
+
+    A mask file is in the CT's frame when the caller says so (``masks_on_ct``)
+    or when its DICOM Frame of Reference is the CT's and differs from the
+    activity image's: it is read on the CT and resampled through the CT's
+    registration.  A file in another frame than the activity image (declared
+    by its DICOM Frame of Reference; for NIfTI/NRRD, which declare none,
+    when a ``mask_transform`` is given) goes through ``mask_transform``.
+    A frame mismatch without a registration is an error naming both frames;
+    nothing is resampled across frames silently.
+
+    Returns
+    -------
+    tuple
+        The masks by name, and the names brought through each registration
+        (``"ct"``, ``"masks"``).
+    """
+    from netlm.imaging.registration import declared_frame, frames_differ, resample_in_frame
+
+    frame = image.frame_of_reference_uid
+    found: dict[str, ImageVolume] = {}
+    through: dict[str, list[str]] = {"ct": [], "masks": []}
+    for spec in paths:
+        path = _spec_path(spec)
+        own = declared_frame(path) if path.exists() else None
+        on_ct = ct is not None and (
+            masks_on_ct
+            or (own is not None and own == ct.frame_of_reference_uid and frames_differ(own, frame))
+        )
+        other = not on_ct and (
+            frames_differ(own, frame) or (own is None and mask_transform is not None)
+        )
+        if not on_ct and not other:
+            found.update(load_masks([spec], image))
+            continue
+        key, transform = ("ct", ct_transform) if on_ct else ("masks", mask_transform)
+        if other and transform is None:
+            raise InputError(
+                [
+                    (
+                        "masks",
+                        f"{path}: frame of reference {own} differs from the activity image's "
+                        f"{frame}; register the image the masks were drawn on onto the "
+                        "activity image ('netlm dose register') and give the transform "
+                        "(--mask-registration), or give them with the CT they were drawn on "
+                        "(--masks-on-ct)",
+                    )
+                ]
+            )
+        if other and transform is not None and frames_differ(own, transform.moving_frame):
+            raise InputError(
+                [
+                    (
+                        "mask_registration",
+                        f"{path}: frame of reference {own} is not the registration's moving "
+                        f"frame {transform.moving_frame}",
+                    )
+                ]
+            )
+        for name, mask in load_masks([spec], ct if on_ct else None).items():
+            try:
+                found[name] = resample_in_frame(
+                    mask, image, what=f"masks.{name}", kind="label", transform=transform
+                )
+            except GeometryError as exc:
+                raise InputError([(f"masks.{name}", str(exc))]) from None
+            if transform is not None:
+                through[key].append(name)
+    return found, through
 
 
 def radiobiology_preset_for(name: str) -> str | None:
@@ -304,6 +364,9 @@ def compute_dose(
     reference_dicom: Path | None = None,
     activity_unit: str | None = None,
     ct_registration: RigidTransform | None = None,
+    masks_on_ct: bool = False,
+    mask_registration: RigidTransform | None = None,
+    register: bool = False,
     workers: int | None = None,
     physics: Physics | None = None,
     progress: Callable[[str], None] | None = None,
@@ -355,10 +418,28 @@ def compute_dose(
         Rigid transform from the activity image's frame to the CT's
         (:func:`netlm.imaging.registration.register_rigid`, confirmed by the
         user).  Needed when the CT comes in another frame of reference: without
-        it such a CT is refused, never resampled across frames.  Masks drawn
-        in the CT's frame are resampled through it too.  Recorded in
-        ``dose-statistics.json`` (``registration``: ``ct``, the transform, and
-        ``masks``, the VOIs brought through it).
+        it such a CT is refused, never resampled across frames.  Recorded in
+        ``dose-statistics.json`` (``registration.ct``, with ``applied_to``:
+        the CT and the masks brought through it).
+    masks_on_ct
+        The masks were drawn on the CT (NIfTI/NRRD masks declare no frame):
+        read them on the CT's grid and bring them through ``ct_registration``
+        (or the registration computed with ``register``).  A DICOM SEG or
+        RTSTRUCT in the CT's Frame of Reference is taken so without it.
+    mask_registration
+        Rigid transform from the activity image's frame to the frame of the
+        image the masks were drawn on, when that is neither the activity
+        image nor the CT (``netlm dose register --fixed ACTIVITY --moving
+        IMAGE``).  Applies to every mask file in another frame (by its DICOM
+        Frame of Reference; NIfTI/NRRD masks, which declare none, are taken to
+        be in that frame when it is given).  Recorded as
+        ``registration.masks``.
+    register
+        Register a CT in another frame of reference (or, when the frames are
+        not stated, any CT) onto the activity image here, rigidly by Mattes
+        mutual information, when ``ct_registration`` is not given.  The
+        transform is recorded as computed and not confirmed, a warning says so,
+        and ``registration-ct.png`` (with ``out``) shows it for confirmation.
     workers
         Threads of the kernel convolution.
     physics
@@ -395,11 +476,45 @@ def compute_dose(
     step("reading the activity image")
     image = read_image(activity_path, unit=activity_unit)
     unit_read = image.unit
+    ct: ImageVolume | None = None
+    ct_transform = ct_registration
+    computed = False
+    if ct_path is not None:
+        step("reading the CT")
+        ct = read_image(ct_path)
+        same = bool(ct.frame_of_reference_uid) and (
+            ct.frame_of_reference_uid == image.frame_of_reference_uid
+        )
+        if ct_transform is None and register and not same:
+            from netlm.imaging.registration import register_rigid
+
+            step("registering the CT onto the activity image (rigid, Mattes MI)")
+            try:
+                ct_transform = register_rigid(image, ct)
+            except InputError as exc:
+                raise InputError([("ct", f"cannot register the CT: {exc}")]) from None
+            computed = True
+            _warn(
+                found_warnings,
+                f"the CT (frame {ct.frame_of_reference_uid}) was registered onto the activity "
+                f"image (frame {image.frame_of_reference_uid}) here by Mattes mutual "
+                "information and is not confirmed: check registration-ct.png before use",
+            )
+    elif masks_on_ct:
+        raise InputError([("masks_on_ct", "the masks are declared on the CT; give the CT")])
     step("reading the masks")
-    masks = load_masks(
-        mask_paths, image, registration=ct_registration if ct_path is not None else None
+    masks, through = _masks_in_frame(
+        mask_paths,
+        image,
+        ct=ct,
+        ct_transform=ct_transform,
+        mask_transform=mask_registration,
+        masks_on_ct=masks_on_ct,
     )
-    registered_masks = sorted(n for n, m in masks.items() if "registration" in m.metadata)
+    if mask_registration is not None and not through["masks"]:
+        raise InputError(
+            [("mask_registration", "no mask file is in another frame than the activity image")]
+        )
     if not masks:
         raise InputError([("masks", "no mask found in the given files")])
     for name, mask in masks.items():
@@ -487,13 +602,11 @@ def compute_dose(
 
     lung = next((m for n, m in masks.items() if n.strip().lower() in _LUNG_NAMES), None)
     density: ImageVolume | float
-    if ct_path is not None:
+    ct_read = ct
+    if ct is not None:
         step("density from CT")
-        ct = read_image(ct_path)
         try:
-            ct = resample_in_frame(
-                ct, activity, what="ct", kind="linear", transform=ct_registration
-            )
+            ct = resample_in_frame(ct, activity, what="ct", kind="linear", transform=ct_transform)
         except GeometryError as exc:
             raise InputError([("ct", str(exc))]) from None
         density = vd.density_from_ct(ct)
@@ -567,13 +680,20 @@ def compute_dose(
             k: v for k, v in dose.metadata.items() if isinstance(v, int | float | str)
         },
         "vois": vois,
-        "registration": (
-            {"ct": ct_registration.as_dict(), "masks": registered_masks}
-            if ct_registration is not None and ct_path is not None
-            else None
+        "registration": _registration_record(
+            ct_transform if ct is not None else None,
+            mask_registration,
+            through,
+            computed=computed,
         ),
         "warnings": found_warnings,
     }
+    if out is not None and computed and ct_transform is not None and ct_read is not None:
+        from netlm.imaging.registration import apply_rigid, write_check_image
+
+        step("writing the registration check image")
+        out.mkdir(parents=True, exist_ok=True)
+        write_check_image(image, apply_rigid(ct_read, image, ct_transform), out / CHECK_IMAGE)
     if out is not None:
         step("writing the dose map, RT Dose and DVHs")
         _write_outputs(
@@ -588,6 +708,29 @@ def compute_dose(
             compress=compress,
         )
     return DoseResult(document=document, dose=dose, masks=masks, activity=activity)
+
+
+def _registration_record(
+    ct_transform: RigidTransform | None,
+    mask_transform: RigidTransform | None,
+    through: Mapping[str, list[str]],
+    *,
+    computed: bool,
+) -> dict[str, Any] | None:
+    """``registration`` of the statistics document: each transform used and what went through it."""
+    record: dict[str, Any] = {}
+    if ct_transform is not None:
+        record["ct"] = ct_transform.as_dict() | {
+            "applied_to": ["ct", *through.get("ct", [])],
+            "computed_here": computed,
+            "check_image": CHECK_IMAGE if computed else None,
+        }
+    if mask_transform is not None and through.get("masks"):
+        record["masks"] = mask_transform.as_dict() | {
+            "applied_to": list(through["masks"]),
+            "computed_here": False,
+        }
+    return record or None
 
 
 def _write_outputs(
