@@ -1,4 +1,5 @@
-"""What every command shares: output formats and the bad-input exit."""
+"""What every command shares: output formats, the ``--db`` option, the bad-input exit, and
+the message for an optional package that is not installed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,69 @@ from typer.core import TyperCommand
 from netlm.errors import InputError, NetlmError
 
 EXIT_BAD_INPUT = 2
+
+#: The optional extras of ``pyproject.toml`` (``[project.optional-dependencies]``) and the
+#: top-level modules each one installs; ``pip install netlm`` alone has the core
+#: (numpy, scipy, pydantic, PyYAML, typer, rich): assessment, 90Y plans, response, kernels.
+#: tests/test_cli_startup.py checks this table against pyproject.toml.
+EXTRA_MODULES: dict[str, frozenset[str]] = {
+    "imaging": frozenset({"SimpleITK", "pydicom", "highdicom", "matplotlib"}),
+    "report": frozenset({"weasyprint", "jinja2", "matplotlib"}),
+    "service": frozenset(
+        {"fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "psycopg", "multipart",
+         "itsdangerous", "weasyprint", "jinja2", "matplotlib"}
+    ),  # fmt: skip
+    "cohort": frozenset({"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow",
+                         "SimpleITK"}),  # fmt: skip
+    "pacs": frozenset({"dicomweb_client", "pydicom", "requests"}),
+    "fhir": frozenset({"fhir"}),
+}
+
+#: The extra each command needs beyond the core (the first word after ``netlm``); a
+#: missing module is named with this extra when it holds the module, else with the first
+#: extra of :data:`EXTRA_MODULES` that does.
+COMMAND_EXTRA: dict[str, str] = {
+    "dose": "imaging",
+    "workup": "imaging",
+    "cohort": "cohort",
+    "outcomes": "cohort",
+    "db": "service",
+    "import": "service",
+    "users": "service",
+    "serve": "service",
+    "pacs": "pacs",
+    "fhir": "fhir",
+    "demo": "all",
+}
+
+
+def missing_extra(error: ImportError, command: Sequence[str]) -> str | None:
+    """``error`` (an optional package that is not installed) as one line naming the extra.
+
+    ``command`` is the command that ran (``["dose", "images"]``).  ``None`` when the
+    missing module belongs to no extra (a broken installation, which should show its
+    traceback).
+
+    Examples
+    --------
+    >>> missing_extra(ModuleNotFoundError("No module named 'SimpleITK'", name="SimpleITK"),
+    ...               ["dose", "images"])
+    'netlm dose images needs SimpleITK, which is not installed: pip install "netlm[imaging]"'
+    >>> missing_extra(ModuleNotFoundError("x", name="weasyprint.text"), ["assess"])
+    'netlm assess needs weasyprint, which is not installed: pip install "netlm[report]"'
+    >>> missing_extra(ModuleNotFoundError("x", name="netlm.nothing"), ["assess"]) is None
+    True
+    """
+    module = (error.name or "").split(".")[0]
+    holders = [extra for extra, modules in EXTRA_MODULES.items() if module in modules]
+    if not holders:
+        return None
+    wanted = COMMAND_EXTRA.get(command[0], "") if command else ""
+    extra = wanted if wanted == "all" or wanted in holders else holders[0]
+    return (
+        f"{' '.join(['netlm', *command])} needs {module}, which is not installed: "
+        f'pip install "netlm[{extra}]"'
+    )
 
 
 class OutputFormat(StrEnum):
@@ -53,6 +117,11 @@ def stderr_console() -> Console:
 def error_line(message: str) -> Text:
     """``error: message``, "error:" in bold red on a terminal; the message is never markup."""
     return Text.assemble(("error:", "bold red"), " ", message)
+
+
+def warning_line(message: str) -> Text:
+    """``warning: message``, "warning:" in bold yellow on a terminal; never markup."""
+    return Text.assemble(("warning:", "bold yellow"), " ", message)
 
 
 def fail(error: NetlmError) -> typer.Exit:
