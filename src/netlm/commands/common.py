@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -28,11 +28,23 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
     "imaging": frozenset({"SimpleITK", "pydicom", "highdicom", "matplotlib"}),
     "report": frozenset({"weasyprint", "jinja2", "matplotlib"}),
     "service": frozenset(
-        {"fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "psycopg", "multipart",
-         "itsdangerous", "weasyprint", "jinja2", "matplotlib"}
-    ),  # fmt: skip
-    "cohort": frozenset({"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow",
-                         "SimpleITK"}),  # fmt: skip
+        {
+            "fastapi",
+            "uvicorn",
+            "sqlalchemy",
+            "alembic",
+            "argon2",
+            "psycopg",
+            "multipart",
+            "itsdangerous",
+            "weasyprint",
+            "jinja2",
+            "matplotlib",
+        }
+    ),
+    "cohort": frozenset(
+        {"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow", "SimpleITK"}
+    ),
     "pacs": frozenset({"dicomweb_client", "pydicom", "requests"}),
     "fhir": frozenset({"fhir"}),
 }
@@ -88,6 +100,48 @@ class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+def database_url(db: str | None) -> str | None:
+    """A database URL from ``--db``: a URL as given, anything else a SQLite file path.
+
+    Every ``--db`` (and ``netlm demo --seed-db``) reads its value through this one
+    function, so a path, a ``sqlite:///`` URL and a ``postgresql://`` URL are accepted
+    everywhere; an empty value means the default.
+
+    Examples
+    --------
+    >>> database_url("postgresql://netlm@db/netlm")
+    'postgresql://netlm@db/netlm'
+    >>> database_url("/tmp/registry.db")
+    'sqlite:////tmp/registry.db'
+    >>> database_url("sqlite:////tmp/registry.db")
+    'sqlite:////tmp/registry.db'
+    >>> database_url(None) is None and database_url("") is None
+    True
+    """
+    if not db:
+        return None
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().absolute()}"
+
+
+#: The registry option of every command that opens it (``netlm db ...``, ``netlm import``,
+#: ``netlm users ...``, ``netlm fhir export``, ``netlm serve``): a SQLite file path, a
+#: ``sqlite:///`` URL or a ``postgresql://`` URL, read by :func:`database_url`.
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="NETLM_DATABASE_URL",
+        show_envvar=True,
+        callback=database_url,
+        help="The registry: a SQLite file, sqlite:///path or "
+        "postgresql://user@host/name (default: the embedded SQLite file in netlm's data "
+        "folder).",
+    ),
+]
 
 
 def today() -> dt.date:

@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from netlm.commands.common import database_url
+
 
 def demo_command(
     out: Annotated[
@@ -21,6 +23,7 @@ def demo_command(
         str | None,
         typer.Option(
             "--seed-db",
+            callback=database_url,
             help="Also seed this registry (URL or SQLite file) with the example patients, "
             "for `netlm serve --db ...`.",
         ),

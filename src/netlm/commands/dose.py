@@ -16,6 +16,7 @@ from rich.table import Table
 from netlm.commands import pacs as _pacs
 from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
+from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -335,7 +336,9 @@ def kernel_command(
         list[float],
         typer.Option(help="Voxel size in mm: one value, or three (i j k): --voxel-mm 2 3 4."),
     ],
-    density: Annotated[float, typer.Option(help="Medium density in g/mL.")] = 1.03,
+    density: Annotated[
+        float, typer.Option(help="Medium density in g/mL (liver and tumour tissue).")
+    ] = TISSUE_DENSITY_G_PER_ML,
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
 ) -> None:

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail, today
+from netlm.commands.common import EXIT_BAD_INPUT, DbOption, OutputFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
@@ -29,16 +29,6 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="NETLM_DATABASE_URL",
-        show_envvar=True,
-        help="Database URL, e.g. postgresql://netlm@db.example.org/netlm "
-        "(default: the embedded SQLite file in netlm's data folder).",
-    ),
-]
 ActorOption = Annotated[
     str | None,
     typer.Option("--actor", help="Name for the audit log (default: the operating-system user)."),
