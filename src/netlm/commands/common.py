@@ -97,9 +97,18 @@ def missing_extra(error: ImportError, command: Sequence[str]) -> str | None:
 
 
 class OutputFormat(StrEnum):
+    """``--format`` of the commands with a Markdown form (assess, rules, sirt, response)."""
+
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+class TextJsonFormat(StrEnum):
+    """``--format`` of the other commands: any other value is refused (exit 2, naming these)."""
+
+    text = "text"
+    json = "json"
 
 
 def database_url(db: str | None) -> str | None:

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, voxel_triplet
+from netlm.commands.common import TextJsonFormat, fail, kernel_cache_dir, voxel_triplet
 from netlm.errors import InputError, NetlmError, PlanError
 from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
@@ -151,7 +151,7 @@ def dose_images(
             "(JSON from 'netlm dose register'); without it such a CT is refused."
         ),
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
     pdf: Annotated[
         Path | None,
         typer.Option(
@@ -262,7 +262,7 @@ def dose_images(
                 voxel_dose_pdf(result, pdf, patient_id=patient_id)
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(document, indent=2))
         return
     table = Table(
@@ -340,7 +340,7 @@ def kernel_command(
         float, typer.Option(help="Medium density in g/mL (liver and tumour tissue).")
     ] = TISSUE_DENSITY_G_PER_ML,
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
 ) -> None:
     """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
 
@@ -383,7 +383,7 @@ def kernel_command(
         "s_values": s_values,
         "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
     }
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(document, indent=2))
         return
     for key, value in s_values.items():

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import TextJsonFormat, fail
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def find_command(
     password: Password = None,
     insecure: Insecure = False,
     ca_bundle: CaBundle = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
 ) -> None:
     """Find studies by patient ID or accession number, or the series of a study (QIDO-RS)."""
     from netlm.pacs import find_series, find_studies
@@ -97,7 +97,7 @@ def find_command(
             ]
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"{len(rows)} {'series' if study else 'studies'}")

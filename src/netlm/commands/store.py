@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.commands.common import EXIT_BAD_INPUT, DbOption, OutputFormat, fail, today
+from netlm.commands.common import EXIT_BAD_INPUT, DbOption, TextJsonFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
@@ -243,8 +243,8 @@ def import_command(
     db: DbOption = None,
     actor: ActorOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+        TextJsonFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = TextJsonFormat.text,
 ) -> None:
     """Import case files into the registry.
 
@@ -302,7 +302,7 @@ def import_command(
                 }
             )
             progress.advance(bar)
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps({"imported": imported, "failed": failed}, indent=2))
     else:
         _print_report(imported, failed, store.url)
