@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -142,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ``netlm --version`` alone is answered without building the application.  A
     command whose optional packages are not installed answers with the extra to
-    install (``pip install "netlm[imaging]"``) and exit code 2; warnings are one
+    install (``pip install "netlm[imaging]"``) and exit code 2, as does a path that
+    cannot be written (``cannot use PATH: Permission denied``); warnings are one
     ``warning:`` line each, without the Python source line.
     """
     args = list(sys.argv[1:] if argv is None else argv)
@@ -175,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None:
             raise
         stderr_console().print(error_line(message))
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # an output (or input) path that cannot be used: one line, exit 2
+        if exc.filename is None:
+            raise
+        path = os.fsdecode(exc.filename)
+        stderr_console().print(error_line(f"cannot use {path}: {exc.strerror or exc}"))
         return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 

@@ -173,6 +173,18 @@ def kernel_cache_dir() -> Path:
     return default_kernel_cache_dir(os.environ, Path.home())
 
 
+def stdout_console(piped_width: int) -> Console:
+    """The console text results are printed on: wrapped to the terminal's width.
+
+    On a terminal (or with ``$COLUMNS`` set) rich wraps to that width; piped or
+    captured output gets ``piped_width`` columns, so long lines are not cut at 80.
+    """
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=piped_width)
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -14,7 +14,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import TextJsonFormat, fail, kernel_cache_dir, voxel_triplet
+from netlm.commands.common import (
+    TextJsonFormat,
+    fail,
+    kernel_cache_dir,
+    stdout_console,
+    voxel_triplet,
+)
 from netlm.errors import InputError, NetlmError, PlanError
 from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
@@ -279,7 +285,7 @@ def dose_images(
             f"{s['d90_gy']:.1f}",
             f"{s['v100_percent']:.1f}",
         )
-    Console(width=120).print(table)
+    stdout_console(120).print(table)
     typer.echo(f"written to {out.resolve()}")
     if sent:
         typer.echo(f"sent {len(sent)} instances to {pacs}")

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from netlm.commands.common import TextJsonFormat, fail
+from netlm.commands.common import TextJsonFormat, fail, stdout_console
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
@@ -105,7 +104,7 @@ def find_command(
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row.values()))
-    Console(width=200).print(table)
+    stdout_console(200).print(table)
 
 
 @pacs_app.command("pull")
