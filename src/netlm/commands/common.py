@@ -4,6 +4,7 @@ the message for an optional package that is not installed."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 from collections.abc import Sequence
@@ -171,6 +172,30 @@ def kernel_cache_dir() -> Path:
     from netlm.voxel.kernels import default_kernel_cache_dir
 
     return default_kernel_cache_dir(os.environ, Path.home())
+
+
+def check_writable(path: Path) -> Path:
+    """``path`` if a file or folder can be made there, else the ``OSError`` naming it.
+
+    Checked before the work (a dose computation takes seconds), creating nothing:
+    the nearest existing folder above ``path`` must be a folder this user may write
+    in.  ``netlm`` answers the error as one line, ``cannot use PATH: ...``, exit 2.
+    """
+    target = path.absolute()
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == target and target.is_dir():
+        folder = target
+    elif existing == target:  # an existing file: its folder must be writable
+        folder = target.parent
+    else:
+        folder = existing
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder", str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    return path
 
 
 def stdout_console(piped_width: int) -> Console:

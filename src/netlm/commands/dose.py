@@ -16,6 +16,7 @@ from rich.table import Table
 from netlm.commands import pacs as _pacs
 from netlm.commands.common import (
     TextJsonFormat,
+    check_writable,
     fail,
     kernel_cache_dir,
     stdout_console,
@@ -184,6 +185,9 @@ def dose_images(
     from netlm.imaging.registration import RigidTransform
     from netlm.workflows.dose import compute_dose
 
+    check_writable(out)
+    if pdf is not None:
+        check_writable(pdf)
     try:
         transform = RigidTransform.read(ct_registration) if ct_registration else None
         implant = _aware_time("implant_time", implant_time)
