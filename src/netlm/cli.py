@@ -162,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = app(args=args, prog_name="netlm", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:  # --show-completion / --install-completion end this way
+        return exc.code if isinstance(exc.code, int) else 0
     except typer.Abort:
         stderr_console().print("aborted")
         return 1

@@ -18,8 +18,8 @@ import typer
 import yaml
 
 from netlm.case import load_case
-from netlm.commands.common import TextJsonFormat, fail, stderr_console
-from netlm.commands.store import ActorOption, DbOption, _actor, _write_atomically
+from netlm.commands.common import DbOption, TextJsonFormat, fail, stderr_console
+from netlm.commands.store import ActorOption, _actor, _write_atomically
 from netlm.errors import InputError, NetlmError
 
 fhir_app = typer.Typer(

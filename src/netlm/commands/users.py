@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netlm.commands.common import TextJsonFormat, fail
-from netlm.commands.store import ActorOption, DbOption, _actor
+from netlm.commands.common import DbOption, TextJsonFormat, fail
+from netlm.commands.store import ActorOption, _actor
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
