@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from netlm.clinical.ctcae import CtcaeGrade, CtcaeVersion, ctcae_grade
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.results import ResultModel
 
 __all__ = [
     "AnalyteToxicity",
@@ -278,7 +279,7 @@ class CohortToxicity(BaseModel):
     chronic_any: Rate
 
 
-class ToxicityReport(BaseModel):
+class ToxicityReport(ResultModel):
     """Per-patient toxicity with cohort (and group) summaries.
 
     Attributes
