@@ -54,7 +54,7 @@ class ResultModel(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready Python values (the ``--format json`` document)."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", by_alias=True)
 
     def table_rows(self) -> list[dict[str, Any]]:
         """The rows of :meth:`to_pandas` (plain values, one mapping per row).
