@@ -347,3 +347,9 @@ def test_the_kernel_density_default_is_one_value_in_cli_python_and_api(
     assert cli.default == python == point == schema == Physics().tissue_density_g_per_ml
     assert main(["kernel", "--help"]) == 0
     assert f"[default: {cli.default}]" in capsys.readouterr().out
+
+
+def test_a_kernel_error_is_not_headed_as_a_plan_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kernel", "I-131", "--voxel-mm", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: Argument 'nuclide' must be Y-90 (the one supported), not 'I-131'\n"

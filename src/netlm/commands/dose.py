@@ -356,11 +356,13 @@ def kernel_command(
 
     The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
     """
-    from netlm.voxel.kernels import y90_kernel
+    from netlm.voxel.kernels import KernelError, y90_kernel
 
     try:
         if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
-            raise PlanError([("nuclide", f"only Y-90 is supported, not {nuclide!r}")])
+            raise KernelError(
+                f"Argument 'nuclide' must be Y-90 (the one supported), not {nuclide!r}"
+            )
         size = voxel_triplet(voxel_mm)
         kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
         if histories is not None:
