@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -21,6 +24,7 @@ import netlm.cli
 import netlm.documents
 from netlm import examples
 from netlm.cli import main
+from netlm.commands.common import COMMAND_EXTRA, EXTRA_MODULES, missing_extra
 from netlm.eligibility import Assessor, profile
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -208,3 +212,188 @@ def test_default_profile_is_parsed_once_for_many_assessments_and_stored_ones(
         assert calls == ["default profile"]
     finally:
         profile.default_profile.cache_clear()
+
+
+# --- installation in layers (issue 15): the core runs without any extra ----------------------
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+#: Import name of each distribution pyproject.toml names (where the two differ, and the rest).
+DIST_MODULE = {
+    "alembic": "alembic",
+    "argon2-cffi": "argon2",
+    "dask": "dask",
+    "dicomweb-client": "dicomweb_client",
+    "distributed": "distributed",  # dask[distributed]
+    "fastapi": "fastapi",
+    "fhir.resources": "fhir",
+    "highdicom": "highdicom",
+    "itsdangerous": "itsdangerous",
+    "jinja2": "jinja2",
+    "lifelines": "lifelines",
+    "matplotlib": "matplotlib",
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "psycopg": "psycopg",
+    "pyarrow": "pyarrow",
+    "pydantic": "pydantic",
+    "pydicom": "pydicom",
+    "python-multipart": "multipart",
+    "pyyaml": "yaml",
+    "requests": "requests",
+    "rich": "rich",
+    "scipy": "scipy",
+    "simpleitk": "SimpleITK",
+    "sqlalchemy": "sqlalchemy",
+    "typer": "typer",
+    "uvicorn": "uvicorn",
+    "weasyprint": "weasyprint",
+}
+
+#: A meta-path finder that makes every named top-level module fail to import, as if it were
+#: not installed, then runs the CLI with the remaining arguments.
+BLOCKER = """
+import importlib.abc, sys
+BLOCKED = set(sys.argv[1].split(","))
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, NotInstalled())
+"""
+RUN_CLI = "from netlm.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+
+
+def _pyproject() -> dict[str, Any]:
+    with PYPROJECT.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _requirement_name(requirement: str) -> str:
+    """``"dask[distributed]>=2024.1"`` -> ``"dask"`` (lower case)."""
+    match = re.match(r"[A-Za-z0-9_.\-]+", requirement)
+    assert match, requirement
+    return match.group(0).lower()
+
+
+def _extra_modules(extra: str, extras: dict[str, list[str]]) -> set[str]:
+    """The import names an extra installs, its ``netlm[...]`` references expanded."""
+    modules: set[str] = set()
+    for requirement in extras[extra]:
+        if requirement.startswith("netlm["):
+            for inner in requirement[len("netlm[") : requirement.index("]")].split(","):
+                modules |= _extra_modules(inner, extras)
+        else:
+            modules.add(DIST_MODULE[_requirement_name(requirement)])
+            # A package's own extras that are packages too: dask[distributed].
+            inner = re.search(r"\[([^]]+)\]", requirement)
+            names = inner.group(1).split(",") if inner else []
+            modules |= {DIST_MODULE[n] for n in names if n in DIST_MODULE}
+    return modules
+
+
+def run_without(blocked: set[str], args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``netlm ARGS`` in a new interpreter in which the ``blocked`` modules cannot be imported."""
+    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER + RUN_CLI, ",".join(sorted(blocked)), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path, "XDG_CACHE_HOME": str(cwd / "cache")},
+        timeout=300,
+        check=False,
+    )
+
+
+#: Every module an extra brings: none of them is importable in the "core only" runs below.
+OPTIONAL = frozenset().union(*EXTRA_MODULES.values())
+
+
+def test_core_dependencies_hold_no_heavy_package() -> None:
+    core = {_requirement_name(r) for r in _pyproject()["project"]["dependencies"]}
+    core_modules = {DIST_MODULE[name] for name in core}
+    assert not core_modules & OPTIONAL
+    assert not core_modules & set(HEAVY)
+    assert core_modules == {"numpy", "scipy", "pydantic", "yaml", "typer", "rich"}
+
+
+def test_the_extras_table_of_the_cli_is_the_one_of_pyproject() -> None:
+    extras: dict[str, list[str]] = _pyproject()["project"]["optional-dependencies"]
+    for extra, modules in EXTRA_MODULES.items():
+        assert _extra_modules(extra, extras) == set(modules), extra
+    # [all] is every extra; [test] installs all of it, plus the test tools.
+    assert _extra_modules("all", extras) == set(OPTIONAL)
+    assert "netlm[all]" in extras["test"]
+    assert set(COMMAND_EXTRA.values()) <= set(extras)
+
+
+def test_the_blocker_does_block(tmp_path: Path) -> None:
+    done = run_without({"SimpleITK"}, ["--version"], tmp_path)
+    assert done.returncode == 0
+    probe = subprocess.run(
+        [sys.executable, "-c", BLOCKER + "import SimpleITK.extra\n", "SimpleITK"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 1 and "No module named 'SimpleITK'" in probe.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["assess", str(CASE), "--format", "json"],
+        ["sirt", "plan", str(EXAMPLE_DIR / "plan-partition-glass.yaml"), "-f", "json"],
+        ["sirt", "plan", str(EXAMPLE_DIR / "plan-bsa-resin-bilobar.yaml"), "-f", "json"],
+        ["response", str(EXAMPLE_DIR / "response-recist.yaml"), "-f", "json"],
+        ["kernel", "Y-90", "--voxel-mm", "4", "--histories", "2000", "-f", "json"],
+    ],
+)
+def test_the_core_runs_without_any_extra(
+    args: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the kernel cache
+    done = run_without(set(OPTIONAL), args, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    # The same answer as with every package installed (this process has them all).
+    assert main(args) == 0
+    assert done.stdout == capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "module"),
+    [
+        (["dose", "images", "--activity", "pet.nrrd", "--out", "dose"], "imaging", "SimpleITK"),
+        (["assess", str(CASE), "--pdf", "board.pdf"], "report", "jinja2"),
+        (["db", "upgrade", "--db", "r.sqlite"], "service", "sqlalchemy"),
+        (["outcomes", "survival", "x.csv"], "cohort", "pandas"),
+    ],
+)
+def test_a_missing_extra_is_named(args: list[str], extra: str, module: str, tmp_path: Path) -> None:
+    done = run_without(set(OPTIONAL), args, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: netlm {' '.join(a for a in args[:2] if not a.startswith(('-', '/')))} "
+        f'needs {module}, which is not installed: pip install "netlm[{extra}]"'
+    ]
+    assert not list(tmp_path.glob("*.pdf")) and not (tmp_path / "dose").exists()
+
+
+def test_the_extra_of_the_command_is_named_when_it_holds_the_module(tmp_path: Path) -> None:
+    # matplotlib is in [imaging], [report] and [cohort]: `netlm dose images` names [imaging].
+    error = ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+    assert missing_extra(error, ["dose", "images"]) == (
+        'netlm dose images needs matplotlib, which is not installed: pip install "netlm[imaging]"'
+    )
+    assert missing_extra(error, ["cohort", "run"]) is not None
+    assert '"netlm[cohort]"' in str(missing_extra(error, ["cohort", "run"]))
+    assert '"netlm[all]"' in str(missing_extra(error, ["demo"]))
+    # A module of netlm itself, or of the core, is a broken installation: no extra to name.
+    assert missing_extra(ModuleNotFoundError("x", name="numpy"), ["assess"]) is None

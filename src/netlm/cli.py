@@ -16,10 +16,13 @@ web library.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     import typer
@@ -64,7 +67,7 @@ def build_app() -> typer.Typer:
         help="netlm: planning and follow-up of liver-directed therapy for neuroendocrine "
         "tumour liver metastases.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|...]
         pretty_exceptions_enable=False,
     )
 
@@ -103,27 +106,64 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _command_words(app: typer.Typer, args: Sequence[str]) -> list[str]:
+    """The command ``args`` name: ``["assess"]``, ``["dose", "images"]`` (options skipped)."""
+    words = [a for a in args if not a.startswith("-")][:2]
+    groups = {g.name for g in app.registered_groups}
+    return words if words and words[0] in groups else words[:1]
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``warning: ...`` line on stderr, never the Python source line."""
+    from netlm.commands.common import stderr_console, warning_line
+
+    stderr_console().print(warning_line(f"{message} ({category.__name__})"))
+
+
+@contextlib.contextmanager
+def _plain_warnings() -> Iterator[None]:
+    """Warnings shown as ``warning:`` lines for the time of one command."""
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (testable without a subprocess).
 
-    ``netlm --version`` alone is answered without building the application.
+    ``netlm --version`` alone is answered without building the application.  A
+    command whose optional packages are not installed answers with the extra to
+    install (``pip install "netlm[imaging]"``) and exit code 2, as does a path that
+    cannot be written (``cannot use PATH: Permission denied``); warnings are one
+    ``warning:`` line each, without the Python source line.
     """
-    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
         print(_version_text())
         return 0
     import typer
     from typer.exceptions import TyperException
 
-    from netlm.commands.common import EXIT_BAD_INPUT, stderr_console
+    from netlm.commands.common import EXIT_BAD_INPUT, error_line, missing_extra, stderr_console
 
+    app = build_app()
     try:
-        result = build_app()(
-            args=list(argv) if argv is not None else None,
-            prog_name="netlm",
-            standalone_mode=False,
-        )
+        with _plain_warnings():
+            result = app(args=args, prog_name="netlm", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:  # --show-completion / --install-completion end this way
+        return exc.code if isinstance(exc.code, int) else 0
     except typer.Abort:
         stderr_console().print("aborted")
         return 1
@@ -133,6 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             show()
         else:  # pragma: no cover - every usage error typer raises can show itself
             stderr_console().print(str(exc), markup=False)
+        return EXIT_BAD_INPUT
+    except ImportError as exc:  # an optional package (an extra) that is not installed
+        message = missing_extra(exc, _command_words(app, args))
+        if message is None:
+            raise
+        stderr_console().print(error_line(message))
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # an output (or input) path that cannot be used: one line, exit 2
+        if exc.filename is None:
+            raise
+        path = os.fsdecode(exc.filename)
+        stderr_console().print(error_line(f"cannot use {path}: {exc.strerror or exc}"))
         return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 

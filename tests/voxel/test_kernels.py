@@ -118,7 +118,7 @@ def test_transport_conserves_energy_and_is_reproducible() -> None:
 
 
 def test_dose_point_kernel_scales_with_density(kernel_cache: Path) -> None:
-    r1, f1 = dose_point_kernel(histories=HISTORIES, cache_dir=kernel_cache)
+    r1, f1 = dose_point_kernel(density_g_per_ml=1.0, histories=HISTORIES, cache_dir=kernel_cache)
     r2, f2 = dose_point_kernel(density_g_per_ml=2.0, histories=HISTORIES, cache_dir=kernel_cache)
     dr1, dr2 = float(r1[1] - r1[0]), float(r2[1] - r2[0])
     assert np.allclose(r2, r1 / 2.0) and np.allclose(f2, 2.0 * f1)

@@ -81,6 +81,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from netlm import __version__
 from netlm.cohort.manifest import Manifest, PatientEntry, load_manifest
 from netlm.errors import InputError, NetlmError
+from netlm.results import ResultModel
 
 __all__ = [
     "TASKS",
@@ -786,8 +787,12 @@ class PatientFailure(BaseModel):
     )
 
 
-class CohortRunSummary(BaseModel):
-    """What a cohort run did and where its results are."""
+class CohortRunSummary(ResultModel):
+    """What a cohort run did and where its results are.
+
+    ``to_dict()`` is the ``netlm cohort run --format json`` summary; ``to_pandas()``
+    reads the run's results (``results.parquet``: one row per patient).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -810,6 +815,12 @@ class CohortRunSummary(BaseModel):
     failures_csv: str
     elapsed_s: float
     netlm_version: str
+
+    def to_pandas(self) -> Any:
+        """The results table of the run (``results.parquet``) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.read_parquet(self.results_parquet)
 
     @property
     def n_computed(self) -> int:

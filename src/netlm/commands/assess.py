@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from netlm.commands import common
 from netlm.commands.common import OutputFormat, fail
@@ -84,7 +83,7 @@ def assess_command(
     elif output_format is OutputFormat.markdown:
         typer.echo(render_markdown(result), nl=False)
     else:
-        Console(width=140).print(render_rich(result))
+        common.stdout_console(140).print(render_rich(result))
 
 
 def rules_command(
@@ -146,4 +145,4 @@ def rules_command(
             "\n".join(f"{n} = {prof.value(n)}" for n in r.parameters),
             "\n".join(get_source(s).cite() for s in r.all_source_ids),
         )
-    Console(width=180).print(table)
+    common.stdout_console(180).print(table)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import TextJsonFormat, fail
 from netlm.errors import InputError, NetlmError
 
 cohort_app = typer.Typer(help="Cohort runs over many patients (Dask).", no_args_is_help=True)
@@ -48,7 +48,7 @@ def cohort_run(
             "claims its expected memory from."
         ),
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
 ) -> None:
     """Run a task over every patient; failures are reported, never stop the run; re-runs skip
     what is done (by input digest). Exit code 1 when some patients failed."""
@@ -86,7 +86,7 @@ def cohort_run(
             )
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
         typer.echo(
@@ -205,12 +205,12 @@ def outcomes_toxicity(
 
 @outcomes_app.command("evidence")
 def outcomes_evidence(
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
 ) -> None:
     """The published outcome figures of the seed reviews, with their sources and quotes."""
     from netlm.outcomes.evidence_library import PUBLISHED_OUTCOMES
 
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in PUBLISHED_OUTCOMES], indent=2))
         return
     for r in PUBLISHED_OUTCOMES:

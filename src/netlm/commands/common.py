@@ -1,14 +1,16 @@
-"""What every command shares: output formats and the bad-input exit."""
+"""What every command shares: output formats, the ``--db`` option, the bad-input exit, and
+the message for an optional package that is not installed."""
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -19,11 +21,137 @@ from netlm.errors import InputError, NetlmError
 
 EXIT_BAD_INPUT = 2
 
+#: The optional extras of ``pyproject.toml`` (``[project.optional-dependencies]``) and the
+#: top-level modules each one installs; ``pip install netlm`` alone has the core
+#: (numpy, scipy, pydantic, PyYAML, typer, rich): assessment, 90Y plans, response, kernels.
+#: tests/test_cli_startup.py checks this table against pyproject.toml.
+EXTRA_MODULES: dict[str, frozenset[str]] = {
+    "imaging": frozenset({"SimpleITK", "pydicom", "highdicom", "matplotlib"}),
+    "report": frozenset({"weasyprint", "jinja2", "matplotlib"}),
+    "service": frozenset(
+        {
+            "fastapi",
+            "uvicorn",
+            "sqlalchemy",
+            "alembic",
+            "argon2",
+            "psycopg",
+            "multipart",
+            "itsdangerous",
+            "weasyprint",
+            "jinja2",
+            "matplotlib",
+        }
+    ),
+    "cohort": frozenset(
+        {"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow", "SimpleITK"}
+    ),
+    "pacs": frozenset({"dicomweb_client", "pydicom", "pynetdicom", "requests"}),
+    "fhir": frozenset({"fhir"}),
+}
+
+#: The extra each command needs beyond the core (the first word after ``netlm``); a
+#: missing module is named with this extra when it holds the module, else with the first
+#: extra of :data:`EXTRA_MODULES` that does.
+COMMAND_EXTRA: dict[str, str] = {
+    "dose": "imaging",
+    "workup": "imaging",
+    "cohort": "cohort",
+    "outcomes": "cohort",
+    "db": "service",
+    "import": "service",
+    "users": "service",
+    "serve": "service",
+    "pacs": "pacs",
+    "fhir": "fhir",
+    "demo": "all",
+}
+
+
+def missing_extra(error: ImportError, command: Sequence[str]) -> str | None:
+    """``error`` (an optional package that is not installed) as one line naming the extra.
+
+    ``command`` is the command that ran (``["dose", "images"]``).  ``None`` when the
+    missing module belongs to no extra (a broken installation, which should show its
+    traceback).
+
+    Examples
+    --------
+    >>> missing_extra(ModuleNotFoundError("No module named 'SimpleITK'", name="SimpleITK"),
+    ...               ["dose", "images"])
+    'netlm dose images needs SimpleITK, which is not installed: pip install "netlm[imaging]"'
+    >>> missing_extra(ModuleNotFoundError("x", name="weasyprint.text"), ["assess"])
+    'netlm assess needs weasyprint, which is not installed: pip install "netlm[report]"'
+    >>> missing_extra(ModuleNotFoundError("x", name="netlm.nothing"), ["assess"]) is None
+    True
+    """
+    module = (error.name or "").split(".")[0]
+    holders = [extra for extra, modules in EXTRA_MODULES.items() if module in modules]
+    if not holders:
+        return None
+    wanted = COMMAND_EXTRA.get(command[0], "") if command else ""
+    extra = wanted if wanted == "all" or wanted in holders else holders[0]
+    return (
+        f"{' '.join(['netlm', *command])} needs {module}, which is not installed: "
+        f'pip install "netlm[{extra}]"'
+    )
+
 
 class OutputFormat(StrEnum):
+    """``--format`` of the commands with a Markdown form (assess, rules, sirt, response)."""
+
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+class TextJsonFormat(StrEnum):
+    """``--format`` of the other commands: any other value is refused (exit 2, naming these)."""
+
+    text = "text"
+    json = "json"
+
+
+def database_url(db: str | None) -> str | None:
+    """A database URL from ``--db``: a URL as given, anything else a SQLite file path.
+
+    Every ``--db`` (and ``netlm demo --seed-db``) reads its value through this one
+    function, so a path, a ``sqlite:///`` URL and a ``postgresql://`` URL are accepted
+    everywhere; an empty value means the default.
+
+    Examples
+    --------
+    >>> database_url("postgresql://netlm@db/netlm")
+    'postgresql://netlm@db/netlm'
+    >>> database_url("/tmp/registry.db")
+    'sqlite:////tmp/registry.db'
+    >>> database_url("sqlite:////tmp/registry.db")
+    'sqlite:////tmp/registry.db'
+    >>> database_url(None) is None and database_url("") is None
+    True
+    """
+    if not db:
+        return None
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().absolute()}"
+
+
+#: The registry option of every command that opens it (``netlm db ...``, ``netlm import``,
+#: ``netlm users ...``, ``netlm fhir export``, ``netlm serve``): a SQLite file path, a
+#: ``sqlite:///`` URL or a ``postgresql://`` URL, read by :func:`database_url`.
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="NETLM_DATABASE_URL",
+        show_envvar=True,
+        callback=database_url,
+        help="The registry: a SQLite file, sqlite:///path or "
+        "postgresql://user@host/name (default: the embedded SQLite file in netlm's data "
+        "folder).",
+    ),
+]
 
 
 def today() -> dt.date:
@@ -46,6 +174,42 @@ def kernel_cache_dir() -> Path:
     return default_kernel_cache_dir(os.environ, Path.home())
 
 
+def check_writable(path: Path) -> Path:
+    """``path`` if a file or folder can be made there, else the ``OSError`` naming it.
+
+    Checked before the work (a dose computation takes seconds), creating nothing:
+    the nearest existing folder above ``path`` must be a folder this user may write
+    in.  ``netlm`` answers the error as one line, ``cannot use PATH: ...``, exit 2.
+    """
+    target = path.absolute()
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == target and target.is_dir():
+        folder = target
+    elif existing == target:  # an existing file: its folder must be writable
+        folder = target.parent
+    else:
+        folder = existing
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder", str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    return path
+
+
+def stdout_console(piped_width: int) -> Console:
+    """The console text results are printed on: wrapped to the terminal's width.
+
+    On a terminal (or with ``$COLUMNS`` set) rich wraps to that width; piped or
+    captured output gets ``piped_width`` columns, so long lines are not cut at 80.
+    """
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=piped_width)
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -53,6 +217,11 @@ def stderr_console() -> Console:
 def error_line(message: str) -> Text:
     """``error: message``, "error:" in bold red on a terminal; the message is never markup."""
     return Text.assemble(("error:", "bold red"), " ", message)
+
+
+def warning_line(message: str) -> Text:
+    """``warning: message``, "warning:" in bold yellow on a terminal; never markup."""
+    return Text.assemble(("warning:", "bold yellow"), " ", message)
 
 
 def fail(error: NetlmError) -> typer.Exit:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from netlm.commands.common import database_url, stdout_console
 
 
 def demo_command(
@@ -21,6 +22,7 @@ def demo_command(
         str | None,
         typer.Option(
             "--seed-db",
+            callback=database_url,
             help="Also seed this registry (URL or SQLite file) with the example patients, "
             "for `netlm serve --db ...`.",
         ),
@@ -49,7 +51,7 @@ def demo_command(
 
     out.mkdir(parents=True, exist_ok=True)
     assessor = Assessor()
-    console = Console(width=140)
+    console = stdout_console(140)
     index = ["# netlm demo", "", "| case | file | verdicts |", "|---|---|---|"]
     for name, text in bundled_examples():
         case = parse_case(text)

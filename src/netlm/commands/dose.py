@@ -14,8 +14,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
-from netlm.commands.common import OutputFormat, fail, kernel_cache_dir, today, voxel_triplet
+from netlm.commands.common import (
+    TextJsonFormat,
+    check_writable,
+    fail,
+    kernel_cache_dir,
+    stdout_console,
+    today,
+    voxel_triplet,
+)
 from netlm.errors import GeometryError, InputError, NetlmError, PlanError
+from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
 
@@ -174,7 +183,7 @@ def dose_images(
             "OUT/registration-ct.png to check.",
         ),
     ] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
     pdf: Annotated[
         Path | None,
         typer.Option(
@@ -209,6 +218,9 @@ def dose_images(
     from netlm.imaging.registration import RigidTransform
     from netlm.workflows.dose import compute_dose
 
+    check_writable(out)
+    if pdf is not None:
+        check_writable(pdf)
     try:
         if response is not None and not (dicom_results or push):
             raise InputError([("response", "--response needs --dicom-results or --push")])
@@ -307,7 +319,7 @@ def dose_images(
                 voxel_dose_pdf(result, pdf, patient_id=patient_id)
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(document, indent=2))
         return
     table = Table(
@@ -324,7 +336,7 @@ def dose_images(
             f"{s['d90_gy']:.1f}",
             f"{s['v100_percent']:.1f}",
         )
-    Console(width=120).print(table)
+    stdout_console(120).print(table)
     typer.echo(f"written to {out.resolve()}")
     if sent:
         typer.echo(f"sent {len(sent)} instances to {pacs}")
@@ -388,19 +400,23 @@ def kernel_command(
         list[float],
         typer.Option(help="Voxel size in mm: one value, or three (i j k): --voxel-mm 2 3 4."),
     ],
-    density: Annotated[float, typer.Option(help="Medium density in g/mL.")] = 1.03,
+    density: Annotated[
+        float, typer.Option(help="Medium density in g/mL (liver and tumour tissue).")
+    ] = TISSUE_DENSITY_G_PER_ML,
     histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
 ) -> None:
     """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
 
     The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
     """
-    from netlm.voxel.kernels import y90_kernel
+    from netlm.voxel.kernels import KernelError, y90_kernel
 
     try:
         if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
-            raise PlanError([("nuclide", f"only Y-90 is supported, not {nuclide!r}")])
+            raise KernelError(
+                f"Argument 'nuclide' must be Y-90 (the one supported), not {nuclide!r}"
+            )
         size = voxel_triplet(voxel_mm)
         kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
         if histories is not None:
@@ -433,7 +449,7 @@ def kernel_command(
         "s_values": s_values,
         "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
     }
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(document, indent=2))
         return
     for key, value in s_values.items():

@@ -18,8 +18,8 @@ import typer
 import yaml
 
 from netlm.case import load_case
-from netlm.commands.common import OutputFormat, fail, stderr_console
-from netlm.commands.store import ActorOption, DbOption, _actor, _write_atomically
+from netlm.commands.common import DbOption, TextJsonFormat, fail, stderr_console
+from netlm.commands.store import ActorOption, _actor, _write_atomically
 from netlm.errors import InputError, NetlmError
 
 fhir_app = typer.Typer(
@@ -124,8 +124,8 @@ def import_command(
     case: Annotated[Path, typer.Option("--case", help="The case file to fill.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Write the filled case here (YAML).")],
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Report as text or json.")
-    ] = OutputFormat.text,
+        TextJsonFormat, typer.Option("--format", "-f", help="Report as text or json.")
+    ] = TextJsonFormat.text,
 ) -> None:
     """Fill a case's labs and observations (ECOG, Ki-67, mitoses) from a FHIR Bundle.
 
@@ -141,7 +141,7 @@ def import_command(
         _write_atomically(out, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         report = {
             "out": str(out),
             "filled": [{"field": f, "source": r} for f, r in result.filled],

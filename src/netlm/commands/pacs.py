@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import TextJsonFormat, fail, stdout_console
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ def find_command(
     password: Password = None,
     insecure: Insecure = False,
     ca_bundle: CaBundle = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
     dimse: Dimse = None,
     aet: Aet = "NETLM",
     called_aet: CalledAet = None,
@@ -179,7 +178,7 @@ def find_command(
             ]
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"{len(rows)} {'series' if study else 'studies'}")
@@ -187,7 +186,7 @@ def find_command(
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row.values()))
-    Console(width=200).print(table)
+    stdout_console(200).print(table)
 
 
 @pacs_app.command("pull")

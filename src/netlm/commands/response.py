@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from netlm.commands import common
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import OutputFormat, fail, stdout_console
 from netlm.errors import InputError, NetlmError
 
 
@@ -108,6 +107,6 @@ def response_command(
     elif output_format is OutputFormat.markdown:
         typer.echo("\n".join(render_response_markdown(r) for r in reports), nl=False)
     else:
-        console = Console(width=160)
+        console = stdout_console(160)
         for r in reports:
             console.print(render_response_rich(r))

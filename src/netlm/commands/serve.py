@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from netlm.commands.common import fail, stderr_console
+from netlm.commands.common import DbOption, database_url, fail, stderr_console
 from netlm.errors import NetlmError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
@@ -44,25 +44,6 @@ SECRET_KEY_ENV = "NETLM_SECRET_KEY"
 SECRET_KEY_FILE = "secret-key"
 #: Shortest signing key accepted (bytes).
 MIN_SECRET_KEY_BYTES = 32
-
-
-def database_url(db: str | None) -> str | None:
-    """A database URL from ``--db``: a URL as given, anything else a SQLite file path.
-
-    Examples
-    --------
-    >>> database_url("postgresql://netlm@db/netlm")
-    'postgresql://netlm@db/netlm'
-    >>> database_url("/tmp/registry.db")
-    'sqlite:////tmp/registry.db'
-    >>> database_url(None) is None
-    True
-    """
-    if db is None:
-        return None
-    if "://" in db:
-        return db
-    return f"sqlite:///{Path(db).expanduser().absolute()}"
 
 
 def ensure_admin(store: Store, username: str, password: str | None) -> bool:
@@ -176,14 +157,7 @@ def serve_command(
         str, typer.Option(help="Address to listen on (localhost by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Database URL or SQLite file (default: $NETLM_DATABASE_URL, else the "
-            "embedded SQLite file in netlm's data folder).",
-        ),
-    ] = None,
+    db: DbOption = None,
     create_admin: Annotated[
         str | None,
         typer.Option(

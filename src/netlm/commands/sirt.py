@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from netlm.commands import common
 from netlm.commands.assess import rule_profile
-from netlm.commands.common import OutputFormat, fail
+from netlm.commands.common import OutputFormat, fail, stdout_console
 from netlm.errors import NetlmError, PlanError
 from netlm.sirt.physics import Y90_HALF_LIFE_H
 
@@ -82,7 +81,7 @@ def sirt_plan(
     elif output_format is OutputFormat.markdown:
         typer.echo(render_plan_markdown(result), nl=False)
     else:
-        Console(width=140).print(render_plan_rich(result))
+        stdout_console(140).print(render_plan_rich(result))
 
 
 @sirt_app.command("decay")

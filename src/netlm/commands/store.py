@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netlm.commands.common import EXIT_BAD_INPUT, OutputFormat, fail, today
+from netlm.commands.common import EXIT_BAD_INPUT, DbOption, TextJsonFormat, fail, today
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
@@ -29,16 +29,6 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="NETLM_DATABASE_URL",
-        show_envvar=True,
-        help="Database URL, e.g. postgresql://netlm@db.example.org/netlm "
-        "(default: the embedded SQLite file in netlm's data folder).",
-    ),
-]
 ActorOption = Annotated[
     str | None,
     typer.Option("--actor", help="Name for the audit log (default: the operating-system user)."),
@@ -276,8 +266,8 @@ def import_command(
     db: DbOption = None,
     actor: ActorOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+        TextJsonFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = TextJsonFormat.text,
 ) -> None:
     """Import case files into the registry.
 
@@ -335,7 +325,7 @@ def import_command(
                 }
             )
             progress.advance(bar)
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps({"imported": imported, "failed": failed}, indent=2))
     else:
         _print_report(imported, failed, store.url)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netlm.commands.common import OutputFormat, fail
-from netlm.commands.store import ActorOption, DbOption, _actor
+from netlm.commands.common import DbOption, TextJsonFormat, fail
+from netlm.commands.store import ActorOption, _actor
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
@@ -158,8 +158,8 @@ def users_revoke_tokens(
 def users_list(
     db: DbOption = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text or json.")
-    ] = OutputFormat.text,
+        TextJsonFormat, typer.Option("--format", help="text or json.")
+    ] = TextJsonFormat.text,
 ) -> None:
     """Every user with role and state."""
     try:
@@ -167,7 +167,7 @@ def users_list(
             users = store.list_users()
     except NetlmError as exc:
         raise fail(exc) from None
-    if output_format is OutputFormat.json:
+    if output_format is TextJsonFormat.json:
         typer.echo(json.dumps([u.model_dump(mode="json") for u in users], indent=2))
         return
     for user in users:

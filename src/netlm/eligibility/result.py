@@ -8,12 +8,14 @@ the provenance of the result.  Everything is immutable and JSON-serialisable.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.case.plausibility import InputWarning
 from netlm.clinical import AlbiResult, BurdenResult, ChildPughResult, GradeResult
 from netlm.evidence import Source
+from netlm.results import ResultModel
 
 
 class Modality(StrEnum):
@@ -250,8 +252,12 @@ class Provenance(BaseModel):
     )
 
 
-class Assessment(BaseModel):
-    """The whole tumour-board assessment of one case."""
+class Assessment(ResultModel):
+    """The whole tumour-board assessment of one case.
+
+    ``to_dict()`` is the ``netlm assess --format json`` document; ``to_pandas()`` one
+    row per option in the recommended order (rank, verdict, reason, findings).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -276,6 +282,29 @@ class Assessment(BaseModel):
         default=(),
         description="Accepted values that look wrong (e.g. a likely unit mix-up); check them.",
     )
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per option, in the recommended order."""
+        ranked = {r.modality: r for r in self.recommended_order}
+        options = sorted(
+            self.options,
+            key=lambda o: ranked[o.modality].rank if o.modality in ranked else len(ranked) + 1,
+        )
+        return [
+            {
+                "case_id": self.case_id,
+                "rank": ranked[o.modality].rank if o.modality in ranked else None,
+                "modality": o.modality.value,
+                "label": o.label,
+                "verdict": o.verdict.value,
+                "provisional_verdict": o.provisional_verdict.value,
+                "reason": ranked[o.modality].reason if o.modality in ranked else None,
+                "findings": len(o.findings),
+                "missing_information": ", ".join(o.missing_information),
+                "assumptions": len(o.assumptions),
+            }
+            for o in options
+        ]
 
     def option(self, modality: Modality | str) -> ModalityOption:
         """The option for ``modality``.

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.results import ResultModel
 
 __all__ = [
     "BootstrapSummary",
@@ -127,7 +128,7 @@ class BootstrapSummary(BaseModel):
     confidence: float
 
 
-class DoseResponseResult(BaseModel):
+class DoseResponseResult(ResultModel):
     """A logistic dose-response fit with ROC, Youden threshold and bootstrap CIs.
 
     Attributes

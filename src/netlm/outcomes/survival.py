@@ -61,6 +61,7 @@ from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.results import ResultModel
 from netlm.units import DAYS_PER_MONTH, S_PER_DAY
 
 __all__ = [
@@ -331,7 +332,7 @@ class LogRankResult(BaseModel):
     p_value: float
 
 
-class SurvivalResult(BaseModel):
+class SurvivalResult(ResultModel):
     """Kaplan-Meier estimates of one endpoint, overall or by stratum.
 
     Attributes
@@ -366,6 +367,10 @@ class SurvivalResult(BaseModel):
     logrank: LogRankResult | None
     definition: str
     provenance: AnalysisProvenance
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The Kaplan-Meier tables of every stratum, one row per time (``to_pandas()``)."""
+        return [{"stratum": g.label} | row.model_dump() for g in self.groups for row in g.table]
 
     def group(self, label: str) -> StratumSurvival:
         """The stratum called ``label``."""

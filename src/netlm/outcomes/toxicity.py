@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from netlm.clinical.ctcae import CtcaeGrade, CtcaeVersion, ctcae_grade
 from netlm.errors import InputError
 from netlm.outcomes.data import AnalysisProvenance, CohortData, provenance
+from netlm.results import ResultModel
 
 __all__ = [
     "AnalyteToxicity",
@@ -278,7 +279,7 @@ class CohortToxicity(BaseModel):
     chronic_any: Rate
 
 
-class ToxicityReport(BaseModel):
+class ToxicityReport(ResultModel):
     """Per-patient toxicity with cohort (and group) summaries.
 
     Attributes
@@ -308,6 +309,24 @@ class ToxicityReport(BaseModel):
     reild_definition: ReildDefinition
     chronic_definition: ChronicDefinition
     provenance: AnalysisProvenance
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per group (the whole cohort first) and analyte: grades and rates."""
+        return [
+            {
+                "group": group.group,
+                "n_patients": group.n_patients,
+                "analyte": counts.analyte,
+                "n_evaluable": counts.n_evaluable,
+                **{f"grade_{g}": n for g, n in enumerate(counts.by_grade)},
+                "grade3plus_rate": counts.grade3plus.rate,
+                "worsened_rate": counts.worsened.rate,
+                "reild_rate": group.reild.rate,
+                "chronic_any_rate": group.chronic_any.rate,
+            }
+            for group in (self.overall, *self.groups)
+            for counts in group.grades
+        ]
 
 
 # ---------------------------------------------------------------------------

@@ -21,9 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -39,6 +37,8 @@ from netlm.report.html import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from netlm.response.report import ResponseReport
     from netlm.volume import ImageVolume
     from netlm.workflows.dose import DoseResult
@@ -198,10 +198,12 @@ def render_voxel_dose_html(
     return _environment().get_template("voxel_dose.html").render(context)
 
 
-def _plot_uri(plot: Callable[..., Path], reports: Sequence[ResponseReport], criterion: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="netlm-response-") as folder:
-        target = plot(reports, Path(folder) / "plot.svg", criterion=criterion)
-        return _svg_uri(target.read_bytes())
+def _plot_uri(
+    plot: Callable[..., Figure], reports: Sequence[ResponseReport], criterion: str
+) -> str:
+    svg = io.BytesIO()
+    plot(reports, criterion=criterion).savefig(svg, format="svg", bbox_inches="tight")
+    return _svg_uri(svg.getvalue())
 
 
 def response_context(

@@ -61,18 +61,34 @@ def best_change_percent(
     return min(changes) if changes else None
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise NetlmError(f"{path}: plots are written as .png or .svg")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
+def _check_path(path: str | Path | None) -> Path | None:
+    if path is None:
+        return None
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".svg"):
+        raise NetlmError(f"{target}: plots are written as .png or .svg")
+    return target
+
+
+def _save(fig: Figure, path: Path | None) -> Figure:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    return fig
 
 
 def waterfall(
-    reports: Sequence[ResponseReport], path: Path, *, criterion: str = "recist1.1"
-) -> Path:
-    """Best change from baseline per patient, sorted, coloured by best overall response."""
+    reports: Sequence[ResponseReport],
+    path: str | Path | None = None,
+    *,
+    criterion: str = "recist1.1",
+) -> Figure:
+    """Best change from baseline per patient, sorted, coloured by best overall response.
+
+    Returns the matplotlib :class:`~matplotlib.figure.Figure` (shown inline in a
+    notebook); with ``path`` (``.png`` or ``.svg``) it is also saved there.
+    """
+    target = _check_path(path)
     rows = []
     for i, report in enumerate(reports):
         result = _result(report, criterion)
@@ -103,11 +119,21 @@ def waterfall(
         if response in handles:
             ax.bar([0], [0], color=_COLOURS[response], label=response.value)
     ax.legend(title="best overall", loc="lower left", fontsize="small")
-    return _save(fig, path)
+    return _save(fig, target)
 
 
-def spider(reports: Sequence[ResponseReport], path: Path, *, criterion: str = "recist1.1") -> Path:
-    """Change from baseline over time, one line per patient."""
+def spider(
+    reports: Sequence[ResponseReport],
+    path: str | Path | None = None,
+    *,
+    criterion: str = "recist1.1",
+) -> Figure:
+    """Change from baseline over time, one line per patient.
+
+    Returns the :class:`~matplotlib.figure.Figure`; with ``path`` (``.png`` or
+    ``.svg``) it is also saved there.
+    """
+    target = _check_path(path)
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     drawn = 0
@@ -135,4 +161,4 @@ def spider(reports: Sequence[ResponseReport], path: Path, *, criterion: str = "r
     ax.set_ylabel(f"change from baseline (%), {criterion}")
     ax.set_title(f"Spider plot ({criterion})")
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return _save(fig, target)

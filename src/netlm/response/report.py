@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from netlm import __version__
 from netlm.errors import ResponseError
@@ -25,6 +27,7 @@ from netlm.response import choi, easl, mrecist, percist, recist, sstr, who
 from netlm.response.best import best_overall_response, endpoints
 from netlm.response.model import ResponseFile
 from netlm.response.result import CriterionResult, Engine, Response, TimepointResult
+from netlm.results import ResultModel
 
 #: Every engine by criterion id.
 ENGINES: Mapping[str, Engine] = MappingProxyType(
@@ -72,8 +75,17 @@ def _before_reference(
     return tuple(marked), early
 
 
-class ResponseReport(BaseModel):
-    """Every requested criterion on one response file."""
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class ResponseReport(ResultModel):
+    """Every requested criterion on one response file.
+
+    ``to_dict()`` is the ``netlm response --format json`` document; ``to_pandas()``
+    one row per criterion and time point (measure, changes, overall response), with
+    each criterion's best overall response.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -83,6 +95,28 @@ class ResponseReport(BaseModel):
     exploratory_sstr: tuple[sstr.SstrMetrics, ...]
     netlm_version: str
     inputs_digest: str
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per criterion and time point."""
+        return [
+            {
+                "case": self.case,
+                "criterion": r.criterion,
+                "date": p.date,
+                "measure": _float(p.measure),
+                "unit": p.unit,
+                "change_from_baseline_percent": _float(p.change_from_baseline_percent),
+                "change_from_nadir_percent": _float(p.change_from_nadir_percent),
+                "target": None if p.target is None else p.target.value,
+                "non_target": None if p.non_target is None else p.non_target.value,
+                "new_lesions": p.new_lesions,
+                "overall": p.overall.value,
+                "category": p.category,
+                "best_overall": r.best_overall.response.value,
+            }
+            for r in self.results
+            for p in r.timepoints
+        ]
 
     def result(self, criterion: str) -> CriterionResult:
         for r in self.results:

@@ -20,6 +20,13 @@ from netlm.errors import PlanError
 #: :attr:`Physics.y90_half_life_h` and of every function that takes a half-life.
 Y90_HALF_LIFE_H: Final = 64.1
 
+#: Liver and tumour density, g/mL: 1.03 (source ``tissue_density``: shared/reference/
+#: dosimetry.md, Tissue; general population; some tools use 1.05).  The one default of
+#: :attr:`Physics.tissue_density_g_per_ml`, of the 90Y dose-voxel kernel's medium
+#: (:func:`netlm.voxel.kernels.y90_kernel`; water at 1.03 g/mL reproduces the published
+#: soft-tissue S values) and of ``netlm kernel --density``.
+TISSUE_DENSITY_G_PER_ML: Final = 1.03
+
 
 def _profile_value(name: str) -> float:
     """A number whose one home is the default rule profile."""
@@ -55,7 +62,7 @@ class Physics(BaseModel):
     dose_constant_gy_kg_per_gbq: Annotated[float, Field(gt=40, lt=60)] = Field(
         default_factory=lambda: _profile_value("dose_constant_gy_kg_per_gbq")
     )
-    tissue_density_g_per_ml: Annotated[float, Field(gt=0.8, lt=1.3)] = 1.03
+    tissue_density_g_per_ml: Annotated[float, Field(gt=0.8, lt=1.3)] = TISSUE_DENSITY_G_PER_ML
     lung_density_g_per_ml: Annotated[float, Field(gt=0.1, lt=1.0)] = 0.30
     y90_half_life_h: Annotated[float, Field(gt=60, lt=70)] = Y90_HALF_LIFE_H
 

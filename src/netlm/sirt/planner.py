@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +51,7 @@ from netlm.case.model import Case, TreatmentType
 from netlm.eligibility.profile import Parameters, RuleProfile, default_profile
 from netlm.errors import PlanError, UnsafePlanError
 from netlm.evidence import get_source
+from netlm.results import ResultModel
 from netlm.sirt import devices as dev
 from netlm.sirt import radiobiology as rb
 from netlm.sirt.bsa import bsa_activity_gbq, bsa_m2, resin_lsf_tier
@@ -193,8 +194,12 @@ class PriorLungDose(BaseModel):
     source: Literal["recorded", "estimated_from_activity_and_lsf", "unlisted_sessions"]
 
 
-class PlanResult(BaseModel):
-    """The solved plan: the JSON contract of ``netlm sirt plan``."""
+class PlanResult(ResultModel):
+    """The solved plan: the JSON contract of ``netlm sirt plan``.
+
+    ``to_dict()`` is that document; ``to_pandas()`` one row per territory (activity,
+    volumes, doses in Gy).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -237,6 +242,27 @@ class PlanResult(BaseModel):
     profile_digest: str | None = None
     netlm_version: str
     inputs_digest: str
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per territory."""
+        return [
+            {
+                "case": self.case,
+                "device": self.device,
+                "method": self.method,
+                "territory": t.name,
+                "kind": t.kind,
+                "injected_activity_gbq": t.injected_activity_gbq,
+                "vial_activity_gbq": t.vial_activity_gbq,
+                "perfused_volume_ml": t.perfused_volume_ml,
+                "tumour_volume_ml": t.tumour_volume_ml,
+                "tumour_dose_gy": t.doses_gy.tumour,
+                "normal_liver_dose_gy": t.doses_gy.normal_liver,
+                "perfused_dose_gy": t.doses_gy.perfused,
+                "lung_dose_gy": t.doses_gy.lung,
+            }
+            for t in self.territories
+        ]
 
 
 # ---------------------------------------------------------------------------- helpers

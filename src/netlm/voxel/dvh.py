@@ -24,19 +24,23 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import GeometryError
+from netlm.results import ResultModel, frame
 from netlm.sirt import radiobiology as rb
 from netlm.sirt.physics import Y90_HALF_LIFE_H
 from netlm.sirt.planner import PlanResult
 from netlm.units import G_PER_KG
 from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryError, DosimetryWarning, mask_array
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MIN_VOXELS",
@@ -51,6 +55,7 @@ __all__ = [
     "dose_statistics",
     "dvh_curve",
     "eud_map",
+    "statistics_frame",
     "volume_percent_at_dose",
 ]
 
@@ -60,8 +65,10 @@ MIN_VOXELS: Final = 50
 Mask = ImageVolume | npt.NDArray[Any]
 
 
-class VoiStatistics(BaseModel):
+class VoiStatistics(ResultModel):
     """Dose statistics of one volume of interest (doses in Gy, volumes in mL).
+
+    ``to_dict()`` / ``to_pandas()`` (one row); many VOIs: :func:`statistics_frame`.
 
     ``d50_gy`` … ``d98_gy``: dose received by at least 50 … 98 % of the volume;
     ``v100_percent`` …: % of the volume receiving at least 100 … Gy.
@@ -84,6 +91,21 @@ class VoiStatistics(BaseModel):
     v150_percent: float
     v205_percent: float
     shaky: bool = False
+
+
+def statistics_frame(
+    statistics: Mapping[str, VoiStatistics] | Sequence[VoiStatistics],
+) -> pd.DataFrame:
+    """Dose statistics of several VOIs as a :class:`pandas.DataFrame`, one row per VOI.
+
+    A mapping's keys name the rows (column ``voi``); a sequence uses each ``name``.
+    """
+    items = (
+        list(statistics.items())
+        if isinstance(statistics, Mapping)
+        else [(s.name, s) for s in statistics]
+    )
+    return frame({"voi": name} | s.to_dict() for name, s in items)
 
 
 def _check_dose(dose: ImageVolume, name: str = "dose") -> None:
@@ -230,6 +252,22 @@ class DvhCurve:
     dose_gy: npt.NDArray[np.float64]
     volume_percent: npt.NDArray[np.float64]
     volume_ml: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The curve as JSON-ready values (lists of floats)."""
+        return {
+            "label": self.label,
+            "volume_ml": float(self.volume_ml),
+            "dose_gy": [float(x) for x in self.dose_gy],
+            "volume_percent": [float(x) for x in self.volume_percent],
+        }
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per point, ``voi, dose_gy, volume_percent`` (the columns of the DVH CSV)."""
+        return frame(
+            {"voi": self.label, "dose_gy": float(d), "volume_percent": float(v)}
+            for d, v in zip(self.dose_gy, self.volume_percent, strict=True)
+        )
 
 
 def dvh_curve(

@@ -90,6 +90,7 @@ import numpy.typing as npt
 
 from netlm.errors import InputError, NetlmError
 from netlm.evidence import get_source
+from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 from netlm.units import J_PER_MEV, KG_PER_G, MGY_PER_MBQ_S_PER_GY_PER_BQ_S, MM3_PER_ML
 from netlm.voxel import _transport
 from netlm.voxel._transport import DpkTally, TransportSettings
@@ -502,7 +503,7 @@ def _plausible(tally: DpkTally) -> bool:
 
 def dose_point_kernel(
     *,
-    density_g_per_ml: float = 1.0,
+    density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML,
     histories: int = DEFAULT_HISTORIES,
     seed: int = 0,
     cache_dir: Path | None = None,
@@ -512,7 +513,8 @@ def dose_point_kernel(
     Parameters
     ----------
     density_g_per_ml
-        Density of the medium (water scaled by r·ρ).
+        Density of the medium (water scaled by r·ρ); default
+        :data:`~netlm.sirt.physics.TISSUE_DENSITY_G_PER_ML` (1.03 g/mL).
     histories, seed
         β particles transported and the seed of the random generator.
     cache_dir
@@ -671,7 +673,7 @@ def _s_per_fraction(
 def y90_kernel(
     voxel_mm: float | tuple[float, float, float],
     *,
-    density_g_per_ml: float = 1.0,
+    density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML,
     histories: int = DEFAULT_HISTORIES,
     seed: int = 0,
     half_width: int | None = None,
@@ -685,8 +687,10 @@ def y90_kernel(
     voxel_mm
         Voxel size in mm: one number (cubic) or (dx, dy, dz) along i, j, k.
     density_g_per_ml
-        Density of the medium: water scaled by r·ρ (1.03 reproduces the
-        published soft-tissue S values; liver 1.03-1.05, lung about 0.3).
+        Density of the medium: water scaled by r·ρ.  Default
+        :data:`~netlm.sirt.physics.TISSUE_DENSITY_G_PER_ML`, 1.03 g/mL (it
+        reproduces the published soft-tissue S values; liver 1.03-1.05, lung
+        about 0.3); pass 1.0 for water.
     histories, seed
         β particles transported for the DPK and the seed of the random generator.
     half_width

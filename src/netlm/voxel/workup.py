@@ -43,6 +43,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import GeometryError
+from netlm.results import ResultModel
 from netlm.sirt.physics import Physics
 from netlm.sirt.plan import PLAN_SCHEMA, plan_from_mapping
 from netlm.units import G_PER_KG
@@ -134,8 +135,13 @@ class LungMass(_Frozen):
     method: Literal["ct_densitovolumetry", "nominal_density"] = "nominal_density"
 
 
-class MaaWorkup(_Frozen):
-    """Everything an MAA SPECT/CT work-up measured, with the constants it used."""
+class MaaWorkup(ResultModel):
+    """Everything an MAA SPECT/CT work-up measured, with the constants it used.
+
+    ``to_pandas()``: one row per tumour (volume, mass, T:N) with the lung shunt fraction.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     volumetry: LiverVolumetry
     lung_shunt_fraction: float | None
@@ -146,6 +152,13 @@ class MaaWorkup(_Frozen):
     physics: Physics
     warnings: tuple[str, ...] = ()
     lung_mass_method: Literal["ct_densitovolumetry", "nominal_density"] | None = None
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per tumour."""
+        return [
+            t.model_dump() | {"lung_shunt_fraction": self.lung_shunt_fraction}
+            for t in self.volumetry.tumours
+        ]
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -22,6 +22,7 @@ EUD); other VOIs (lung, ...) get none.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import warnings
@@ -40,11 +41,15 @@ from netlm.imaging.activity import (
     activity_at_implant,
     activity_mismatch,
 )
+from netlm.results import frame
 from netlm.sirt.physics import Physics
 from netlm.volume import ImageVolume
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from netlm.imaging.registration import RigidTransform
+    from netlm.voxel.dvh import DvhCurve
 
 __all__ = [
     "DoseResult",
@@ -108,6 +113,29 @@ class DoseResult:
     dose: ImageVolume
     masks: dict[str, ImageVolume]
     activity: ImageVolume | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statistics document (``dose-statistics.json``), a copy."""
+        return copy.deepcopy(self.document)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per VOI: its dose statistics and radiobiology (BED, EUD...)."""
+        rows = []
+        for name, voi in self.document["vois"].items():
+            row = {"voi": name} | {k: v for k, v in voi.items() if k != "radiobiology"}
+            for key, value in (voi.get("radiobiology") or {}).items():
+                if not isinstance(value, dict | list):
+                    row[key] = value
+            rows.append(row)
+        return frame(rows)
+
+    def dvh(self, voi: str, bins: int = 200) -> DvhCurve:
+        """The cumulative DVH of ``voi`` (for :func:`netlm.report.figures.plot_dvh`)."""
+        if voi not in self.masks:
+            raise InputError([("voi", f"no VOI {voi!r}; have {', '.join(self.masks)}")])
+        from netlm.voxel.dvh import dvh_curve
+
+        return dvh_curve(self.dose, self.masks[voi], bins, label=voi)
 
 
 def _stem(path: Path) -> str:
