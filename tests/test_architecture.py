@@ -36,6 +36,7 @@ CORE = (
     "netlm.documents",
     "netlm.validation",
     "netlm.examples",
+    "netlm.results",
 )
 #: What the core must never load: web, database, plotting, PDF, cluster libraries ...
 FORBIDDEN_LIBRARIES = ("fastapi", "starlette", "sqlalchemy", "matplotlib", "weasyprint", "dask")

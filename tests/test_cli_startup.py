@@ -228,6 +228,7 @@ DIST_MODULE = {
     "fastapi": "fastapi",
     "fhir.resources": "fhir",
     "highdicom": "highdicom",
+    "pynetdicom": "pynetdicom",
     "itsdangerous": "itsdangerous",
     "jinja2": "jinja2",
     "lifelines": "lifelines",
