@@ -99,6 +99,18 @@ class StudyInfo:
     accession_number: str
     description: str
 
+    @classmethod
+    def of(cls, ds: Dataset) -> StudyInfo:
+        """The study a search answer (QIDO-RS or C-FIND identifier) describes."""
+        return cls(
+            study_uid=_text(ds, "StudyInstanceUID"),
+            patient_id=_text(ds, "PatientID"),
+            patient_name=_text(ds, "PatientName"),
+            study_date=_text(ds, "StudyDate"),
+            accession_number=_text(ds, "AccessionNumber"),
+            description=_text(ds, "StudyDescription"),
+        )
+
 
 @dataclass(frozen=True)
 class SeriesInfo:
@@ -109,6 +121,23 @@ class SeriesInfo:
     modality: str
     description: str
     number_of_instances: int | None
+
+    @classmethod
+    def of(cls, ds: Dataset, study_uid: str) -> SeriesInfo:
+        """The series of ``study_uid`` a search answer (QIDO-RS or C-FIND) describes."""
+        count = ds.get("NumberOfSeriesRelatedInstances")
+        return cls(
+            study_uid=study_uid,
+            series_uid=_text(ds, "SeriesInstanceUID"),
+            modality=_text(ds, "Modality"),
+            description=_text(ds, "SeriesDescription"),
+            number_of_instances=int(count) if count not in (None, "") else None,
+        )
+
+
+def _text(item: Dataset, keyword: str) -> str:
+    value = item.get(keyword, "")
+    return "" if value is None else str(value)
 
 
 def _client(config: PacsConfig) -> Any:
@@ -152,11 +181,6 @@ def _errors(config: PacsConfig, what: str) -> Iterator[None]:
         raise PacsError(f"{config.url}: {what} failed: {error}") from None
 
 
-def _text(item: Dataset, keyword: str) -> str:
-    value = item.get(keyword, "")
-    return "" if value is None else str(value)
-
-
 def _datasets(found: Sequence[dict[str, Any]]) -> list[Dataset]:
     return [Dataset.from_json(item) for item in found]
 
@@ -181,17 +205,7 @@ def find_studies(
     client = _client(config)
     with _errors(config, "study search"):
         found = client.search_for_studies(search_filters=filters)
-    return [
-        StudyInfo(
-            study_uid=_text(ds, "StudyInstanceUID"),
-            patient_id=_text(ds, "PatientID"),
-            patient_name=_text(ds, "PatientName"),
-            study_date=_text(ds, "StudyDate"),
-            accession_number=_text(ds, "AccessionNumber"),
-            description=_text(ds, "StudyDescription"),
-        )
-        for ds in _datasets(found)
-    ]
+    return [StudyInfo.of(ds) for ds in _datasets(found)]
 
 
 def study_attributes(config: PacsConfig, study_uid: str) -> Dataset:
@@ -227,18 +241,7 @@ def find_series(
     client = _client(config)
     with _errors(config, f"series search in study {study_uid}"):
         found = client.search_for_series(study_instance_uid=study_uid, search_filters=filters)
-    series = []
-    for ds in _datasets(found):
-        count = ds.get("NumberOfSeriesRelatedInstances")
-        series.append(
-            SeriesInfo(
-                study_uid=study_uid,
-                series_uid=_text(ds, "SeriesInstanceUID"),
-                modality=_text(ds, "Modality"),
-                description=_text(ds, "SeriesDescription"),
-                number_of_instances=int(count) if count not in (None, "") else None,
-            )
-        )
+    series = [SeriesInfo.of(ds, study_uid) for ds in _datasets(found)]
     # Filters a server may ignore are applied again here.
     return [
         s

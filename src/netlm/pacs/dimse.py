@@ -147,11 +147,6 @@ def _find(config: DimseConfig, query: Dataset, what: str) -> list[Dataset]:
     return found
 
 
-def _text(item: Dataset, keyword: str) -> str:
-    value = item.get(keyword, "")
-    return "" if value is None else str(value)
-
-
 def find_studies(
     config: DimseConfig,
     *,
@@ -168,17 +163,7 @@ def find_studies(
     query.PatientName = ""
     query.StudyDate = ""
     query.StudyDescription = ""
-    return [
-        StudyInfo(
-            study_uid=_text(ds, "StudyInstanceUID"),
-            patient_id=_text(ds, "PatientID"),
-            patient_name=_text(ds, "PatientName"),
-            study_date=_text(ds, "StudyDate"),
-            accession_number=_text(ds, "AccessionNumber"),
-            description=_text(ds, "StudyDescription"),
-        )
-        for ds in _find(config, query, "study search")
-    ]
+    return [StudyInfo.of(ds) for ds in _find(config, query, "study search")]
 
 
 def find_series(
@@ -192,18 +177,10 @@ def find_series(
     query.Modality = modality or ""
     query.SeriesDescription = ""
     query.NumberOfSeriesRelatedInstances = ""
-    series = []
-    for ds in _find(config, query, f"series search in study {study_uid}"):
-        count = ds.get("NumberOfSeriesRelatedInstances")
-        series.append(
-            SeriesInfo(
-                study_uid=study_uid,
-                series_uid=_text(ds, "SeriesInstanceUID"),
-                modality=_text(ds, "Modality"),
-                description=_text(ds, "SeriesDescription"),
-                number_of_instances=int(count) if count not in (None, "") else None,
-            )
-        )
+    series = [
+        SeriesInfo.of(ds, study_uid)
+        for ds in _find(config, query, f"series search in study {study_uid}")
+    ]
     return [s for s in series if modality is None or s.modality == modality]
 
 
