@@ -53,7 +53,9 @@ from pydicom.uid import generate_uid
 
 from netlm import __version__
 from netlm.imaging.io import ImagingError
-from netlm.imaging.seg import NETLM_SCHEME, _declare_private_scheme
+from netlm.imaging.seg import private_code as _private
+from netlm.imaging.seg import save_derived
+from netlm.imaging.sr import measurement_report
 
 if TYPE_CHECKING:
     from netlm.response.model import Observation, ResponseFile
@@ -69,10 +71,6 @@ __all__ = [
     "response_code",
     "write_response_sr",
 ]
-
-
-def _private(value: str, meaning: str) -> Code:
-    return Code(value, NETLM_SCHEME[0], meaning)
 
 
 #: SOP Class UID of Comprehensive SR Storage.
@@ -518,17 +516,7 @@ def write_response_sr(
         groups.append(
             _best_group(hd, result, generate_uid(entropy_srcs=[seed, "best", result.criterion]))
         )
-    observer = hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device,
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=generate_uid(), name="netlm", manufacturer_name="netlm", model_name="netlm"
-        ),
-    )
-    content = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=_PROCEDURE,
-        imaging_measurements=groups,
-    )[0]
+    content = measurement_report(hd, _PROCEDURE, groups)
     without = [d for d in dates if d not in by_date]
     if without:
         note = hd.sr.TextContentItem(
@@ -563,9 +551,4 @@ def write_response_sr(
     )
     if placeholder is not None:
         _drop_reference(sr, placeholder)
-    _declare_private_scheme(sr)
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ImagingError(f"{target}: folder {target.parent} does not exist")
-    sr.save_as(target)
-    return target
+    return save_derived(sr, path)

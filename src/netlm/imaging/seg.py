@@ -33,7 +33,9 @@ from netlm.volume import ImageVolume
 __all__ = [
     "NETLM_SCHEME",
     "SEG_STORAGE",
+    "private_code",
     "read_source_series",
+    "save_derived",
     "segment_code",
     "write_seg",
 ]
@@ -59,7 +61,8 @@ _TYPE2_COPIED: Final = (
 )
 
 
-def _private(value: str, meaning: str) -> Code:
+def private_code(value: str, meaning: str) -> Code:
+    """A concept of netlm's private scheme ``99NETLM`` (:data:`NETLM_SCHEME`)."""
     return Code(value, NETLM_SCHEME[0], meaning)
 
 
@@ -68,8 +71,8 @@ SEGMENT_CODES: Final = {
     "liver": (codes.SCT.AnatomicalStructure, codes.SCT.Liver),
     "lung": (codes.SCT.AnatomicalStructure, codes.SCT.Lung),
     "tumour": (codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Neoplasm),
-    "perfused": (codes.SCT.Tissue, _private("perfused-territory", "Perfused territory")),
-    "other": (codes.SCT.Tissue, _private("voi", "Volume of interest")),
+    "perfused": (codes.SCT.Tissue, private_code("perfused-territory", "Perfused territory")),
+    "other": (codes.SCT.Tissue, private_code("voi", "Volume of interest")),
 }
 
 
@@ -238,11 +241,22 @@ def write_seg(
         plane_positions=positions,
         omit_empty_frames=False,
     )
-    _declare_private_scheme(seg)
+    return save_derived(seg, path)
+
+
+def save_derived(ds: Dataset, path: str | Path) -> Path:
+    """Write an object netlm made (SEG, SR) to ``path``, the ``99NETLM`` scheme declared.
+
+    Raises
+    ------
+    ImagingError
+        The folder of ``path`` does not exist.
+    """
+    _declare_private_scheme(ds)
     target = Path(path)
     if not target.parent.is_dir():
         raise ImagingError(f"{target}: folder {target.parent} does not exist")
-    seg.save_as(target)
+    ds.save_as(target)
     return target
 
 

@@ -42,13 +42,10 @@ from pydicom.uid import generate_uid
 
 from netlm import __version__
 from netlm.imaging.io import ImagingError
-from netlm.imaging.seg import NETLM_SCHEME, _declare_private_scheme, segment_code
+from netlm.imaging.seg import private_code as _private
+from netlm.imaging.seg import save_derived, segment_code
 
-__all__ = ["MEASUREMENT_CODES", "write_dose_sr"]
-
-
-def _private(value: str, meaning: str) -> Code:
-    return Code(value, NETLM_SCHEME[0], meaning)
+__all__ = ["MEASUREMENT_CODES", "measurement_report", "write_dose_sr"]
 
 
 _GY: Final = Code("Gy", "UCUM", "Gy")
@@ -80,6 +77,24 @@ def _values(statistics: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             found[key] = float(value)
     return found
+
+
+def measurement_report(hd: Any, procedure: Code, groups: Sequence[Any]) -> Any:
+    """The TID 1500 Measurement Report content item of ``groups``, observed by the netlm device.
+
+    ``hd`` is the imported :mod:`highdicom` (imported lazily by the writers).
+    """
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=generate_uid(), name="netlm", manufacturer_name="netlm", model_name="netlm"
+        ),
+    )
+    return hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=procedure,
+        imaging_measurements=groups,
+    )[0]
 
 
 def write_dose_sr(
@@ -149,20 +164,9 @@ def write_dose_sr(
                 measurements=measurements,
             )
         )
-    observer = hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device,
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=generate_uid(), name="netlm", manufacturer_name="netlm", model_name="netlm"
-        ),
-    )
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=_PROCEDURE,
-        imaging_measurements=groups,
-    )
     sr = hd.sr.Comprehensive3DSR(
         evidence=[seg, *evidence],
-        content=report[0],
+        content=measurement_report(hd, _PROCEDURE, groups),
         series_instance_uid=generate_uid(),
         series_number=series_number,
         sop_instance_uid=generate_uid(),
@@ -172,9 +176,4 @@ def write_dose_sr(
         series_description="netlm 90Y dose statistics",
         software_versions=__version__,
     )
-    _declare_private_scheme(sr)
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ImagingError(f"{target}: folder {target.parent} does not exist")
-    sr.save_as(target)
-    return target
+    return save_derived(sr, path)
