@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from itsdangerous import URLSafeTimedSerializer
@@ -102,6 +105,34 @@ async def store_of(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(store_of)]
+
+_T = TypeVar("_T")
+
+
+def dose_work(
+    request: Request, work: Callable[..., _T], patient_id: int, what: Any, *, actor: str
+) -> functools.partial[_T]:
+    """``work(store, files_dir, patient_id, what, actor=…, kernel_cache_dir=…, limits=…)``
+    bound to the server's registry, files folder, kernel cache and image limits.
+
+    ``work`` is a dose workflow (:func:`netlm.workflows.images.compute_patient_dose`,
+    :func:`netlm.workflows.registration.start_dose`,
+    :func:`netlm.workflows.registration.confirm_registration`); the server caches
+    dose-voxel kernels in ``$XDG_CACHE_HOME/netlm/kernels``.
+    """
+    from netlm.voxel.kernels import default_kernel_cache_dir
+
+    config = config_of(request)
+    return functools.partial(
+        work,
+        config.store,
+        config.files_dir,
+        patient_id,
+        what,
+        actor=actor,
+        kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
+        limits=config.image_limits,
+    )
 
 
 def default_files_dir(url: str | None) -> Path:

@@ -27,9 +27,7 @@ every sending is audited.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
@@ -39,7 +37,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from netlm.api.config import StoreDep, config_of
+from netlm.api.config import StoreDep, config_of, dose_work
 from netlm.api.middleware import VIEWER_CONTENT_SECURITY_POLICY
 from netlm.api.pages.board import viewer_headers, voxel_doses
 from netlm.api.pages.common import FormDep, PatientId, RecordId, pacs_of, redirect
@@ -92,13 +90,6 @@ def dose_request_from_form(form: dict[str, str], mask_ids: Sequence[str]) -> Dos
         ) from None
 
 
-def _kernel_cache_dir() -> Path:
-    """Where the server caches dose-voxel kernels (``$XDG_CACHE_HOME/netlm/kernels``)."""
-    from netlm.voxel.kernels import default_kernel_cache_dir
-
-    return default_kernel_cache_dir(os.environ, Path.home())
-
-
 def _degrees(values: Sequence[float]) -> list[float]:
     return [float(v) * 180.0 / 3.141592653589793 for v in values]
 
@@ -131,18 +122,8 @@ async def compute_dose(
     posted = await request.form()
     masks = [m for m in posted.getlist("mask_image_ids") if isinstance(m, str)]
     body = dose_request_from_form(form, masks)
-    config = config_of(request)
     started = await run_in_threadpool(
-        functools.partial(
-            start_dose,
-            config.store,
-            config.files_dir,
-            patient_id,
-            body,
-            actor=user.username,
-            kernel_cache_dir=_kernel_cache_dir(),
-            limits=config.image_limits,
-        )
+        dose_work(request, start_dose, patient_id, body, actor=user.username)
     )
     if started.proposal_id is not None:
         return redirect(f"/patients/{patient_id}/registrations/{started.proposal_id}")
@@ -260,17 +241,7 @@ async def confirm(
     form: FormDep,
 ) -> Response:
     """Confirm the registration and compute the dose with it."""
-    config = config_of(request)
     dose_id = await run_in_threadpool(
-        functools.partial(
-            confirm_registration,
-            config.store,
-            config.files_dir,
-            patient_id,
-            proposal_id,
-            actor=user.username,
-            kernel_cache_dir=_kernel_cache_dir(),
-            limits=config.image_limits,
-        )
+        dose_work(request, confirm_registration, patient_id, proposal_id, actor=user.username)
     )
     return redirect(f"/patients/{patient_id}/doses/{dose_id}")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
-from netlm.api.config import API_PREFIX, StoreDep, config_of
+from netlm.api.config import API_PREFIX, StoreDep, config_of, dose_work
 from netlm.api.files import save_upload, temporary_file_response
 from netlm.api.limits import check_upload
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
@@ -137,16 +135,7 @@ def compute_dose(
     Writes an RT Dose (a new image record of kind ``rtdose``, downloadable),
     the statistics of every mask and their DVHs.
     """
-    from netlm.voxel.kernels import default_kernel_cache_dir
-
-    config = config_of(request)
-    image, statistics = compute_patient_dose(
-        config.store,
-        config.files_dir,
-        patient_id,
-        body,
-        actor=user.username,
-        kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
-        limits=config.image_limits,
-    )
+    image, statistics = dose_work(
+        request, compute_patient_dose, patient_id, body, actor=user.username
+    )()
     return DoseOut(rtdose_image_id=image.id, statistics=statistics)
