@@ -114,6 +114,26 @@ def start_server(
     raise RuntimeError(f"server did not start within 120 s: {log.read_text()[-2000:]}")
 
 
+def admin_headers(base: str, timeout_s: float = 60) -> dict[str, str]:
+    """The bearer header of the admin account of :func:`start_server`."""
+    token = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=timeout_s,
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def stop_server(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """Stop a server of :func:`start_server`: terminate, else kill after ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
+
+
 def case_document(external_id: str, rng: random.Random) -> dict[str, Any]:
     return {
         "schema": "netlm/case/v1",
@@ -260,24 +280,14 @@ def main(argv: list[str] | None = None) -> int:
         db, log = Path(folder) / "load.db", Path(folder) / "server.log"
         process, base = start_server(db, log)
         try:
-            token = httpx.post(
-                f"{base}/api/v1/auth/token",
-                json={"username": "admin", "password": ADMIN_PASSWORD},
-                timeout=30,
-            ).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = admin_headers(base, 30)
             alone = asyncio.run(run_load(base, headers, 1, args.baseline, "BASE"))
             loaded = asyncio.run(run_load(base, headers, args.clients, args.duration, "LOAD"))
             integrity = verify(base, headers, loaded, "LOAD") | {
                 f"baseline_{k}": v for k, v in verify(base, headers, alone, "BASE").items()
             }
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
+            stop_server(process, 20)
     result = {
         "clients": args.clients,
         "load": summary(loaded),

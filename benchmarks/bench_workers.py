@@ -54,16 +54,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api_load import (
-    ADMIN_PASSWORD,
     _free_port,
+    admin_headers,
     run_load,
     start_server,
+    stop_server,
     summary,
     verify,
 )
@@ -178,24 +178,14 @@ def run_workers(
         ready=lambda text: text.count("Application startup complete") >= workers,
     )
     try:
-        token = httpx.post(
-            f"{base}/api/v1/auth/token",
-            json={"username": "admin", "password": ADMIN_PASSWORD},
-            timeout=60,
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(base, 60)
         warm = asyncio.run(run_load(base, headers, clients, warmup, "WARM"))
         loaded = asyncio.run(run_load(base, headers, clients, seconds, "LOAD"))
         open_connections = connections(pg, name)
         integrity = verify(base, headers, loaded, "LOAD")
         integrity |= {f"warmup_{k}": v for k, v in verify(base, headers, warm, "WARM").items()}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop_server(process, 30)
     with Store(url, upgrade=False) as store:
         chain = store.verify_audit()
         with store.engine.connect() as conn:
