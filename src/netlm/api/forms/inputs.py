@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
@@ -368,6 +368,15 @@ def read_inputs(
     problems: Problems,
 ) -> None:
     """Put every filled input into ``document`` (replacing what the YAML box said)."""
+    for item, value in filled(form, inputs, problems):
+        set_path(document, item.name, value)
+
+
+def filled(
+    form: Mapping[str, str], inputs: Iterable[Input], problems: Problems
+) -> Iterator[tuple[Input, Any]]:
+    """Each filled input of ``inputs`` with its typed value (:func:`convert`); an input
+    whose text does not convert is a problem named by the input, and left out."""
     for item in inputs:
         raw = form.get(item.name, "").strip()
         if not raw:
@@ -376,7 +385,7 @@ def read_inputs(
         if error is not None:
             problems.append((item.name, error))
             continue
-        set_path(document, item.name, value)
+        yield item, value
 
 
 def dump_extra(rest: Mapping[str, Any]) -> str:

@@ -22,10 +22,10 @@ from netlm.api.forms.inputs import (
     Problems,
     Row,
     Table,
-    convert,
     delete_path,
     dump_extra,
     field_input,
+    filled,
     flat,
     get_path,
     labelled,
@@ -242,15 +242,8 @@ def response_document_from_form(form: Mapping[str, str], case: str) -> ResponseF
             continue
         point: dict[str, Any] = {}
         for line in timepoint_rows(t):
-            for item in line.inputs:
-                raw = form.get(item.name, "").strip()
-                if not raw:
-                    continue
-                value, error = convert(raw, item)
-                if error is not None:
-                    problems.append((item.name, error))
-                else:
-                    point[item.name.rsplit(".", 1)[1]] = value
+            for item, value in filled(form, line.inputs, problems):
+                point[item.name.rsplit(".", 1)[1]] = value
         for row, record in measured:
             if "id" not in record:
                 problems.append((table.name(row, "id"), "give the lesion id"))
