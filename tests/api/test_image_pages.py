@@ -24,8 +24,8 @@ import numpy as np
 import pydicom
 import pytest
 from fastapi.testclient import TestClient
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 from test_api import PASSWORDS, session_client
 from test_viewer import PET
 
@@ -43,6 +43,8 @@ from pacs.series import (
     PHYSICS,
     dciodvfy_errors,
     pet_series,
+    save_slice,
+    slice_geometry,
     study_attributes,
 )
 
@@ -276,27 +278,10 @@ def phantom_ct_series(folder: Path, phantom: Phantom, study: str) -> Path:
         ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 3, k + 1
         ds.SeriesDescription = "phantom CT"
         ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
-        ds.ImagePositionPatient = [
-            volume.origin_mm[0] + CT_SHIFT_MM[0],
-            volume.origin_mm[1] + CT_SHIFT_MM[1],
-            volume.origin_mm[2] + CT_SHIFT_MM[2] + k * volume.spacing_mm[2],
-        ]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
-        ds.SliceThickness = volume.spacing_mm[2]
+        slice_geometry(ds, volume, k, CT_SHIFT_MM)
         ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 1, -1024, "HU"
         stored = np.rint(hu[k] + 1024).astype("<u2")
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = stored.tobytes()
-        ds.SOPClassUID, ds.SOPInstanceUID = CT_STORAGE, generate_uid()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CT_STORAGE
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
-        ds.save_as(folder / f"ct{k:03d}.dcm", enforce_file_format=True)
+        save_slice(ds, stored, CT_STORAGE, folder / f"ct{k:03d}.dcm")
     return folder
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from conftest import SHARED
 from netlm.sirt.physics import Physics
+from netlm.volume import ImageVolume
 from netlm.voxel.phantom import Phantom
 
 CT_DICOM = SHARED / "data" / "abdomen-ct" / "ct-dicom"
@@ -54,11 +56,59 @@ def ct_series(folder: Path, study: str) -> Path:
     return folder
 
 
-def pet_series(folder: Path, phantom: Phantom, study: str, *, delay_h: float = 24.0) -> Path:
-    """A 90Y PET of the phantom ``delay_h`` after the implant (values decay-corrected to START)."""
+def slice_geometry(
+    ds: Dataset, volume: ImageVolume, k: int, shift_mm: Sequence[float] = (0.0, 0.0, 0.0)
+) -> None:
+    """Position, orientation and spacing of slice ``k`` of ``volume`` (moved by ``shift_mm``)."""
+    ds.ImagePositionPatient = [
+        volume.origin_mm[0] + shift_mm[0],
+        volume.origin_mm[1] + shift_mm[1],
+        volume.origin_mm[2] + shift_mm[2] + k * volume.spacing_mm[2],
+    ]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
+    ds.SliceThickness = volume.spacing_mm[2]
+
+
+def save_slice(ds: Dataset, stored: np.ndarray, sop_class: str, path: Path) -> None:
+    """Write ``ds`` as a new ``sop_class`` instance with the 16-bit pixels ``stored``."""
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows, ds.Columns = stored.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = stored.tobytes()
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, generate_uid()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    ds.save_as(path, enforce_file_format=True)
+
+
+def pet_series(
+    folder: Path,
+    phantom: Phantom,
+    study: str,
+    *,
+    delay_h: float = 24.0,
+    correction: str | None = "START",
+    timezone_offset: str | None = "+0100",
+    half_life_s: float = HALF_LIFE_H * 3600.0,
+    injected_bq: float | None = None,
+    administration: bool = True,
+) -> Path:
+    """A 90Y PET of the phantom ``delay_h`` after the implant.
+
+    Values are decay-corrected as ``correction`` says: ADMIN to the administration,
+    START to the series start, NONE (or ``None``: no Decay Correction) as measured
+    at the scan.  ``timezone_offset``, ``injected_bq`` (Radionuclide Total Dose) and
+    ``administration`` (Radiopharmaceutical Start DateTime) are left out when
+    ``None`` / ``False``.
+    """
     folder.mkdir(parents=True)
     scan = IMPLANT + dt.timedelta(hours=delay_h)
-    values = np.asarray(phantom.activity.array, dtype=np.float64) * 2.0 ** (-delay_h / HALF_LIFE_H)
+    truth = np.asarray(phantom.activity.array, dtype=np.float64)
+    values = truth if correction == "ADMIN" else truth * 2.0 ** (-delay_h / HALF_LIFE_H)
     volume = phantom.activity
     series, frame = generate_uid(), generate_uid()
     for k in range(values.shape[0]):
@@ -67,38 +117,27 @@ def pet_series(folder: Path, phantom: Phantom, study: str, *, delay_h: float = 2
         ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "PT", 7, k + 1
         ds.SeriesDescription = "90Y PET"
         ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series, frame
-        ds.ImagePositionPatient = [
-            volume.origin_mm[0],
-            volume.origin_mm[1],
-            volume.origin_mm[2] + k * volume.spacing_mm[2],
-        ]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
-        ds.SliceThickness = volume.spacing_mm[2]
+        slice_geometry(ds, volume, k)
         top = float(values[k].max())
         slope = top / 60000.0 if top > 0 else 1.0
         ds.RescaleSlope, ds.RescaleIntercept = slope, 0
-        ds.Units, ds.DecayCorrection = "BQML", "START"
+        ds.Units = "BQML"
+        if correction is not None:
+            ds.DecayCorrection = correction
         ds.SeriesDate, ds.SeriesTime = dicom_time(scan)
         ds.AcquisitionDate, ds.AcquisitionTime = dicom_time(scan)
-        ds.TimezoneOffsetFromUTC = "+0100"
+        if timezone_offset:
+            ds.TimezoneOffsetFromUTC = timezone_offset
         info = Dataset()
         info.Radiopharmaceutical = "Y-90 microspheres"
-        info.RadionuclideHalfLife = HALF_LIFE_H * 3600.0
-        info.RadiopharmaceuticalStartDateTime = IMPLANT.strftime("%Y%m%d%H%M%S")
+        info.RadionuclideHalfLife = half_life_s
+        if injected_bq is not None:
+            info.RadionuclideTotalDose = injected_bq
+        if administration:
+            info.RadiopharmaceuticalStartDateTime = IMPLANT.strftime("%Y%m%d%H%M%S")
         ds.RadiopharmaceuticalInformationSequence = [info]
         stored = np.rint(values[k] / slope).astype("<u2")
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = stored.tobytes()
-        ds.SOPClassUID, ds.SOPInstanceUID = PET_STORAGE, generate_uid()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = PET_STORAGE
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
-        ds.save_as(folder / f"slice{k:03d}.dcm", enforce_file_format=True)
+        save_slice(ds, stored, PET_STORAGE, folder / f"slice{k:03d}.dcm")
     return folder
 
 

@@ -15,13 +15,13 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 import pytest
 import yaml
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from conftest import SHARED
 from netlm.cli import main
@@ -35,12 +35,10 @@ from netlm.volume import ImageVolume
 from netlm.voxel.dose import DosimetryWarning
 from netlm.voxel.phantom import Phantom, liver_phantom
 from netlm.workflows.dose import compute_dose
+from pacs.series import HALF_LIFE_H, IMPLANT, pet_series
 
 PHYSICS = Physics()
-HALF_LIFE_H = PHYSICS.y90_half_life_h
 GY_PER_BQ_ML = PHYSICS.dose_constant_gy_kg_per_gbq / 1e6  # at 1 g/mL
-IMPLANT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-PET_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
 SPECT = SHARED / "data" / "y90-pet-maa-spect"
 
 
@@ -66,75 +64,9 @@ def _image_gbq(phantom: Phantom) -> float:
     return float(phantom.activity.array.sum()) * phantom.activity.voxel_volume_ml / 1e9
 
 
-def _dicom_time(moment: dt.datetime) -> tuple[str, str]:
-    return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S")
-
-
-def _pet(
-    folder: Path,
-    phantom: Phantom,
-    *,
-    delay_h: float,
-    correction: str | None = "START",
-    timezone_offset: str | None = "+0100",
-    half_life_s: float = HALF_LIFE_H * 3600.0,
-    injected_bq: float | None = None,
-    administration: bool = True,
-) -> Path:
-    """A PET series of the phantom taken ``delay_h`` after the implant."""
-    folder.mkdir(parents=True)
-    scan = IMPLANT + dt.timedelta(hours=delay_h)
-    truth = np.asarray(phantom.activity.array, dtype=np.float64)
-    # ADMIN: decay-corrected to the administration; START: to the series start;
-    # NONE: as measured at the scan.
-    decayed = truth * 2.0 ** (-delay_h / HALF_LIFE_H)
-    values = truth if correction == "ADMIN" else decayed
-    volume = phantom.activity
-    series, frame, study = generate_uid(), generate_uid(), generate_uid()
-    for k in range(values.shape[0]):
-        ds = Dataset()
-        ds.Modality = "PT"
-        ds.PatientID, ds.PatientName = "PET-1", "Phantom^Pet"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.ImagePositionPatient = [
-            volume.origin_mm[0],
-            volume.origin_mm[1],
-            volume.origin_mm[2] + k * volume.spacing_mm[2],
-        ]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
-        ds.SliceThickness = volume.spacing_mm[2]
-        top = float(values[k].max())
-        slope = top / 60000.0 if top > 0 else 1.0
-        ds.RescaleSlope, ds.RescaleIntercept = slope, 0
-        ds.Units = "BQML"
-        if correction is not None:
-            ds.DecayCorrection = correction
-        ds.SeriesDate, ds.SeriesTime = _dicom_time(scan)
-        ds.AcquisitionDate, ds.AcquisitionTime = _dicom_time(scan)
-        if timezone_offset:
-            ds.TimezoneOffsetFromUTC = timezone_offset
-        info = Dataset()
-        info.Radiopharmaceutical = "Y-90 microspheres"
-        info.RadionuclideHalfLife = half_life_s
-        if injected_bq is not None:
-            info.RadionuclideTotalDose = injected_bq
-        if administration:
-            info.RadiopharmaceuticalStartDateTime = IMPLANT.strftime("%Y%m%d%H%M%S")
-        ds.RadiopharmaceuticalInformationSequence = [info]
-        stored = np.rint(values[k] / slope).astype("<u2")
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelData = stored.tobytes()
-        ds.SOPClassUID, ds.SOPInstanceUID = PET_STORAGE, generate_uid()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = PET_STORAGE
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta = meta
-        ds.save_as(folder / f"slice{k:03d}.dcm", enforce_file_format=True)
-    return folder
+def _pet(folder: Path, phantom: Phantom, *, delay_h: float, **options: Any) -> Path:
+    """A PET series of the phantom taken ``delay_h`` after the implant (:func:`pet_series`)."""
+    return pet_series(folder, phantom, generate_uid(), delay_h=delay_h, **options)
 
 
 def _liver_gy(result_document: dict[str, object]) -> float:
