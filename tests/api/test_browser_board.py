@@ -8,17 +8,23 @@ Playwright).  Screenshots go to ``test-artefacts/browser-board/``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORDS, TIMEOUT_MS, log_in, log_out, serving
+from test_browser import (
+    CHROMIUM,
+    chromium,
+    fresh_folder,
+    log_in,
+    log_out,
+    new_page,
+    registry_with_case,
+    serving,
+)
 
-from netlm.case import parse_case
 from netlm.eligibility.result import Verdict
-from netlm.examples import bundled_examples
 from netlm.store.repository import Role, Store
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -34,19 +40,13 @@ def world(tmp_path: Path) -> Iterator[tuple[str, Store, int]]:
     """A server over a registry holding one assessed patient (the bilobar TARE example)."""
     from netlm.api import create_app
 
-    store = Store(f"sqlite:///{tmp_path / 'board.db'}")
-    for role in Role:
-        store.create_user(f"{role.value}1", PASSWORDS[role], role, actor="test")
-    patient = store.create_patient("BOARD-001", actor="test")
-    text = dict(bundled_examples("case-"))["case-bilobar-tare.yaml"]
-    case = parse_case(re.sub(r"(?m)^(\s*)id: .*$", r"\1id: BOARD-001", text, count=1))
-    store.save_case(patient.id, case, actor="test")
-    store.run_assessment(patient.id, actor="test")
+    store, patient_id = registry_with_case(tmp_path / "board.db", "BOARD-001")
+    store.run_assessment(patient_id, actor="test")
     try:
         with serving(
             create_app(store, secret_key="browser-board-" * 4, files_dir=tmp_path / "f")
         ) as url:
-            yield url, store, patient.id
+            yield url, store, patient_id
     finally:
         store.close()
 
@@ -54,27 +54,13 @@ def world(tmp_path: Path) -> Iterator[tuple[str, Store, int]]:
 @pytest.fixture(scope="module")
 def artefacts() -> Path:
     """The screenshot folder, emptied once for this module's tests."""
-    shutil.rmtree(ARTEFACTS, ignore_errors=True)
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTEFACTS
+    return fresh_folder(ARTEFACTS)
 
 
 @pytest.fixture
 def browser(artefacts: Path) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def new_page(browser: Any, width: int, height: int) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
+    with chromium() as launched:
+        yield launched
 
 
 def shot(page: Any, name: str, *, full_page: bool = False) -> None:

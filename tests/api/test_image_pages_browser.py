@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pydicom.uid import generate_uid
-from test_browser import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, serving, sync_api
+from test_browser import ARTEFACTS, CHROMIUM, offline_page, serving, sign_in, sync_api
 from test_image_pages import CT_SHIFT_MM, phantom_ct_series
 from test_viewer_browser import drawn_fraction, hue_counts
 
@@ -69,80 +69,54 @@ def test_upload_confirm_registration_and_see_the_dose(
 ) -> None:
     url, pid, files, store = site
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    outside: list[str] = []
-    problems: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page: Any = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
+    with offline_page(url) as (page, problems):
+        sign_in(page, url, "physicist1", PASSWORD)
 
-            def route(request: Any) -> None:
-                if not request.request.url.startswith(url):
-                    outside.append(request.request.url)
-                    request.abort()
-                else:
-                    request.continue_()
+        # The PET series with its masks, then the CT series.
+        page.goto(f"{url}/patients/{pid}")
+        page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
+        page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
+        page.select_option("#upload-kind", "y90_pet")
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
+        page.locator("#upload-images summary").click()
+        page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
+        page.select_option("#upload-kind", "ct")
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
+        sync_api.expect(page.locator("#image-list tbody tr")).to_have_count(5)
 
-            page.route("**/*", route)
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{url}/login")
-            page.fill("#username", "physicist1")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r".*/patients$"))
+        # The dose with the CT of another frame: the registration comes first.
+        ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
+        page.select_option("#dose-ct", str(ct_id))
+        page.click("#dose-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
+        assert not [i for i in store.images(pid) if i.kind == "rtdose"]
+        viewer = page.locator("section[data-viewer]")
+        wait_for_viewer(page, viewer)
+        canvas = viewer.locator("canvas")
+        shot = canvas.screenshot()
+        assert drawn_fraction(shot) > 0.01  # the CT and the PET are drawn
+        viewer.screenshot(path=str(ARTEFACTS / "image-pages-registration.png"))
+        shift = [float(v) for v in (page.text_content("#translation") or "").split(",")]
+        np.testing.assert_allclose(shift, CT_SHIFT_MM, atol=3.0)
 
-            # The PET series with its masks, then the CT series.
-            page.goto(f"{url}/patients/{pid}")
-            page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
-            page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
-            page.select_option("#upload-kind", "y90_pet")
-            page.click("#upload-submit")
-            page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
-            page.locator("#upload-images summary").click()
-            page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
-            page.select_option("#upload-kind", "ct")
-            page.click("#upload-submit")
-            page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
-            sync_api.expect(page.locator("#image-list tbody tr")).to_have_count(5)
-
-            # The dose with the CT of another frame: the registration comes first.
-            ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
-            page.select_option("#dose-ct", str(ct_id))
-            page.click("#dose-submit")
-            page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
-            assert not [i for i in store.images(pid) if i.kind == "rtdose"]
-            viewer = page.locator("section[data-viewer]")
-            wait_for_viewer(page, viewer)
-            canvas = viewer.locator("canvas")
+        page.click("#confirm-registration")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}/doses/\d+$"), timeout=120_000)
+        sync_api.expect(page.locator("[data-registration]")).to_contain_text(
+            "confirmed by physicist1"
+        )
+        viewer = page.locator("section[data-viewer]")
+        wait_for_viewer(page, viewer)
+        canvas = viewer.locator("canvas")
+        for _ in range(50):  # the first frames may still be blank
             shot = canvas.screenshot()
-            assert drawn_fraction(shot) > 0.01  # the CT and the PET are drawn
-            viewer.screenshot(path=str(ARTEFACTS / "image-pages-registration.png"))
-            shift = [float(v) for v in (page.text_content("#translation") or "").split(",")]
-            np.testing.assert_allclose(shift, CT_SHIFT_MM, atol=3.0)
-
-            page.click("#confirm-registration")
-            page.wait_for_url(re.compile(rf".*/patients/{pid}/doses/\d+$"), timeout=120_000)
-            sync_api.expect(page.locator("[data-registration]")).to_contain_text(
-                "confirmed by physicist1"
-            )
-            viewer = page.locator("section[data-viewer]")
-            wait_for_viewer(page, viewer)
-            canvas = viewer.locator("canvas")
-            for _ in range(50):  # the first frames may still be blank
-                shot = canvas.screenshot()
-                if hue_counts(shot)[1] > 50:
-                    break
-                page.wait_for_timeout(200)
-            viewer.screenshot(path=str(ARTEFACTS / "image-pages-dose.png"))
-            # The dose wash over the liver (about 44 Gy: the blue end) is drawn on the CT.
-            assert hue_counts(shot)[1] > 50, hue_counts(shot)
-            assert "120 Gy" in (viewer.locator(".viewer-legend").text_content() or "")
-            sync_api.expect(page.locator("#dose-statistics")).to_contain_text("liver")
-        finally:
-            browser.close()
-    assert outside == [], f"requests left the server: {outside}"
-    assert not [m for m in problems if "Content Security Policy" in m], problems
+            if hue_counts(shot)[1] > 50:
+                break
+            page.wait_for_timeout(200)
+        viewer.screenshot(path=str(ARTEFACTS / "image-pages-dose.png"))
+        # The dose wash over the liver (about 44 Gy: the blue end) is drawn on the CT.
+        assert hue_counts(shot)[1] > 50, hue_counts(shot)
+        assert "120 Gy" in (viewer.locator(".viewer-legend").text_content() or "")
+        sync_api.expect(page.locator("#dose-statistics")).to_contain_text("liver")
     assert not problems, problems

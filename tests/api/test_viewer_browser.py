@@ -10,15 +10,13 @@ request leaves 127.0.0.1).  The screenshot goes to
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from test_browser import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, serving, sync_api
+from test_browser import ARTEFACTS, CHROMIUM, offline_page, serving, sign_in, sync_api
 from test_viewer import PET, upload
 
 from netlm.api import create_app
@@ -82,62 +80,34 @@ def hue_counts(png: bytes) -> tuple[int, int]:
 def test_viewer_draws_the_y90_pet_with_its_dose_offline(dosed_url: tuple[str, int]) -> None:
     url, pid = dosed_url
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    outside: list[str] = []
-    problems: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page: Any = context.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-
-            def route(request: Any) -> None:
-                if not request.request.url.startswith(url):
-                    outside.append(request.request.url)
-                    request.abort()
-                else:
-                    request.continue_()
-
-            page.route("**/*", route)
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{url}/login")
-            page.fill("#username", "viewer1")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r".*/patients$"))
-            page.goto(f"{url}/patients/{pid}")
-            viewer = page.locator("section[data-viewer]")
-            sync_api.expect(viewer).to_have_count(1)
-            viewer.scroll_into_view_if_needed()
-            # (wait_for_function would eval a string, which the page's policy refuses)
-            page.wait_for_selector(
-                "section[data-viewer][data-ready]", state="attached", timeout=60_000
-            )
-            assert viewer.get_attribute("data-ready") == "1", (
-                page.locator(".viewer-status").text_content(),
-                problems,
-            )
-            canvas = viewer.locator("canvas")
-            shot = b""
-            for _ in range(50):  # the first frames may still be blank
-                shot = canvas.screenshot()
-                if min(hue_counts(shot)) > 50:
-                    break
-                page.wait_for_timeout(200)
-            viewer.screenshot(path=str(ARTEFACTS / "viewer-y90-pet-dose.png"))
-            assert drawn_fraction(shot) > 0.005  # not blank
-            red, blue = hue_counts(shot)
-            assert red > 50 and blue > 50, (red, blue)  # the dose is drawn on the image
-            legend = viewer.locator(".viewer-legend").text_content() or ""
-            assert "Gy" in legend
-            # Controls: one view, another window; the canvas still draws.
-            viewer.locator("[data-view=axial]").click()
-            viewer.locator("[data-control=window-max]").fill("1000")
-            viewer.locator("[data-control=window-max]").dispatch_event("change")
-            page.wait_for_timeout(300)
-            assert min(hue_counts(canvas.screenshot())) > 50
-        finally:
-            browser.close()
-    assert outside == [], f"requests left the server: {outside}"
-    assert not [m for m in problems if "Content Security Policy" in m], problems
+    with offline_page(url) as (page, problems):
+        sign_in(page, url, "viewer1", PASSWORD)
+        page.goto(f"{url}/patients/{pid}")
+        viewer = page.locator("section[data-viewer]")
+        sync_api.expect(viewer).to_have_count(1)
+        viewer.scroll_into_view_if_needed()
+        # (wait_for_function would eval a string, which the page's policy refuses)
+        page.wait_for_selector("section[data-viewer][data-ready]", state="attached", timeout=60_000)
+        assert viewer.get_attribute("data-ready") == "1", (
+            page.locator(".viewer-status").text_content(),
+            problems,
+        )
+        canvas = viewer.locator("canvas")
+        shot = b""
+        for _ in range(50):  # the first frames may still be blank
+            shot = canvas.screenshot()
+            if min(hue_counts(shot)) > 50:
+                break
+            page.wait_for_timeout(200)
+        viewer.screenshot(path=str(ARTEFACTS / "viewer-y90-pet-dose.png"))
+        assert drawn_fraction(shot) > 0.005  # not blank
+        red, blue = hue_counts(shot)
+        assert red > 50 and blue > 50, (red, blue)  # the dose is drawn on the image
+        legend = viewer.locator(".viewer-legend").text_content() or ""
+        assert "Gy" in legend
+        # Controls: one view, another window; the canvas still draws.
+        viewer.locator("[data-view=axial]").click()
+        viewer.locator("[data-control=window-max]").fill("1000")
+        viewer.locator("[data-control=window-max]").dispatch_event("change")
+        page.wait_for_timeout(300)
+        assert min(hue_counts(canvas.screenshot())) > 50
