@@ -51,11 +51,10 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
-from netlm import __version__
 from netlm.imaging.io import ImagingError
 from netlm.imaging.seg import private_code as _private
 from netlm.imaging.seg import save_derived
-from netlm.imaging.sr import measurement_report
+from netlm.imaging.sr import measurement_report, new_sr
 
 if TYPE_CHECKING:
     from netlm.response.model import Observation, ResponseFile
@@ -537,17 +536,12 @@ def write_response_sr(
         anchor.SOPClassUID = COMPREHENSIVE_SR_STORAGE
         anchor.SOPInstanceUID = placeholder = generate_uid()
         anchor.SeriesInstanceUID = generate_uid()
-    sr = hd.sr.ComprehensiveSR(
-        evidence=[anchor, *[ds for ds in evidence if ds is not anchor]],
-        content=content,
-        series_instance_uid=generate_uid(),
-        series_number=series_number,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="netlm",
-        is_complete=True,
-        series_description="netlm tumour response",
-        software_versions=__version__,
+    sr = new_sr(
+        hd.sr.ComprehensiveSR,
+        [anchor, *[ds for ds in evidence if ds is not anchor]],
+        content,
+        series_number,
+        "netlm tumour response",
     )
     if placeholder is not None:
         _drop_reference(sr, placeholder)

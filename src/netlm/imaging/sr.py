@@ -45,7 +45,7 @@ from netlm.imaging.io import ImagingError
 from netlm.imaging.seg import private_code as _private
 from netlm.imaging.seg import save_derived, segment_code
 
-__all__ = ["MEASUREMENT_CODES", "measurement_report", "write_dose_sr"]
+__all__ = ["MEASUREMENT_CODES", "measurement_report", "new_sr", "write_dose_sr"]
 
 
 _GY: Final = Code("Gy", "UCUM", "Gy")
@@ -95,6 +95,27 @@ def measurement_report(hd: Any, procedure: Code, groups: Sequence[Any]) -> Any:
         procedure_reported=procedure,
         imaging_measurements=groups,
     )[0]
+
+
+def new_sr(
+    sr_class: Any, evidence: Sequence[Dataset], content: Any, series_number: int, description: str
+) -> Any:
+    """A complete SR instance of ``sr_class`` (a highdicom SR class) in a new series by netlm.
+
+    Patient and study are those of the first ``evidence`` item (an instance).
+    """
+    return sr_class(
+        evidence=list(evidence),
+        content=content,
+        series_instance_uid=generate_uid(),
+        series_number=series_number,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="netlm",
+        is_complete=True,
+        series_description=description,
+        software_versions=__version__,
+    )
 
 
 def write_dose_sr(
@@ -164,16 +185,11 @@ def write_dose_sr(
                 measurements=measurements,
             )
         )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[seg, *evidence],
-        content=measurement_report(hd, _PROCEDURE, groups),
-        series_instance_uid=generate_uid(),
-        series_number=series_number,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="netlm",
-        is_complete=True,
-        series_description="netlm 90Y dose statistics",
-        software_versions=__version__,
+    sr = new_sr(
+        hd.sr.Comprehensive3DSR,
+        [seg, *evidence],
+        measurement_report(hd, _PROCEDURE, groups),
+        series_number,
+        "netlm 90Y dose statistics",
     )
     return save_derived(sr, path)
