@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,24 +101,3 @@ async def store_of(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(store_of)]
-
-
-def default_files_dir(url: str | None) -> Path:
-    """Where uploads live: beside an SQLite database file (``<file>.files``); in netlm's
-    data folder (``files/``) for a database server; a temporary folder for an
-    in-memory database.
-
-    Examples
-    --------
-    >>> default_files_dir("sqlite:////srv/netlm/netlm.db").as_posix()
-    '/srv/netlm/netlm.db.files'
-    """
-    if url and url.startswith("sqlite"):
-        db_path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
-        if db_path and db_path != ":memory:" and "mode=memory" not in url:
-            p = Path(db_path)
-            return p.with_name(p.name + ".files")
-        return Path(tempfile.mkdtemp(prefix="netlm-files-"))
-    from netlm.store.db import data_dir
-
-    return data_dir() / "files"

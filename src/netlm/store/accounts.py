@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,6 +34,8 @@ from netlm.store.models import (
 from netlm.store.passwords import password_problems
 
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}")
+
+_Credential = TypeVar("_Credential", m.ApiToken, m.WebSession)
 
 
 class AccountsMixin(StoreBase):
@@ -133,59 +135,13 @@ class AccountsMixin(StoreBase):
         if not isinstance(ttl, dt.timedelta) or ttl <= dt.timedelta(0):
             raise InputError([("ttl", "must be a positive time span")])
         token = secrets.token_urlsafe(32)
-        with self._write() as session:
-            user = session.scalars(
-                sa.select(m.User).where(m.User.username == username)
-            ).one_or_none()
-            if user is None:
-                raise NotFoundError(f"user {username!r} not found")
-            if user.disabled_at is not None:
-                raise StoreError(f"user {username!r} is disabled")
-            now = self._now()
-            row = m.ApiToken(
-                user_id=user.id,
-                token_sha256=_token_digest(token),
-                expires_at=now + ttl,
-                created_at=now,
-                created_by=actor,
-            )
-            session.add(row)
-            session.flush()
-            self._audit(
-                session,
-                at=now,
-                actor=actor,
-                action="create",
-                record_type="api_token",
-                record_id=row.id,
-                patient_id=None,
-                details={
-                    "username": username,
-                    "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-                },
-            )
+        self._issue_credential(username, token, ttl=ttl, actor=actor)
         return token
 
     def user_for_token(self, token: str) -> UserOut | None:
         """The user an unexpired, unrevoked token belongs to, else ``None``."""
-        if not isinstance(token, str) or not token:
-            return None
-        with self._read() as session:
-            found = session.execute(
-                sa.select(m.User, m.ApiToken)
-                .join(m.ApiToken, m.ApiToken.user_id == m.User.id)
-                .where(m.ApiToken.token_sha256 == _token_digest(token))
-            ).one_or_none()
-        if found is None:
-            return None
-        user, row = found
-        if row.revoked_at is not None or (
-            row.expires_at is not None and row.expires_at <= self._now()
-        ):
-            return None
-        if user.disabled_at is not None:
-            return None
-        return _user_out(user)
+        found = self._live_credential(m.ApiToken, token)
+        return None if found is None else _user_out(found[0])
 
     def revoke_token(self, token: str, *, actor: str) -> bool:
         """Revoke a token; ``False`` if it was unknown or already revoked."""
@@ -220,53 +176,101 @@ class AccountsMixin(StoreBase):
         the session's CSRF token.
         """
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        self._issue_credential(
+            username, session_id, ttl=ttl, actor=username, csrf_token=csrf, address=address
+        )
+        return session_id, csrf
+
+    def session_user(self, session_id: str) -> tuple[UserOut, str] | None:
+        """The user and CSRF token of a live session, else ``None`` (ended, expired, disabled)."""
+        found = self._live_credential(m.WebSession, session_id)
+        return None if found is None else (_user_out(found[0]), found[1].csrf_token)
+
+    def _issue_credential(
+        self,
+        username: str,
+        secret: str,
+        *,
+        ttl: dt.timedelta,
+        actor: str,
+        csrf_token: str | None = None,
+        address: str = "-",
+    ) -> None:
+        """Store the SHA-256 of a new API token, or with ``csrf_token`` of a browser session.
+
+        A token is audited as created (``create api_token``), a session as the
+        user's log-in from ``address``.
+
+        Raises
+        ------
+        NotFoundError
+            If there is no such user.
+        StoreError
+            If the user is disabled.
+        """
         with self._write() as session:
             user = self._user_row(session, username)
             if user.disabled_at is not None:
                 raise StoreError(f"user {username!r} is disabled")
             now = self._now()
-            row = m.WebSession(
-                user_id=user.id,
-                session_sha256=_token_digest(session_id),
-                csrf_token=csrf,
-                expires_at=now + ttl,
-                created_at=now,
-                created_by=username,
-            )
+            fields: dict[str, Any] = {
+                "user_id": user.id,
+                "expires_at": now + ttl,
+                "created_at": now,
+                "created_by": actor,
+            }
+            row: m.ApiToken | m.WebSession
+            if csrf_token is None:
+                row = m.ApiToken(token_sha256=_token_digest(secret), **fields)
+                action, record_type = "create", "api_token"
+                details = {"username": username, "expires_at": (now + ttl).isoformat()}
+            else:
+                row = m.WebSession(
+                    session_sha256=_token_digest(secret), csrf_token=csrf_token, **fields
+                )
+                action, record_type = "login", "user"
+                details = {"via": "session", "address": address[:64]}
             session.add(row)
             session.flush()
             self._audit(
                 session,
                 at=now,
-                actor=username,
-                action="login",
-                record_type="user",
-                record_id=user.id,
+                actor=actor,
+                action=action,
+                record_type=record_type,
+                record_id=row.id if csrf_token is None else user.id,
                 patient_id=None,
-                details={"via": "session", "address": address[:64]},
+                details=details,
             )
-        return session_id, csrf
 
-    def session_user(self, session_id: str) -> tuple[UserOut, str] | None:
-        """The user and CSRF token of a live session, else ``None`` (ended, expired, disabled)."""
-        if not isinstance(session_id, str) or not session_id:
+    def _live_credential(
+        self, model: type[_Credential], secret: object
+    ) -> tuple[m.User, _Credential] | None:
+        """The user and row of a live API token or browser session (by its secret), else ``None``.
+
+        ``None`` also when the credential is revoked or expired, or its user disabled.
+        """
+        if not isinstance(secret, str) or not secret:
             return None
+        digest = _token_digest(secret)
+        where = (
+            m.ApiToken.token_sha256 == digest
+            if model is m.ApiToken
+            else m.WebSession.session_sha256 == digest
+        )
         with self._read() as session:
             found = session.execute(
-                sa.select(m.User, m.WebSession)
-                .join(m.WebSession, m.WebSession.user_id == m.User.id)
-                .where(m.WebSession.session_sha256 == _token_digest(session_id))
+                sa.select(m.User, model).join(model, model.user_id == m.User.id).where(where)
             ).one_or_none()
         if found is None:
             return None
         user, row = found
-        if (
-            row.revoked_at is not None
-            or row.expires_at <= self._now()
-            or user.disabled_at is not None
-        ):
+        expires_at = row.expires_at
+        if row.revoked_at is not None or (expires_at is not None and expires_at <= self._now()):
             return None
-        return _user_out(user), row.csrf_token
+        if user.disabled_at is not None:
+            return None
+        return user, row
 
     def end_session(self, session_id: str, *, actor: str) -> bool:
         """Log a session out; ``False`` if it was unknown or already ended."""

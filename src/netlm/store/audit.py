@@ -82,22 +82,7 @@ class AuditMixin(StoreBase):
         NotFoundError
             If there is no such patient.
         """
-        check = _Checker()
-        actor = check.name("actor", actor, max_length=200)
-        what = check.name("what", what, max_length=64)
-        check.done()
-        with self._write() as session:
-            patient = self._patient_row(session, patient_id)
-            self._audit(
-                session,
-                at=self._now(),
-                actor=actor,
-                action="read",
-                record_type="patient",
-                record_id=patient.id,
-                patient_id=patient.id,
-                details={"what": what},
-            )
+        self._audit_patient(patient_id, actor=actor, action="read", what=what, details={})
 
     def record_sent(
         self, patient_id: int, *, actor: str, what: str, details: Mapping[str, Any]
@@ -112,6 +97,12 @@ class AuditMixin(StoreBase):
         NotFoundError
             If there is no such patient.
         """
+        self._audit_patient(patient_id, actor=actor, action="send", what=what, details=details)
+
+    def _audit_patient(
+        self, patient_id: int, *, actor: str, action: str, what: str, details: Mapping[str, Any]
+    ) -> None:
+        """Audit ``action`` on a patient's record (nothing else is written)."""
         check = _Checker()
         actor = check.name("actor", actor, max_length=200)
         what = check.name("what", what, max_length=64)
@@ -122,7 +113,7 @@ class AuditMixin(StoreBase):
                 session,
                 at=self._now(),
                 actor=actor,
-                action="send",
+                action=action,
                 record_type="patient",
                 record_id=patient.id,
                 patient_id=patient.id,
