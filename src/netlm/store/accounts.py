@@ -85,18 +85,13 @@ class AccountsMixin(StoreBase):
                 username=username,
                 password_hash=password_hash,
                 role=role_name,
-                created_at=self._now(),
-                created_by=actor,
             )
-            session.add(user)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=user.created_at,
+                user,
                 actor=actor,
                 action="create",
                 record_type="user",
-                record_id=user.id,
                 patient_id=None,
                 details={"username": username, "role": role_name},
             )

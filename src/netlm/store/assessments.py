@@ -60,18 +60,13 @@ class AssessmentsMixin(StoreBase):
                 profile_version=provenance.profile.version,
                 profile_digest=provenance.profile.digest,
                 profile_document=rule_profile.model_dump(mode="json"),
-                created_at=self._now(),
-                created_by=actor,
             )
-            session.add(row)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=row.created_at,
+                row,
                 actor=actor,
                 action="create",
                 record_type="assessment",
-                record_id=row.id,
                 patient_id=patient.id,
                 details={
                     "case_version": case_row.version,

@@ -71,6 +71,26 @@ def _patient_rows(session: Session, model: type[_Row], patient_id: int) -> list[
     return list(session.scalars(stmt.order_by(dated, model.id)))
 
 
+#: Tables whose rows record who wrote them and when (:class:`netlm.store.tables._Created`).
+_Created = TypeVar(
+    "_Created",
+    m.User,
+    m.ApiToken,
+    m.WebSession,
+    m.Patient,
+    m.CaseVersion,
+    m.AssessmentRecord,
+    m.SirtPlan,
+    m.PlanResultRecord,
+    m.PlanApproval,
+    m.Image,
+    m.Treatment,
+    m.LabResult,
+    m.ResponseTimepoint,
+    m.ToxicityEvent,
+)
+
+
 class StoreBase:
     """The engine, transactions and shared look-ups of a :class:`~netlm.store.repository.Store`.
 
@@ -196,6 +216,38 @@ class StoreBase:
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"patient {patient.id} has no case version {version}")
+        return row
+
+    def _insert(
+        self,
+        session: Session,
+        row: _Created,
+        *,
+        actor: str,
+        action: str = "create",
+        record_type: str,
+        patient_id: int | None,
+        details: Mapping[str, Any] | None = None,
+        record_id: int | None = None,
+    ) -> _Created:
+        """Add ``row``, written now by ``actor``, and its audit entry to the transaction.
+
+        The entry names the row itself unless ``record_id`` names another record.
+        """
+        row.created_at = self._now()
+        row.created_by = actor
+        session.add(row)
+        session.flush()
+        self._audit(
+            session,
+            at=row.created_at,
+            actor=actor,
+            action=action,
+            record_type=record_type,
+            record_id=row.id if record_id is None else record_id,
+            patient_id=patient_id,
+            details=details,
+        )
         return row
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -281,88 +281,41 @@ class AuditOut(_Out):
 
 
 # ---------------------------------------------------------------------------- conversions
-def _user_out(u: m.User) -> UserOut:
-    return UserOut(
-        id=u.id,
-        username=u.username,
-        role=Role(u.role),
-        disabled_at=u.disabled_at,
-        created_at=u.created_at,
-        created_by=u.created_by,
+_O = TypeVar("_O", bound=_Out)
+
+
+def _out(model: type[_O], row: object, **computed: Any) -> _O:
+    """``model`` from the table row's columns of the same names, and the ``computed`` fields."""
+    return model.model_validate(
+        {
+            name: computed[name] if name in computed else getattr(row, name)
+            for name in model.model_fields
+        }
     )
+
+
+def _user_out(u: m.User) -> UserOut:
+    return _out(UserOut, u)
 
 
 def _token_out(t: m.ApiToken, username: str) -> ApiTokenOut:
-    return ApiTokenOut(
-        id=t.id,
-        username=username,
-        created_at=t.created_at,
-        created_by=t.created_by,
-        expires_at=t.expires_at,
-        revoked_at=t.revoked_at,
-    )
+    return _out(ApiTokenOut, t, username=username)
 
 
 def _patient_out(p: m.Patient, latest_version: int | None) -> PatientOut:
-    return PatientOut(
-        id=p.id,
-        external_id=p.external_id,
-        created_at=p.created_at,
-        created_by=p.created_by,
-        deleted=p.deleted_at is not None,
-        deleted_at=p.deleted_at,
-        deleted_by=p.deleted_by,
-        deleted_reason=p.deleted_reason,
-        latest_version=latest_version,
-    )
+    return _out(PatientOut, p, deleted=p.deleted_at is not None, latest_version=latest_version)
 
 
 def _case_version_out(c: m.CaseVersion) -> CaseVersionOut:
-    return CaseVersionOut(
-        id=c.id,
-        patient_id=c.patient_id,
-        version=c.version,
-        case_digest=c.case_digest,
-        source=c.source,
-        document=c.document,
-        created_at=c.created_at,
-        created_by=c.created_by,
-    )
+    return _out(CaseVersionOut, c)
 
 
 def _assessment_out(a: m.AssessmentRecord, case_version: int) -> AssessmentOut:
-    return AssessmentOut(
-        id=a.id,
-        patient_id=a.patient_id,
-        case_version_id=a.case_version_id,
-        case_version=case_version,
-        result=a.result,
-        result_digest=a.result_digest,
-        inputs_digest=a.inputs_digest,
-        netlm_version=a.netlm_version,
-        profile_id=a.profile_id,
-        profile_version=a.profile_version,
-        profile_digest=a.profile_digest,
-        created_at=a.created_at,
-        created_by=a.created_by,
-    )
+    return _out(AssessmentOut, a, case_version=case_version)
 
 
 def _plan_result_out(r: m.PlanResultRecord, patient_id: int) -> PlanResultOut:
-    return PlanResultOut(
-        id=r.id,
-        plan_id=r.plan_id,
-        patient_id=patient_id,
-        case_version_id=r.case_version_id,
-        result=r.result,
-        result_digest=r.result_digest,
-        constants=r.constants,
-        inputs_digest=r.inputs_digest,
-        netlm_version=r.netlm_version,
-        override=r.override,
-        created_at=r.created_at,
-        created_by=r.created_by,
-    )
+    return _out(PlanResultOut, r, patient_id=patient_id)
 
 
 def _plan_out(session: Session, p: m.SirtPlan) -> PlanOut:
@@ -378,97 +331,36 @@ def _plan_out(session: Session, p: m.SirtPlan) -> PlanOut:
         status = PlanStatus.SOLVED
     else:
         status = PlanStatus.DRAFT
-    return PlanOut(
-        id=p.id,
-        patient_id=p.patient_id,
-        document=p.document,
-        plan_digest=p.plan_digest,
-        device=p.device,
-        method=p.method,
+    return _out(
+        PlanOut,
+        p,
         status=status,
         latest_result_id=latest,
         approved_result_id=approval.plan_result_id if approval else None,
         approved_at=approval.created_at if approval else None,
         approved_by=approval.created_by if approval else None,
-        created_at=p.created_at,
-        created_by=p.created_by,
     )
 
 
 def _image_out(i: m.Image) -> ImageOut:
-    return ImageOut(
-        id=i.id,
-        patient_id=i.patient_id,
-        kind=i.kind,
-        path=i.path,
-        series_uid=i.series_uid,
-        description=i.description,
-        created_at=i.created_at,
-        created_by=i.created_by,
-    )
+    return _out(ImageOut, i)
 
 
 def _treatment_out(t: m.Treatment) -> TreatmentOut:
-    return TreatmentOut(
-        id=t.id,
-        patient_id=t.patient_id,
-        modality=t.modality,
-        date=t.date,
-        details=t.details,
-        created_at=t.created_at,
-        created_by=t.created_by,
-    )
+    return _out(TreatmentOut, t)
 
 
 def _lab_out(x: m.LabResult) -> LabOut:
-    return LabOut(
-        id=x.id,
-        patient_id=x.patient_id,
-        date=x.date,
-        analyte=x.analyte,
-        value=x.value,
-        unit=x.unit,
-        uln=x.uln,
-        lln=x.lln,
-        created_at=x.created_at,
-        created_by=x.created_by,
-    )
+    return _out(LabOut, x)
 
 
 def _response_out(r: m.ResponseTimepoint) -> ResponseOut:
-    return ResponseOut(
-        id=r.id,
-        patient_id=r.patient_id,
-        date=r.date,
-        criterion=r.criterion,
-        overall=r.overall,
-        details=r.details,
-        created_at=r.created_at,
-        created_by=r.created_by,
-    )
+    return _out(ResponseOut, r)
 
 
 def _toxicity_out(t: m.ToxicityEvent) -> ToxicityOut:
-    return ToxicityOut(
-        id=t.id,
-        patient_id=t.patient_id,
-        date=t.date,
-        term=t.term,
-        grade=t.grade,
-        ctcae_version=t.ctcae_version,
-        created_at=t.created_at,
-        created_by=t.created_by,
-    )
+    return _out(ToxicityOut, t)
 
 
 def _audit_out(a: m.AuditEntry) -> AuditOut:
-    return AuditOut(
-        id=a.id,
-        at=a.at,
-        actor=a.actor,
-        action=a.action,
-        record_type=a.record_type,
-        record_id=a.record_id,
-        patient_id=a.patient_id,
-        details=a.details,
-    )
+    return _out(AuditOut, a)

@@ -235,18 +235,13 @@ class PatientsMixin(StoreBase):
             document=document,
             case_digest=case_digest(case),
             source=source,
-            created_at=self._now(),
-            created_by=actor,
         )
-        session.add(row)
-        session.flush()
-        self._audit(
+        self._insert(
             session,
-            at=row.created_at,
+            row,
             actor=actor,
             action="create",
             record_type="case_version",
-            record_id=row.id,
             patient_id=patient.id,
             details={"version": version, "case_digest": row.case_digest, "source": source},
         )

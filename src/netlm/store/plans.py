@@ -61,18 +61,13 @@ class PlansMixin(StoreBase):
                 plan_digest=_plan_digest(plan),
                 device=plan.device,
                 method=plan.method,
-                created_at=self._now(),
-                created_by=actor,
             )
-            session.add(row)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=row.created_at,
+                row,
                 actor=actor,
                 action="create",
                 record_type="plan",
-                record_id=row.id,
                 patient_id=patient.id,
                 details={
                     "device": plan.device,
@@ -153,18 +148,13 @@ class PlansMixin(StoreBase):
                 inputs_digest=solved.inputs_digest,
                 netlm_version=solved.netlm_version,
                 override=override,
-                created_at=self._now(),
-                created_by=actor,
             )
-            session.add(row)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=row.created_at,
+                row,
                 actor=actor,
                 action="solve",
                 record_type="plan_result",
-                record_id=row.id,
                 patient_id=patient.id,
                 details={
                     "plan_id": plan_row.id,
@@ -292,14 +282,10 @@ class PlansMixin(StoreBase):
             approval = m.PlanApproval(
                 plan_id=plan_row.id,
                 plan_result_id=latest.id,
-                created_at=self._now(),
-                created_by=actor,
             )
-            session.add(approval)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=approval.created_at,
+                approval,
                 actor=actor,
                 action="approve",
                 record_type="plan",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from netlm.store import tables as m
 from netlm.store.base import StoreBase, _patient_rows, _Row
@@ -35,6 +35,10 @@ from netlm.store.models import (
 
 _DICOM_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
+_Record = TypeVar(
+    "_Record", m.Image, m.Treatment, m.LabResult, m.ResponseTimepoint, m.ToxicityEvent
+)
+
 
 class RecordsMixin(StoreBase):
     """The clinical record beside the case: images, treatments, labs, responses, toxicity."""
@@ -42,7 +46,7 @@ class RecordsMixin(StoreBase):
     def _add_record(
         self,
         patient_id: int,
-        row: m.Image | m.Treatment | m.LabResult | m.ResponseTimepoint | m.ToxicityEvent,
+        row: _Record,
         record_type: str,
         actor: str,
         details: Mapping[str, Any],
@@ -50,17 +54,11 @@ class RecordsMixin(StoreBase):
         with self._write() as session:
             patient = self._patient_row(session, patient_id, for_write=True)
             row.patient_id = patient.id
-            row.created_at = self._now()
-            row.created_by = actor
-            session.add(row)
-            session.flush()
-            self._audit(
+            self._insert(
                 session,
-                at=row.created_at,
+                row,
                 actor=actor,
-                action="create",
                 record_type=record_type,
-                record_id=row.id,
                 patient_id=patient.id,
                 details=details,
             )
