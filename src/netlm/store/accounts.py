@@ -140,27 +140,7 @@ class AccountsMixin(StoreBase):
 
     def revoke_token(self, token: str, *, actor: str) -> bool:
         """Revoke a token; ``False`` if it was unknown or already revoked."""
-        actor = _check_actor(actor)
-        if not isinstance(token, str) or not token:
-            return False
-        with self._write() as session:
-            row = session.scalars(
-                sa.select(m.ApiToken).where(m.ApiToken.token_sha256 == _token_digest(token))
-            ).one_or_none()
-            if row is None or row.revoked_at is not None:
-                return False
-            row.revoked_at = self._now()
-            session.flush()
-            self._audit(
-                session,
-                at=row.revoked_at,
-                actor=actor,
-                action="revoke",
-                record_type="api_token",
-                record_id=row.id,
-                patient_id=None,
-            )
-            return True
+        return self._end_credential(m.ApiToken, token, actor=actor)
 
     def create_session(
         self, username: str, *, address: str = "-", ttl: dt.timedelta = DEFAULT_SESSION_TTL
@@ -247,15 +227,11 @@ class AccountsMixin(StoreBase):
         """
         if not isinstance(secret, str) or not secret:
             return None
-        digest = _token_digest(secret)
-        where = (
-            m.ApiToken.token_sha256 == digest
-            if model is m.ApiToken
-            else m.WebSession.session_sha256 == digest
-        )
         with self._read() as session:
             found = session.execute(
-                sa.select(m.User, model).join(model, model.user_id == m.User.id).where(where)
+                sa.select(m.User, model)
+                .join(model, model.user_id == m.User.id)
+                .where(self._by_secret(model, secret))
             ).one_or_none()
         if found is None:
             return None
@@ -269,25 +245,40 @@ class AccountsMixin(StoreBase):
 
     def end_session(self, session_id: str, *, actor: str) -> bool:
         """Log a session out; ``False`` if it was unknown or already ended."""
+        return self._end_credential(m.WebSession, session_id, actor=actor)
+
+    @staticmethod
+    def _by_secret(model: type[_Credential], secret: str) -> sa.ColumnElement[bool]:
+        """The condition that finds an API token or browser session by its secret's SHA-256."""
+        digest = _token_digest(secret)
+        if model is m.ApiToken:
+            return m.ApiToken.token_sha256 == digest
+        return m.WebSession.session_sha256 == digest
+
+    def _end_credential(self, model: type[_Credential], secret: object, *, actor: str) -> bool:
+        """Revoke an API token (audited ``revoke``) or end a session (the user's ``logout``).
+
+        ``False`` if the secret is unknown or the credential already ended.
+        """
         actor = _check_actor(actor)
-        if not isinstance(session_id, str) or not session_id:
+        if not isinstance(secret, str) or not secret:
             return False
         with self._write() as session:
             row = session.scalars(
-                sa.select(m.WebSession).where(
-                    m.WebSession.session_sha256 == _token_digest(session_id)
-                )
+                sa.select(model).where(self._by_secret(model, secret))
             ).one_or_none()
             if row is None or row.revoked_at is not None:
                 return False
             row.revoked_at = self._now()
+            session.flush()
+            token = isinstance(row, m.ApiToken)
             self._audit(
                 session,
                 at=row.revoked_at,
                 actor=actor,
-                action="logout",
-                record_type="user",
-                record_id=row.user_id,
+                action="revoke" if token else "logout",
+                record_type="api_token" if token else "user",
+                record_id=row.id if token else row.user_id,
                 patient_id=None,
             )
             return True
@@ -432,7 +423,7 @@ class AccountsMixin(StoreBase):
             found = session.execute(
                 sa.select(m.ApiToken, m.User.username)
                 .join(m.User, m.User.id == m.ApiToken.user_id)
-                .where(m.ApiToken.token_sha256 == _token_digest(token))
+                .where(self._by_secret(m.ApiToken, token))
             ).one_or_none()
         if found is None:
             return None
