@@ -11,15 +11,16 @@ assessments, plans, records, audit, exchange) derive from it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from netlm.errors import NetlmError, NotFoundError, StoreError
+from netlm.errors import InputError, NetlmError, NotFoundError, StoreError
 from netlm.store import tables as m
 from netlm.store.auditchain import ADVISORY_LOCK_KEY, GENESIS, entry_text, link
 from netlm.store.checks import _check_id
@@ -45,6 +46,37 @@ def _lock_identifiers(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+
+
+def _patient_document(
+    patient: m.Patient,
+    value: BaseModel,
+    *,
+    kind: str,
+    field: str,
+    named: str | None,
+    read: Callable[[dict[str, Any]], object],
+) -> dict[str, Any]:
+    """The JSON document of a case or plan (``kind``) to store for ``patient``.
+
+    Refused (:class:`~netlm.errors.InputError` on ``field``) if it names another
+    patient (``named``: its patient's external id), and
+    (:class:`~netlm.errors.StoreError`) if ``read`` does not read it back as given.
+    """
+    if named is not None and named != patient.external_id:
+        raise InputError(
+            [
+                (
+                    field,
+                    f"the {kind} is for {named!r} but patient {patient.id} is "
+                    f"{patient.external_id!r}",
+                )
+            ]
+        )
+    document: dict[str, Any] = value.model_dump(mode="json", by_alias=True)
+    if read(document) != value:  # what is stored must read back as given
+        raise StoreError(f"the {kind} does not survive its JSON round trip; nothing stored")
+    return document
 
 
 def _db_message(exc: sa.exc.DBAPIError) -> str:

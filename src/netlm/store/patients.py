@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from netlm.case import Case, case_from_mapping
 from netlm.errors import InputError, NotFoundError, StoreError
 from netlm.store import tables as m
-from netlm.store.base import StoreBase, _lock_identifiers
+from netlm.store.base import StoreBase, _lock_identifiers, _patient_document
 from netlm.store.checks import _Checker
 from netlm.store.digests import case_digest
 from netlm.store.identifiers import identifier_problem, lookalike, normalise, skeleton
@@ -215,19 +215,14 @@ class PatientsMixin(StoreBase):
     ) -> CaseVersionOut:
         if not isinstance(case, Case):
             raise InputError([("case", f"must be a netlm Case, not {type(case).__name__}")])
-        if case.patient.id != patient.external_id:
-            raise InputError(
-                [
-                    (
-                        "patient.id",
-                        f"the case is for {case.patient.id!r} but patient {patient.id} is "
-                        f"{patient.external_id!r}",
-                    )
-                ]
-            )
-        document = case.model_dump(mode="json", by_alias=True)
-        if case_from_mapping(document) != case:  # what is stored must read back as given
-            raise StoreError("the case does not survive its JSON round trip; nothing stored")
+        document = _patient_document(
+            patient,
+            case,
+            kind="case",
+            field="patient.id",
+            named=case.patient.id,
+            read=case_from_mapping,
+        )
         version = (self._latest_version(session, patient.id) or 0) + 1
         row = m.CaseVersion(
             patient_id=patient.id,

@@ -14,7 +14,7 @@ from netlm.errors import InputError, NotFoundError, PermissionDeniedError, Store
 from netlm.sirt.plan import Plan, plan_from_mapping
 from netlm.sirt.planner import solve, with_case_history
 from netlm.store import tables as m
-from netlm.store.base import StoreBase
+from netlm.store.base import StoreBase, _patient_document
 from netlm.store.checks import _check_actor, _check_id
 from netlm.store.digests import _plan_digest, document_digest
 from netlm.store.models import (
@@ -42,19 +42,9 @@ class PlansMixin(StoreBase):
             raise InputError([("plan", f"must be a netlm Plan, not {type(plan).__name__}")])
         with self._write() as session:
             patient = self._patient_row(session, patient_id, for_write=True)
-            if plan.case is not None and plan.case != patient.external_id:
-                raise InputError(
-                    [
-                        (
-                            "case",
-                            f"the plan is for {plan.case!r} but patient {patient.id} is "
-                            f"{patient.external_id!r}",
-                        )
-                    ]
-                )
-            document = plan.model_dump(mode="json", by_alias=True)
-            if plan_from_mapping(document) != plan:  # what is stored must read back as given
-                raise StoreError("the plan does not survive its JSON round trip; nothing stored")
+            document = _patient_document(
+                patient, plan, kind="plan", field="case", named=plan.case, read=plan_from_mapping
+            )
             row = m.SirtPlan(
                 patient_id=patient.id,
                 document=document,
