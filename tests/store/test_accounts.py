@@ -77,7 +77,7 @@ def test_a_session_expires(store: Store, monkeypatch: pytest.MonkeyPatch) -> Non
     store.create_user("dr.a", PASSWORD, "clinician", actor="admin")
     session_id, _ = store.create_session("dr.a", ttl=dt.timedelta(hours=8))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=8, seconds=1)
-    monkeypatch.setattr(repository, "_now", lambda: later)
+    monkeypatch.setattr(store, "_now", lambda: later)
     assert store.session_user(session_id) is None
 
 
@@ -145,7 +145,7 @@ def test_failed_logins_back_off_per_user_and_per_address(
     policy = LoginThrottle(max_failures_per_user=3, max_failures_per_address=5, base_delay_s=10)
     store.login_throttle = policy
     clock = [dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)]
-    monkeypatch.setattr(repository, "_now", lambda: clock[0])
+    monkeypatch.setattr(store, "_now", lambda: clock[0])
     for _ in range(2):
         store.record_login_failure("dr.a", "10.0.0.1", via="token")
     assert store.login_retry_after("dr.a", "10.0.0.1") == 0  # below the limit

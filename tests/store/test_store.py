@@ -395,7 +395,7 @@ def test_a_failing_write_leaves_nothing(store: Store, monkeypatch: pytest.Monkey
     def broken_audit(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(repository, "_audit", broken_audit)
+    monkeypatch.setattr(store, "_audit", broken_audit)
     with pytest.raises(RuntimeError, match="disk on fire"):
         store.add_lab(pid, date=DAY, analyte="inr", value=1.1, unit="1", actor="dr.a")
     with pytest.raises(RuntimeError, match="disk on fire"):
@@ -600,7 +600,7 @@ def test_expired_token_is_refused(store: Store, monkeypatch: pytest.MonkeyPatch)
     token = store.create_token("dr.a", actor="admin", ttl=dt.timedelta(minutes=5))
     assert store.user_for_token(token) is not None
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)
-    monkeypatch.setattr(repository, "_now", lambda: later)
+    monkeypatch.setattr(store, "_now", lambda: later)
     assert store.user_for_token(token) is None
 
 

@@ -75,7 +75,6 @@ from netlm.api.config import (
     OPENAPI_PATH,
     SESSION_COOKIE,
     ApiConfig,
-    default_files_dir,
     is_public,
 )
 from netlm.api.error_handlers import install_error_handlers
@@ -84,6 +83,7 @@ from netlm.api.middleware import RequestLogMiddleware
 from netlm.api.roles import ROLES_KEY, iter_api_routes, route_roles
 from netlm.api.routes import api_routers
 from netlm.api.security import AuthMiddleware
+from netlm.store.backup import default_files_dir
 from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
 
 if TYPE_CHECKING:

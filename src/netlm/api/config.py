@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import functools
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -133,24 +132,3 @@ def dose_work(
         kernel_cache_dir=default_kernel_cache_dir(os.environ, Path.home()),
         limits=config.image_limits,
     )
-
-
-def default_files_dir(url: str | None) -> Path:
-    """Where uploads live: beside an SQLite database file (``<file>.files``); in netlm's
-    data folder (``files/``) for a database server; a temporary folder for an
-    in-memory database.
-
-    Examples
-    --------
-    >>> default_files_dir("sqlite:////srv/netlm/netlm.db").as_posix()
-    '/srv/netlm/netlm.db.files'
-    """
-    if url and url.startswith("sqlite"):
-        db_path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
-        if db_path and db_path != ":memory:" and "mode=memory" not in url:
-            p = Path(db_path)
-            return p.with_name(p.name + ".files")
-        return Path(tempfile.mkdtemp(prefix="netlm-files-"))
-    from netlm.store.db import data_dir
-
-    return data_dir() / "files"

@@ -39,6 +39,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from netlm.errors import StoreError
-from netlm.store.db import data_dir, parse_database_url, redact, resolve_database_url
+from netlm.store.db import (
+    _sqlite_memory,
+    data_dir,
+    parse_database_url,
+    redact,
+    resolve_database_url,
+)
 
 #: The database file inside a backup folder (SQLite).
 BACKUP_DB = "netlm.db"
@@ -84,17 +91,25 @@ def sqlite_path(url: str | None) -> Path:
     return Path(parsed.database).absolute()
 
 
-def default_files_folder(url: str | None) -> Path:
-    """Where a registry's uploads live by default (as ``netlm serve`` keeps them).
+def default_files_dir(url: str | None) -> Path:
+    """Where a registry's uploads live by default (``netlm serve`` and backups use it).
 
     Beside a SQLite file (``<file>.files``); ``files/`` in netlm's data folder
-    for a database server.
+    for a database server; a new temporary folder for an in-memory database.
+    ``url`` defaults as :func:`netlm.store.db.resolve_database_url` says.
+
+    Examples
+    --------
+    >>> default_files_dir("sqlite:////srv/netlm/netlm.db").as_posix()
+    '/srv/netlm/netlm.db.files'
     """
     parsed = parse_database_url(resolve_database_url(url))
-    if parsed.get_backend_name() == "sqlite":
-        source = sqlite_path(url)
-        return source.with_name(source.name + ".files")
-    return data_dir() / "files"
+    if parsed.get_backend_name() != "sqlite":
+        return data_dir() / "files"
+    if _sqlite_memory(parsed):
+        return Path(tempfile.mkdtemp(prefix="netlm-files-"))
+    source = sqlite_path(url)
+    return source.with_name(source.name + ".files")
 
 
 def sha256_file(path: Path) -> str:
@@ -296,7 +311,7 @@ def backup(url: str | None, out: Path, *, files_dir: Path | None = None) -> dict
 
     SQLite: the online backup API; PostgreSQL: ``pg_dump --format=custom`` on an
     exported snapshot (see the module docstring).  ``files_dir`` is the uploads
-    folder (default: :func:`default_files_folder`).  Returns the manifest written
+    folder (default: :func:`default_files_dir`).  Returns the manifest written
     to ``out/backup.json``.
 
     Raises
@@ -309,13 +324,13 @@ def backup(url: str | None, out: Path, *, files_dir: Path | None = None) -> dict
     parsed = parse_database_url(resolved)
     if out.exists():
         raise StoreError(f"{out} exists; a backup goes into a new folder")
-    files = files_dir if files_dir is not None else default_files_folder(resolved)
     out.mkdir(parents=True, mode=0o700)
     try:
         if parsed.get_backend_name() == "postgresql":
             database = _postgres_backup(parsed, out)
         else:
             database = _sqlite_backup(sqlite_path(resolved), out)
+        files = files_dir if files_dir is not None else default_files_dir(resolved)
         copied = _copy_files(files, out / BACKUP_FILES)
         manifest: dict[str, object] = {
             "schema": "netlm/backup/v1",
@@ -383,7 +398,6 @@ def restore(
             f"{folder} is a backup of a {manifest.get('backend', 'sqlite')} registry; "
             f"it cannot be restored into {redact(parsed)}"
         )
-    files = files_dir if files_dir is not None else default_files_folder(resolved)
     if backend == "postgresql":
         _postgres_restore(folder / BACKUP_DUMP, parsed, force=force)
     else:
@@ -394,6 +408,7 @@ def restore(
         for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
             leftover.unlink(missing_ok=True)
         _copy_database(folder / BACKUP_DB, target)
+    files = files_dir if files_dir is not None else default_files_dir(resolved)
     if files.exists():
         shutil.rmtree(files)
     if (folder / BACKUP_FILES).is_dir():
@@ -434,7 +449,7 @@ __all__ = [
     "BACKUP_MANIFEST",
     "PG_BIN_ENV",
     "backup",
-    "default_files_folder",
+    "default_files_dir",
     "libpq_environment",
     "pg_program",
     "read_manifest",
