@@ -67,6 +67,11 @@ def _block_commands(block: str) -> list[list[str]]:
     return commands
 
 
+def _expand(word: str, env: dict[str, str]) -> str:
+    """``word`` with the block's shell variables (``$E``) replaced."""
+    return re.sub(r"\$(\w+)", lambda v: env.get(v.group(1), v.group(0)), word)
+
+
 def _variants(words: list[str]) -> list[list[str]]:
     """The commands a synopsis stands for: ``[--opt X]`` without and with it, ``a|b`` each.
 

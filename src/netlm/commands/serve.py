@@ -394,7 +394,10 @@ NO_ADMIN_HINT = (
 
 
 def first_admin_hint(store: Store) -> str | None:
-    """:data:`NO_ADMIN_HINT` when ``store`` has no active admin (nobody can manage users), else ``None``."""
+    """:data:`NO_ADMIN_HINT` when ``store`` has no active admin, else ``None``.
+
+    Without an active admin nobody can manage users from the web application.
+    """
     from netlm.store.repository import Role
 
     if any(u.active and u.role == Role.ADMIN for u in store.list_users()):
