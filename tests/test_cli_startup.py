@@ -375,6 +375,12 @@ def test_the_core_runs_without_any_extra(
         (["assess", str(CASE), "--pdf", "board.pdf"], "report", "jinja2"),
         (["db", "upgrade", "--db", "r.sqlite"], "service", "sqlalchemy"),
         (["outcomes", "survival", "x.csv"], "cohort", "pandas"),
+        # a core command's figures come with the report extra, not with imaging
+        (
+            ["response", str(EXAMPLE_DIR / "response-recist.yaml"), "--waterfall", "w.png"],
+            "report",
+            "matplotlib",
+        ),
     ],
 )
 def test_a_missing_extra_is_named(args: list[str], extra: str, module: str, tmp_path: Path) -> None:
@@ -384,7 +390,8 @@ def test_a_missing_extra_is_named(args: list[str], extra: str, module: str, tmp_
         f"error: netlm {' '.join(a for a in args[:2] if not a.startswith(('-', '/')))} "
         f'needs {module}, which is not installed: pip install "netlm[{extra}]"'
     ]
-    assert not list(tmp_path.glob("*.pdf")) and not (tmp_path / "dose").exists()
+    assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob("*.png"))
+    assert not (tmp_path / "dose").exists()
 
 
 def test_the_extra_of_the_command_is_named_when_it_holds_the_module(tmp_path: Path) -> None:

@@ -65,6 +65,18 @@ COMMAND_EXTRA: dict[str, str] = {
     "pacs": "pacs",
     "fhir": "fhir",
     "demo": "all",
+    # core commands whose --pdf, --waterfall/--spider need the report extra
+    "assess": "report",
+    "sirt": "report",
+    "response": "report",
+}
+
+#: The name to ``pip install`` of an import name that differs from it.
+PACKAGE_NAMES: dict[str, str] = {
+    "fhir": "fhir.resources",
+    "argon2": "argon2-cffi",
+    "multipart": "python-multipart",
+    "dicomweb_client": "dicomweb-client",
 }
 
 
@@ -82,6 +94,8 @@ def missing_extra(error: ImportError, command: Sequence[str]) -> str | None:
     'netlm dose images needs SimpleITK, which is not installed: pip install "netlm[imaging]"'
     >>> missing_extra(ModuleNotFoundError("x", name="weasyprint.text"), ["assess"])
     'netlm assess needs weasyprint, which is not installed: pip install "netlm[report]"'
+    >>> missing_extra(ModuleNotFoundError("x", name="fhir.resources"), ["fhir", "export"])
+    'netlm fhir export needs fhir.resources, which is not installed: pip install "netlm[fhir]"'
     >>> missing_extra(ModuleNotFoundError("x", name="netlm.nothing"), ["assess"]) is None
     True
     """
@@ -92,7 +106,8 @@ def missing_extra(error: ImportError, command: Sequence[str]) -> str | None:
     wanted = COMMAND_EXTRA.get(command[0], "") if command else ""
     extra = wanted if wanted == "all" or wanted in holders else holders[0]
     return (
-        f"{' '.join(['netlm', *command])} needs {module}, which is not installed: "
+        f"{' '.join(['netlm', *command])} needs {PACKAGE_NAMES.get(module, module)}, "
+        "which is not installed: "
         f'pip install "netlm[{extra}]"'
     )
 

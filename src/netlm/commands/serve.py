@@ -312,6 +312,9 @@ def serve_command(
         if demo:
             added = seed_demo(store)
             console.print(f"seeded {len(added)} example patient(s)")
+        hint = first_admin_hint(store)
+        if hint is not None:
+            console.print(hint, markup=False)
         pacs_settings = {
             "url": pacs_url,
             "user": pacs_user,
@@ -379,6 +382,27 @@ def serve_command(
         uvicorn.run(_app(store, settings, auth_cache_s=None), **options)
     finally:
         store.close()
+
+
+#: What ``netlm serve`` prints when the registry has no active admin: nobody could
+#: manage users from the web application, so it says how to create the first one.
+NO_ADMIN_HINT = (
+    "no active admin user yet: stop the server and start it again with --create-admin NAME "
+    "(password from $NETLM_ADMIN_PASSWORD or a prompt; at least 12 characters, not "
+    "containing the name), or run `netlm users create NAME --role admin` with the same --db"
+)
+
+
+def first_admin_hint(store: Store) -> str | None:
+    """:data:`NO_ADMIN_HINT` when ``store`` has no active admin, else ``None``.
+
+    Without an active admin nobody can manage users from the web application.
+    """
+    from netlm.store.repository import Role
+
+    if any(u.active and u.role == Role.ADMIN for u in store.list_users()):
+        return None
+    return NO_ADMIN_HINT
 
 
 #: How long a worker may take to answer the supervisor's health check (seconds): a worker
