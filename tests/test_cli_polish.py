@@ -258,6 +258,24 @@ def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None
     assert "_NETLM_COMPLETE=complete_bash" in script and "complete " in script
 
 
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [("bash", "complete_bash"), ("zsh", "#compdef netlm"), ("fish", "complete_fish")],
+)
+def test_a_named_shell_gets_its_completion_without_guessing_the_shell(
+    shell: str, marker: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer._completion_shared as shared
+    import typer.completion as completion
+
+    # as under a CI runner or an IDE: no shell among the parent processes
+    monkeypatch.setattr(shared, "_get_shell_name", lambda: None)
+    monkeypatch.setattr(completion, "_get_shell_name", lambda: None)
+    assert main(["--show-completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert marker in script and "_NETLM_COMPLETE" in script
+
+
 def test_warnings_are_one_line_without_python_source(tmp_path: Path) -> None:
     # A real warning path: the image's times are assumed (DosimetryWarning), and small VOIs.
     done = netlm_subprocess([*DOSE_ARGS, "--out", "dose", "-f", "json"], tmp_path)

@@ -106,6 +106,28 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: Shells ``--show-completion SHELL`` / ``--install-completion SHELL`` accept by name.
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+
+
+def _completion(option: str, shell: str) -> int:
+    """Print or install the completion script of a named shell.
+
+    Typer's own options guess the shell from the parent processes (and answer
+    "Shell  not supported" where none is found, under a CI runner or an IDE);
+    a shell named on the command line is taken as named.
+    """
+    from typer.completion import get_completion_script, install
+
+    if option == "--show-completion":
+        print(get_completion_script(prog_name="netlm", complete_var="_NETLM_COMPLETE", shell=shell))
+        return 0
+    installed, path = install(shell=shell, prog_name="netlm", complete_var="_NETLM_COMPLETE")
+    print(f"{installed} completion installed in {path}; it takes effect in a new terminal")
+    return 0
+
+
 def _command_words(app: typer.Typer, args: Sequence[str]) -> list[str]:
     """The command ``args`` name: ``["assess"]``, ``["dose", "images"]`` (options skipped)."""
     words = [a for a in args if not a.startswith("-")][:2]
@@ -151,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args == ["--version"]:
         print(_version_text())
         return 0
+    if len(args) == 2 and args[0] in _COMPLETION_OPTIONS and args[1] in COMPLETION_SHELLS:
+        return _completion(args[0], args[1])
     import typer
     from typer.exceptions import TyperException
 
