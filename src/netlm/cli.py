@@ -118,7 +118,7 @@ def _completion(option: str, shell: str) -> int:
     "Shell  not supported" where none is found, under a CI runner or an IDE);
     a shell named on the command line is taken as named.
     """
-    from typer.completion import get_completion_script, install
+    from typer._completion_shared import get_completion_script, install  # typer has no public name
 
     if option == "--show-completion":
         print(get_completion_script(prog_name="netlm", complete_var="_NETLM_COMPLETE", shell=shell))
