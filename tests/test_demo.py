@@ -3,7 +3,8 @@
 The board PDF of every bundled case, the dosimetry PDF of every bundled plan
 and the voxel-dose PDF of the phantom must exist and render (``pdftotext``
 reads the patient id, the status and the decision block, and the numbers the
-demo's JSON holds); the command the demo prints at the end is run as printed
+demo's JSON holds) and be PDF/A-3b (XMP identification, every font embedded);
+the command the demo prints at the end is run as printed
 (on a free port), and the admin it names logs in and reaches a demo patient's
 board page.
 """
@@ -28,7 +29,8 @@ from netlm.cli import main
 from netlm.examples import bundled_examples
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed"
+    any(shutil.which(tool) is None for tool in ("pdftotext", "pdfinfo", "pdffonts")),
+    reason="poppler-utils (pdftotext, pdfinfo, pdffonts) is not installed",
 )
 
 
@@ -38,6 +40,12 @@ def pdf_text(path: Path) -> str:
         ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
     return re.sub(r"\s+", " ", out)
+
+
+def poppler(tool: str, *args: object) -> str:
+    return subprocess.run(
+        [tool, *map(str, args)], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def free_port() -> int:
@@ -101,6 +109,17 @@ def test_demo_writes_readable_pdfs_and_a_working_way_into_the_web_app(
     assert "Patient ID PHANTOM" in text and "Voxel dosimetry report" in text
     liver_gy = statistics["statistics"]["ldm"]["liver"]["mean_gy"]
     assert f"{liver_gy:.1f}" in text
+
+    # every PDF the demo writes is for archiving: PDF/A-3b metadata, every font embedded
+    pdfs = sorted(out.rglob("*.pdf"))
+    assert len(pdfs) == len(bundled_examples("case-")) + len(bundled_examples("plan-")) + 1
+    for path in pdfs:
+        meta = poppler("pdfinfo", "-meta", path)
+        assert re.search(r'pdfaid:part(="|>)3', meta) and re.search(
+            r'pdfaid:conformance(="|>)B', meta
+        ), path
+        fonts = poppler("pdffonts", path).splitlines()[2:]
+        assert fonts and all(line.split()[-5] == "yes" for line in fonts), (path, fonts)
 
     # the way into the web app, run as printed
     (line,) = [x for x in printed.splitlines() if " netlm serve " in x]
