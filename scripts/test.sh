@@ -32,7 +32,7 @@ fi
 .venv/bin/python -m pip install --quiet -e ".[all,test]"
 
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks docs scripts
 .venv/bin/ruff format --check src
 echo "== mypy (strict, src/)"
 .venv/bin/mypy
