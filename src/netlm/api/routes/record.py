@@ -101,7 +101,8 @@ def assess_patient_response(
     store: StoreDep, user: UserDep, patient_id: PatientId, body: Document
 ) -> ResponseReport:
     """Assess a ``netlm/response/v1`` file (RECIST 1.1, mRECIST, WHO, EASL, Choi, PERCIST)
-    and store every follow-up time point of every criterion."""
+    and store every follow-up time point of every criterion; a time point already recorded
+    with the same measurements is skipped, one recorded with others is refused (422)."""
     return record_response(store, patient_id, body, actor=user.username)
 
 
