@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from netlm.api.config import StoreDep
 from netlm.api.forms.inputs import place_problems
 from netlm.api.forms.response import (
+    MAX_TIMEPOINTS,
     RESPONSE_EXTRA_FIELD,
     TIMEPOINT_BLOCKS,
     criteria_input,
@@ -102,6 +103,8 @@ def _new_follow_up(
 ) -> tuple[dict[str, str], str] | None:
     """The form values of the recorded ``series`` and an empty next time point naming the
     lesions of the last one (by id); None when the series does not fit the form's tables."""
+    if len(series) >= MAX_TIMEPOINTS:  # no block left for the next time point
+        return None
     values, extra = response_values({"criteria": list(criteria), "timepoints": series})
     if extra:
         return None
