@@ -44,7 +44,16 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
         }
     ),
     "cohort": frozenset(
-        {"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow", "SimpleITK"}
+        {
+            "dask",
+            "distributed",
+            "lifelines",
+            "matplotlib",
+            "pandas",
+            "pyarrow",
+            "sklearn",
+            "SimpleITK",
+        }
     ),
     "pacs": frozenset({"dicomweb_client", "pydicom", "pynetdicom", "requests"}),
     "fhir": frozenset({"fhir"}),
@@ -77,6 +86,7 @@ PACKAGE_NAMES: dict[str, str] = {
     "argon2": "argon2-cffi",
     "multipart": "python-multipart",
     "dicomweb_client": "dicomweb-client",
+    "sklearn": "scikit-learn",
 }
 
 
