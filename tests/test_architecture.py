@@ -215,3 +215,76 @@ def test_the_size_fence_can_fail() -> None:
         f"big.py: {MAX_MODULE_LINES + 1} lines"
     ]
     assert _oversized("x = 1\n" * MAX_MODULE_LINES, "ok.py") == []
+
+
+# --- unit factors have names (netlm/units.py) ------------------------------------------------
+#: Numbers that, multiplied or divided by, are almost always a unit conversion: s/min/h/day,
+#: days per week/month/year, months per year, mm per cm, SI prefixes.  Issue #13 item 4.
+UNIT_FACTORS = frozenset(
+    {7, 10, 12, 24, 60, 1000, 3600, 86400, 365.25, 30.4375, 1e6, 1e9, 1e-3, 1e-6, 1e-9}
+)
+#: Where one of those numbers is not a unit: (module under src/netlm, number) -> why.
+NOT_A_UNIT = {
+    ("outcomes/dose_response.py", 10): "a tenth of the bootstrap resamples",
+    ("report/plan.py", 1e6): "a count of spheres in millions",
+    ("response/model.py", 10): "a length in integer tenths of a millimetre",
+    ("response/choi.py", 10): "exact ratio thresholds on integers (10·cur ≥ 11·ref)",
+    ("response/mrecist.py", 10): "tenths of a millimetre; exact ratio 10·cur ≤ 7·baseline",
+    ("response/mrecist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/percist.py", 10): "exact ratio thresholds on integers",
+    ("response/percist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/recist.py", 10): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/recist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+}
+
+
+def _loose_factors(source: str) -> list[tuple[int, float]]:
+    """(line, number) of each bare unit factor that ``source`` multiplies or divides by."""
+    scaling = (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.BinOp) and isinstance(node.op, scaling):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, scaling):
+            operands = [node.value]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "divmod":
+            operands = node.args[1:]
+        for operand in operands:
+            if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.USub):
+                operand = operand.operand
+            value = operand.value if isinstance(operand, ast.Constant) else None
+            if type(value) in (int, float) and value in UNIT_FACTORS:
+                found.append((node.lineno, value))
+    return found
+
+
+def test_no_loose_unit_factor_outside_units_py() -> None:
+    root = SRC / "netlm"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        if name == "units.py" or "migrations" in path.parts:
+            continue
+        for line, value in _loose_factors(path.read_text(encoding="utf-8")):
+            if (name, value) not in NOT_A_UNIT:
+                found.append(f"{name}:{line}: {value:g} (name it in netlm/units.py)")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x = seconds / 3600.0", [(1, 3600)]),
+        ("x = 1e3 * kbq", [(1, 1000)]),
+        ("x = -1.0 / 60", [(1, 60)]),
+        ("x *= 24", [(1, 24)]),
+        ("h, m = divmod(minutes, 60)", [(1, 60)]),
+        ("x = days / 365.25", [(1, 365.25)]),
+        ("x = seconds / S_PER_H", []),
+        ("x = 100 * fraction", []),
+        ("x = 0.5 * y + 1000", []),
+    ],
+)
+def test_the_unit_factor_scan_can_fail(source: str, expected: list[tuple[int, float]]) -> None:
+    assert _loose_factors(source) == expected

@@ -35,6 +35,7 @@ from netlm.report.html import (
     _now,
     dvh_figure,
 )
+from netlm.units import BQ_PER_KBQ
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,7 +85,7 @@ def fused_slice_uri(
     fig = Figure(figsize=(6.0, 4.6))
     ax = fig.add_subplot()
     if activity is not None and activity.array.shape == dose_array.shape:
-        background = np.asarray(activity.array[k], dtype=float) / 1e3
+        background = np.asarray(activity.array[k], dtype=float) / BQ_PER_KBQ
         shown = ax.imshow(background, cmap="gray", aspect=spacing_j / spacing_i)
         fig.colorbar(
             shown,

@@ -43,6 +43,7 @@ from netlm.imaging.activity import (
 )
 from netlm.results import frame
 from netlm.sirt.physics import Physics
+from netlm.units import BQ_PER_GBQ
 from netlm.volume import ImageVolume
 
 if TYPE_CHECKING:
@@ -613,7 +614,10 @@ def compute_dose(
         image_gbq = vd.total_activity_gbq(activity)
         injected = image.metadata.get("injected_activity_bq")
         if isinstance(injected, int | float) and injected > 0:
-            recorded_gbq, recorded_source = float(injected) / 1e9, "DICOM Radionuclide Total Dose"
+            recorded_gbq, recorded_source = (
+                float(injected) / BQ_PER_GBQ,
+                "DICOM Radionuclide Total Dose",
+            )
     if reference.assumed:
         _warn(found_warnings, f"activity time reference {reference.basis}")
     mismatch: float | None = None
