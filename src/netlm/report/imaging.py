@@ -1,6 +1,6 @@
 """HTML of the voxel-dose and response-assessment reports.
 
-* the **voxel dosimetry report** of a :class:`~netlm.workflows.dose.DoseResult`
+* the **voxel dosimetry report** of a :class:`~netlm.voxel.result.DoseResult`
   (``voxel_dose.html``): activity and method, dose statistics, BED and EUD per
   volume of interest, the DVH figure and a fused axial slice (activity in grey,
   dose as a colour wash, VOI outlines), warnings and a signature block;
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from netlm.response.report import ResponseReport
     from netlm.volume import ImageVolume
-    from netlm.workflows.dose import DoseResult
+    from netlm.voxel.result import DoseResult
 
 __all__ = [
     "fused_slice_uri",
