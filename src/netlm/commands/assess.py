@@ -60,10 +60,11 @@ def assess_command(
     shown as warnings under "Check these values".
     """
     from netlm.case import load_case, parse_case
+    from netlm.commands.render import render_rich
     from netlm.documents import read_stream
     from netlm.eligibility import Assessor
     from netlm.errors import CaseError
-    from netlm.report.board import render_markdown, render_rich
+    from netlm.report.board import render_markdown
 
     try:
         if str(case) == "-":

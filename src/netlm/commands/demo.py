@@ -37,10 +37,11 @@ def demo_command(
     from netlm.case import parse_case
     from netlm.commands.assess import assessment_json
     from netlm.commands.dose import phantom_demo, phantom_dose_pdf
+    from netlm.commands.render import render_rich
     from netlm.eligibility import Assessor
     from netlm.examples import bundled_examples
     from netlm.report import response_plots
-    from netlm.report.board import render_markdown, render_rich
+    from netlm.report.board import render_markdown
     from netlm.report.pdf import board_pdf, plan_pdf
     from netlm.report.plan import render_plan_markdown
     from netlm.report.response_text import render_response_markdown

@@ -222,7 +222,7 @@ def response_context(
     is no follow-up to plot), plus those of ``base.html``.
     """
     from netlm.report import response_plots
-    from netlm.report.response_text import _HEAD, _rows, _summary
+    from netlm.report.response_text import COLUMNS, summary_line, timepoint_rows
 
     criteria = []
     plotted = {r.criterion for r in report.results if r.primary} or {
@@ -240,10 +240,12 @@ def response_context(
                 figures[name] = _plot_uri(plot, [report], r.criterion)
             except NetlmError:  # no follow-up measurement to plot
                 figures[name] = None
-        criteria.append({"result": r, "rows": _rows(r), "summary": _summary(r)} | figures)
+        criteria.append(
+            {"result": r, "rows": timepoint_rows(r), "summary": summary_line(r)} | figures
+        )
     return {
         "report": report,
-        "head": _HEAD,
+        "head": COLUMNS,
         "criteria": criteria,
         "signature_note": "the assessment must be checked and signed before it is filed.",
         "generated_at": _now(generated_at),
