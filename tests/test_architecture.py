@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -288,3 +289,115 @@ def test_no_loose_unit_factor_outside_units_py() -> None:
 )
 def test_the_unit_factor_scan_can_fail(source: str, expected: list[tuple[int, float]]) -> None:
     assert _loose_factors(source) == expected
+
+
+# --- no import circles --------------------------------------------------------------------
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph`` (module -> modules it imports): its strongly
+    connected components of more than one module, or of one that imports itself."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in sorted(graph.get(module, ())):
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1 or module in graph.get(module, ()):
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_import_circles() -> None:
+    """Issue #13: no module reaches itself through imports.
+
+    Every import counts: at the top, under ``TYPE_CHECKING`` and inside a function
+    (a command's lazy import is a dependency all the same).
+    """
+    import grimp
+
+    graph = grimp.build_graph("netlm", exclude_type_checking_imports=False)
+    imports = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    assert len(imports) > 150
+    assert _circles(imports) == []
+
+
+def test_the_circle_finder_can_fail() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert _circles(graph) == [["a", "b", "c"], ["e"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+# --- the CLI imports at the top --------------------------------------------------------------
+def _mid_file_imports(source: str) -> list[int]:
+    """Lines of module-level imports that follow other module-level code."""
+
+    def imports_only(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return True
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return all(imports_only(n) for n in (*node.body, *node.orelse))
+        return False
+
+    body = ast.parse(source).body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    first_code = next((i for i, node in enumerate(body) if not imports_only(node)), len(body))
+    return [node.lineno for node in body[first_code:] if imports_only(node)]
+
+
+def test_cli_and_commands_import_at_the_top() -> None:
+    """``cli.py`` only assembles ``commands/``; neither imports in the middle of a module.
+
+    (A command's imports inside its function are the CLI's lazy loading, and fine.)
+    """
+    paths = [SRC / "netlm" / "cli.py", *sorted((SRC / "netlm" / "commands").glob("*.py"))]
+    assert len(paths) > 10
+    found = [
+        f"{path.relative_to(SRC)}:{line}"
+        for path in paths
+        for line in _mid_file_imports(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_mid_file_import_check_can_fail() -> None:
+    source = '"""Doc."""\nimport a\nif TYPE_CHECKING:\n    import b\nX = 1\nimport c\n'
+    assert _mid_file_imports(source) == [6]
+    assert _mid_file_imports("import a\ndef f():\n    import b\n") == []
+
+
+# --- the README's layout is the code's --------------------------------------------------------
+def _readme_layout() -> set[str]:
+    """The packages and modules that README "How the code is laid out" lists under src/netlm/."""
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    tree = section.split("src/netlm/\n", 1)[1].split("```", 1)[0]
+    entries = (re.match(r"  (\S+)", line) for line in tree.splitlines())
+    return {m.group(1).rstrip("/") for m in entries if m}
+
+
+def test_the_readme_lists_every_package() -> None:
+    top = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in (SRC / "netlm").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert {"case", "voxel", "cli", "units"} <= top
+    listed = {name.removesuffix(".py") for name in _readme_layout()}
+    assert sorted(top - listed) == [], "in src/netlm but not in the README"
+    assert sorted(listed - top) == [], "in the README but not in src/netlm"
