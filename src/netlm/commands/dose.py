@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,7 +22,7 @@ from netlm.commands.common import (
     today,
     voxel_triplet,
 )
-from netlm.errors import GeometryError, InputError, NetlmError, PlanError
+from netlm.errors import InputError, NetlmError, PlanError
 from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
@@ -540,12 +539,12 @@ def workup_command(
     --work-dir first.
     """
     from netlm.eligibility.profile import default_profile, load_profile
-    from netlm.imaging.io import read_image
-    from netlm.sirt.plan import plan_from_mapping
-    from netlm.sirt.planner import solve
-    from netlm.voxel.workup import maa_workup, plan_from_workup
-    from netlm.workflows.dose import load_masks
+    from netlm.workflows.workup import plan_from_maa_spect
 
+    try:
+        start = dt.datetime.fromisoformat(treatment_start) if treatment_start else None
+    except ValueError as exc:
+        raise fail(PlanError([("treatment_start", str(exc))])) from None
     try:
         if device not in ("glass", "resin"):
             raise PlanError([("device", f"use glass or resin, not {device!r}")])
@@ -577,71 +576,30 @@ def workup_command(
             raise PlanError([("spect", "give --spect, or --pacs and --study")])
         if not mask_files:
             raise PlanError([("masks", "give --masks files or --mask-series")])
-        image = read_image(spect)
-        found = load_masks(mask_files, image)
-        ct_image = None
-        if ct is not None:
-            from netlm.imaging.registration import RigidTransform, resample_in_frame
-
-            transform = RigidTransform.read(ct_registration) if ct_registration else None
-            try:
-                ct_image = resample_in_frame(
-                    read_image(ct), image, what="ct", kind="linear", transform=transform
-                )
-            except GeometryError as exc:
-                raise PlanError([("ct", str(exc))]) from None
-        elif ct_registration is not None:
-            raise PlanError([("ct_registration", "--ct-registration needs --ct")])
-
-        def get(name: str) -> Any:
-            if name not in found:
-                raise PlanError([("masks", f"no mask named {name!r}; have {sorted(found)}")])
-            return found[name]
-
-        kinds: dict[str, Any] = {}
-        terr: dict[str, Any] = {}
+        territories: dict[str, str | None] = {}
         for spec in territory or []:
             name, _, kind = spec.partition(":")
-            terr[name] = get(name)
-            if kind:
-                kinds[name] = kind
-        work = maa_workup(
-            image,
-            liver=get(liver),
-            tumours={t: get(t) for t in tumour or []},
-            territories=terr or None,
-            territory_kinds=kinds or None,
-            lung=get(lung) if lung else None,
-            ct=ct_image,
+            territories[name] = kind or None
+        made = plan_from_maa_spect(
+            spect,
+            mask_files,
+            liver=liver,
+            tumours=tumour or [],
+            territories=territories,
+            lung=lung,
             lung_shunt_fraction=lsf,
-            lung_shunt_method="planar" if lsf is not None else None,
-        )
-        rx = {
-            k: v
-            for k, v in (
-                ("tumour_dose_gy", tumour_dose_gy),
-                ("normal_liver_dose_gy", normal_liver_dose_gy),
-            )
-            if v is not None
-        }
-        if len(rx) != 1:
-            raise PlanError(
-                [("prescription", "give one of --tumour-dose-gy, --normal-liver-dose-gy")]
-            )
-        start = dt.datetime.fromisoformat(treatment_start) if treatment_start else None
-        document = plan_from_workup(
-            work,
-            device="resin" if device == "resin" else "glass",
-            prescription=rx,
+            ct=ct,
+            ct_registration=ct_registration,
+            device=device,
+            tumour_dose_gy=tumour_dose_gy,
+            normal_liver_dose_gy=normal_liver_dose_gy,
             treatment_start=start,
+            profile=load_profile(profile) if profile is not None else default_profile(),
+            out=out,
         )
-        rules = load_profile(profile) if profile is not None else default_profile()
-        result = solve(plan_from_mapping(document), rules)
     except NetlmError as exc:
         raise fail(exc) from None
-    except ValueError as exc:
-        raise fail(PlanError([("treatment_start", str(exc))])) from None
-    out.write_text(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False))
+    result = made.result
     mass = (
         f"{result.lung_mass_convention_kg:g} kg convention"
         if result.lung_mass_kg is None
