@@ -29,7 +29,7 @@ def rule_profile(path: Path | None) -> RuleProfile:
 
 def assessment_json(a: Assessment) -> str:
     """The JSON output contract of ``netlm assess --format json``."""
-    return a.model_dump_json(by_alias=True, indent=2)
+    return a.to_json()
 
 
 def assess_command(
