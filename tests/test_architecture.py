@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import re
 import subprocess
@@ -220,9 +221,10 @@ def test_the_size_fence_can_fail() -> None:
 
 # --- unit factors have names (netlm/units.py) ------------------------------------------------
 #: Numbers that, multiplied or divided by, are almost always a unit conversion: s/min/h/day,
-#: days per week/month/year, months per year, mm per cm, SI prefixes.  Issue #13 item 4.
+#: days per week/month/year, months per year, mm per cm, SI prefixes, degrees.  Issue #13 item 4.
 UNIT_FACTORS = frozenset(
-    {7, 10, 12, 24, 60, 1000, 3600, 86400, 365.25, 30.4375, 1e6, 1e9, 1e-3, 1e-6, 1e-9}
+    {7, 10, 12, 24, 60, 180, 1000, 3600, 86400, 365.25, 30.4375, 1e6, 1e9, 1e-3, 1e-6, 1e-9}
+    | {math.pi, 180 / math.pi, math.pi / 180}  # radians <-> degrees: math.degrees/radians
 )
 #: Where one of those numbers is not a unit: (module under src/netlm, number) -> why.
 NOT_A_UNIT = {
@@ -282,6 +284,7 @@ def test_no_loose_unit_factor_outside_units_py() -> None:
         ("x *= 24", [(1, 24)]),
         ("h, m = divmod(minutes, 60)", [(1, 60)]),
         ("x = days / 365.25", [(1, 365.25)]),
+        ("x = rad * 180.0 / 3.141592653589793", [(1, math.pi), (1, 180)]),
         ("x = seconds / S_PER_H", []),
         ("x = 100 * fraction", []),
         ("x = 0.5 * y + 1000", []),

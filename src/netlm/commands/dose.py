@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -366,26 +367,18 @@ def dose_register(
     check image (the moving image resampled through the transform, the fixed
     image in colour on it): look at it before using the transform.
     """
-    import dataclasses
-
-    from netlm.imaging.io import read_image
-    from netlm.imaging.registration import apply_rigid, register_rigid, write_check_image
+    from netlm.workflows.dose import register_for_dose
 
     try:
-        fixed_image = read_image(fixed)
-        moving_image = read_image(moving)
         with _progress() as progress:
             progress.add_task("registering (rigid, Mattes MI)", total=None)
-            transform = register_rigid(fixed_image, moving_image)
-        if confirmed_by:
-            transform = dataclasses.replace(transform, confirmed_by=confirmed_by)
-        check = check or out.with_suffix(".png")
-        write_check_image(fixed_image, apply_rigid(moving_image, fixed_image, transform), check)
+            transform, check = register_for_dose(
+                fixed, moving, out, check=check, confirmed_by=confirmed_by
+            )
     except NetlmError as exc:
         raise fail(exc) from None
-    out.write_text(json.dumps(transform.as_dict(), indent=2) + "\n", encoding="utf-8")
     tx, ty, tz = transform.translation_mm
-    rx, ry, rz = (float(v) * 57.29577951308232 for v in transform.rotation_rad)
+    rx, ry, rz = (math.degrees(float(v)) for v in transform.rotation_rad)
     typer.echo(
         f"translation {tx:.1f} {ty:.1f} {tz:.1f} mm, rotation {rx:.1f} {ry:.1f} {rz:.1f} deg, "
         f"Mattes MI {transform.metric:.4f}"

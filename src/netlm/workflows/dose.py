@@ -53,6 +53,7 @@ __all__ = [
     "dose_map_name",
     "load_masks",
     "radiobiology_preset_for",
+    "register_for_dose",
 ]
 
 #: A mask file, named after the file (or by its segment names), or ``(name, file)``
@@ -687,6 +688,43 @@ def compute_dose(
             compress=compress,
         )
     return DoseResult(document=document, dose=dose, masks=masks, activity=activity)
+
+
+def register_for_dose(
+    fixed: Path,
+    moving: Path,
+    out: Path,
+    *,
+    check: Path | None = None,
+    confirmed_by: str | None = None,
+) -> tuple[RigidTransform, Path]:
+    """Register ``moving`` rigidly onto the activity image ``fixed`` (``netlm dose register``).
+
+    Writes the transform to ``out`` (JSON, for :func:`compute_dose`'s
+    ``ct_registration`` or ``mask_registration``) and a fused check image to
+    ``check`` (PNG; default ``out`` with suffix ``.png``): the moving image resampled
+    through the transform, the fixed image in colour on it.  A person looks at it
+    before the transform is used; ``confirmed_by`` records who did.
+
+    Returns
+    -------
+    tuple
+        The transform and the check image's path.
+    """
+    import dataclasses
+
+    from netlm.imaging.io import read_image
+    from netlm.imaging.registration import apply_rigid, register_rigid, write_check_image
+
+    fixed_image = read_image(fixed)
+    moving_image = read_image(moving)
+    transform = register_rigid(fixed_image, moving_image)
+    if confirmed_by:
+        transform = dataclasses.replace(transform, confirmed_by=confirmed_by)
+    check = check or out.with_suffix(".png")
+    write_check_image(fixed_image, apply_rigid(moving_image, fixed_image, transform), check)
+    out.write_text(json.dumps(transform.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return transform, check
 
 
 def _registration_record(
