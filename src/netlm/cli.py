@@ -54,6 +54,7 @@ def build_app() -> typer.Typer:
         demo,
         dose,
         fhir,
+        outcomes,
         pacs,
         response,
         serve,
@@ -88,7 +89,7 @@ def build_app() -> typer.Typer:
     app.command("kernel", cls=common.VoxelSizeCommand)(dose.kernel_command)
     app.command("workup")(dose.workup_command)
     app.add_typer(cohort.cohort_app, name="cohort")
-    app.add_typer(cohort.outcomes_app, name="outcomes")
+    app.add_typer(outcomes.outcomes_app, name="outcomes")
     app.add_typer(store.db_app, name="db")
     app.command("import")(store.import_command)
     app.add_typer(fhir.fhir_app, name="fhir")

@@ -118,6 +118,11 @@ def _right_handed(dose: ImageVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return array, origin, row, column
 
 
+#: Negative dose down to this fraction of the largest dose is rounding noise of a
+#: convolution (clipped to 0); below it the dose is wrong and is refused.
+_NEGATIVE_NOISE: Final = 1e-6
+
+
 def _stored_values(array: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     """Dose as unsigned integers of ``bits`` bits and the Dose Grid Scaling (Gy per unit)."""
     values = np.asarray(array, dtype=np.float64)
@@ -126,7 +131,7 @@ def _stored_values(array: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     high = float(values.max()) if values.size else 0.0
     low = float(values.min()) if values.size else 0.0
     if low < 0:
-        if low < -1e-6 * max(high, 0.0) or high <= 0:
+        if low < -_NEGATIVE_NOISE * max(high, 0.0) or high <= 0:
             raise ImagingError(
                 f"write_rt_dose: the dose has negative values (down to {low:g} Gy), "
                 "which a PHYSICAL RT Dose cannot hold"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pydicom
 
 from netlm.errors import InputError, NetlmError
-from netlm.workflows.dose import DoseResult
+from netlm.voxel.result import DoseResult
 
 if TYPE_CHECKING:
     from netlm.response.model import ResponseFile
@@ -154,7 +154,7 @@ def write_dicom_results(
 
 
 def stored_dose_result(out: Path, activity_series: Path) -> DoseResult:
-    """The :class:`~netlm.workflows.dose.DoseResult` of a dose computed earlier into ``out``.
+    """The :class:`~netlm.voxel.result.DoseResult` of a dose computed earlier into ``out``.
 
     Reads what :func:`~netlm.workflows.dose.compute_dose` wrote there
     (``dose-statistics.json``, the dose map and ``vois.nii.gz``, one bit per

@@ -27,6 +27,7 @@ every sending is audited.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
@@ -91,7 +92,7 @@ def dose_request_from_form(form: dict[str, str], mask_ids: Sequence[str]) -> Dos
 
 
 def _degrees(values: Sequence[float]) -> list[float]:
-    return [float(v) * 180.0 / 3.141592653589793 for v in values]
+    return [math.degrees(float(v)) for v in values]
 
 
 @router.post("/patients/{patient_id}/images/upload", **allow(WRITERS))
