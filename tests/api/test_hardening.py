@@ -30,6 +30,7 @@ from conftest import edited
 from netlm.api import create_app
 from netlm.api.limits import MAX_JSON_DEPTH, json_body_problem, json_depth_exceeds, scrub
 from netlm.errors import StoreError
+from netlm.store.db import upgrade
 from netlm.store.repository import Store
 
 ADMIN_PASSWORD = "lantern-keeper-passphrase"
@@ -95,6 +96,7 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("live")
     db, log, files = folder / "netlm.db", folder / "server.log", folder / "files"
+    upgrade(f"sqlite:///{db}")  # `netlm db upgrade`: netlm serve opens an existing registry
     port = free_port()
     env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(folder)}
     env.pop("NETLM_SECRET_KEY", None)
