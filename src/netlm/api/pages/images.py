@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from netlm.api.config import StoreDep, config_of, dose_work
+from netlm.api.limits import under_image_limits
 from netlm.api.middleware import VIEWER_CONTENT_SECURITY_POLICY
 from netlm.api.pages.board import viewer_headers, voxel_doses
 from netlm.api.pages.common import FormDep, PatientId, RecordId, pacs_of, redirect
@@ -164,17 +165,21 @@ def dose_page(
 async def send_dose(
     request: Request, user: UserDep, patient_id: PatientId, image_id: RecordId, form: FormDep
 ) -> Response:
-    """Send the dose's RT Dose, SEG, SR and PDF report to the PACS."""
+    """Send the dose's RT Dose, SEG, SR and PDF report to the PACS (its images read
+    within the server's image limits)."""
     config = config_of(request)
     count = await run_in_threadpool(
-        functools.partial(
-            send_dose_to_pacs,
-            pacs_of(config),
-            config.store,
-            config.files_dir,
-            patient_id,
-            image_id,
-            actor=user.username,
+        under_image_limits(
+            config.image_limits,
+            functools.partial(
+                send_dose_to_pacs,
+                pacs_of(config),
+                config.store,
+                config.files_dir,
+                patient_id,
+                image_id,
+                actor=user.username,
+            ),
         )
     )
     return redirect(f"/patients/{patient_id}/doses/{image_id}?sent={count}")

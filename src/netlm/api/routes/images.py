@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from netlm.api.config import API_PREFIX, StoreDep, config_of, dose_work
 from netlm.api.files import save_upload, temporary_file_response
-from netlm.api.limits import check_upload
+from netlm.api.limits import check_upload, image_reads
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.schemas import DoseOut, PatientId, RecordId
 from netlm.errors import InputError, NotFoundError
@@ -108,7 +108,11 @@ def viewer_volume(
         Query(max_length=200, description="Isodose levels in Gy, comma-separated."),
     ] = None,
 ) -> FileResponse:
-    """One volume of a computed dose for the image viewer, as NIfTI (the read is audited)."""
+    """One volume of a computed dose for the image viewer, as NIfTI (the read is audited).
+
+    Each file is read only within the server's image limits (``netlm serve
+    --max-image-voxels/--max-image-bytes``), checked from its header: over one,
+    ``413`` naming it."""
     from netlm.api.viewer import VIEWER_LAYERS, parse_levels, write_layer
 
     config = config_of(request)
@@ -119,11 +123,14 @@ def viewer_volume(
     if image.kind != "rtdose":
         raise NotFoundError(f"image {image_id} is not a computed dose")
     config.store.record_read(patient_id, actor=user.username, what=f"dose viewer {layer}")
-    return temporary_file_response(
-        lambda target: write_layer(config.files_dir, path, layer, target, levels=chosen),
-        f"{layer}.nii.gz",
-        "application/gzip",
-    )
+    with image_reads(config.image_limits) as limits:
+        return temporary_file_response(
+            lambda target: write_layer(
+                config.files_dir, path, layer, target, levels=chosen, limits=limits
+            ),
+            f"{layer}.nii.gz",
+            "application/gzip",
+        )
 
 
 @router.post("/patients/{patient_id}/dose", tags=["images"], status_code=201, **allow(WRITERS))
