@@ -156,7 +156,7 @@ def test_results_reference_the_ct_series_and_frame_and_no_rt_plan(
     for ds in (rtdose, seg, sr):
         assert ds.StudyInstanceUID == study
         assert ds.SOPClassUID and ds.SOPInstanceUID
-        assert "ReferencedRTPlanSequence" not in ds
+        assert not [e for e in ds.iterall() if e.keyword == "ReferencedRTPlanSequence"]
     assert rtdose.FrameOfReferenceUID == seg.FrameOfReferenceUID == frame
 
     # RT Dose: a plan overview of the 20 CT images, not a plan UID nothing has.
