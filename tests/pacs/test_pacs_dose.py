@@ -205,6 +205,10 @@ def test_dose_from_the_pacs_and_results_sent_back(
         assert means[0].value == pytest.approx(document["vois"][name]["mean_gy"], rel=1e-6)
         d90 = group.get_measurements(name=MEASUREMENT_CODES["d90_gy"][0])
         assert d90[0].value == pytest.approx(document["vois"][name]["d90_gy"], rel=1e-6)
+        for key in ("v100_percent", "v120_percent"):  # the V100/V120
+            (volume,) = group.get_measurements(name=MEASUREMENT_CODES[key][0])
+            assert volume.unit.value == "%"
+            assert volume.value == pytest.approx(document["vois"][name][key], abs=1e-9)
     evidence = {
         item.ReferencedSOPInstanceUID
         for s in sr.CurrentRequestedProcedureEvidenceSequence
