@@ -122,6 +122,8 @@ def test_a_new_proposal_for_the_same_pair_replaces_the_pending_one(
     assert listed[0]["status"] == "pending" and listed[0]["proposed_by"] == "physicist"
     assert listed[0]["request"]["ct_image_id"] == proposed["form"]["ct_image_id"]
     assert client.get(proposed["url"]).status_code == 404  # the replaced one is gone
+    board = client.get(f"/patients/{pid}").text
+    assert f"/registrations/{second}" in board and f"/registrations/{first}" not in board
     assert client.get(r.headers["location"]).status_code == 200
     assert _decisions(site, pid) == [
         ("propose", "physicist", first),
@@ -154,6 +156,7 @@ def test_rejected_from_the_page_it_is_never_used_for_a_dose(proposed: dict[str, 
     )
     assert r.status_code == 303 and r.headers["location"].startswith(f"/patients/{pid}?")
     assert _pending(site, pid) == []
+    assert 'id="pending-registrations"' not in client.get(f"/patients/{pid}").text
     assert client.get(url).status_code == 404
     assert client.get(f"{url}/ct.nii.gz").status_code == 404
     r = client.post(f"{url}/confirm", data={"csrf_token": token.group(1)}, follow_redirects=False)
