@@ -18,7 +18,6 @@ is the same dose in space.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
@@ -36,7 +35,7 @@ from pydicom.valuerep import DSfloat
 
 from netlm import __version__
 from netlm.errors import GeometryError, UnitError
-from netlm.imaging.io import ImagingError, ImagingWarning, _dicom_files, _read_dicom_header
+from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
 from netlm.volume import ImageVolume
 
 __all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "referenced_images_of", "write_rt_dose"]
@@ -169,7 +168,9 @@ def _plan_overview(referenced_images: Sequence[tuple[str, str]]) -> Dataset:
 def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
     """``(SOP Class UID, SOP Instance UID)`` of every DICOM image in a file or folder.
 
-    Returns an empty list for files that are not DICOM (NIfTI, NRRD).
+    A UID empty in the dataset is taken from the file meta (Media Storage SOP
+    Class / Instance UID).  Returns an empty list for files that are not DICOM
+    (NIfTI, NRRD).
     """
     path = Path(source)
     files = _dicom_files(path) if path.is_dir() else [path]
@@ -178,8 +179,14 @@ def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
         header = _read_dicom_header(file)
         if header is None:
             continue
-        class_uid = str(header.get("SOPClassUID", "") or "")
-        instance_uid = str(header.get("SOPInstanceUID", "") or "")
+        # An export may keep the two UIDs only in the file meta (the bundled CT does).
+        meta = header.get("file_meta")
+        class_uid = str(header.get("SOPClassUID", "") or "") or str(
+            getattr(meta, "MediaStorageSOPClassUID", "") or ""
+        )
+        instance_uid = str(header.get("SOPInstanceUID", "") or "") or str(
+            getattr(meta, "MediaStorageSOPInstanceUID", "") or ""
+        )
         if RE_VALID_UID.match(class_uid) and RE_VALID_UID.match(instance_uid):
             found.append((class_uid, instance_uid))
     return found
@@ -211,8 +218,9 @@ def write_rt_dose(
     reference_dicom
         A DICOM file, or a folder of them, of the image the dose was computed
         on: patient, study and frame of reference are copied from it, so that
-        viewers overlay the dose on that image.  Without it a new study and
-        frame of reference are made (unless ``dose`` has a frame of reference).
+        viewers overlay the dose on that image; its Study Instance UID must
+        not be empty.  Without it a new study and frame of reference are made
+        (unless ``dose`` has a frame of reference).
     patient
         Patient attributes to write, overriding the reference: keys ``name``,
         ``id``, ``birth_date`` (``datetime.date`` or ``YYYYMMDD``), ``sex``
@@ -253,7 +261,8 @@ def write_rt_dose(
         grid's direction is not orthonormal.
     ImagingError
         NaN, infinite or negative doses; a bad ``patient`` mapping; a bad
-        ``plan_uid`` or ``bits_allocated``; an unreadable ``reference_dicom``.
+        ``plan_uid`` or ``bits_allocated``; an unreadable ``reference_dicom``
+        or one with an empty Study Instance UID.
     """
     if dose.unit != "Gy":
         raise UnitError(f"Argument 'dose' must be in 'Gy', not {dose.unit!r}")
@@ -273,6 +282,11 @@ def write_rt_dose(
     reference = None if reference_dicom is None else _reference_header(Path(reference_dicom))
 
     frame_of_reference = dose.frame_of_reference_uid
+    if reference is not None and not str(reference.get("StudyInstanceUID", "") or ""):
+        raise ImagingError(
+            f"Argument 'reference_dicom': {reference_dicom} has an empty StudyInstanceUID; "
+            "the RT Dose would not be in the images' study (give the series its study UID)"
+        )
     if reference is not None:
         reference_frame = str(reference.get("FrameOfReferenceUID", "")) or None
         if frame_of_reference and reference_frame and frame_of_reference != reference_frame:
@@ -317,13 +331,7 @@ def write_rt_dose(
     for keyword, text in patient_attributes.items():
         setattr(ds, keyword, text)
     if not ds.StudyInstanceUID:
-        if reference is not None:
-            warnings.warn(
-                f"{reference_dicom}: has no Study Instance UID; the RT Dose starts a new study",
-                ImagingWarning,
-                stacklevel=2,
-            )
-        ds.StudyInstanceUID = generate_uid()
+        ds.StudyInstanceUID = generate_uid()  # no reference image: a study of its own
     # RT Series
     ds.Modality = "RTDOSE"
     ds.SeriesInstanceUID = generate_uid()
