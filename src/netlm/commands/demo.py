@@ -6,6 +6,7 @@ examples in a registry with :func:`netlm.workflows.demo.seed_demo`.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -50,12 +51,16 @@ def demo_command(
         console.print(f"[bold]netlm demo:[/] registry {seed_db} seeded with the example patients")
     console.print(f"[bold]netlm demo:[/] results written to {out.resolve()}")
     db = seed_db if seed_db is not None else str(out.resolve() / "registry.sqlite")
+    console.print("[bold]netlm demo:[/] to open the web application on the demo patients, run")
+    console.print(  # one line, never wrapped: it is meant to be copied
+        f"  NETLM_ADMIN_PASSWORD='choose-a-password' netlm serve --db {shlex.quote(db)} --demo "
+        "--create-admin admin",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(
-        "[bold]netlm demo:[/] to open the web application on the demo patients, run\n"
-        f"  NETLM_ADMIN_PASSWORD='choose-a-password' netlm serve --db {db} --demo "
-        "--create-admin admin\n"
         "and open http://127.0.0.1:8000/ as user admin with that password "
         "(--demo seeds the example patients; the admin is created once).",
-        markup=True,
         highlight=False,
     )
