@@ -99,6 +99,24 @@ def test_core_loads_no_adapter_or_front_door(core_modules: set[str]) -> None:
     assert "netlm.volume" in core_modules and "netlm.voxel.dvh" in core_modules
 
 
+#: The use cases on files (no registry): the CLI runs them with the imaging, cohort, PACS or
+#: FHIR extra alone, so they must not load the registry (the service extra).
+FILE_WORKFLOWS = (
+    "netlm.workflows.dose",
+    "netlm.workflows.dicom_results",
+    "netlm.workflows.workup",
+    "netlm.workflows.outcomes",
+    "netlm.workflows.pacs",
+    "netlm.workflows.fhir",
+)
+
+
+def test_file_workflows_load_no_registry_or_web_library() -> None:
+    loaded = _loaded_by(FILE_WORKFLOWS)
+    assert set(FILE_WORKFLOWS) <= loaded
+    assert _hits(loaded, ("netlm.store", "sqlalchemy", "alembic", "fastapi", "starlette")) == []
+
+
 def test_the_probe_sees_a_forbidden_import() -> None:
     # The check can fail: the figures module (an adapter) loads matplotlib.
     loaded = _loaded_by(("netlm.report.figures",))

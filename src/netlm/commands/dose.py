@@ -1,4 +1,5 @@
-"""``netlm dose images``, ``netlm workup`` and ``netlm kernel``: images to dose."""
+"""``netlm dose images``, ``netlm dose register`` and ``netlm workup``: images to dose
+and to a plan."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
@@ -19,24 +18,13 @@ from netlm.commands.common import (
     check_writable,
     fail,
     kernel_cache_dir,
+    spinner,
     stdout_console,
     today,
-    voxel_triplet,
 )
 from netlm.errors import InputError, NetlmError, PlanError
-from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
 
 
 def _aware_time(name: str, text: str | None) -> dt.datetime | None:
@@ -247,7 +235,7 @@ def dose_images(
         elif activity_series or activity_modality or ct_series or mask_series:
             raise InputError([("pacs", "the --*-series options need --pacs and --study")])
         mask_files: list[Path] = list(masks or [])
-        with _progress() as progress:
+        with spinner() as progress:
 
             def step(text: str) -> None:
                 progress.add_task(text, total=None)
@@ -370,7 +358,7 @@ def dose_register(
     from netlm.workflows.dose import register_for_dose
 
     try:
-        with _progress() as progress:
+        with spinner() as progress:
             progress.add_task("registering (rigid, Mattes MI)", total=None)
             transform, check = register_for_dose(
                 fixed, moving, out, check=check, confirmed_by=confirmed_by
@@ -384,79 +372,6 @@ def dose_register(
         f"Mattes MI {transform.metric:.4f}"
     )
     typer.echo(f"check {check.resolve()} before use; transform written to {out.resolve()}")
-
-
-def kernel_command(
-    nuclide: Annotated[str, typer.Argument(help="Y-90")],
-    voxel_mm: Annotated[
-        list[float],
-        typer.Option(help="Voxel size in mm: one value, or three (i j k): --voxel-mm 2 3 4."),
-    ],
-    density: Annotated[
-        float, typer.Option(help="Medium density in g/mL (liver and tumour tissue).")
-    ] = TISSUE_DENSITY_G_PER_ML,
-    histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
-    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
-) -> None:
-    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
-
-    The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
-    """
-    from netlm.voxel.kernels import KernelError, y90_kernel
-
-    try:
-        if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
-            raise KernelError(
-                f"Argument 'nuclide' must be Y-90 (the one supported), not {nuclide!r}"
-            )
-        size = voxel_triplet(voxel_mm)
-        kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
-        if histories is not None:
-            kwargs["histories"] = histories
-        with _progress() as progress:
-            progress.add_task("computing or loading the kernel", total=None)
-            kernel = y90_kernel(size, **kwargs)
-    except NetlmError as exc:
-        raise fail(exc) from None
-    values = kernel.values
-    ck, cj, ci = (n // 2 for n in values.shape)
-    picks = {
-        "S(0,0,0)": values[ck, cj, ci],
-        "S(1,0,0)": values[ck, cj, ci + 1],
-        "S(1,1,0)": values[ck, cj + 1, ci + 1],
-        "S(1,1,1)": values[ck + 1, cj + 1, ci + 1],
-        "S(2,0,0)": values[ck, cj, ci + 2],
-    }
-    s_values = {k: float(v) for k, v in picks.items()}
-    fraction = kernel.energy_fraction()
-    document: dict[str, Any] = {
-        "nuclide": "Y-90",
-        "voxel_mm": list(kernel.voxel_mm),
-        "density_g_per_ml": density,
-        "shape": list(values.shape),
-        "unit": "mGy/(MBq s)",
-        "source": kernel.source,
-        "energy_fraction": fraction,
-        "escaped_bremsstrahlung_fraction": kernel.escaped_bremsstrahlung_fraction,
-        "s_values": s_values,
-        "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
-    }
-    if output_format is TextJsonFormat.json:
-        typer.echo(json.dumps(document, indent=2))
-        return
-    for key, value in s_values.items():
-        typer.echo(f"{key} = {value:.4g} mGy/(MBq·s)")
-    typer.echo(
-        f"energy deposited inside the kernel: {100 * fraction:.2f} % "
-        f"of the mean β energy; shape {document['shape']}; {kernel.source}"
-    )
-    escaped = kernel.escaped_bremsstrahlung_fraction
-    if escaped is not None:
-        typer.echo(
-            f"bremsstrahlung escaping the kernel: {100 * escaped:.2f} % of the emitted energy "
-            f"(not deposited: DVK doses are about {100 * escaped:.2f} % below LDM in a large "
-            "uniform region)"
-        )
 
 
 def workup_command(
