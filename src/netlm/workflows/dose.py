@@ -503,6 +503,16 @@ def compute_dose(
 
     step("reading the activity image")
     image = read_image(activity_path, unit=activity_unit)
+    if out is not None and (reference_dicom is not None or image.metadata.get("format") == "DICOM"):
+        # The RT Dose is filed in the reference's study: refuse an empty Study Instance
+        # UID now, before anything is computed or written.
+        from netlm.imaging.rtdose import reference_header
+
+        try:
+            reference_header(reference_dicom or activity_path)
+        except NetlmError as exc:
+            field = "activity" if reference_dicom is None else "reference_dicom"
+            raise InputError([(field, str(exc))]) from None
     unit_read = image.unit
     ct: ImageVolume | None = None
     ct_transform = ct_registration
