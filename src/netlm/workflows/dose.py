@@ -540,6 +540,18 @@ def compute_dose(
             )
     elif masks_on_ct:
         raise InputError([("masks_on_ct", "the masks are declared on the CT; give the CT")])
+    for label, given in (
+        ("CT", ct_transform if not computed else None),
+        ("mask", mask_registration),
+    ):
+        if given is not None and not (given.confirmed_by or "").strip():
+            # The server refuses such a transform (workflows.registration); here it is the
+            # caller's own, used as given, and said so.
+            _warn(
+                found_warnings,
+                f"the {label} registration given names no one who confirmed it "
+                "(confirmed_by): check it before use ('netlm dose register --confirmed-by')",
+            )
     step("reading the masks")
     masks, through = _masks_in_frame(
         mask_paths,
