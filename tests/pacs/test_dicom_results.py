@@ -227,3 +227,22 @@ def test_a_seg_in_another_frame_needs_its_own_registration(
         == sorted(["liver", "tumour", "perfused", "normal_liver"])
     )
     assert recorded["masks"]["moving_frame"] == seg_frame
+
+
+def test_a_dicom_activity_without_a_study_uid_is_refused_before_any_output(
+    phantom: Phantom, results: dict[str, object], tmp_path: Path
+) -> None:
+    """Its RT Dose could not be filed in the images' study: refused by field, nothing written."""
+    from netlm.errors import InputError
+    from netlm.workflows.dose import compute_dose
+
+    pet = pet_series(tmp_path / "pet", phantom, "")
+    masks = results["masks"]
+    assert isinstance(masks, list)
+    with pytest.raises(InputError) as info:
+        compute_dose(pet, masks, tmp_path / "out")
+    field, message = info.value.problems[0]
+    assert field == "activity" and "StudyInstanceUID is empty" in message
+    assert not (tmp_path / "out").exists()
+    # Without outputs (no RT Dose to file) the dose is still computed.
+    assert compute_dose(pet, masks, None).document["vois"]["liver"]["mean_gy"] > 0

@@ -221,7 +221,7 @@ def test_the_bundled_ct_as_it_is_is_refused_by_every_writer(
     with pytest.raises(ImagingError, match="StudyInstanceUID is empty"):
         write_seg(masks, CT_DICOM, tmp_path / "seg.dcm")
     dose = ct_grid.with_array(np.ones(ct_grid.array.shape), unit="Gy")
-    with pytest.raises(ImagingError, match=r"'reference_dicom'.*empty StudyInstanceUID"):
+    with pytest.raises(ImagingError, match="StudyInstanceUID is empty"):
         write_rt_dose(dose, tmp_path / "d.dcm", reference_dicom=CT_DICOM)
     assert list(tmp_path.iterdir()) == []
     # The SOP UIDs of the plan overview come from the file meta.

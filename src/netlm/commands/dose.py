@@ -144,7 +144,8 @@ def dose_images(
         Path | None,
         typer.Option(
             help="CT in another frame of reference: the confirmed rigid transform "
-            "(JSON from 'netlm dose register'); without it such a CT is refused."
+            "(JSON from 'netlm dose register --confirmed-by'; one that names no one is "
+            "used with a warning); without it such a CT is refused."
         ),
     ] = None,
     masks_on_ct: Annotated[

@@ -38,7 +38,13 @@ from netlm.errors import GeometryError, UnitError
 from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
 from netlm.volume import ImageVolume
 
-__all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "referenced_images_of", "write_rt_dose"]
+__all__ = [
+    "RT_DOSE_STORAGE",
+    "RT_PLAN_STORAGE",
+    "reference_header",
+    "referenced_images_of",
+    "write_rt_dose",
+]
 
 #: SOP Class UID of RT Dose Storage.
 RT_DOSE_STORAGE: Final = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -69,15 +75,29 @@ def _ds(value: float) -> DSfloat:
     return DSfloat(float(value), auto_format=True)
 
 
-def _reference_header(reference_dicom: Path) -> Dataset:
-    if not reference_dicom.exists():
-        raise ImagingError(f"{reference_dicom}: no such file or folder")
-    files = _dicom_files(reference_dicom) if reference_dicom.is_dir() else [reference_dicom]
+def reference_header(reference_dicom: str | Path) -> Dataset:
+    """The header of the first DICOM file of ``reference_dicom`` (a file or a folder).
+
+    Raises
+    ------
+    ImagingError
+        No such file or folder, no DICOM file in it, or a header whose Study
+        Instance UID is empty: an RT Dose must be filed in its images' study.
+    """
+    path = Path(reference_dicom)
+    if not path.exists():
+        raise ImagingError(f"{path}: no such file or folder")
+    files = _dicom_files(path) if path.is_dir() else [path]
     for file in files:
         header = _read_dicom_header(file)
         if header is not None:
+            if not str(header.get("StudyInstanceUID", "") or ""):
+                raise ImagingError(
+                    f"{file}: StudyInstanceUID is empty; an RT Dose made on it would not be "
+                    "in the images' study (give the series its study UID)"
+                )
             return header
-    raise ImagingError(f"{reference_dicom}: holds no DICOM file")
+    raise ImagingError(f"{path}: holds no DICOM file")
 
 
 def _patient_attributes(patient: Mapping[str, object]) -> dict[str, str]:
@@ -279,14 +299,9 @@ def write_rt_dose(
     if not target.parent.is_dir():
         raise ImagingError(f"{target}: folder {target.parent} does not exist")
     patient_attributes = _patient_attributes(patient or {})
-    reference = None if reference_dicom is None else _reference_header(Path(reference_dicom))
+    reference = None if reference_dicom is None else reference_header(reference_dicom)
 
     frame_of_reference = dose.frame_of_reference_uid
-    if reference is not None and not str(reference.get("StudyInstanceUID", "") or ""):
-        raise ImagingError(
-            f"Argument 'reference_dicom': {reference_dicom} has an empty StudyInstanceUID; "
-            "the RT Dose would not be in the images' study (give the series its study UID)"
-        )
     if reference is not None:
         reference_frame = str(reference.get("FrameOfReferenceUID", "")) or None
         if frame_of_reference and reference_frame and frame_of_reference != reference_frame:

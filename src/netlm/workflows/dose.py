@@ -452,6 +452,16 @@ def compute_dose(
 
     step("reading the activity image")
     image = read_image(activity_path, unit=activity_unit)
+    if out is not None and (reference_dicom is not None or image.metadata.get("format") == "DICOM"):
+        # The RT Dose is filed in the reference's study: refuse an empty Study Instance
+        # UID now, before anything is computed or written.
+        from netlm.imaging.rtdose import reference_header
+
+        try:
+            reference_header(reference_dicom or activity_path)
+        except NetlmError as exc:
+            field = "activity" if reference_dicom is None else "reference_dicom"
+            raise InputError([(field, str(exc))]) from None
     unit_read = image.unit
     ct: ImageVolume | None = None
     ct_transform = ct_registration
@@ -479,6 +489,18 @@ def compute_dose(
             )
     elif masks_on_ct:
         raise InputError([("masks_on_ct", "the masks are declared on the CT; give the CT")])
+    for label, given in (
+        ("CT", ct_transform if not computed else None),
+        ("mask", mask_registration),
+    ):
+        if given is not None and not (given.confirmed_by or "").strip():
+            # The server refuses such a transform (workflows.registration); here it is the
+            # caller's own, used as given, and said so.
+            _warn(
+                found_warnings,
+                f"the {label} registration given names no one who confirmed it "
+                "(confirmed_by): check it before use ('netlm dose register --confirmed-by')",
+            )
     step("reading the masks")
     masks, through = _masks_in_frame(
         mask_paths,
