@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from netlm.errors import InputError, NetlmError, NotFoundError
 from netlm.store.repository import ImageOut, Store
 from netlm.voxel.dvh import DvhCurve
+from netlm.workflows.proposals import check_usable_transform, patient_files_dir
 
 if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
     from netlm.imaging.limits import ImageLimits
@@ -71,11 +72,6 @@ class DoseRequest(BaseModel):
         default=False,
         description="NIfTI/NRRD without times: the values are the activity at implant (recorded).",
     )
-
-
-def patient_files_dir(files_dir: Path, patient_id: int) -> Path:
-    """The folder of a patient's uploads and computed files, inside ``files_dir``."""
-    return files_dir / f"patient-{patient_id}"
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -166,7 +162,6 @@ def compute_patient_dose(
     transform = None
     if request.ct_registration is not None:
         from netlm.imaging.registration import RigidTransform
-        from netlm.workflows.registration import check_usable_transform
 
         transform = RigidTransform.from_mapping(request.ct_registration)
         check_usable_transform(files_dir, patient_id, request.ct_registration)
