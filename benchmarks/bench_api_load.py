@@ -74,8 +74,12 @@ def start_server(
     """``netlm serve`` on ``db`` (a SQLite file or a database URL) on a free port.
 
     Returns once the health check answers and ``ready(log text)`` holds (e.g. every
-    worker process has started).
+    worker process has started).  The registry is created (or brought up to date)
+    first, as ``netlm db upgrade`` does: ``netlm serve`` refuses a missing SQLite file.
     """
+    from netlm.store.db import upgrade
+
+    upgrade(f"sqlite:///{db}" if isinstance(db, Path) else db)
     port = _free_port()
     env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(log.parent)}
     with log.open("wb") as out:

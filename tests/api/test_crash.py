@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from conftest import edited
+from netlm.store.db import upgrade
 from netlm.store.repository import Store
 
 ADMIN_PASSWORD = "crash-keeper-passphrase"
@@ -47,7 +48,9 @@ def free_port() -> int:
 
 @contextmanager
 def server(db: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``netlm serve`` on ``db``, on a free port; killed (if still alive) on exit."""
+    """``netlm serve`` on ``db`` (created first, as ``netlm db upgrade`` does), on a free
+    port; killed (if still alive) on exit."""
+    upgrade(f"sqlite:///{db}")
     port = free_port()
     env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(db.parent)}
     with log.open("ab") as out:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from conftest import edited
 from netlm.api import create_app
 from netlm.api.limits import MAX_JSON_DEPTH, json_body_problem, json_depth_exceeds, scrub
 from netlm.errors import StoreError
+from netlm.store.db import upgrade
 from netlm.store.repository import Store
 
 ADMIN_PASSWORD = "lantern-keeper-passphrase"
@@ -91,24 +93,34 @@ class Live:
         return client
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("live")
+def serve_args(port: int, db: Path, files: Path, *extra: str) -> list[str]:
+    """``netlm serve`` (as ``python -m``) on ``db``, with a first admin."""
+    return [
+        sys.executable, "-m", "netlm.commands.serve", "--port", str(port), "--db", str(db),
+        "--files-dir", str(files), "--create-admin", "admin", "--log-level", "info", *extra,
+    ]  # fmt: skip
+
+
+@contextmanager
+def serving(folder: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Live]:
+    """A live ``netlm serve`` on a registry in ``folder`` (created first, as ``netlm db
+    upgrade`` does: netlm serve opens an existing registry), with an admin's token."""
     db, log, files = folder / "netlm.db", folder / "server.log", folder / "files"
+    upgrade(f"sqlite:///{db}")
     port = free_port()
-    env = os.environ | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD, "NETLM_DATA_DIR": str(folder)}
-    env.pop("NETLM_SECRET_KEY", None)
+    environment = os.environ | {
+        "NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "NETLM_DATA_DIR": str(folder),
+    }
+    environment.pop("NETLM_SECRET_KEY", None)
+    environment |= env or {}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                sys.executable, "-m", "netlm.commands.serve", "--port", str(port),
-                "--db", str(db), "--files-dir", str(files), "--create-admin", "admin",
-                "--max-upload-bytes", str(UPLOAD_CAP), "--log-level", "info",
-                "--max-image-voxels", str(MAX_VOXELS), "--max-image-bytes", str(MAX_IMAGE_BYTES),
-                "--max-labels", str(MAX_LABELS),
-            ],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+            serve_args(port, db, files, *extra),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -137,6 +149,38 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             process.kill()
             process.wait(timeout=30)
     assert "unhandled" not in log.read_text(), log.read_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The server under test: ``netlm serve`` with its defaults but for lowered upload and
+    image limits."""
+    with serving(
+        tmp_path_factory.mktemp("live"),
+        "--max-upload-bytes", str(UPLOAD_CAP),
+        "--max-image-voxels", str(MAX_VOXELS), "--max-image-bytes", str(MAX_IMAGE_BYTES),
+        "--max-labels", str(MAX_LABELS),
+    ) as server:  # fmt: skip
+        yield server
+
+
+#: ``netlm serve --max-body-bytes`` of the :func:`lenient` server.
+LENIENT_BODY_BYTES = 4096
+#: A signing key of exactly the shortest length accepted (32 bytes).
+KEY_32_BYTES = "k" * 32
+
+
+@pytest.fixture(scope="module")
+def lenient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A second server: physicists may approve their own override, bodies of at most
+    :data:`LENIENT_BODY_BYTES`, a signing key of exactly 32 bytes from the environment."""
+    with serving(
+        tmp_path_factory.mktemp("lenient"),
+        "--allow-own-override-approval",
+        "--max-body-bytes", str(LENIENT_BODY_BYTES),
+        env={"NETLM_SECRET_KEY": KEY_32_BYTES},
+    ) as server:  # fmt: skip
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -794,3 +838,149 @@ def test_a_dose_computation_reads_no_image_over_the_limits(tmp_path: Path) -> No
             assert not list(folder.parent.glob("dose-*"))
     assert [i.kind for i in store.images(patient.id)] == ["y90_pet", "segmentation", "rtdose"]
     store.close()
+
+
+# --------------------------------------------------------------------------- signed approvals
+def _plan(live: Live, headers: dict[str, str], external_id: str, **changes: Any) -> int:
+    """A new patient with the example glass-microsphere plan (``changes`` applied); its id."""
+    from test_api import example
+
+    r = httpx.post(live.url("/api/v1/patients"), json={"external_id": external_id}, headers=headers)
+    assert r.status_code == 201, r.text
+    plan = example("plan-", "plan-partition-glass.yaml") | {"case": external_id} | changes
+    r = httpx.post(live.url(f"/api/v1/patients/{r.json()['id']}/plans"), json=plan, headers=headers)
+    assert r.status_code == 201, r.text
+    plan_id: int = r.json()["id"]
+    return plan_id
+
+
+def _solve(live: Live, plan_id: int, headers: dict[str, str]) -> int:
+    r = httpx.post(live.url(f"/api/v1/plans/{plan_id}/solve"), headers=headers)
+    assert r.status_code == 201, r.text
+    result_id: int = r.json()["id"]
+    return result_id
+
+
+def test_the_page_approves_the_result_it_displayed_or_nothing(
+    live: Live, writer: dict[str, str]
+) -> None:
+    """A result solved after the physicist opened the page: their approval is refused (409)."""
+    phys = live.user("dr.physicist", "physicist")
+    plan_id = _plan(live, writer, "H-APPROVE")
+    displayed = _solve(live, plan_id, writer)
+    browser = live.browser("dr.physicist")
+    page = browser.get(f"/plans/{plan_id}").text
+    form = re.search(
+        r'action="/plans/\d+/approve">\s*<input type="hidden" name="csrf_token" value="([^"]+)">'
+        r'\s*<input type="hidden" name="result_id" value="(\d+)">',
+        page,
+    )
+    assert form is not None and int(form.group(2)) == displayed
+    newer = _solve(live, plan_id, writer)  # someone solves again meanwhile
+    r = browser.post(
+        f"/plans/{plan_id}/approve",
+        data={"csrf_token": form.group(1), "result_id": form.group(2)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409 and f"that is result {newer}" in r.text
+    plan_url = live.url(f"/api/v1/plans/{plan_id}")
+    state = httpx.get(plan_url, headers=phys).json()
+    assert state["status"] == "solved" and state["approved_by"] is None
+    stale = httpx.post(f"{plan_url}/approve", json={"result_id": displayed}, headers=phys)
+    assert stale.status_code == 409
+    assert httpx.get(plan_url, headers=phys).json()["status"] == "solved"
+    # the reloaded page shows the newer result, and approving it signs that one
+    page = browser.get(f"/plans/{plan_id}").text
+    assert f'name="result_id" value="{newer}"' in page
+    ok = httpx.post(f"{plan_url}/approve", json={"result_id": newer}, headers=phys)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["approved_result_id"] == newer and ok.json()["approved_by"] == "dr.physicist"
+
+
+#: A plan over the lung limit, with the override a physicist writes (lung shunt 30 %).
+OVERRIDE = {
+    "lung_shunt_fraction": 0.3,
+    "override": {
+        "reason": "Palliation of refractory carcinoid syndrome, discussed at board",
+        "approved_by": "physicist",
+    },
+}
+
+
+def _own_override_approval(live: Live, author: str, external_id: str) -> tuple[int, httpx.Response]:
+    """``author`` (a physicist) writes and solves an override plan, then approves it."""
+    headers = live.user(author, "physicist")
+    plan_id = _plan(live, headers, external_id, **OVERRIDE)
+    result_id = _solve(live, plan_id, headers)
+    r = httpx.post(
+        live.url(f"/api/v1/plans/{plan_id}/approve"), json={"result_id": result_id}, headers=headers
+    )
+    return plan_id, r
+
+
+def test_a_physicist_does_not_approve_their_own_override_by_default(live: Live) -> None:
+    plan_id, r = _own_override_approval(live, "dr.override", "H-OVERRIDE")
+    assert r.status_code == 403, r.text
+    assert "override" in r.json()["detail"]
+    second = live.user("dr.second", "physicist")
+    plan_url = live.url(f"/api/v1/plans/{plan_id}")
+    assert httpx.get(plan_url, headers=second).json()["status"] == "solved"
+    result_id = httpx.get(f"{plan_url}/results", headers=second).json()[-1]["id"]
+    ok = httpx.post(f"{plan_url}/approve", json={"result_id": result_id}, headers=second)
+    assert ok.status_code == 200 and ok.json()["approved_by"] == "dr.second"
+
+
+def test_the_centre_setting_lets_a_physicist_approve_their_own_override(lenient: Live) -> None:
+    """``netlm serve --allow-own-override-approval``."""
+    plan_id, r = _own_override_approval(lenient, "dr.override", "L-OVERRIDE")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved" and r.json()["approved_by"] == "dr.override"
+    report = httpx.get(lenient.url(f"/api/v1/plans/{plan_id}"), headers=lenient.admin).json()
+    assert report["status"] == "approved"
+
+
+# --------------------------------------------------------------------------- serve settings
+def test_the_body_limit_set_by_netlm_serve_is_honoured(lenient: Live) -> None:
+    """``netlm serve --max-body-bytes 4096``: 4096 bytes are parsed, 4097 are not."""
+    body = json.dumps({"username": "admin", "password": "x"})
+    url, json_type = lenient.url("/api/v1/auth/token"), {"content-type": "application/json"}
+    for size, status in ((LENIENT_BODY_BYTES, 401), (LENIENT_BODY_BYTES + 1, 413)):
+        padded = body[:-1] + " " * (size - len(body)) + "}"
+        assert len(padded.encode()) == size
+        r = httpx.post(url, content=padded, headers=json_type)
+        assert r.status_code == status, r.text
+    assert r.json() == {"detail": f"request body larger than {LENIENT_BODY_BYTES} bytes"}
+    form = httpx.post(lenient.url("/login"), data={"username": "a", "password": "x" * 5000})
+    assert form.status_code == 413 and len(form.content) < 200
+
+
+def test_a_32_byte_secret_key_is_accepted_and_signs_sessions(lenient: Live) -> None:
+    """The lenient server runs on a key of exactly 32 bytes; it writes no key file."""
+    browser = lenient.browser("admin", ADMIN_PASSWORD)
+    assert browser.get("/patients").status_code == 200
+    assert not (lenient.db.parent / "secret-key").exists()
+
+
+@pytest.mark.parametrize("key", ["", "k" * 31, "é" * 15 + "k"])  # 0, 31 and 31 bytes
+def test_a_short_secret_key_is_refused_at_start_up(tmp_path: Path, key: str) -> None:
+    """The process exits (status 2) before it serves, naming the key's length."""
+    db = tmp_path / "netlm.db"
+    upgrade(f"sqlite:///{db}")
+    env = os.environ | {"NETLM_SECRET_KEY": key, "NETLM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        serve_args(free_port(), db, tmp_path / "files"),
+        env=env | {"NETLM_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    length = len(key.encode())
+    assert (
+        f"the signing key from $NETLM_SECRET_KEY is {length} bytes long; "
+        "netlm needs at least 32" in message
+    )
+    assert "Uvicorn running" not in done.stderr and "Started server" not in done.stderr
+    assert not (tmp_path / "secret-key").exists()

@@ -32,6 +32,7 @@ from test_viewer import PET
 from conftest import SHARED
 from netlm.api import create_app
 from netlm.imaging.io import read_image, write_image
+from netlm.imaging.limits import ImageLimits
 from netlm.pacs import PacsConfig, find_series, pull_series, push_files
 from netlm.store.repository import Role, Store
 from netlm.voxel.phantom import Phantom, liver_phantom
@@ -58,11 +59,19 @@ class Site:
     files: Path
 
 
-def make_site(folder: Path, pacs: PacsConfig | None = None) -> Site:
+def make_site(
+    folder: Path, pacs: PacsConfig | None = None, image_limits: ImageLimits | None = None
+) -> Site:
     store = Store(f"sqlite:///{folder / 'registry.db'}")
     for role in Role:
         store.create_user(role.value, PASSWORDS[role], role, actor="test")
-    app = create_app(store, secret_key="image-pages-" * 4, files_dir=folder / "files", pacs=pacs)
+    app = create_app(
+        store,
+        secret_key="image-pages-" * 4,
+        files_dir=folder / "files",
+        pacs=pacs,
+        image_limits=image_limits,
+    )
     return Site(app, store, folder / "files")
 
 
@@ -469,6 +478,37 @@ def test_pacs_import_dose_registration_and_send_back(
         sent = [a for a in site.store.audit_log(patient_id=pid) if a.action == "send"]
         assert len(sent) == 1 and sent[0].actor == "physicist"
         assert sent[0].details["instances"] == 4 and sent[0].details["rtdose_image_id"] == plain_id
+    finally:
+        site.store.close()
+
+
+def test_a_pacs_series_over_the_servers_image_limits_is_not_kept(
+    tmp_path: Path, pacs_study: dict[str, Any]
+) -> None:
+    """The pulled PET is read within the server's limits: one voxel less refuses it."""
+    config: PacsConfig = pacs_study["config"]
+    voxels = int(read_image(pacs_study["pet"]).array.size)
+    site = make_site(tmp_path, pacs=config, image_limits=ImageLimits(max_voxels=voxels - 1))
+    try:
+        client = session_client(site.app, Role.PHYSICIST)
+        pid = new_patient(site, PATIENT)
+        pet = next(s for s in find_series(config, pacs_study["uid"]) if s.modality == "PT")
+        page = client.get(f"/patients/{pid}/pacs", params={"pacs_patient_id": PATIENT})
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert token is not None
+        r = client.post(
+            f"/patients/{pid}/pacs/import",
+            data={
+                "csrf_token": token.group(1),
+                "series": [f"{pacs_study['uid']}/{pet.series_uid}"],
+                f"kind-{pet.series_uid}": "y90_pet",
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 422, r.text
+        assert f"the series declares {voxels} voxels; netlm reads at most {voxels - 1}" in r.text
+        assert site.store.images(pid) == []
+        assert not [p for p in site.files.rglob("*") if p.is_file()]
     finally:
         site.store.close()
 

@@ -206,3 +206,50 @@ def test_plan_page_shows_the_viewer_and_registration_records_are_checked(dosed: 
         headers=clin,
     )
     assert bad.status_code == 422 and "registration.translation_mm" in bad.text
+
+
+@pytest.mark.parametrize("layer", ["dose", "activity", "isodose", "vois"])
+def test_viewer_layers_are_read_only_within_the_servers_image_limits(
+    dosed: Dosed, layer: str
+) -> None:
+    """The same stored dose, served with limits just below and at the files' sizes."""
+    from netlm.imaging.limits import ImageLimits
+
+    folder = Path(dosed.store.images(dosed.patient_id)[-1].path or "").parent
+    name = {"activity": "patient_1_Y90_PET.nrrd", "vois": "vois.nii.gz"}.get(layer, "dose.nii.gz")
+    voxels = int(read_image(folder / "dose.nii.gz").array.size)  # every layer is on this grid
+    token = dosed.headers[Role.VIEWER]
+    for max_voxels, expected in ((voxels - 1, 413), (voxels, 200)):
+        app = create_app(
+            dosed.store,
+            secret_key="viewer-secret-" * 4,
+            files_dir=dosed.files / "files",
+            image_limits=ImageLimits(max_voxels=max_voxels),
+        )
+        with TestClient(app) as client:
+            r = client.get(layer_url(dosed, layer), headers=token)
+        assert r.status_code == expected, r.text
+        if expected == 413:
+            detail = r.json()["detail"]
+            assert detail.startswith(f"{name} its header declares {voxels} voxels")
+            assert f"netlm reads at most {voxels - 1}" in detail
+            assert detail.endswith("(max_voxels; `netlm serve --max-image-voxels`)")
+            assert str(dosed.files) not in r.text
+
+
+def test_a_viewer_layer_over_the_byte_limit_is_refused_by_it(dosed: Dosed) -> None:
+    from netlm.imaging.limits import ImageLimits
+
+    folder = Path(dosed.store.images(dosed.patient_id)[-1].path or "").parent
+    dose = read_image(folder / "dose.nii.gz").array
+    app = create_app(
+        dosed.store,
+        secret_key="viewer-secret-" * 4,
+        files_dir=dosed.files / "files",
+        image_limits=ImageLimits(max_bytes=dose.nbytes - 1),
+    )
+    with TestClient(app) as client:
+        r = client.get(layer_url(dosed, "dose"), headers=dosed.headers[Role.VIEWER])
+    assert r.status_code == 413
+    assert f"declares {dose.nbytes} bytes of pixel data" in r.json()["detail"]
+    assert "`netlm serve --max-image-bytes`" in r.json()["detail"]

@@ -6,19 +6,32 @@ The mixed-script and invisible-character rules are tested in ``test_accounts.py`
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
 import unicodedata
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import edited, make_case
 from netlm.errors import InputError, StoreError
-from netlm.store.identifiers import CONFUSABLES_FILE, identifier_problem, lookalike, skeleton
+from netlm.store import db
+from netlm.store.identifiers import (
+    CONFUSABLES_FILE,
+    SKELETON_KEY_CHARS,
+    identifier_problem,
+    lookalike,
+    skeleton,
+    skeleton_key,
+)
 from netlm.store.repository import Role, Store
+
+from .conftest import FAST_HASHER
 
 PASSWORD = "violet-lantern-harbour"
 
@@ -191,3 +204,127 @@ def test_netlm_import_refuses_look_alikes_and_imports_the_rest(
     assert "it reads as 'NET-2'" in result.stdout
     with Store(sqlite_url) as store:
         assert [p.external_id for p in store.list_patients()] == ["NET-1", "NET-3"]
+
+
+# --------------------------------------------------------------------------- the indexed skeleton
+def _at_revision(url: str, revision: str, *, down: bool = False) -> None:
+    """``alembic upgrade|downgrade REVISION`` on ``url`` (one transaction, as netlm runs it)."""
+    from alembic import command
+
+    engine = db.make_engine(url)
+    config = db.alembic_config()
+    try:
+        with engine.connect().execution_options(**{db.WRITE_OPTION: True}) as conn, conn.begin():
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, revision)
+    finally:
+        engine.dispose()
+
+
+#: Rows written at revision 0003, before identifiers had a skeleton column: a look-alike
+#: pair (written before the check existed, it must survive the migration), a name whose
+#: letters have no Latin look-alike, and an id whose skeleton (NFKC: 18 letters per
+#: U+FDFA) is longer than the indexed key.
+OLD_PATIENTS = ("EX-001", "EX-OO1", "\u0416\u0443\u043a\u043e\u0432", "\ufdfa" * 100)
+
+
+def test_migration_0004_fills_an_indexed_skeleton_for_existing_rows(db_url: str) -> None:
+    """A registry at 0003 (a real SQLite file, or PostgreSQL) upgraded to 0004."""
+    _at_revision(db_url, "0003")
+    engine = db.make_engine(db_url)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        for external_id in OLD_PATIENTS:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO patients (external_id, created_at, created_by) "
+                    "VALUES (:e, :t, 'x')"
+                ),
+                {"e": external_id, "t": now},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (username, password_hash, role, created_at, created_by) "
+                "VALUES ('dr.lan', 'h', 'clinician', :t, 'x')"
+            ),
+            {"t": now},
+        )
+    with engine.connect() as conn:
+        assert db.current_revision(engine) == "0003"
+        assert "external_id_skeleton" not in {
+            c["name"] for c in sa.inspect(conn).get_columns("patients")
+        }
+    engine.dispose()
+
+    with Store(db_url, password_hasher=FAST_HASHER) as store:  # upgrades to the head
+        assert db.current_revision(store.engine) == db.head_revision() == "0004"
+        with store.engine.connect() as conn:
+            keys = dict(
+                conn.execute(
+                    sa.text("SELECT external_id, external_id_skeleton FROM patients")
+                ).all()
+            )
+            users = dict(
+                conn.execute(sa.text("SELECT username, username_skeleton FROM users")).all()
+            )
+            indexes = {
+                table: {i["name"]: i for i in sa.inspect(conn).get_indexes(table)}
+                for table in ("patients", "users")
+            }
+        assert keys == {e: skeleton_key(e) for e in OLD_PATIENTS}
+        assert keys["EX-001"] == keys["EX-OO1"] == skeleton("EX-001") == "EX-OOl"
+        assert len(keys["\ufdfa" * 100]) == SKELETON_KEY_CHARS < len(skeleton("\ufdfa" * 100))
+        assert users == {"dr.lan": "dr.lan"}
+        for table, column in (("patients", "external_id_skeleton"), ("users", "username_skeleton")):
+            index = indexes[table][f"ix_{table}_{column}"]
+            assert index["column_names"] == [column] and not index["unique"]
+
+        # the look-alike refusal now goes through the column
+        with pytest.raises(StoreError, match=r"looks like existing patient 'EX-001' \(id 1\)"):
+            store.create_patient("EX-0O1", actor="dr.a")
+        cyrillic = "\u0415\u0425-001"  # Cyrillic Ie, Ha: all-Cyrillic, reads as EX-001
+        with pytest.raises(InputError, match="it reads as 'EX-001'"):
+            store.create_patient(cyrillic, actor="dr.a")
+        with pytest.raises(StoreError, match=r"looks like existing user 'dr\.lan'"):
+            store.create_user("dr.Ian", PASSWORD, Role.CLINICIAN, actor="admin")
+        longer = "\ufdfa" * 100 + "1"  # same key, longer skeleton differs: not a look-alike
+        assert store.create_patient(longer, actor="dr.a").external_id == longer
+        spelt_out = "\ufdfa" * 99 + unicodedata.normalize("NFKC", "\ufdfa")  # 117 characters
+        with pytest.raises(StoreError, match="looks like existing patient"):
+            store.create_patient(spelt_out, actor="dr.a")
+        assert [p.external_id for p in store.list_patients()] == [*OLD_PATIENTS, longer]
+        with store.engine.connect() as conn:
+            assert conn.execute(
+                sa.text("SELECT external_id_skeleton FROM patients WHERE external_id = :e"),
+                {"e": longer},
+            ).scalar_one() == skeleton_key(longer)
+
+    # and back: 0004 downgrades and applies again
+    _at_revision(db_url, "0003", down=True)
+    _at_revision(db_url, "head")
+    with (
+        Store(db_url, upgrade=False, password_hasher=FAST_HASHER) as store,
+        pytest.raises(StoreError, match="looks like existing patient 'EX-001'"),
+    ):
+        store.create_patient("EX-00l", actor="dr.a")
+
+
+def test_the_look_alike_check_reads_only_the_rows_of_its_skeleton(sqlite_url: str) -> None:
+    """The query filters on the indexed key (SQLite's plan uses the index), not every row."""
+    with Store(sqlite_url, password_hasher=FAST_HASHER) as store:
+        for n in range(50):
+            store.create_patient(f"RW-{n:03d}", actor="dr.a")
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", seen)
+        with pytest.raises(StoreError, match="looks like existing patient 'RW-010'"):
+            store.create_patient("RW-O1O", actor="dr.a")
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+        [query] = [s for s in statements if "external_id_skeleton =" in s]
+        assert query.startswith("SELECT patients.external_id \nFROM patients")
+        with store.engine.connect() as conn:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", ("RW-010",)).all()
+        assert "USING INDEX ix_patients_external_id_skeleton" in str(plan), plan

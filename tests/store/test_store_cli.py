@@ -166,3 +166,91 @@ def test_db_export_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 def test_bad_database_url_is_a_clear_error() -> None:
     code, _, err = run("db", "upgrade", "--db", "oracle://scott:tiger@host/db")
     assert code == 2 and "unsupported database 'oracle'" in err and "tiger" not in err
+
+
+# ---------------------------------------------------------------------------- a missing registry
+#: Commands that open an existing registry, each with what it needs beside ``--db``.
+OPENING_COMMANDS = [
+    ["serve"],
+    ["serve", "--create-admin", "admin"],
+    ["db", "export", "1"],
+    ["db", "verify-audit"],
+    ["db", "backup", "{tmp}/backup"],
+    ["db", "grant-runtime", "netlm_app"],
+    ["users", "list"],
+    ["users", "create", "dr.new", "--role", "clinician"],
+    ["users", "disable", "dr.new"],
+    ["users", "set-role", "dr.new", "admin"],
+    ["users", "reset-password", "dr.new"],
+    ["users", "revoke-tokens", "dr.new"],
+    ["fhir", "export", "1"],
+]
+
+
+@pytest.fixture
+def no_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder; the data folder and ``--db`` point into it.  ``uvicorn.run``
+    fails the test: nothing may be served."""
+    import uvicorn
+
+    def served(*args: object, **kwargs: object) -> None:
+        raise AssertionError("netlm serve started serving")
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    monkeypatch.setenv("NETLM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NETLM_USER_PASSWORD", "violet-lantern-harbour")
+    monkeypatch.setenv("NETLM_ADMIN_PASSWORD", "violet-lantern-harbour")
+    for name in ("NETLM_DATABASE_URL", "NETLM_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", OPENING_COMMANDS, ids=[" ".join(a) for a in OPENING_COMMANDS])
+def test_a_missing_sqlite_registry_is_refused_by_name_and_nothing_is_created(
+    no_registry: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netlm.cli import main
+
+    folder = no_registry
+    path = folder / "registry" / "netlm.db"
+    given = [a.format(tmp=folder) for a in args]
+    assert main([*given, "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"no netlm registry at {path}" in " ".join(err.split())
+    assert f"create it with `netlm db upgrade --db {path}`" in " ".join(err.split())
+    assert list(folder.iterdir()) == []  # no file, no folder, no signing key, no backup
+
+
+def test_the_default_registry_is_refused_until_netlm_db_upgrade_creates_it(
+    no_registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netlm.cli import main
+
+    folder = no_registry
+    default = folder / "data" / "netlm.db"
+    assert main(["users", "list"]) == 2
+    assert f"no netlm registry at {default}" in " ".join(capsys.readouterr().err.split())
+    assert not (folder / "data").exists()
+    assert main(["db", "upgrade"]) == 0
+    assert main(["users", "create", "dr.new", "--role", "clinician"]) == 0
+    capsys.readouterr()
+    assert main(["users", "list", "--format", "json"]) == 0
+    assert [u["username"] for u in json.loads(capsys.readouterr().out)] == ["dr.new"]
+
+
+def test_netlm_serve_demo_creates_its_registry(
+    no_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--demo`` is the one serve that may start a new registry (the README's quick start)."""
+    import uvicorn
+
+    from netlm.cli import main
+
+    folder = no_registry
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    path = folder / "demo.sqlite"
+    assert main(["serve", "--db", str(path), "--demo", "--create-admin", "admin"]) == 0
+    assert len(served) == 1
+    with Store(f"sqlite:///{path}", upgrade=False) as store:
+        assert store.list_patients() and [u.username for u in store.list_users()] == ["admin"]

@@ -11,7 +11,11 @@ client cannot make the server parse (or keep) more than the limits allow:
   ``max_upload_bytes`` (the upload is spooled to disk while it is received);
 - an uploaded image is checked against the server's image limits
   (:func:`check_upload`: voxels, decompressed bytes, labels; ``netlm serve
-  --max-image-voxels/--max-image-bytes/--max-labels``) before it is recorded;
+  --max-image-voxels/--max-image-bytes/--max-labels``) before it is recorded,
+  and every other image the service reads (the viewer's layers, a dose sent
+  to the PACS, a series pulled from it) is read under the same limits
+  (:func:`image_reads`, :func:`under_image_limits`), each file checked from its
+  header before its pixels are read;
 - a JSON body is checked before any route sees it: valid UTF-8 and JSON,
   nested at most :data:`MAX_JSON_DEPTH` deep, numbers finite (``1e999`` and
   ``NaN`` are refused), no lone UTF-16 surrogates (``"\\ud800"``), which no
@@ -23,11 +27,13 @@ error answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -248,6 +254,42 @@ class BodyLimitMiddleware:
 LABEL_MAP_KINDS = frozenset({"segmentation", "rtstruct"})
 
 
+_T = TypeVar("_T")
+
+
+@contextlib.contextmanager
+def image_reads(limits: ImageLimits | None) -> Iterator[ImageLimits]:
+    """Image reads in the block under the server's ``limits`` (the defaults when ``None``).
+
+    Every reader of :mod:`netlm.imaging.io` checks a file's header against them
+    before reading its pixels.  A file refused by
+    :func:`netlm.imaging.limits.check_image_file` for a limit becomes ``413``
+    whose detail names the file, the limit and the ``netlm serve`` option that
+    sets it; a damaged one stays an :class:`~netlm.imaging.limits.ImageLimitError`
+    (``422``).  Yields the limits in force.
+    """
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS, ImageLimitError, image_limits
+
+    try:
+        with image_limits(limits or DEFAULT_IMAGE_LIMITS) as chosen:
+            yield chosen
+    except ImageLimitError as exc:
+        if exc.limit is None:
+            raise
+        raise HTTPException(413, exc.problems[0][1]) from None
+
+
+def under_image_limits(limits: ImageLimits | None, work: Callable[[], _T]) -> Callable[[], _T]:
+    """``work`` run under :func:`image_reads` in the thread that runs it (a worker thread
+    does not inherit the request's context)."""
+
+    def run() -> _T:
+        with image_reads(limits):
+            return work()
+
+    return run
+
+
 def check_upload(path: Path, kind: str, limits: ImageLimits | None) -> None:
     """Refuse an uploaded image over ``limits`` (the defaults when ``None``).
 
@@ -256,14 +298,10 @@ def check_upload(path: Path, kind: str, limits: ImageLimits | None) -> None:
     gzip): :class:`netlm.imaging.limits.ImageLimitError` (``422``, field
     ``file``).  The caller removes the file.
     """
-    from netlm.imaging.limits import ImageLimitError, check_image_file
+    from netlm.imaging.limits import check_image_file
 
-    try:
-        check_image_file(path, limits, label_map=kind in LABEL_MAP_KINDS)
-    except ImageLimitError as exc:
-        if exc.limit is None:
-            raise
-        raise HTTPException(413, exc.problems[0][1]) from None
+    with image_reads(limits) as chosen:
+        check_image_file(path, chosen, label_map=kind in LABEL_MAP_KINDS)
 
 
 __all__ = [
@@ -273,7 +311,9 @@ __all__ = [
     "BodyLimitMiddleware",
     "BodyTooLarge",
     "check_upload",
+    "image_reads",
     "json_body_problem",
     "json_depth_exceeds",
     "scrub",
+    "under_image_limits",
 ]

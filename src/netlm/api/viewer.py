@@ -18,14 +18,18 @@ any registration of the CT.  The viewer (``static/viewer.js``, NiiVue) loads:
 ``isodose``
     The outlines of the isodose levels, labelled ``i + 1`` for the ``i``-th level.
 
-Only files under the server's own files folder are read.
+Only files under the server's own files folder are read, and each only after
+its header (and, gzip-compressed, its whole stream) passed the server's image
+limits (:func:`netlm.imaging.limits.check_image_file`; ``netlm serve
+--max-image-voxels/--max-image-bytes``): a file over a limit is not read
+(``413`` naming it, see :func:`netlm.api.limits.image_reads`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 from scipy import ndimage
@@ -33,6 +37,9 @@ from scipy import ndimage
 from netlm.errors import InputError, NotFoundError
 from netlm.volume import ImageVolume
 from netlm.workflows.images import dose_document
+
+if TYPE_CHECKING:  # SimpleITK is imported when an image is first read
+    from netlm.imaging.limits import ImageLimits
 
 __all__ = [
     "ISODOSE_LEVELS_GY",
@@ -108,14 +115,30 @@ def _held(files_dir: Path, value: object, what: str) -> Path:
     return path
 
 
+def _read(path: Path, limits: ImageLimits | None) -> ImageVolume:
+    """``path`` read under ``limits``; a single file is checked from its header first."""
+    from netlm.imaging.io import read_image
+    from netlm.imaging.limits import check_image_file, current_limits, image_limits
+
+    chosen = limits or current_limits()
+    if path.is_file():  # a DICOM series folder is checked by the reader, from its headers
+        check_image_file(path, chosen, field="layer")
+    with image_limits(chosen):
+        return read_image(path)
+
+
 def layer_volume(
     files_dir: Path,
     rtdose_path: Path,
     layer: str,
     *,
     levels: Sequence[float] = ISODOSE_LEVELS_GY,
+    limits: ImageLimits | None = None,
 ) -> ImageVolume:
     """The volume of one viewer ``layer`` (see the module's description).
+
+    ``limits``: the image limits of every file read (default:
+    :func:`netlm.imaging.limits.current_limits`).
 
     Raises
     ------
@@ -123,8 +146,9 @@ def layer_volume(
         The dose lacks that layer, or its file is not held by this server.
     InputError
         An unknown layer.
+    netlm.imaging.limits.ImageLimitError
+        A file over ``limits`` (``limit`` names which) or damaged; nothing of it is read.
     """
-    from netlm.imaging.io import read_image
     from netlm.imaging.registration import RigidTransform, resample_in_frame
 
     if layer not in VIEWER_LAYERS:
@@ -132,10 +156,10 @@ def layer_volume(
     document = dose_document(rtdose_path)
     folder = rtdose_path.parent
     if layer == "activity":
-        return read_image(_held(files_dir, document.get("activity_image"), "activity image"))
+        return _read(_held(files_dir, document.get("activity_image"), "activity image"), limits)
     if layer == "ct":
-        ct = read_image(_held(files_dir, document.get("ct_image"), "CT"))
-        activity = read_image(_held(files_dir, document.get("activity_image"), "activity image"))
+        ct = _read(_held(files_dir, document.get("ct_image"), "CT"), limits)
+        activity = _read(_held(files_dir, document.get("activity_image"), "activity image"), limits)
         record = (document.get("registration") or {}).get("ct")
         if record is None and not (
             ct.frame_of_reference_uid
@@ -145,15 +169,15 @@ def layer_volume(
             return ct
         transform = None if record is None else RigidTransform.from_mapping(record)
         return resample_in_frame(ct, activity, what="ct", kind="linear", transform=transform)
-    dose = read_image(_held(files_dir, str(folder / "dose.nii.gz"), "dose map"))
-    if layer == "dose":
-        return dose
-    if layer == "isodose":
+    if layer in ("dose", "isodose"):
+        dose = _read(_held(files_dir, str(folder / "dose.nii.gz"), "dose map"), limits)
+        if layer == "dose":
+            return dose
         labels = np.zeros(dose.array.shape, dtype=np.uint8)
         for index, level in enumerate(levels, start=1):
             labels[outlines(dose.array >= level)] = index
         return dose.with_array(labels, unit="label")
-    bits = read_image(_held(files_dir, str(folder / "vois.nii.gz"), "VOI map"))
+    bits = _read(_held(files_dir, str(folder / "vois.nii.gz"), "VOI map"), limits)
     codes = bits.array.astype(np.uint64)
     labels = np.zeros(codes.shape, dtype=np.uint8)
     for index, _name in enumerate(document.get("voi_labels") or []):
@@ -168,11 +192,12 @@ def write_layer(
     target: Path,
     *,
     levels: Sequence[float] = ISODOSE_LEVELS_GY,
+    limits: ImageLimits | None = None,
 ) -> Path:
     """Write :func:`layer_volume` as NIfTI (``target`` ends ``.nii.gz``)."""
     from netlm.imaging.io import write_image
 
-    volume = layer_volume(files_dir, rtdose_path, layer, levels=levels)
+    volume = layer_volume(files_dir, rtdose_path, layer, levels=levels, limits=limits)
     array = volume.array
     if array.dtype == np.bool_:
         volume = volume.with_array(array.astype(np.uint8))

@@ -1,7 +1,10 @@
 """``netlm serve``: the web application and API on localhost.
 
 ``netlm serve`` opens the registry (the embedded SQLite file unless ``--db``
-names another database), optionally creates a first admin account
+names another database) and brings its schema up to date; a SQLite file that
+does not exist is refused, naming it and ``netlm db upgrade`` (which creates
+it), and nothing is created, except with ``--demo``, whose registry may be
+new.  It optionally creates a first admin account
 (``--create-admin NAME``; the password comes from ``$NETLM_ADMIN_PASSWORD`` or
 a prompt, never from the command line), and serves :func:`netlm.api.create_app`
 with uvicorn.  The access log of uvicorn is off: it would write query strings
@@ -27,6 +30,7 @@ import typer
 
 from netlm.commands.common import DbOption, database_url, fail, stderr_console
 from netlm.errors import NetlmError, NotFoundError, StoreError
+from netlm.units import S_PER_DAY
 
 if TYPE_CHECKING:
     from netlm.store.repository import Store
@@ -167,7 +171,12 @@ def serve_command(
         ),
     ] = None,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed the bundled example patients first.")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Seed the bundled example patients first (a missing SQLite registry is "
+            "created; without --demo it is refused: create it with `netlm db upgrade`).",
+        ),
     ] = False,
     files_dir: Annotated[
         Path | None,
@@ -294,7 +303,7 @@ def serve_command(
 
     from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
     from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS
-    from netlm.store.db import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
+    from netlm.store.db import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, missing_registry_problem
     from netlm.store.repository import DEFAULT_TOKEN_TTL, Store
     from netlm.workflows.demo import seed_demo
 
@@ -304,8 +313,11 @@ def serve_command(
     max_overflow = DEFAULT_MAX_OVERFLOW if db_max_overflow is None else db_max_overflow
     os.umask(0o077)  # every file the server writes (registry, uploads, doses) is the owner's only
     try:
+        missing = None if demo else missing_registry_problem(database_url(db))
+        if missing is not None:  # before the signing key is made: nothing is created
+            raise StoreError(missing)
         secret_key = signing_key()
-        store = Store(database_url(db), pool_size=pool_size, max_overflow=max_overflow)
+        store = Store(database_url(db), create=demo, pool_size=pool_size, max_overflow=max_overflow)
         budget = connection_budget(store, workers, pool_size, max_overflow)
         if create_admin is not None and ensure_admin(store, create_admin, None):
             console.print(f"created the admin user {create_admin!r}", markup=False)
@@ -344,7 +356,9 @@ def serve_command(
             "max_labels": max_labels or DEFAULT_IMAGE_LIMITS.max_labels,
         },
         "token_ttl_days": (
-            DEFAULT_TOKEN_TTL.total_seconds() / 86400 if token_ttl_days is None else token_ttl_days
+            DEFAULT_TOKEN_TTL.total_seconds() / S_PER_DAY
+            if token_ttl_days is None
+            else token_ttl_days
         ),
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,
@@ -468,6 +482,7 @@ def app_from_environment() -> Any:
     configure_logging(settings["log_level"])
     store = Store(
         settings["url"],
+        create=False,  # the parent process opened it
         pool_size=settings["db_pool_size"],
         max_overflow=settings["db_max_overflow"],
     )

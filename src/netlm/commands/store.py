@@ -166,7 +166,7 @@ def db_grant_runtime(
         if show:
             typer.echo(";\n".join(statements) + ";")
             return
-        engine = make_engine(resolve_database_url(db))
+        engine = make_engine(resolve_database_url(db), create=False)
         try:
             if engine.dialect.name != "postgresql":
                 raise StoreError("grant-runtime is for PostgreSQL registries")

@@ -21,7 +21,7 @@ from netlm.store import tables as m
 from netlm.store.base import StoreBase, _lock_identifiers
 from netlm.store.checks import _check_actor, _check_id, _Checker
 from netlm.store.digests import _token_digest
-from netlm.store.identifiers import lookalike, skeleton
+from netlm.store.identifiers import lookalike, skeleton, skeleton_key
 from netlm.store.models import (
     DEFAULT_SESSION_TTL,
     DEFAULT_TOKEN_TTL,
@@ -75,7 +75,11 @@ class AccountsMixin(StoreBase):
             if taken is not None:
                 raise StoreError(f"user {username!r} already exists")
             _lock_identifiers(session)
-            similar = lookalike(username, session.scalars(sa.select(m.User.username)))
+            key = skeleton_key(username)
+            similar = lookalike(
+                username,
+                session.scalars(sa.select(m.User.username).where(m.User.username_skeleton == key)),
+            )
             if similar is not None:
                 raise StoreError(
                     f"the username {username!r} looks like existing user {similar!r}: both "
@@ -83,6 +87,7 @@ class AccountsMixin(StoreBase):
                 )
             user = m.User(
                 username=username,
+                username_skeleton=key,
                 password_hash=password_hash,
                 role=role_name,
             )

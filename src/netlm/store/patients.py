@@ -15,7 +15,13 @@ from netlm.store import tables as m
 from netlm.store.base import StoreBase, _lock_identifiers, _patient_document
 from netlm.store.checks import _Checker
 from netlm.store.digests import case_digest
-from netlm.store.identifiers import identifier_problem, lookalike, normalise, skeleton
+from netlm.store.identifiers import (
+    identifier_problem,
+    lookalike,
+    normalise,
+    skeleton,
+    skeleton_key,
+)
 from netlm.store.models import (
     CaseVersionOut,
     PatientOut,
@@ -64,7 +70,13 @@ class PatientsMixin(StoreBase):
                 f"(id {existing.id}{deleted})"
             )
         _lock_identifiers(session)
-        similar = lookalike(external_id, session.scalars(sa.select(m.Patient.external_id)))
+        key = skeleton_key(external_id)
+        similar = lookalike(
+            external_id,
+            session.scalars(
+                sa.select(m.Patient.external_id).where(m.Patient.external_id_skeleton == key)
+            ),
+        )
         if similar is not None:
             other = session.scalars(
                 sa.select(m.Patient).where(m.Patient.external_id == similar)
@@ -75,7 +87,12 @@ class PatientsMixin(StoreBase):
                 f"(id {other.id}{deleted}): both read as {skeleton(similar)!r} "
                 "(Unicode confusables, UTS #39); choose an identifier that cannot be mistaken"
             )
-        patient = m.Patient(external_id=external_id, created_at=self._now(), created_by=actor)
+        patient = m.Patient(
+            external_id=external_id,
+            external_id_skeleton=key,
+            created_at=self._now(),
+            created_by=actor,
+        )
         session.add(patient)
         session.flush()
         self._audit(

@@ -122,6 +122,10 @@ class Store(
     upgrade
         Bring the schema to the newest revision first (idempotent).  With
         ``False`` a database that is not at the newest revision is refused.
+    create
+        Create a missing SQLite file (by default only when ``upgrade``); with
+        ``False`` it is refused, naming the file and ``netlm db upgrade``, and
+        nothing is created (:func:`netlm.store.db.missing_registry_problem`).
     password_hasher
         The argon2 hasher for passwords (argon2-cffi's defaults when omitted).
     login_throttle
@@ -134,8 +138,8 @@ class Store(
     Raises
     ------
     StoreError
-        If the database cannot be reached, or its schema is out of date and
-        ``upgrade`` is ``False``.
+        If the database cannot be reached, a SQLite file is missing and not to
+        be created, or its schema is out of date and ``upgrade`` is ``False``.
 
     Examples
     --------

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from netlm.store.identifiers import SKELETON_KEY_CHARS
+
 #: Constraint names are deterministic, so migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -97,6 +99,10 @@ class User(_Created, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    #: :func:`netlm.store.identifiers.skeleton_key` of ``username`` (look-alike search).
+    username_skeleton: Mapped[str] = mapped_column(
+        sa.String(SKELETON_KEY_CHARS), nullable=False, index=True
+    )
     password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     role: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -144,6 +150,10 @@ class Patient(_Created, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(sa.String(128), unique=True, nullable=False)
+    #: :func:`netlm.store.identifiers.skeleton_key` of ``external_id`` (look-alike search).
+    external_id_skeleton: Mapped[str] = mapped_column(
+        sa.String(SKELETON_KEY_CHARS), nullable=False, index=True
+    )
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     deleted_by: Mapped[str | None] = mapped_column(sa.String(200))
     deleted_reason: Mapped[str | None] = mapped_column(sa.Text())

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from netlm.errors import InputError, NetlmError, NotFoundError
 from netlm.store.repository import ImageOut, Store
 from netlm.voxel.dvh import DvhCurve
+from netlm.workflows.proposals import check_usable_transform, patient_files_dir
 
 if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
     from netlm.imaging.limits import ImageLimits
@@ -54,7 +55,8 @@ class DoseRequest(BaseModel):
     ct_registration: dict[str, Any] | None = Field(
         default=None,
         description="A CT in another frame of reference: the confirmed rigid transform "
-        "(as written by 'netlm dose register'); without it such a CT is refused.",
+        "(as written by 'netlm dose register --confirmed-by'); without it such a CT is "
+        "refused, and so is a transform without 'confirmed_by' or one that was rejected.",
     )
     method: Literal["ldm", "dvk"] = "ldm"
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
@@ -70,11 +72,6 @@ class DoseRequest(BaseModel):
         default=False,
         description="NIfTI/NRRD without times: the values are the activity at implant (recorded).",
     )
-
-
-def patient_files_dir(files_dir: Path, patient_id: int) -> Path:
-    """The folder of a patient's uploads and computed files, inside ``files_dir``."""
-    return files_dir / f"patient-{patient_id}"
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -167,6 +164,7 @@ def compute_patient_dose(
         from netlm.imaging.registration import RigidTransform
 
         transform = RigidTransform.from_mapping(request.ct_registration)
+        check_usable_transform(files_dir, patient_id, request.ct_registration)
     out = patient_files_dir(files_dir, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
         with image_limits(limits or DEFAULT_IMAGE_LIMITS):

@@ -13,11 +13,16 @@ The dose is computed only with the confirmed transform
 images: it computes the dose at once, or stores a proposal (the request, the
 transform and the check volumes in the patient's folder) and computes nothing;
 :func:`confirm_registration` computes the dose of a stored proposal once a
-person has confirmed it, and removes the proposal.
+person has confirmed it, and removes the proposal; :func:`reject_registration`
+rejects it instead (its record is kept, marked rejected, so that its transform
+is refused if it comes back: :func:`check_usable_transform`).  A new proposal
+for the same pair of images replaces the one pending; :func:`pending_proposals`
+lists those waiting.  Proposals, confirmations and rejections are audited.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import uuid
@@ -30,25 +35,33 @@ from pydantic import ValidationError
 
 from netlm.errors import InputError, NetlmError, NotFoundError
 from netlm.store.repository import Store
-from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file, patient_files_dir
+from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file
+from netlm.workflows.proposals import (
+    PROPOSAL_FILE,
+    check_usable_transform,
+    pending_proposals,
+    proposal_folder,
+    read_proposal,
+)
 
 if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
     from netlm.imaging.limits import ImageLimits
 
 __all__ = [
+    "PROPOSAL_FILE",
     "PROPOSAL_LAYERS",
     "DoseStart",
     "RegistrationProposal",
+    "check_usable_transform",
     "confirm_registration",
     "frames_differ",
+    "pending_proposals",
     "proposal_folder",
     "propose_ct_registration",
     "read_proposal",
+    "reject_registration",
     "start_dose",
 ]
-
-#: The file of a stored proposal: the dose request, the transform and who proposed it.
-PROPOSAL_FILE: Final = "proposal.json"
 
 #: The volumes written for the viewer: the activity image and the registered CT.
 PROPOSAL_LAYERS: Final = ("activity", "ct")
@@ -138,27 +151,65 @@ class DoseStart:
     proposal_id: str | None = None
 
 
-def proposal_folder(files_dir: Path, patient_id: int, proposal_id: str) -> Path:
-    """The folder of a proposed registration (its request, transform and check volumes)."""
-    return patient_files_dir(files_dir, patient_id) / f"registration-{proposal_id}"
+def _drop_volumes(folder: Path) -> None:
+    for layer in PROPOSAL_LAYERS:
+        (folder / f"{layer}.nii.gz").unlink(missing_ok=True)
 
 
-def read_proposal(files_dir: Path, patient_id: int, proposal_id: str) -> dict[str, Any]:
-    """A proposed registration waiting for confirmation.
+def reject_registration(
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    proposal_id: str,
+    *,
+    actor: str,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Reject a proposed registration: no dose is computed with it, now or later.
+
+    The record stays in the patient's folder marked ``rejected`` (with who, when
+    and why; its check volumes are removed), so that the same transform given
+    again is refused (:func:`check_usable_transform`).  The rejection is audited.
+
+    Returns
+    -------
+    dict
+        The rejected record, with its ``id``.
 
     Raises
     ------
     NotFoundError
-        No such proposal for this patient (or it was confirmed already).
+        No such patient, or no such proposal waiting (confirmed, rejected or
+        replaced already).
     """
-    try:
-        text = (proposal_folder(files_dir, patient_id, proposal_id) / PROPOSAL_FILE).read_text(
-            "utf-8"
-        )
-        proposal: dict[str, Any] = json.loads(text)
-    except (OSError, ValueError):
-        raise NotFoundError(f"no registration {proposal_id} waits for confirmation") from None
-    return proposal
+    store.get_patient(patient_id)
+    record = read_proposal(files_dir, patient_id, proposal_id)
+    folder = proposal_folder(files_dir, patient_id, proposal_id)
+    record.update(
+        status="rejected",
+        rejected_by=actor,
+        rejected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        reason=reason.strip()[:1000],
+    )
+    (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    _drop_volumes(folder)
+    store.record_decision(
+        patient_id,
+        actor=actor,
+        decision="reject",
+        what="registration",
+        details=_audit_details(proposal_id, record),
+    )
+    return {"id": proposal_id, **record}
+
+
+def _audit_details(proposal_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    request = record.get("request") or {}
+    return {
+        "proposal": proposal_id,
+        "activity_image_id": request.get("activity_image_id"),
+        "ct_image_id": request.get("ct_image_id"),
+    }
 
 
 def start_dose(
@@ -204,16 +255,34 @@ def start_dose(
             proposal = propose_ct_registration(activity, ct, folder)
             if proposal is not None:
                 record = {
+                    "status": "pending",
                     "request": request.model_dump(mode="json"),
                     "transform": proposal.transform,
                     "proposed_by": actor,
+                    "proposed_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
                 }
                 (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         if proposal is not None:
-            store.record_read(patient_id, actor=actor, what="registration proposed")
+            # A new proposal for the same pair of images replaces the one pending.
+            replaced = [
+                p["id"]
+                for p in pending_proposals(files_dir, patient_id)
+                if p["id"] != proposal_id
+                and (p["request"].get("activity_image_id"), p["request"].get("ct_image_id"))
+                == (request.activity_image_id, request.ct_image_id)
+            ]
+            for old in replaced:
+                shutil.rmtree(proposal_folder(files_dir, patient_id, old), ignore_errors=True)
+            store.record_decision(
+                patient_id,
+                actor=actor,
+                decision="propose",
+                what="registration",
+                details={**_audit_details(proposal_id, record), "replaces": replaced},
+            )
             return DoseStart(proposal_id=proposal_id)
     image, _ = compute_patient_dose(
         store,
@@ -262,4 +331,11 @@ def confirm_registration(
         limits=limits,
     )
     shutil.rmtree(proposal_folder(files_dir, patient_id, proposal_id), ignore_errors=True)
+    store.record_decision(
+        patient_id,
+        actor=actor,
+        decision="confirm",
+        what="registration",
+        details={**_audit_details(proposal_id, proposal), "rtdose_image_id": image.id},
+    )
     return image.id

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from netlm.api.config import StoreDep, config_of
+from netlm.api.limits import under_image_limits
 from netlm.api.pages.common import FormDep, PatientId, pacs_of, redirect
 from netlm.api.roles import WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.templating import render
@@ -74,21 +75,25 @@ def pacs_page(
 async def pacs_import(
     request: Request, user: UserDep, patient_id: PatientId, form: FormDep
 ) -> Response:
-    """Pull the chosen series and store them as the patient's images."""
+    """Pull the chosen series and store them as the patient's images (each read within
+    the server's image limits before it is kept)."""
     posted = await request.form()
     chosen = [s for s in posted.getlist("series") if isinstance(s, str)]
     kinds = {k[len("kind-") :]: v for k, v in form.items() if k.startswith("kind-")}
     config = config_of(request)
     added = await run_in_threadpool(
-        functools.partial(
-            import_pacs_series,
-            pacs_of(config),
-            config.store,
-            config.files_dir,
-            patient_id,
-            chosen,
-            kinds,
-            actor=user.username,
+        under_image_limits(
+            config.image_limits,
+            functools.partial(
+                import_pacs_series,
+                pacs_of(config),
+                config.store,
+                config.files_dir,
+                patient_id,
+                chosen,
+                kinds,
+                actor=user.username,
+            ),
         )
     )
     return redirect(f"/patients/{patient_id}?images={len(added)}#images")
