@@ -462,6 +462,7 @@ def test_pacs_import_dose_registration_and_send_back(
             follow_redirects=False,
         )
         assert r.status_code == 422 and f"netlm reads at most {voxels - 1}" in r.text
+        assert str(site.files) not in r.text
         assert {s.series_uid for s in find_series(config, pacs_study["uid"])} == before
 
         # Send the plain dose's results; they come back from Orthanc as computed.
@@ -528,6 +529,7 @@ def test_a_pacs_series_over_the_servers_image_limits_is_not_kept(
         )
         assert r.status_code == 422, r.text
         assert f"the series declares {voxels} voxels; netlm reads at most {voxels - 1}" in r.text
+        assert str(tmp_path) not in r.text  # no server path in the answer
         assert site.store.images(pid) == []
         assert not [p for p in site.files.rglob("*") if p.is_file()]
     finally:
