@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -95,6 +97,24 @@ def test_core_loads_no_web_database_or_plot_library(core_modules: set[str]) -> N
 def test_core_loads_no_adapter_or_front_door(core_modules: set[str]) -> None:
     assert _hits(core_modules, FORBIDDEN_NETLM) == []
     assert "netlm.volume" in core_modules and "netlm.voxel.dvh" in core_modules
+
+
+#: The use cases on files (no registry): the CLI runs them with the imaging, cohort, PACS or
+#: FHIR extra alone, so they must not load the registry (the service extra).
+FILE_WORKFLOWS = (
+    "netlm.workflows.dose",
+    "netlm.workflows.dicom_results",
+    "netlm.workflows.workup",
+    "netlm.workflows.outcomes",
+    "netlm.workflows.pacs",
+    "netlm.workflows.fhir",
+)
+
+
+def test_file_workflows_load_no_registry_or_web_library() -> None:
+    loaded = _loaded_by(FILE_WORKFLOWS)
+    assert set(FILE_WORKFLOWS) <= loaded
+    assert _hits(loaded, ("netlm.store", "sqlalchemy", "alembic", "fastapi", "starlette")) == []
 
 
 def test_the_probe_sees_a_forbidden_import() -> None:
@@ -215,3 +235,190 @@ def test_the_size_fence_can_fail() -> None:
         f"big.py: {MAX_MODULE_LINES + 1} lines"
     ]
     assert _oversized("x = 1\n" * MAX_MODULE_LINES, "ok.py") == []
+
+
+# --- unit factors have names (netlm/units.py) ------------------------------------------------
+#: Numbers that, multiplied or divided by, are almost always a unit conversion: s/min/h/day,
+#: days per week/month/year, months per year, mm per cm, SI prefixes, degrees.  Issue #13 item 4.
+UNIT_FACTORS = frozenset(
+    {7, 10, 12, 24, 60, 180, 1000, 3600, 86400, 365.25, 30.4375, 1e6, 1e9, 1e-3, 1e-6, 1e-9}
+    | {math.pi, 180 / math.pi, math.pi / 180}  # radians <-> degrees: math.degrees/radians
+)
+#: Where one of those numbers is not a unit: (module under src/netlm, number) -> why.
+NOT_A_UNIT = {
+    ("outcomes/dose_response.py", 10): "a tenth of the bootstrap resamples",
+    ("report/plan.py", 1e6): "a count of spheres in millions",
+    ("response/model.py", 10): "a length in integer tenths of a millimetre",
+    ("response/choi.py", 10): "exact ratio thresholds on integers (10·cur ≥ 11·ref)",
+    ("response/mrecist.py", 10): "tenths of a millimetre; exact ratio 10·cur ≤ 7·baseline",
+    ("response/mrecist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/percist.py", 10): "exact ratio thresholds on integers",
+    ("response/percist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/recist.py", 10): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+    ("response/recist.py", 7): "exact ratio 10·cur ≤ 7·baseline (−30 %)",
+}
+
+
+def _loose_factors(source: str) -> list[tuple[int, float]]:
+    """(line, number) of each bare unit factor that ``source`` multiplies or divides by."""
+    scaling = (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.BinOp) and isinstance(node.op, scaling):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, scaling):
+            operands = [node.value]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "divmod":
+            operands = node.args[1:]
+        for operand in operands:
+            if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.USub):
+                operand = operand.operand
+            value = operand.value if isinstance(operand, ast.Constant) else None
+            if type(value) in (int, float) and value in UNIT_FACTORS:
+                found.append((node.lineno, value))
+    return found
+
+
+def test_no_loose_unit_factor_outside_units_py() -> None:
+    root = SRC / "netlm"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        if name == "units.py" or "migrations" in path.parts:
+            continue
+        for line, value in _loose_factors(path.read_text(encoding="utf-8")):
+            if (name, value) not in NOT_A_UNIT:
+                found.append(f"{name}:{line}: {value:g} (name it in netlm/units.py)")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x = seconds / 3600.0", [(1, 3600)]),
+        ("x = 1e3 * kbq", [(1, 1000)]),
+        ("x = -1.0 / 60", [(1, 60)]),
+        ("x *= 24", [(1, 24)]),
+        ("h, m = divmod(minutes, 60)", [(1, 60)]),
+        ("x = days / 365.25", [(1, 365.25)]),
+        ("x = rad * 180.0 / 3.141592653589793", [(1, math.pi), (1, 180)]),
+        ("x = seconds / S_PER_H", []),
+        ("x = 100 * fraction", []),
+        ("x = 0.5 * y + 1000", []),
+    ],
+)
+def test_the_unit_factor_scan_can_fail(source: str, expected: list[tuple[int, float]]) -> None:
+    assert _loose_factors(source) == expected
+
+
+# --- no import circles --------------------------------------------------------------------
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph`` (module -> modules it imports): its strongly
+    connected components of more than one module, or of one that imports itself."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in sorted(graph.get(module, ())):
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1 or module in graph.get(module, ()):
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_import_circles() -> None:
+    """Issue #13: no module reaches itself through imports.
+
+    Every import counts: at the top, under ``TYPE_CHECKING`` and inside a function
+    (a command's lazy import is a dependency all the same).
+    """
+    import grimp
+
+    graph = grimp.build_graph("netlm", exclude_type_checking_imports=False)
+    imports = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    assert len(imports) > 150
+    assert _circles(imports) == []
+
+
+def test_the_circle_finder_can_fail() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert _circles(graph) == [["a", "b", "c"], ["e"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+# --- the CLI imports at the top --------------------------------------------------------------
+def _mid_file_imports(source: str) -> list[int]:
+    """Lines of module-level imports that follow other module-level code."""
+
+    def imports_only(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return True
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return all(imports_only(n) for n in (*node.body, *node.orelse))
+        return False
+
+    body = ast.parse(source).body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    first_code = next((i for i, node in enumerate(body) if not imports_only(node)), len(body))
+    return [node.lineno for node in body[first_code:] if imports_only(node)]
+
+
+def test_cli_and_commands_import_at_the_top() -> None:
+    """``cli.py`` only assembles ``commands/``; neither imports in the middle of a module.
+
+    (A command's imports inside its function are the CLI's lazy loading, and fine.)
+    """
+    paths = [SRC / "netlm" / "cli.py", *sorted((SRC / "netlm" / "commands").glob("*.py"))]
+    assert len(paths) > 10
+    found = [
+        f"{path.relative_to(SRC)}:{line}"
+        for path in paths
+        for line in _mid_file_imports(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_the_mid_file_import_check_can_fail() -> None:
+    source = '"""Doc."""\nimport a\nif TYPE_CHECKING:\n    import b\nX = 1\nimport c\n'
+    assert _mid_file_imports(source) == [6]
+    assert _mid_file_imports("import a\ndef f():\n    import b\n") == []
+
+
+# --- the README's layout is the code's --------------------------------------------------------
+def _readme_layout() -> set[str]:
+    """The packages and modules that README "How the code is laid out" lists under src/netlm/."""
+    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    tree = section.split("src/netlm/\n", 1)[1].split("```", 1)[0]
+    entries = (re.match(r"  (\S+)", line) for line in tree.splitlines())
+    return {m.group(1).rstrip("/") for m in entries if m}
+
+
+def test_the_readme_lists_every_package() -> None:
+    top = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in (SRC / "netlm").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
+    assert {"case", "voxel", "cli", "units"} <= top
+    listed = {name.removesuffix(".py") for name in _readme_layout()}
+    assert sorted(top - listed) == [], "in src/netlm but not in the README"
+    assert sorted(listed - top) == [], "in the README but not in src/netlm"

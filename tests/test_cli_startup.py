@@ -243,6 +243,7 @@ DIST_MODULE = {
     "pyyaml": "yaml",
     "requests": "requests",
     "rich": "rich",
+    "scikit-learn": "sklearn",
     "scipy": "scipy",
     "simpleitk": "SimpleITK",
     "sqlalchemy": "sqlalchemy",

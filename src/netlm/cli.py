@@ -54,6 +54,8 @@ def build_app() -> typer.Typer:
         demo,
         dose,
         fhir,
+        kernel,
+        outcomes,
         pacs,
         response,
         serve,
@@ -85,10 +87,10 @@ def build_app() -> typer.Typer:
     app.add_typer(sirt.sirt_app, name="sirt")
     app.command("response")(response.response_command)
     app.add_typer(dose.dose_app, name="dose")
-    app.command("kernel", cls=common.VoxelSizeCommand)(dose.kernel_command)
+    app.command("kernel", cls=common.VoxelSizeCommand)(kernel.kernel_command)
     app.command("workup")(dose.workup_command)
     app.add_typer(cohort.cohort_app, name="cohort")
-    app.add_typer(cohort.outcomes_app, name="outcomes")
+    app.add_typer(outcomes.outcomes_app, name="outcomes")
     app.add_typer(store.db_app, name="db")
     app.command("import")(store.import_command)
     app.add_typer(fhir.fhir_app, name="fhir")

@@ -56,6 +56,10 @@ class ResultModel(BaseModel):
         """The result as JSON-ready Python values (the ``--format json`` document)."""
         return self.model_dump(mode="json", by_alias=True)
 
+    def to_json(self) -> str:
+        """The ``--format json`` document as text (indented by two spaces)."""
+        return self.model_dump_json(by_alias=True, indent=2)
+
     def table_rows(self) -> list[dict[str, Any]]:
         """The rows of :meth:`to_pandas` (plain values, one mapping per row).
 

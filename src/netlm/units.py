@@ -13,9 +13,10 @@ as stated in ``shared/reference/eligibility.md`` "Liver function" and in
 standard laboratory practice.
 
 The scale factors of dosimetry and follow-up (seconds per hour, Bq per GBq, mm³
-per mL, g per kg, joules per MeV, days per month) live here too, as named
-constants: they are definitions (SI; the Julian year for the month), not
-measurements, so they carry no certainty grade.
+per mL, mm per cm, g per kg, joules per MeV, days per month) live here too, as
+named constants: they are definitions (SI; the Julian year for the month), not
+measurements, so they carry no certainty grade.  No other module multiplies or
+divides by a bare 60, 24, 1000 or 365.25 (``tests/test_architecture.py`` checks it).
 
 Examples
 --------
@@ -146,10 +147,28 @@ CREATININE_UMOL_L_PER_MG_DL: Final[float] = _FACTORS[("creatinine", "mg/dL", "um
 
 
 # ---------------------------------------------------------------------------- scale factors
+#: Milliseconds per second.
+MS_PER_S: Final[float] = 1000.0
+#: Seconds per minute.
+S_PER_MIN: Final[int] = 60
+#: Minutes per hour.
+MIN_PER_H: Final[int] = 60
 #: Seconds per hour.
 S_PER_H: Final[float] = 3600.0
+#: Hours per day.
+H_PER_DAY: Final[float] = 24.0
 #: Seconds per day.
 S_PER_DAY: Final[float] = 86400.0
+#: Days per week.
+DAYS_PER_WEEK: Final[float] = 7.0
+#: Days per year: the Julian year (IAU), the mean calendar year used for follow-up times.
+DAYS_PER_YEAR: Final[float] = 365.25
+#: Months per year.
+MONTHS_PER_YEAR: Final[float] = 12.0
+#: Millimetres per centimetre.
+MM_PER_CM: Final[float] = 10.0
+#: Bq per kBq.
+BQ_PER_KBQ: Final[float] = 1e3
 #: Bq per MBq.
 BQ_PER_MBQ: Final[float] = 1e6
 #: Bq per GBq.
@@ -166,5 +185,5 @@ G_PER_KG: Final[float] = 1000.0
 J_PER_MEV: Final[float] = 1.602176634e-13
 #: mGy per Gy times MBq·s per Bq·s: S in mGy/(MBq·s) from Gy/(Bq·s) (1e3 / 1e-6).
 MGY_PER_MBQ_S_PER_GY_PER_BQ_S: Final[float] = 1e9
-#: Days per month: a Julian year (365.25 days) over 12.
-DAYS_PER_MONTH: Final[float] = 365.25 / 12.0
+#: Days per month: a Julian year (365.25 days) over 12 (30.4375).
+DAYS_PER_MONTH: Final[float] = DAYS_PER_YEAR / MONTHS_PER_YEAR

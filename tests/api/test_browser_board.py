@@ -142,7 +142,13 @@ def test_board_screen_leads_with_the_answer(world: tuple[str, Store, int], brows
     # tablet width: nothing wider than the window
     tablet = new_page(browser, 768, 1024)
     log_in(tablet, url, Role.CLINICIAN)
-    for path in (f"/patients/{pid}", f"/patients/{pid}/case", "/patients"):
+    for path in (
+        f"/patients/{pid}",
+        f"/patients/{pid}/case",
+        f"/patients/{pid}/plans/new",
+        f"/patients/{pid}/response/new",
+        "/patients",
+    ):
         tablet.goto(f"{url}{path}")
         overflow = tablet.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -177,3 +177,132 @@ def test_follow_up_form_by_keyboard(world: tuple[str, Store, int], artefacts: Pa
     assert recorded["recist1.1"].overall == "SD"
     assert recorded["mrecist"].overall == "PR"
     assert [x["id"] for x in recorded["mrecist"].details["lesions"]] == ["L1", "L2", "L3"]
+
+
+def test_case_form_lesions_and_labs_by_keyboard(
+    world: tuple[str, Store, int], artefacts: Path
+) -> None:
+    url, store, patient_id = world
+    expect = sync_api.expect
+    with chromium() as browser:
+        page = new_page(browser, 1280, 900, locale="en-US")
+        log_in(page, url, Role.CLINICIAN)
+        page.goto(f"{url}/patients/{patient_id}/case")
+        assert page.evaluate(UNLABELLED) == []
+        assert page.evaluate(SMALLEST_TEXT) >= 16
+        # laboratory values: value, unit (the recorded one chosen, no blank unit), ULN
+        expect(page.locator('[name="labs.bilirubin.value"]')).to_have_value("0.7")
+        expect(page.locator('[name="labs.bilirubin.unit"]')).to_have_value("mg/dL")
+        assert page.locator('[name="labs.bilirubin.unit"] option[value=""]').count() == 0
+        expect(page.locator('[name="labs.ast.uln"]')).to_have_attribute(
+            "aria-label", "AST upper limit of normal"
+        )
+        # the lesions are rows of the shared table; L3's abutted vessel is in its cell
+        expect(page.locator('[name="liver.lesions[2].abuts"]')).to_have_value("left_portal_vein")
+
+        page.focus('[name="labs.bilirubin.value"]')
+        _type_into(page, "25")
+        page.keyboard.press("Tab")
+        assert _focused(page) == "labs.bilirubin.unit"
+        page.keyboard.type("u")  # µmol/L, from the keyboard
+        expect(page.locator('[name="labs.bilirubin.unit"]')).to_have_value("umol/L")
+        page.focus('[name="liver.lesions[3].id"]')
+        page.keyboard.type("L4")
+        page.keyboard.press("Tab")
+        assert _focused(page) == "liver.lesions[3].segment"
+        page.keyboard.type("6")
+        page.focus('[name="liver.lesions[3].abuts"]')
+        page.keyboard.type("hepatic_vein, liver_capsule")
+        page.keyboard.press("Enter")
+        cell = page.locator('[data-field="liver.lesions[3].abuts"]')
+        expect(cell.locator(".field-error")).to_contain_text("liver_capsule: choose from")
+        expect(page.locator('[name="liver.lesions[3].abuts"]')).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        expect(page.locator("#form-errors")).to_be_visible()
+        cell.scroll_into_view_if_needed()
+        page.screenshot(path=str(artefacts / "03-case-lesion-error.png"), full_page=True)
+        assert len(store.case_versions(patient_id)) == 1  # nothing saved
+
+        page.focus('[name="liver.lesions[3].abuts"]')
+        _type_into(page, "hepatic_vein, capsule")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/patients/\d+\?saved=2$"))
+    case = store.current_case(patient_id)
+    assert case.labs.bilirubin is not None
+    assert (case.labs.bilirubin.value, case.labs.bilirubin.unit) == (25, "umol/L")
+    lesion = case.liver.lesions[-1]
+    assert (lesion.id, lesion.segment) == ("L4", 6)
+    assert [s.value for s in lesion.abuts] == ["hepatic_vein", "capsule"]
+
+
+def test_follow_up_form_shows_the_recorded_series(
+    world: tuple[str, Store, int], artefacts: Path
+) -> None:
+    from netlm.workflows.response import record_response
+
+    url, store, patient_id = world
+    expect = sync_api.expect
+    baseline = [("L1", 58), ("L2", 41), ("L3", 33)]
+    record_response(
+        store,
+        patient_id,
+        {
+            "schema": "netlm/response/v1",
+            "case": "FORMS-001",
+            "timepoints": [
+                {
+                    "date": "2026-01-05",
+                    "lesions": [
+                        {"id": i, "organ": "liver", "role": "target", "longest_mm": mm}
+                        for i, mm in baseline
+                    ],
+                },
+                {
+                    "date": "2026-04-02",
+                    "lesions": [{"id": i, "longest_mm": mm - 8} for i, mm in baseline],
+                },
+            ],
+        },
+        actor="test",
+    )
+    assert len(store.response_timepoints(patient_id)) == 1
+    with chromium() as browser:
+        page = new_page(browser, 1280, 900, locale="en-US")
+        log_in(page, url, Role.CLINICIAN)
+        page.goto(f"{url}/patients/{patient_id}/response/new")
+        assert page.evaluate(UNLABELLED) == []
+        assert page.evaluate(SMALLEST_TEXT) >= 16
+        listed = page.locator("#recorded tbody tr")
+        expect(listed).to_have_count(2)
+        expect(listed.nth(0)).to_contain_text("2026-01-05")
+        expect(listed.nth(1)).to_contain_text("RECIST 1.1: SD")
+        expect(page.locator("#timepoint-1 legend")).to_have_text("Follow-up 1 · recorded")
+        expect(page.locator('[name="timepoints[1].lesions[0].longest_mm"]')).to_have_value("50")
+        expect(page.locator('[name="timepoints[2].lesions[2].id"]')).to_have_value("L3")
+
+        # a change to the recorded follow-up is refused, named at its date
+        page.focus('[name="timepoints[1].lesions[0].longest_mm"]')
+        _type_into(page, "52")
+        page.focus("#save-response")
+        page.keyboard.press("Enter")
+        error = page.locator('[data-field="timepoints[1].date"] .field-error')
+        expect(error).to_contain_text("2026-04-02 is already recorded with other measurements")
+        page.screenshot(path=str(artefacts / "04-follow-up-recorded-refused.png"), full_page=True)
+        assert len(store.response_timepoints(patient_id)) == 1
+
+        # the next time point, typed into the empty block, is recorded; the old one not again
+        page.goto(f"{url}/patients/{patient_id}/response/new")
+        page.focus('[name="timepoints[2].date"]')
+        page.keyboard.type("07012026")
+        for row, mm in enumerate((30, 20, 15)):
+            page.focus(f'[name="timepoints[2].lesions[{row}].longest_mm"]')
+            page.keyboard.type(str(mm))
+        page.focus("#save-response")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/patients/\d+#response$"))
+    recorded = sorted(
+        (r.date.isoformat(), r.overall) for r in store.response_timepoints(patient_id)
+    )
+    # 132 mm -> 108 mm (-18 %): SD; -> 65 mm (-51 %): PR
+    assert recorded == [("2026-04-02", "SD"), ("2026-07-01", "PR")]

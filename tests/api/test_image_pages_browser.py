@@ -4,7 +4,8 @@ A physicist logs in, uploads on the tumour-board page a 90Y PET (DICOM files of
 the liver phantom) with its masks and a CT of the phantom in another frame of
 reference, asks for the dose with the CT, sees the proposed registration in
 the viewer (the registered CT under the PET; the shift the CT was written with
-recovered), confirms it and sees the dose drawn on the anatomy.  Screenshots
+recovered), confirms it and sees the dose drawn on the anatomy; or rejects it
+with the Reject button, and no dose is computed.  Screenshots
 go to ``test-artefacts/browser/image-pages-registration.png`` and
 ``image-pages-dose.png``.
 """
@@ -120,3 +121,38 @@ def test_upload_confirm_registration_and_see_the_dose(
         assert "120 Gy" in (viewer.locator(".viewer-legend").text_content() or "")
         sync_api.expect(page.locator("#dose-statistics")).to_contain_text("liver")
     assert not problems, problems
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
+def test_a_proposed_registration_is_rejected_with_a_click(
+    site: tuple[str, int, dict[str, list[Path]], Store],
+) -> None:
+    """The Reject button: back on the patient page, no dose, the rejection audited."""
+    url, pid, files, store = site
+    with offline_page(url) as (page, problems):
+        sign_in(page, url, "physicist1", PASSWORD)
+        page.goto(f"{url}/patients/{pid}")
+        page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
+        page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
+        page.select_option("#upload-kind", "y90_pet")
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
+        page.locator("#upload-images summary").click()
+        page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
+        page.select_option("#upload-kind", "ct")
+        page.click("#upload-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
+        ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
+        page.select_option("#dose-ct", str(ct_id))
+        page.click("#dose-submit")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
+        proposal = page.url.rsplit("/", 1)[1]
+
+        page.fill("#reject-form input[name=reason]", "misaligned at the dome")
+        page.click("#reject-registration")
+        page.wait_for_url(re.compile(rf".*/patients/{pid}\?registration=rejected#images$"))
+        assert page.goto(f"{url}/patients/{pid}/registrations/{proposal}").status == 404
+    assert not [i for i in store.images(pid) if i.kind == "rtdose"]
+    rejected = [e for e in store.audit_log(patient_id=pid) if e.action == "reject"]
+    assert [(e.actor, e.details["proposal"]) for e in rejected] == [("physicist1", proposal)]
+    assert not [p for p in problems if "404" not in p], problems

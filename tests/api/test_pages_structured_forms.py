@@ -310,14 +310,17 @@ def test_response_form_stores_what_the_yaml_box_stores(app: tuple[Any, Store]) -
     expected = assess_response(response_from_mapping(_example_for(RESPONSE, "EX-001")))
     digests = {p.details["inputs_digest"] for p in store.response_timepoints(by_form)}
     assert digests == {expected.inputs_digest}
-    # each stored time point keeps its lesions; the next form names them again
+    # each stored time point keeps its lesions; the next form shows the recorded series and
+    # names the lesions of its last time point again
     page = client.get(f"/patients/{by_form}/response/new")
-    baseline, follow_up = lesion_table(0), lesion_table(1)
+    baseline, follow_up, following = lesion_table(0), lesion_table(1), lesion_table(3)
     for row, lesion in enumerate(("T1", "T2", "N1", "NT1")):
         assert f'name="{baseline.name(row, "id")}" value="{lesion}"' in page.text
         assert f'name="{follow_up.name(row, "id")}" value="{lesion}"' in page.text
+        assert f'name="{following.name(row, "id")}" value="{lesion}"' in page.text
     assert f'name="{baseline.name(4, "id")}" value=""' in page.text  # NEW1 was not at baseline
-    assert f'name="{follow_up.name(4, "id")}" value="NEW1"' in page.text
+    assert f'name="{lesion_table(2).name(4, "id")}" value="NEW1"' in page.text
+    assert f'name="{following.name(4, "id")}" value="NEW1"' in page.text
     assert f'name="{baseline.name(2, "organ")}" value="lymph_node"' in page.text
     for criterion in ("recist1.1", "mrecist", "who", "choi"):
         assert (
@@ -423,3 +426,87 @@ def test_plan_table_problems_name_their_cells() -> None:
     assert read.problems == [] and plan is not None
     rx = plan.territories[0].prescription
     assert rx is not None and rx.target == ("activity_gbq", 1.6)
+
+
+def _series(points: int, external_id: str = "EX-001") -> dict[str, Any]:
+    """The bundled response example for ``external_id``, with its first ``points`` time points."""
+    document = _example_for(RESPONSE, external_id)
+    document["timepoints"] = document["timepoints"][:points]
+    return document
+
+
+def _post_series(client: TestClient, pid: int, document: dict[str, Any]) -> Any:
+    values, extra = response_values(document)
+    return client.post(
+        f"/patients/{pid}/response",
+        data={**values, "document": extra, "csrf_token": csrf_of(client)},
+        follow_redirects=False,
+    )
+
+
+def test_follow_up_form_lists_the_recorded_series_and_adds_the_next(
+    app: tuple[Any, Store],
+) -> None:
+    application, store = app
+    client = session_client(application, Role.CLINICIAN)
+    pid = _patient(client, "EX-001")
+    assert _post_series(client, pid, _series(2)).status_code == 303
+    assert len(store.response_timepoints(pid)) == 4  # one follow-up x 4 criteria
+    page = client.get(f"/patients/{pid}/response/new").text
+    listed = re.search(r'<section id="recorded".*?</section>', page, re.S)
+    assert listed is not None
+    rows = re.findall(r"<tr><td>([\d-]+)</td><td>([^<]+)</td>", listed.group(0))
+    assert rows == [("2026-01-05", "Baseline"), ("2026-04-02", "Follow-up 1")]
+    assert "RECIST 1.1: <strong>SD</strong>" in listed.group(0)
+    # the recorded time points fill the form, measurements and all; the next one names the lesions
+    assert 'name="timepoints[0].date" value="2026-01-05"' in page
+    assert 'name="timepoints[1].date" value="2026-04-02"' in page
+    assert f'name="{lesion_table(1).name(0, "longest_mm")}" value="50"' in page
+    assert "Follow-up 1 · recorded</legend>" in page
+    assert 'name="timepoints[2].date" value=""' in page
+    for row, lesion in enumerate(("T1", "T2", "N1", "NT1")):
+        assert f'name="{lesion_table(2).name(row, "id")}" value="{lesion}"' in page
+
+    # the next time point added to the series shown: the recorded one is skipped, not doubled
+    assert _post_series(client, pid, _series(3)).status_code == 303
+    stored = store.response_timepoints(pid)
+    assert sorted((p.date.isoformat(), p.criterion) for p in stored) == sorted(
+        (d, c)
+        for d in ("2026-04-02", "2026-07-01")
+        for c in ("recist1.1", "mrecist", "who", "choi")
+    )
+    kept = {p.date.isoformat(): p.details for p in stored}
+    assert kept["2026-07-01"]["baseline"]["date"] == "2026-01-05"
+    assert [x["id"] for x in kept["2026-07-01"]["timepoint"]["lesions"]][-1] == "NEW1"
+    # sent again unchanged: nothing new
+    assert _post_series(client, pid, _series(3)).status_code == 303
+    assert len(store.response_timepoints(pid)) == 8
+
+
+def test_changing_a_recorded_time_point_is_refused_and_named(app: tuple[Any, Store]) -> None:
+    application, store = app
+    client = session_client(application, Role.CLINICIAN)
+    pid = _patient(client, "EX-001")
+    assert _post_series(client, pid, _series(2)).status_code == 303
+    before = store.response_timepoints(pid)
+
+    changed = _series(3)
+    changed["timepoints"][1]["lesions"][0]["longest_mm"] = 51  # T1 was recorded at 50 mm
+    r = _post_series(client, pid, changed)
+    assert r.status_code == 422
+    (message,) = _field_errors(r.text)["timepoints[1].date"]
+    assert "2026-04-02 is already recorded with other measurements" in message
+    assert store.response_timepoints(pid) == before  # the new 2026-07-01 was not stored either
+
+    # the same follow-up against another baseline would change its recorded response
+    rebased = _series(2)
+    rebased["timepoints"][0]["date"] = "2026-01-03"
+    # targets 100 + 60 + 17 = 177 mm -> 94 mm: -47 %, PR (recorded: 116 -> 94 mm, -19 %, SD)
+    rebased["timepoints"][0]["lesions"][0]["longest_mm"] = 100
+    rebased["timepoints"][0]["lesions"][1]["longest_mm"] = 60
+    r = _post_series(client, pid, rebased)
+    assert r.status_code == 422
+    messages = _field_errors(r.text)["timepoints[1].date"]
+    assert any("RECIST 1.1 response of 2026-04-02 is recorded as SD" in m for m in messages)
+    assert any("would make it PR" in m for m in messages)
+    assert store.response_timepoints(pid) == before

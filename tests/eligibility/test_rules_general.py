@@ -439,3 +439,14 @@ def test_unrecorded_pregnancy_is_an_assumption_to_confirm_for_radiation(
     assert "patient.pregnant" in strict.missing_information
     male = option(assessor, modality, patient__pregnant=DELETE, patient__sex="male")
     assert "patient.pregnant" not in {a.field for a in male.assumptions}
+
+
+def test_the_resection_rules_are_every_shipped_rule_on_resection() -> None:
+    # curative_resection() names its books instead of importing the registry (an import
+    # circle); a resection rule added to another book must be added there too.
+    from netlm.eligibility.rules import all_rules
+    from netlm.eligibility.rules.general import resection_rules
+
+    shipped = [r.id for r in all_rules() if Modality.RESECTION in r.modalities]
+    assert [r.id for r in resection_rules()] == shipped
+    assert "resection.curative" in shipped

@@ -133,6 +133,8 @@ def test_compute_dose_refuses_a_ct_in_another_frame_unless_registered(
     recorded = json.loads((tmp_path / "out" / "dose-statistics.json").read_text())
     assert recorded["registration"]["ct"]["translation_mm"] == [0.0, 0.0, 0.0]
     assert result.document["registration"]["ct"]["method"] == "given"
+    # Nobody confirmed it: used as given, and said so.
+    assert any("names no one who confirmed it" in w for w in result.document["warnings"])
 
 
 def test_cli_register_writes_transform_and_check_image(

@@ -152,6 +152,7 @@ def test_masks_on_a_ct_in_another_frame_need_its_registration(
     recorded = json.loads((tmp_path / "a" / "dose-statistics.json").read_text())["registration"]
     assert recorded["ct"]["applied_to"] == ["ct", "liver"]
     assert recorded["ct"]["confirmed_by"] == "physicist1"
+    assert not any("names no one" in w for w in result.document["warnings"])
     assert recorded["ct"]["computed_here"] is False
     assert "masks" not in recorded
 

@@ -25,7 +25,7 @@ from pydicom.uid import generate_uid
 
 from conftest import SHARED
 from netlm.errors import GeometryError, UnitError
-from netlm.imaging.io import ImagingError, ImagingWarning, read_image
+from netlm.imaging.io import ImagingError, read_image
 from netlm.imaging.rtdose import RT_DOSE_STORAGE, write_rt_dose
 from netlm.volume import ImageVolume
 
@@ -266,11 +266,12 @@ def test_sixteen_bit_dose_passes_dciodvfy_as_written(tmp_path: Path) -> None:
     assert np.max(np.abs(again.array - dose.array)) <= scaling / 2 + 1e-9
 
 
-def test_reference_without_a_study_uid_starts_a_new_study(ct: ImageVolume, tmp_path: Path) -> None:
+def test_reference_without_a_study_uid_is_refused(ct: ImageVolume, tmp_path: Path) -> None:
+    """A dose in a study of its own would not travel with its images: refused, nothing written."""
     dose = _dose_on(ct)
-    with pytest.warns(ImagingWarning, match="no Study Instance UID"):
-        path = write_rt_dose(dose, tmp_path / "d.dcm", reference_dicom=CT_DICOM)
-    assert pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID
+    with pytest.raises(ImagingError, match="StudyInstanceUID is empty"):
+        write_rt_dose(dose, tmp_path / "d.dcm", reference_dicom=CT_DICOM)
+    assert not (tmp_path / "d.dcm").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A real Orthanc with its DICOMweb plugin, started for the PACS tests.
+"""A real Orthanc with its DICOMweb plugin, started for the PACS tests (and a TLS proxy to it).
 
 The fixture writes a configuration into a temporary folder (free loopback
 HTTP and DICOM ports, storage in the folder, the DICOMweb plugin, no
@@ -7,17 +7,24 @@ answers and stops it by its pid.  The tests are skipped, naming the reason,
 only when the Orthanc binary or the plugin is not installed (``scripts/test.sh``
 installs the Debian packages ``orthanc`` and ``orthanc-dicomweb``).
 :func:`orthanc_dimse` also registers netlm as a DICOM modality, for C-MOVE.
+:func:`orthanc_tls` serves the Orthanc of :func:`orthanc` over HTTPS through a TLS proxy on a free
+loopback port, with a certificate of a test CA made with ``openssl`` (Debian's
+Orthanc 1.10 resets or crashes on its own HTTPS connections).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -168,3 +175,114 @@ def orthanc_dimse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DimseOrt
     }
     for url in _start(tmp_path_factory.mktemp("orthanc-dimse"), extra):
         yield DimseOrthanc(url, dicom_port, "NETLMTEST", "NETLM", move_port)
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(folder: Path) -> dict[str, Path]:
+    """A test CA, a key and certificate for 127.0.0.1 signed by it, and an unrelated CA.
+
+    Returns the paths ``ca`` and ``other_ca`` (PEM certificates; the other signed
+    nothing), ``certificate`` and ``key`` (the server's, PEM).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("ca", "other-ca"):
+        _openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN=netlm test {name}",
+            "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.pem"),
+        )  # fmt: skip
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(folder / "server.key"), "-out", str(folder / "server.csr"),
+    )  # fmt: skip
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "x509", "-req", "-in", str(folder / "server.csr"), "-days", "2",
+        "-CA", str(folder / "ca.pem"), "-CAkey", str(folder / "ca.key"), "-CAcreateserial",
+        "-extfile", str(folder / "san.ext"), "-out", str(folder / "server.crt"),
+    )  # fmt: skip
+    return {
+        "ca": folder / "ca.pem",
+        "other_ca": folder / "other-ca.pem",
+        "certificate": folder / "server.crt",
+        "key": folder / "server.key",
+    }
+
+
+def _pipe(client: ssl.SSLSocket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes (or 30 s of silence)."""
+    with contextlib.suppress(OSError), client, upstream:
+        while True:
+            ready = (
+                [client] if client.pending() else select.select([client, upstream], [], [], 30)[0]
+            )
+            if not ready:
+                return
+            for source in ready:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
+
+
+@contextlib.contextmanager
+def tls_proxy(target_port: int, certificate: Path, key: Path) -> Iterator[int]:
+    """HTTPS on a free loopback port, forwarded byte for byte to ``target_port``; the port."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certificate), str(key))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                raw.settimeout(10)
+                client = context.wrap_socket(raw, server_side=True)  # the handshake
+                upstream = socket.create_connection(("127.0.0.1", target_port), timeout=10)
+            except OSError:  # the client refused the certificate, or upstream is gone
+                raw.close()
+                continue
+            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@dataclass(frozen=True)
+class TlsOrthanc:
+    """Orthanc over HTTPS, its certificate signed by :attr:`ca` (:attr:`other_ca`: by none)."""
+
+    url: str
+    ca: Path
+    other_ca: Path
+
+
+@pytest.fixture(scope="session")
+def orthanc_tls(orthanc: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsOrthanc]:
+    """The Orthanc of :func:`orthanc` behind a TLS proxy (self-signed test CA, openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    certificates = make_certificates(tmp_path_factory.mktemp("tls"))
+    port = int(orthanc.rsplit(":", 1)[1])
+    with tls_proxy(port, certificates["certificate"], certificates["key"]) as https_port:
+        yield TlsOrthanc(
+            f"https://127.0.0.1:{https_port}", certificates["ca"], certificates["other_ca"]
+        )

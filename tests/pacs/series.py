@@ -150,3 +150,26 @@ def dciodvfy_errors(path: Path) -> list[str]:
     report = done.stdout + done.stderr
     assert "Abort" not in report, report
     return [line for line in report.splitlines() if line.startswith("Error")]
+
+
+def referenced_uids(ds: Dataset) -> tuple[set[str], set[str]]:
+    """Every Referenced SOP Instance UID and every series UID of a Referenced Series
+    Sequence item anywhere in ``ds`` (nested sequences and SR content included)."""
+    instances: set[str] = set()
+    series: set[str] = set()
+
+    def walk(item: Dataset) -> None:
+        for element in item:
+            if element.keyword == "ReferencedSOPInstanceUID":
+                instances.add(str(element.value))
+            elif element.VR == "SQ":
+                for child in element.value:
+                    if (
+                        element.keyword == "ReferencedSeriesSequence"
+                        and "SeriesInstanceUID" in child
+                    ):
+                        series.add(str(child.SeriesInstanceUID))
+                    walk(child)
+
+    walk(ds)
+    return instances, series

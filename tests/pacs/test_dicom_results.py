@@ -25,7 +25,14 @@ from netlm.imaging.seg import NETLM_SCHEME, write_seg
 from netlm.imaging.sr import write_dose_sr
 from netlm.voxel.phantom import Phantom, liver_phantom
 
-from .series import DCIODVFY, PATIENT, PHANTOM_SHAPE, dciodvfy_errors, pet_series
+from .series import (
+    DCIODVFY,
+    PATIENT,
+    PHANTOM_SHAPE,
+    dciodvfy_errors,
+    pet_series,
+    referenced_uids,
+)
 from .test_response_sr import DOCUMENT as RESPONSE
 
 
@@ -70,6 +77,20 @@ def test_dicom_results_are_written_valid_and_referenced(
         assert ds.PatientID == header.PatientID, name
         if DCIODVFY is not None:
             assert not dciodvfy_errors(out / name), name
+    # Every reference resolves: the activity series' instances, or the results themselves.
+    sources = {
+        str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in pet.iterdir()
+    }
+    names = ("seg.dcm", "sr.dcm", "dosimetry-report-pdf.dcm", "rtdose.dcm", "response-sr.dcm")
+    written = {n: pydicom.dcmread(out / n) for n in names}
+    own = {str(ds.SOPInstanceUID) for ds in written.values()}
+    own_series = {str(ds.SeriesInstanceUID) for ds in written.values()}
+    for name, ds in written.items():
+        refs, ref_series = referenced_uids(ds)
+        assert refs <= sources | own, (name, refs - sources - own)
+        assert ref_series <= {header.SeriesInstanceUID} | own_series, name
+        assert not [e for e in ds.iterall() if e.keyword == "ReferencedRTPlanSequence"], name
+    assert referenced_uids(written["rtdose.dcm"])[0] == sources
     seg = hd.seg.segread(out / "seg.dcm")
     assert seg.FrameOfReferenceUID == header.FrameOfReferenceUID
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == header.SeriesInstanceUID
@@ -206,3 +227,22 @@ def test_a_seg_in_another_frame_needs_its_own_registration(
         == sorted(["liver", "tumour", "perfused", "normal_liver"])
     )
     assert recorded["masks"]["moving_frame"] == seg_frame
+
+
+def test_a_dicom_activity_without_a_study_uid_is_refused_before_any_output(
+    phantom: Phantom, results: dict[str, object], tmp_path: Path
+) -> None:
+    """Its RT Dose could not be filed in the images' study: refused by field, nothing written."""
+    from netlm.errors import InputError
+    from netlm.workflows.dose import compute_dose
+
+    pet = pet_series(tmp_path / "pet", phantom, "")
+    masks = results["masks"]
+    assert isinstance(masks, list)
+    with pytest.raises(InputError) as info:
+        compute_dose(pet, masks, tmp_path / "out")
+    field, message = info.value.problems[0]
+    assert field == "activity" and "StudyInstanceUID is empty" in message
+    assert not (tmp_path / "out").exists()
+    # Without outputs (no RT Dose to file) the dose is still computed.
+    assert compute_dose(pet, masks, None).document["vois"]["liver"]["mean_gy"] > 0

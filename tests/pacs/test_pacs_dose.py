@@ -49,6 +49,7 @@ from .series import (
     ct_series,
     dciodvfy_errors,
     pet_series,
+    referenced_uids,
 )
 
 
@@ -144,6 +145,31 @@ def test_dose_from_the_pacs_and_results_sent_back(
         for f in sorted(study["pet"].iterdir())
     ]
 
+    # Every reference of every result resolves to what was used: the instances of the PET
+    # series pulled for the dose (out/pacs/activity-*) or the results themselves; every
+    # Referenced Series Sequence names the pulled PET series or a result series, each of
+    # which the PACS holds; no object names an RT Plan (none exists).
+    pulled = out / "pacs" / f"activity-{study['pet_series']}"
+    pulled_uids = {
+        str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in pulled.iterdir()
+    }
+    assert pulled_uids == set(pet_uids)
+    results = {m: pydicom.dcmread(f) for m, f in back.items()}
+    result_uids = {str(ds.SOPInstanceUID) for ds in results.values()}
+    held = {s.series_uid for s in find_series(config, study["uid"])}
+    for modality, ds in results.items():
+        refs, ref_series = referenced_uids(ds)
+        assert refs <= pulled_uids | result_uids, (modality, refs - pulled_uids - result_uids)
+        assert ref_series <= held, (modality, ref_series - held)
+        assert ref_series <= {study["pet_series"]} | {
+            str(r.SeriesInstanceUID) for r in results.values()
+        }
+        assert not [e for e in ds.iterall() if e.keyword == "ReferencedRTPlanSequence"], modality
+        if "FrameOfReferenceUID" in ds:
+            assert ds.FrameOfReferenceUID == study["pet_frame"], modality
+    assert referenced_uids(results["SEG"])[1] == {study["pet_series"]}
+    assert referenced_uids(results["RTDOSE"])[0] == pulled_uids  # the plan overview's images
+
     # RT Dose: the PET's frame and study, no RT Plan that does not exist.
     rtdose = pydicom.dcmread(back["RTDOSE"])
     assert rtdose.SOPClassUID == RT_DOSE_STORAGE
@@ -179,6 +205,10 @@ def test_dose_from_the_pacs_and_results_sent_back(
         assert means[0].value == pytest.approx(document["vois"][name]["mean_gy"], rel=1e-6)
         d90 = group.get_measurements(name=MEASUREMENT_CODES["d90_gy"][0])
         assert d90[0].value == pytest.approx(document["vois"][name]["d90_gy"], rel=1e-6)
+        for key in ("v100_percent", "v120_percent"):  # the V100/V120
+            (volume,) = group.get_measurements(name=MEASUREMENT_CODES[key][0])
+            assert volume.unit.value == "%"
+            assert volume.value == pytest.approx(document["vois"][name][key], abs=1e-9)
     evidence = {
         item.ReferencedSOPInstanceUID
         for s in sr.CurrentRequestedProcedureEvidenceSequence

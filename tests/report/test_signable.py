@@ -34,7 +34,8 @@ from netlm.response.report import ResponseReport, assess_response
 from netlm.sirt.plan import parse_plan
 from netlm.sirt.planner import PlanResult, solve
 from netlm.voxel.phantom import Phantom, liver_phantom
-from netlm.workflows.dose import DoseResult, compute_dose
+from netlm.voxel.result import DoseResult
+from netlm.workflows.dose import compute_dose
 
 PRINTED = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
 APPROVED_AT = dt.datetime(2026, 12, 2, 14, 5, tzinfo=dt.timezone(dt.timedelta(hours=1)))

@@ -56,6 +56,7 @@ def test_statistics_of_a_linear_ramp() -> None:
     assert s.d98_gy == 10.0  # 196 voxels
     # V_x: % of voxels with dose >= x (inclusive).
     assert s.v100_percent == 75.5  # 100, 102, …, 400: 151 voxels
+    assert s.v120_percent == 70.5  # 120 (inclusive) … 400: 141 voxels
     assert s.v150_percent == 63.0  # 150 … 400: 126 voxels
     assert s.v205_percent == 49.0  # 206 … 400: 98 voxels
     assert not s.shaky

@@ -130,3 +130,55 @@ def test_every_modality_becomes_an_image_kind(modality: str, kind: str) -> None:
     from netlm.store.repository import IMAGE_KINDS
 
     assert study_kind_for(modality) == kind and kind in IMAGE_KINDS
+
+
+def _store_proposal(
+    files: Path, patient_id: int, proposal_id: str, record: dict[str, object]
+) -> None:
+    folder = proposal_folder(files, patient_id, proposal_id)
+    folder.mkdir(parents=True)
+    (folder / PROPOSAL_FILE).write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_only_confirmed_transforms_that_were_not_rejected_are_usable(
+    tmp_path: Path, store: Store, patient_id: int
+) -> None:
+    from netlm.imaging.registration import RigidTransform
+    from netlm.workflows.registration import (
+        check_usable_transform,
+        pending_proposals,
+        reject_registration,
+    )
+
+    proposed = RigidTransform((0.0, 0.0, 0.1), (12.0, -6.0, 18.0), (1.0, 2.0, 3.0)).as_dict()
+    request = {"activity_image_id": 1, "ct_image_id": 2}
+    _store_proposal(
+        tmp_path, patient_id, "00000000000000aa", {"request": request, "transform": proposed}
+    )
+    assert [p["id"] for p in pending_proposals(tmp_path, patient_id)] == ["00000000000000aa"]
+    with pytest.raises(InputError) as info:
+        check_usable_transform(tmp_path, patient_id, proposed)  # nobody confirmed it
+    assert info.value.problems[0][0] == "ct_registration"
+    confirmed = {**proposed, "confirmed_by": "physicist"}
+    check_usable_transform(tmp_path, patient_id, confirmed)  # pending: usable once confirmed
+
+    rejected = reject_registration(
+        store, tmp_path, patient_id, "00000000000000aa", actor="physicist", reason="shifted"
+    )
+    assert rejected["status"] == "rejected" and rejected["reason"] == "shifted"
+    assert pending_proposals(tmp_path, patient_id) == []
+    with pytest.raises(NotFoundError, match="rejected by physicist"):
+        read_proposal(tmp_path, patient_id, "00000000000000aa")
+    # The same motion written otherwise (the matrix alone moves points alike) is refused...
+    same = {"translation_mm": proposed["translation_mm"], "rotation_rad": proposed["rotation_rad"]}
+    same |= {"centre_mm": proposed["centre_mm"], "confirmed_by": "someone else"}
+    with pytest.raises(InputError, match="rejected by physicist"):
+        check_usable_transform(tmp_path, patient_id, same)
+    # ... one 0.1 mm away is another transform; for another patient it was never rejected.
+    other = {**same, "translation_mm": [12.1, -6.0, 18.0]}
+    check_usable_transform(tmp_path, patient_id, other)
+    check_usable_transform(tmp_path, patient_id + 1, same)
+    entries = [e for e in store.audit_log(patient_id=patient_id) if e.action == "reject"]
+    assert [(e.actor, e.details["proposal"]) for e in entries] == [
+        ("physicist", "00000000000000aa")
+    ]

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netlm.api.config import PUBLIC_PREFIXES
+from netlm.units import MS_PER_S
 
 log = logging.getLogger("netlm.api")
 
@@ -130,6 +131,6 @@ class RequestLogMiddleware:
                 route_template(scope),
                 _numeric_ids(scope),
                 status_code,
-                1000 * (time.perf_counter() - start),
+                MS_PER_S * (time.perf_counter() - start),
                 who,
             )

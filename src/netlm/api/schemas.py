@@ -122,6 +122,28 @@ class DoseOut(BaseModel):
     statistics: dict[str, Any]
 
 
+#: A proposal's id in a path: 16 hex digits.
+ProposalId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")]
+
+
+class RegistrationOut(BaseModel):
+    """A proposed CT registration (see :mod:`netlm.workflows.registration`)."""
+
+    id: str
+    status: Literal["pending", "rejected"] = "pending"
+    request: dict[str, Any] = Field(description="The dose request that needs the registration.")
+    transform: dict[str, Any] = Field(description="Activity (fixed) -> CT (moving), rigid.")
+    proposed_by: str | None = None
+    proposed_at: str | None = None
+    rejected_by: str | None = None
+    rejected_at: str | None = None
+    reason: str | None = None
+
+
+class RejectIn(_In):
+    reason: str = Field(default="", max_length=1000, description="Why it was rejected.")
+
+
 class Reproduced(BaseModel):
     assessment_id: int
     reproducible: bool

@@ -1,4 +1,5 @@
-"""Patient cases in the ``netlm/case/v1`` format: models and parsing."""
+"""Patient cases in the ``netlm/case/v1`` format: models, parsing (``io.py``) and
+plausibility warnings (likely unit mix-ups)."""
 
 from netlm.case.io import case_from_mapping, load_case, parse_case
 from netlm.case.model import SCHEMA_ID, Case

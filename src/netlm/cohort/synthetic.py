@@ -61,7 +61,14 @@ import yaml
 
 from netlm import __version__
 from netlm.cohort.manifest import Manifest, PatientEntry, write_manifest
-from netlm.units import DAYS_PER_MONTH
+from netlm.units import (
+    ALBUMIN_G_L_PER_G_DL,
+    BQ_PER_GBQ,
+    DAYS_PER_MONTH,
+    DAYS_PER_YEAR,
+    MM3_PER_ML,
+    MM_PER_CM,
+)
 
 __all__ = [
     "COHORT_DATA_SCHEMA",
@@ -80,8 +87,6 @@ __all__ = [
 
 COHORT_DATA_SCHEMA: Final = "netlm/cohort-data/v1"
 TRUTH_SCHEMA: Final = "netlm/cohort-truth/v1"
-#: Mean days per month (365.25 / 12); every "months" in the truth uses it.
-
 PATIENT_COLUMNS: Final[tuple[str, ...]] = (
     "patient_id",
     "sex",
@@ -397,7 +402,7 @@ def _liver(p: _Patient) -> None:
         both_lobes = p.distribution == "bilobar" and i < 2
         segment = (7, 3)[i] if both_lobes else int(rng.choice(segments))
         volume = _r(v, 1)
-        diameter = _r(10.0 * (6.0 * volume / math.pi) ** (1.0 / 3.0), 1)
+        diameter = _r(MM_PER_CM * (6.0 * volume / math.pi) ** (1.0 / 3.0), 1)
         tn = _r(float(np.clip(p.tn_mean * rng.lognormal(0.0, 0.35), 0.8, 15.0)), 2)
         p.lesions.append(_Lesion(f"L{i + 1}", segment, volume, diameter, tn))
 
@@ -428,7 +433,7 @@ def _case_doc(p: _Patient) -> dict[str, Any]:
         else {"value": labs["bilirubin"], "unit": "mg/dL", "uln": _ULN["bilirubin"]}
     )
     albumin = (
-        {"value": _r(labs["albumin"] * 10.0, 0), "unit": "g/L"}
+        {"value": _r(labs["albumin"] * ALBUMIN_G_L_PER_G_DL, 0), "unit": "g/L"}
         if alb_si
         else {"value": labs["albumin"], "unit": "g/dL"}
     )
@@ -826,7 +831,7 @@ def _observation_rows(p: _Patient) -> list[dict[str, object]]:
         add(
             p.day(d),
             "spleen_volume_ml",
-            _r(spleen0 * (1 + growth_per_year * d / 365.25 + wobble), 0),
+            _r(spleen0 * (1 + growth_per_year * d / DAYS_PER_YEAR + wobble), 0),
         )
     return rows
 
@@ -848,7 +853,7 @@ def _write_images(
         indexing="ij",
     )
     # Liver: an ellipsoid with axes 1.45 : 1.1 : 1 (i, j, k) holding the case's volume.
-    c = (p.liver_ml * 1000.0 * 3.0 / (4.0 * math.pi) / (1.45 * 1.1)) ** (1.0 / 3.0)
+    c = (p.liver_ml * MM3_PER_ML * 3.0 / (4.0 * math.pi) / (1.45 * 1.1)) ** (1.0 / 3.0)
     axes = (1.45 * c, 1.1 * c, c)
     inside = (i / axes[0]) ** 2 + (j / axes[1]) ** 2 + (k / axes[2]) ** 2
     liver = inside <= 1.0
@@ -868,7 +873,7 @@ def _write_images(
     weight = np.where(perfused, 1.0, 0.0)
     tumour = np.zeros(shape, dtype=bool)
     for les in p.lesions:
-        radius = 10.0 * (3.0 * les.volume_ml / (4.0 * math.pi)) ** (1.0 / 3.0)
+        radius = MM_PER_CM * (3.0 * les.volume_ml / (4.0 * math.pi)) ** (1.0 / 3.0)
         shrink = np.array([max(a - radius, 1.0) for a in axes])
         centre = np.zeros(3)
         for _ in range(100):  # a centre inside the territory, the sphere clear of its edge
@@ -885,10 +890,10 @@ def _write_images(
         sphere &= perfused
         weight[sphere] = les.tn_ratio
         tumour |= sphere
-    voxel_ml = voxel_mm**3 / 1000.0
+    voxel_ml = voxel_mm**3 / MM3_PER_ML
     liver_gbq = (p.injected_gbq or 0.0) * (1.0 - p.lsf)
     total = float(weight.sum()) * voxel_ml
-    concentration = weight * (liver_gbq * 1e9 / total if total > 0 else 0.0)  # Bq/mL
+    concentration = weight * (liver_gbq * BQ_PER_GBQ / total if total > 0 else 0.0)  # Bq/mL
     fwhm_mm = 8.0  # 90Y PET resolution
     blurred = ndimage.gaussian_filter(concentration, sigma=fwhm_mm / 2.3548 / voxel_mm)
     noisy = blurred * (1.0 + 0.05 * rng.standard_normal(shape))

@@ -29,7 +29,7 @@ def rule_profile(path: Path | None) -> RuleProfile:
 
 def assessment_json(a: Assessment) -> str:
     """The JSON output contract of ``netlm assess --format json``."""
-    return a.model_dump_json(by_alias=True, indent=2)
+    return a.to_json()
 
 
 def assess_command(
@@ -60,10 +60,11 @@ def assess_command(
     shown as warnings under "Check these values".
     """
     from netlm.case import load_case, parse_case
+    from netlm.commands.render import render_rich
     from netlm.documents import read_stream
     from netlm.eligibility import Assessor
     from netlm.errors import CaseError
-    from netlm.report.board import render_markdown, render_rich
+    from netlm.report.board import render_markdown
 
     try:
         if str(case) == "-":

@@ -1,5 +1,5 @@
-"""What every command shares: output formats, the ``--db`` option, the bad-input exit, and
-the message for an optional package that is not installed."""
+"""What every command shares: output formats, the ``--db`` option, the bad-input exit,
+the message for an optional package that is not installed, and the spinner."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.text import Text
 from typer.core import TyperCommand
 
 from netlm.errors import InputError, NetlmError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 EXIT_BAD_INPUT = 2
 
@@ -44,7 +47,16 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
         }
     ),
     "cohort": frozenset(
-        {"dask", "distributed", "lifelines", "matplotlib", "pandas", "pyarrow", "SimpleITK"}
+        {
+            "dask",
+            "distributed",
+            "lifelines",
+            "matplotlib",
+            "pandas",
+            "pyarrow",
+            "sklearn",
+            "SimpleITK",
+        }
     ),
     "pacs": frozenset({"dicomweb_client", "pydicom", "pynetdicom", "requests"}),
     "fhir": frozenset({"fhir"}),
@@ -77,6 +89,7 @@ PACKAGE_NAMES: dict[str, str] = {
     "argon2": "argon2-cffi",
     "multipart": "python-multipart",
     "dicomweb_client": "dicomweb-client",
+    "sklearn": "scikit-learn",
 }
 
 
@@ -176,6 +189,19 @@ def today() -> dt.date:
     ``today`` as an argument, so tests pin it.
     """
     return dt.date.today()
+
+
+def spinner() -> Progress:
+    """A spinner with the elapsed time on stderr, for a step without a known length."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 def kernel_cache_dir() -> Path:

@@ -1,16 +1,15 @@
-"""``netlm dose images``, ``netlm workup`` and ``netlm kernel``: images to dose."""
+"""``netlm dose images``, ``netlm dose register`` and ``netlm workup``: images to dose
+and to a plan."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netlm.commands import pacs as _pacs
@@ -19,24 +18,13 @@ from netlm.commands.common import (
     check_writable,
     fail,
     kernel_cache_dir,
+    spinner,
     stdout_console,
     today,
-    voxel_triplet,
 )
-from netlm.errors import GeometryError, InputError, NetlmError, PlanError
-from netlm.sirt.physics import TISSUE_DENSITY_G_PER_ML
+from netlm.errors import InputError, NetlmError, PlanError
 
 dose_app = typer.Typer(help="Voxel dosimetry from images.", no_args_is_help=True)
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
 
 
 def _aware_time(name: str, text: str | None) -> dt.datetime | None:
@@ -156,7 +144,8 @@ def dose_images(
         Path | None,
         typer.Option(
             help="CT in another frame of reference: the confirmed rigid transform "
-            "(JSON from 'netlm dose register'); without it such a CT is refused."
+            "(JSON from 'netlm dose register --confirmed-by'; one that names no one is "
+            "used with a warning); without it such a CT is refused."
         ),
     ] = None,
     masks_on_ct: Annotated[
@@ -247,7 +236,7 @@ def dose_images(
         elif activity_series or activity_modality or ct_series or mask_series:
             raise InputError([("pacs", "the --*-series options need --pacs and --study")])
         mask_files: list[Path] = list(masks or [])
-        with _progress() as progress:
+        with spinner() as progress:
 
             def step(text: str) -> None:
                 progress.add_task(text, total=None)
@@ -367,104 +356,23 @@ def dose_register(
     check image (the moving image resampled through the transform, the fixed
     image in colour on it): look at it before using the transform.
     """
-    import dataclasses
-
-    from netlm.imaging.io import read_image
-    from netlm.imaging.registration import apply_rigid, register_rigid, write_check_image
+    from netlm.workflows.dose import register_for_dose
 
     try:
-        fixed_image = read_image(fixed)
-        moving_image = read_image(moving)
-        with _progress() as progress:
+        with spinner() as progress:
             progress.add_task("registering (rigid, Mattes MI)", total=None)
-            transform = register_rigid(fixed_image, moving_image)
-        if confirmed_by:
-            transform = dataclasses.replace(transform, confirmed_by=confirmed_by)
-        check = check or out.with_suffix(".png")
-        write_check_image(fixed_image, apply_rigid(moving_image, fixed_image, transform), check)
+            transform, check = register_for_dose(
+                fixed, moving, out, check=check, confirmed_by=confirmed_by
+            )
     except NetlmError as exc:
         raise fail(exc) from None
-    out.write_text(json.dumps(transform.as_dict(), indent=2) + "\n", encoding="utf-8")
     tx, ty, tz = transform.translation_mm
-    rx, ry, rz = (float(v) * 57.29577951308232 for v in transform.rotation_rad)
+    rx, ry, rz = (math.degrees(float(v)) for v in transform.rotation_rad)
     typer.echo(
         f"translation {tx:.1f} {ty:.1f} {tz:.1f} mm, rotation {rx:.1f} {ry:.1f} {rz:.1f} deg, "
         f"Mattes MI {transform.metric:.4f}"
     )
     typer.echo(f"check {check.resolve()} before use; transform written to {out.resolve()}")
-
-
-def kernel_command(
-    nuclide: Annotated[str, typer.Argument(help="Y-90")],
-    voxel_mm: Annotated[
-        list[float],
-        typer.Option(help="Voxel size in mm: one value, or three (i j k): --voxel-mm 2 3 4."),
-    ],
-    density: Annotated[
-        float, typer.Option(help="Medium density in g/mL (liver and tumour tissue).")
-    ] = TISSUE_DENSITY_G_PER_ML,
-    histories: Annotated[int | None, typer.Option(help="Monte Carlo histories.")] = None,
-    output_format: Annotated[TextJsonFormat, typer.Option("--format", "-f")] = TextJsonFormat.text,
-) -> None:
-    """Compute (or fetch from the cache) a 90Y dose-voxel kernel; print S values and energy.
-
-    The cache is ``$XDG_CACHE_HOME/netlm/kernels`` (``~/.cache/netlm/kernels``).
-    """
-    from netlm.voxel.kernels import KernelError, y90_kernel
-
-    try:
-        if nuclide.upper().replace("-", "") not in ("Y90", "90Y"):
-            raise KernelError(
-                f"Argument 'nuclide' must be Y-90 (the one supported), not {nuclide!r}"
-            )
-        size = voxel_triplet(voxel_mm)
-        kwargs: dict[str, Any] = {"density_g_per_ml": density, "cache_dir": kernel_cache_dir()}
-        if histories is not None:
-            kwargs["histories"] = histories
-        with _progress() as progress:
-            progress.add_task("computing or loading the kernel", total=None)
-            kernel = y90_kernel(size, **kwargs)
-    except NetlmError as exc:
-        raise fail(exc) from None
-    values = kernel.values
-    ck, cj, ci = (n // 2 for n in values.shape)
-    picks = {
-        "S(0,0,0)": values[ck, cj, ci],
-        "S(1,0,0)": values[ck, cj, ci + 1],
-        "S(1,1,0)": values[ck, cj + 1, ci + 1],
-        "S(1,1,1)": values[ck + 1, cj + 1, ci + 1],
-        "S(2,0,0)": values[ck, cj, ci + 2],
-    }
-    s_values = {k: float(v) for k, v in picks.items()}
-    fraction = kernel.energy_fraction()
-    document: dict[str, Any] = {
-        "nuclide": "Y-90",
-        "voxel_mm": list(kernel.voxel_mm),
-        "density_g_per_ml": density,
-        "shape": list(values.shape),
-        "unit": "mGy/(MBq s)",
-        "source": kernel.source,
-        "energy_fraction": fraction,
-        "escaped_bremsstrahlung_fraction": kernel.escaped_bremsstrahlung_fraction,
-        "s_values": s_values,
-        "metadata": {k: v for k, v in kernel.metadata.items() if isinstance(v, int | float | str)},
-    }
-    if output_format is TextJsonFormat.json:
-        typer.echo(json.dumps(document, indent=2))
-        return
-    for key, value in s_values.items():
-        typer.echo(f"{key} = {value:.4g} mGy/(MBq·s)")
-    typer.echo(
-        f"energy deposited inside the kernel: {100 * fraction:.2f} % "
-        f"of the mean β energy; shape {document['shape']}; {kernel.source}"
-    )
-    escaped = kernel.escaped_bremsstrahlung_fraction
-    if escaped is not None:
-        typer.echo(
-            f"bremsstrahlung escaping the kernel: {100 * escaped:.2f} % of the emitted energy "
-            f"(not deposited: DVK doses are about {100 * escaped:.2f} % below LDM in a large "
-            "uniform region)"
-        )
 
 
 def workup_command(
@@ -540,12 +448,12 @@ def workup_command(
     --work-dir first.
     """
     from netlm.eligibility.profile import default_profile, load_profile
-    from netlm.imaging.io import read_image
-    from netlm.sirt.plan import plan_from_mapping
-    from netlm.sirt.planner import solve
-    from netlm.voxel.workup import maa_workup, plan_from_workup
-    from netlm.workflows.dose import load_masks
+    from netlm.workflows.workup import plan_from_maa_spect
 
+    try:
+        start = dt.datetime.fromisoformat(treatment_start) if treatment_start else None
+    except ValueError as exc:
+        raise fail(PlanError([("treatment_start", str(exc))])) from None
     try:
         if device not in ("glass", "resin"):
             raise PlanError([("device", f"use glass or resin, not {device!r}")])
@@ -577,71 +485,30 @@ def workup_command(
             raise PlanError([("spect", "give --spect, or --pacs and --study")])
         if not mask_files:
             raise PlanError([("masks", "give --masks files or --mask-series")])
-        image = read_image(spect)
-        found = load_masks(mask_files, image)
-        ct_image = None
-        if ct is not None:
-            from netlm.imaging.registration import RigidTransform, resample_in_frame
-
-            transform = RigidTransform.read(ct_registration) if ct_registration else None
-            try:
-                ct_image = resample_in_frame(
-                    read_image(ct), image, what="ct", kind="linear", transform=transform
-                )
-            except GeometryError as exc:
-                raise PlanError([("ct", str(exc))]) from None
-        elif ct_registration is not None:
-            raise PlanError([("ct_registration", "--ct-registration needs --ct")])
-
-        def get(name: str) -> Any:
-            if name not in found:
-                raise PlanError([("masks", f"no mask named {name!r}; have {sorted(found)}")])
-            return found[name]
-
-        kinds: dict[str, Any] = {}
-        terr: dict[str, Any] = {}
+        territories: dict[str, str | None] = {}
         for spec in territory or []:
             name, _, kind = spec.partition(":")
-            terr[name] = get(name)
-            if kind:
-                kinds[name] = kind
-        work = maa_workup(
-            image,
-            liver=get(liver),
-            tumours={t: get(t) for t in tumour or []},
-            territories=terr or None,
-            territory_kinds=kinds or None,
-            lung=get(lung) if lung else None,
-            ct=ct_image,
+            territories[name] = kind or None
+        made = plan_from_maa_spect(
+            spect,
+            mask_files,
+            liver=liver,
+            tumours=tumour or [],
+            territories=territories,
+            lung=lung,
             lung_shunt_fraction=lsf,
-            lung_shunt_method="planar" if lsf is not None else None,
-        )
-        rx = {
-            k: v
-            for k, v in (
-                ("tumour_dose_gy", tumour_dose_gy),
-                ("normal_liver_dose_gy", normal_liver_dose_gy),
-            )
-            if v is not None
-        }
-        if len(rx) != 1:
-            raise PlanError(
-                [("prescription", "give one of --tumour-dose-gy, --normal-liver-dose-gy")]
-            )
-        start = dt.datetime.fromisoformat(treatment_start) if treatment_start else None
-        document = plan_from_workup(
-            work,
-            device="resin" if device == "resin" else "glass",
-            prescription=rx,
+            ct=ct,
+            ct_registration=ct_registration,
+            device=device,
+            tumour_dose_gy=tumour_dose_gy,
+            normal_liver_dose_gy=normal_liver_dose_gy,
             treatment_start=start,
+            profile=load_profile(profile) if profile is not None else default_profile(),
+            out=out,
         )
-        rules = load_profile(profile) if profile is not None else default_profile()
-        result = solve(plan_from_mapping(document), rules)
     except NetlmError as exc:
         raise fail(exc) from None
-    except ValueError as exc:
-        raise fail(PlanError([("treatment_start", str(exc))])) from None
-    out.write_text(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False))
+    result = made.result
     mass = (
         f"{result.lung_mass_convention_kg:g} kg convention"
         if result.lung_mass_kg is None
@@ -652,86 +519,3 @@ def workup_command(
         f"plan written to {out} - {result.injected_activity_gbq:.3f} GBq, lung "
         f"{result.session_lung_dose_gy:.1f} Gy ({mass}); run: netlm sirt plan {out}"
     )
-
-
-def phantom_demo(out: Path) -> dict[str, Any]:
-    """Voxel dosimetry on the phantom netlm generates itself (used by ``netlm demo``).
-
-    Local deposition and kernel convolution on a liver/tumour/lung phantom with
-    known T:N and LSF; writes the dose maps, RT Dose, statistics and DVHs.
-    """
-    from netlm.imaging.io import write_image
-    from netlm.imaging.rtdose import write_rt_dose
-    from netlm.report import figures
-    from netlm.sirt.physics import Physics
-    from netlm.voxel import dose as vd
-    from netlm.voxel import dvh
-    from netlm.voxel.kernels import y90_kernel
-    from netlm.voxel.phantom import liver_phantom
-
-    physics = Physics()
-    phantom = liver_phantom(seed=0)
-    out.mkdir(parents=True, exist_ok=True)
-    write_image(phantom.activity, out / "activity.nii.gz")
-    density = vd.uniform_density(phantom.activity, lung_mask=phantom.masks["lung"])
-    ldm = vd.dose_ldm(phantom.activity, density=density, physics=physics)
-    kernel = y90_kernel(
-        phantom.activity.spacing_mm,
-        density_g_per_ml=physics.tissue_density_g_per_ml,
-        cache_dir=kernel_cache_dir(),
-    )
-    dvk = vd.dose_dvk(phantom.activity, kernel, physics=physics)
-    write_image(ldm, out / "dose-ldm.nii.gz")
-    write_image(dvk, out / "dose-dvk.nii.gz")
-    write_rt_dose(
-        dvk, out / "rtdose-dvk.dcm", description="netlm phantom DVK dose", bits_allocated=16
-    )
-    vois = {k: v for k, v in phantom.masks.items() if k != "body"}
-    stats = {
-        method: {
-            n: dvh.dose_statistics(d, m, name=n).model_dump(mode="json") for n, m in vois.items()
-        }
-        for method, d in (("ldm", ldm), ("dvk", dvk))
-    }
-    curves = [dvh.dvh_curve(dvk, m, label=n) for n, m in vois.items()]
-    figures.write_dvh_csv(curves, out / "dvh-dvk.csv")
-    figures.plot_dvh(curves, out / "dvh-dvk.png")
-    document = {
-        "phantom_truth": phantom.truth.model_dump(mode="json")
-        if hasattr(phantom.truth, "model_dump")
-        else str(phantom.truth),
-        "statistics": stats,
-    }
-    (out / "dose-statistics.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
-    return document
-
-
-def phantom_dose_pdf(folder: Path, pdf: Path) -> Path:
-    """The voxel-dose PDF of the phantom that :func:`phantom_demo` wrote to ``folder``.
-
-    Writes the phantom's masks beside its activity and runs them through
-    :func:`netlm.workflows.dose.compute_dose` (local deposition, lung density in
-    the lung), as ``netlm dose images --pdf`` would; the activity is the
-    activity at implant (implant and scan time are the same).
-    """
-    from netlm.imaging.io import write_image
-    from netlm.report.pdf import voxel_dose_pdf
-    from netlm.voxel.phantom import liver_phantom
-    from netlm.workflows.dose import compute_dose
-
-    phantom = liver_phantom(seed=0)
-    masks = [
-        write_image(phantom.masks[name], folder / f"{name}.nii.gz")
-        for name in ("liver", "tumour_1", "tumour_2", "lung")
-        if name in phantom.masks
-    ]
-    moment = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-    result = compute_dose(
-        folder / "activity.nii.gz",
-        masks,
-        None,
-        activity_unit="Bq/mL",
-        implant_time=moment,
-        scan_time=moment,
-    )
-    return voxel_dose_pdf(result, pdf, patient_id="PHANTOM")

@@ -70,26 +70,18 @@ def export_command(
     planned radioembolization doses (status preparation) and the board assessment
     with each option's verdict and rank.  A registry export is audited.
     """
-    from netlm.fhir import bundle_json, case_bundle
+    from netlm.fhir import bundle_json
 
     try:
         if (patient_id is None) == (case is None):
             raise InputError([("PATIENT_ID", "give a registry PATIENT_ID or --case, not both")])
         if case is not None:
-            from netlm.eligibility import Assessor, default_profile, load_profile
-            from netlm.fhir import PlannedSession
-            from netlm.sirt.plan import load_plan
-            from netlm.sirt.planner import solve, with_case_history
+            from netlm.eligibility import load_profile
+            from netlm.workflows.fhir import case_and_plans_bundle
 
             parsed = load_case(case)
-            rules = load_profile(profile) if profile is not None else default_profile()
-            sessions = []
-            for path in plan or ():
-                p = with_case_history(load_plan(path), parsed)
-                sessions.append(PlannedSession(plan=p, result=solve(p)))
-            bundle = case_bundle(
-                parsed, assessment=Assessor(rules).assess(parsed), sessions=sessions
-            )
+            rules = load_profile(profile) if profile is not None else None
+            bundle = case_and_plans_bundle(parsed, plan or (), profile=rules)
             what = f"case {parsed.patient.id}"
         else:
             assert patient_id is not None

@@ -45,7 +45,11 @@ Insecure = Annotated[
     bool, typer.Option("--insecure", help="Do not verify the TLS certificate (test servers only).")
 ]
 CaBundle = Annotated[
-    Path | None, typer.Option(help="CA bundle (PEM) to verify the server's TLS certificate.")
+    Path | None,
+    typer.Option(
+        help="CA bundle (PEM) to verify the server's TLS certificate "
+        "(REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not used).",
+    ),
 ]
 
 

@@ -69,7 +69,8 @@ def response_command(
     ] = None,
 ) -> None:
     """Assess response over time: per time point and criterion, and best overall response."""
-    from netlm.report.response_text import render_response_markdown, render_response_rich
+    from netlm.commands.render import render_response_rich
+    from netlm.report.response_text import render_response_markdown
     from netlm.response.io import load_response
     from netlm.response.report import assess_response
 

@@ -30,6 +30,7 @@ import typer
 
 from netlm.commands.common import DbOption, database_url, fail, stderr_console
 from netlm.errors import NetlmError, NotFoundError, StoreError
+from netlm.units import S_PER_DAY
 
 if TYPE_CHECKING:
     from netlm.store.repository import Store
@@ -357,7 +358,9 @@ def serve_command(
             "max_labels": max_labels or DEFAULT_IMAGE_LIMITS.max_labels,
         },
         "token_ttl_days": (
-            DEFAULT_TOKEN_TTL.total_seconds() / 86400 if token_ttl_days is None else token_ttl_days
+            DEFAULT_TOKEN_TTL.total_seconds() / S_PER_DAY
+            if token_ttl_days is None
+            else token_ttl_days
         ),
         "allow_own_override_approval": allow_own_override_approval,
         "allowed_hosts": allowed_host or None,

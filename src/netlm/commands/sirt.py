@@ -60,7 +60,8 @@ def sirt_plan(
     limit needs `prescription: {activity_gbq: ...}`.
     """
     from netlm.case import load_case
-    from netlm.report.plan import render_plan_markdown, render_plan_rich
+    from netlm.commands.render import render_plan_rich
+    from netlm.report.plan import render_plan_markdown
     from netlm.sirt.plan import load_plan
     from netlm.sirt.planner import solve, with_case_history
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from netlm.errors import InputError
 from netlm.sirt.physics import decay_factor, hours_between
-from netlm.units import S_PER_H
+from netlm.units import MIN_PER_H, S_PER_H
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -200,7 +200,7 @@ def _dicom_reference(
         reference = stated
         what = str(meta.get("reference_time_basis") or f"Decay Correction {correction}")
     interval = _interval_h(implant, reference, notes)
-    if interval < -1.0 / 60.0:
+    if interval < -1.0 / MIN_PER_H:
         raise InputError(
             [
                 (
@@ -213,7 +213,7 @@ def _dicom_reference(
         )
     source = "--implant-time" if implant_time is not None else "Radiopharmaceutical Start"
     if implant_time is not None and administered is not None:
-        differs = abs(_interval_h(administered, implant_time, [])) * 60.0
+        differs = abs(_interval_h(administered, implant_time, [])) * MIN_PER_H
         if differs > 1.0:
             notes.append(
                 f"--implant-time differs from the file's administration time by {differs:.0f} min"

@@ -18,7 +18,6 @@ is the same dose in space.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
@@ -36,10 +35,16 @@ from pydicom.valuerep import DSfloat
 
 from netlm import __version__
 from netlm.errors import GeometryError, UnitError
-from netlm.imaging.io import ImagingError, ImagingWarning, _dicom_files, _read_dicom_header
+from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
 from netlm.volume import ImageVolume
 
-__all__ = ["RT_DOSE_STORAGE", "RT_PLAN_STORAGE", "referenced_images_of", "write_rt_dose"]
+__all__ = [
+    "RT_DOSE_STORAGE",
+    "RT_PLAN_STORAGE",
+    "reference_header",
+    "referenced_images_of",
+    "write_rt_dose",
+]
 
 #: SOP Class UID of RT Dose Storage.
 RT_DOSE_STORAGE: Final = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -70,15 +75,29 @@ def _ds(value: float) -> DSfloat:
     return DSfloat(float(value), auto_format=True)
 
 
-def _reference_header(reference_dicom: Path) -> Dataset:
-    if not reference_dicom.exists():
-        raise ImagingError(f"{reference_dicom}: no such file or folder")
-    files = _dicom_files(reference_dicom) if reference_dicom.is_dir() else [reference_dicom]
+def reference_header(reference_dicom: str | Path) -> Dataset:
+    """The header of the first DICOM file of ``reference_dicom`` (a file or a folder).
+
+    Raises
+    ------
+    ImagingError
+        No such file or folder, no DICOM file in it, or a header whose Study
+        Instance UID is empty: an RT Dose must be filed in its images' study.
+    """
+    path = Path(reference_dicom)
+    if not path.exists():
+        raise ImagingError(f"{path}: no such file or folder")
+    files = _dicom_files(path) if path.is_dir() else [path]
     for file in files:
         header = _read_dicom_header(file)
         if header is not None:
+            if not str(header.get("StudyInstanceUID", "") or ""):
+                raise ImagingError(
+                    f"{file}: StudyInstanceUID is empty; an RT Dose made on it would not be "
+                    "in the images' study (give the series its study UID)"
+                )
             return header
-    raise ImagingError(f"{reference_dicom}: holds no DICOM file")
+    raise ImagingError(f"{path}: holds no DICOM file")
 
 
 def _patient_attributes(patient: Mapping[str, object]) -> dict[str, str]:
@@ -118,6 +137,11 @@ def _right_handed(dose: ImageVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return array, origin, row, column
 
 
+#: Negative dose down to this fraction of the largest dose is rounding noise of a
+#: convolution (clipped to 0); below it the dose is wrong and is refused.
+_NEGATIVE_NOISE: Final = 1e-6
+
+
 def _stored_values(array: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     """Dose as unsigned integers of ``bits`` bits and the Dose Grid Scaling (Gy per unit)."""
     values = np.asarray(array, dtype=np.float64)
@@ -126,7 +150,7 @@ def _stored_values(array: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     high = float(values.max()) if values.size else 0.0
     low = float(values.min()) if values.size else 0.0
     if low < 0:
-        if low < -1e-6 * max(high, 0.0) or high <= 0:
+        if low < -_NEGATIVE_NOISE * max(high, 0.0) or high <= 0:
             raise ImagingError(
                 f"write_rt_dose: the dose has negative values (down to {low:g} Gy), "
                 "which a PHYSICAL RT Dose cannot hold"
@@ -164,7 +188,9 @@ def _plan_overview(referenced_images: Sequence[tuple[str, str]]) -> Dataset:
 def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
     """``(SOP Class UID, SOP Instance UID)`` of every DICOM image in a file or folder.
 
-    Returns an empty list for files that are not DICOM (NIfTI, NRRD).
+    A UID empty in the dataset is taken from the file meta (Media Storage SOP
+    Class / Instance UID).  Returns an empty list for files that are not DICOM
+    (NIfTI, NRRD).
     """
     path = Path(source)
     files = _dicom_files(path) if path.is_dir() else [path]
@@ -173,8 +199,14 @@ def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
         header = _read_dicom_header(file)
         if header is None:
             continue
-        class_uid = str(header.get("SOPClassUID", "") or "")
-        instance_uid = str(header.get("SOPInstanceUID", "") or "")
+        # An export may keep the two UIDs only in the file meta (the bundled CT does).
+        meta = header.get("file_meta")
+        class_uid = str(header.get("SOPClassUID", "") or "") or str(
+            getattr(meta, "MediaStorageSOPClassUID", "") or ""
+        )
+        instance_uid = str(header.get("SOPInstanceUID", "") or "") or str(
+            getattr(meta, "MediaStorageSOPInstanceUID", "") or ""
+        )
         if RE_VALID_UID.match(class_uid) and RE_VALID_UID.match(instance_uid):
             found.append((class_uid, instance_uid))
     return found
@@ -206,8 +238,9 @@ def write_rt_dose(
     reference_dicom
         A DICOM file, or a folder of them, of the image the dose was computed
         on: patient, study and frame of reference are copied from it, so that
-        viewers overlay the dose on that image.  Without it a new study and
-        frame of reference are made (unless ``dose`` has a frame of reference).
+        viewers overlay the dose on that image; its Study Instance UID must
+        not be empty.  Without it a new study and frame of reference are made
+        (unless ``dose`` has a frame of reference).
     patient
         Patient attributes to write, overriding the reference: keys ``name``,
         ``id``, ``birth_date`` (``datetime.date`` or ``YYYYMMDD``), ``sex``
@@ -248,7 +281,8 @@ def write_rt_dose(
         grid's direction is not orthonormal.
     ImagingError
         NaN, infinite or negative doses; a bad ``patient`` mapping; a bad
-        ``plan_uid`` or ``bits_allocated``; an unreadable ``reference_dicom``.
+        ``plan_uid`` or ``bits_allocated``; an unreadable ``reference_dicom``
+        or one with an empty Study Instance UID.
     """
     if dose.unit != "Gy":
         raise UnitError(f"Argument 'dose' must be in 'Gy', not {dose.unit!r}")
@@ -265,7 +299,7 @@ def write_rt_dose(
     if not target.parent.is_dir():
         raise ImagingError(f"{target}: folder {target.parent} does not exist")
     patient_attributes = _patient_attributes(patient or {})
-    reference = None if reference_dicom is None else _reference_header(Path(reference_dicom))
+    reference = None if reference_dicom is None else reference_header(reference_dicom)
 
     frame_of_reference = dose.frame_of_reference_uid
     if reference is not None:
@@ -312,13 +346,7 @@ def write_rt_dose(
     for keyword, text in patient_attributes.items():
         setattr(ds, keyword, text)
     if not ds.StudyInstanceUID:
-        if reference is not None:
-            warnings.warn(
-                f"{reference_dicom}: has no Study Instance UID; the RT Dose starts a new study",
-                ImagingWarning,
-                stacklevel=2,
-            )
-        ds.StudyInstanceUID = generate_uid()
+        ds.StudyInstanceUID = generate_uid()  # no reference image: a study of its own
     # RT Series
     ds.Modality = "RTDOSE"
     ds.SeriesInstanceUID = generate_uid()

@@ -96,31 +96,68 @@ def segment_code(name: str) -> tuple[Code, Code]:
     return SEGMENT_CODES["other"]
 
 
+def _instance_uids(ds: Dataset, file: Path) -> None:
+    """Fill an empty SOP Class / Instance UID from the file meta, or refuse the file.
+
+    Some exports (the bundled CT among them) keep the two UIDs only in the file
+    meta (Media Storage SOP Class / Instance UID), with empty Type 1 elements
+    in the dataset; derived objects reference images by them.
+    """
+    meta = getattr(ds, "file_meta", None)
+    for keyword, meta_keyword in (
+        ("SOPClassUID", "MediaStorageSOPClassUID"),
+        ("SOPInstanceUID", "MediaStorageSOPInstanceUID"),
+    ):
+        if str(ds.get(keyword, "") or ""):
+            continue
+        value = str(getattr(meta, meta_keyword, "") or "") if meta is not None else ""
+        if not value:
+            raise ImagingError(f"{file}: {keyword} is empty in the dataset and the file meta")
+        setattr(ds, keyword, value)
+
+
 def read_source_series(source: str | Path) -> list[Dataset]:
     """The DICOM images of a series (a folder or one multi-frame file), with pixel data.
+
+    An empty SOP Class or Instance UID is taken from the file meta (Media
+    Storage SOP Class / Instance UID); empty Type 2 patient and study
+    attributes that derived objects copy are added empty.
 
     Raises
     ------
     ImagingError
-        The path holds no DICOM image, or images of more than one series.
+        The path holds no DICOM image, or images of more than one series; an
+        image has an empty (or no) Study or Series Instance UID — an object
+        derived from it could name neither its study nor its source series,
+        so it is refused rather than written into a study of its own.
     """
     path = Path(source)
     files = _dicom_files(path) if path.is_dir() else [path]
-    images: list[Dataset] = [pydicom.dcmread(f) for f in files if _read_dicom_header(f) is not None]
-    images = [ds for ds in images if "PixelData" in ds]
+    images: list[Dataset] = []
+    for file in files:
+        if _read_dicom_header(file) is None:
+            continue
+        ds = pydicom.dcmread(file)
+        if "PixelData" not in ds:
+            continue
+        _instance_uids(ds, file)
+        for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
+            if not str(ds.get(keyword, "") or ""):
+                raise ImagingError(
+                    f"{file}: {keyword} is empty; give the series its study and series UIDs "
+                    "(a PACS does on storing) before deriving SEG, SR or RT Dose from it"
+                )
+        images.append(ds)
     if not images:
         raise ImagingError(f"{path}: holds no DICOM image")
-    series = {str(ds.get("SeriesInstanceUID", "")) for ds in images}
+    series = {str(ds.SeriesInstanceUID) for ds in images}
     if len(series) != 1:
         raise ImagingError(f"{path}: holds images of {len(series)} series; give one series")
-    for ds in images:
-        missing = [k for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID") if k not in ds]
-        if missing:
-            raise ImagingError(f"{path}: an image has no {', '.join(missing)}")
+    for image in images:
         # Type 2 attributes (present, possibly empty) that derived objects copy.
         for keyword in _TYPE2_COPIED:
-            if keyword not in ds:
-                setattr(ds, keyword, "")
+            if keyword not in image:
+                setattr(image, keyword, "")
     return images
 
 
@@ -130,6 +167,26 @@ def _geometry(volume: ImageVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     origin = np.asarray(volume.origin_mm, dtype=float)
     step = direction[:, 2] * float(volume.spacing_mm[2])
     return origin, direction[:, :2], step
+
+
+def _check_source_grid(grid: ImageVolume, source: str | Path) -> None:
+    """Refuse masks that are not on the source series' own voxel grid.
+
+    Each frame of the SEG references the source image at its position, so the
+    masks must lie on that grid: they are never resampled here (resample or
+    register them first, and record it, as :func:`netlm.workflows.dose.compute_dose` does).
+    """
+    from netlm.imaging.io import read_image
+
+    image = read_image(source)
+    if not grid.same_grid(image, tolerance_mm=0.01):
+        raise GeometryError(
+            "write_seg: the masks are not on the grid of the source series "
+            f"(masks {grid.array.shape} voxels of {tuple(grid.spacing_mm)} mm at "
+            f"{tuple(round(v, 2) for v in grid.origin_mm)}; source {image.array.shape} of "
+            f"{tuple(image.spacing_mm)} mm at {tuple(round(v, 2) for v in image.origin_mm)}); "
+            "netlm does not resample them silently"
+        )
 
 
 def write_seg(
@@ -169,8 +226,9 @@ def write_seg(
     ImagingError
         No mask, empty masks, no DICOM source.
     GeometryError
-        Masks on different grids, or a grid whose Frame of Reference differs
-        from the source's.
+        Masks on different grids, masks not on the source series' grid (they
+        are never resampled), or a grid whose Frame of Reference differs from
+        the source's.
     """
     import highdicom as hd
 
@@ -182,6 +240,7 @@ def write_seg(
         if not masks[name].same_grid(grid):
             raise GeometryError(f"write_seg: mask {name!r} is not on the grid of {names[0]!r}")
     images = read_source_series(source)
+    _check_source_grid(grid, source)
     frame = str(images[0].get("FrameOfReferenceUID", "")) or None
     if grid.frame_of_reference_uid and frame and grid.frame_of_reference_uid != frame:
         raise GeometryError(

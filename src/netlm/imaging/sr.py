@@ -14,8 +14,8 @@ statistic               concept name (derivation)                      unit
 mean                    DCM 128513 Absorbed Dose (SCT 373098007 Mean)  Gy
 D50, D70, D90           99NETLM D50/D70/D90: minimum dose to the most  Gy
                         irradiated 50/70/90 % of the VOI
-V100, V150, V205        99NETLM V100/V150/V205: % of the VOI receiving %
-                        at least 100/150/205 Gy
+V100, V120, V150, V205  99NETLM V100/V120/V150/V205: % of the VOI    %
+                        receiving at least 100/120/150/205 Gy
 EUD                     99NETLM EUD: equivalent uniform dose           Gy
                         (Niemierko, radiobiology preset)
 mean BED                99NETLM BED (SCT 373098007 Mean)               Gy
@@ -60,6 +60,7 @@ MEASUREMENT_CODES: Final[dict[str, tuple[Code, Code | None, Code]]] = {
     "d70_gy": (_private("D70", "Minimum dose to the most irradiated 70 % of the VOI"), None, _GY),
     "d90_gy": (_private("D90", "Minimum dose to the most irradiated 90 % of the VOI"), None, _GY),
     "v100_percent": (_private("V100", "Volume fraction receiving at least 100 Gy"), None, _PERCENT),
+    "v120_percent": (_private("V120", "Volume fraction receiving at least 120 Gy"), None, _PERCENT),
     "v150_percent": (_private("V150", "Volume fraction receiving at least 150 Gy"), None, _PERCENT),
     "v205_percent": (_private("V205", "Volume fraction receiving at least 205 Gy"), None, _PERCENT),
     "eud_gy": (_private("EUD", "Equivalent uniform dose"), None, _GY),

@@ -1,9 +1,13 @@
 """A DICOMweb client for a PACS: find (QIDO-RS), pull (WADO-RS), push (STOW-RS).
 
 Built on ``dicomweb-client``.  Authentication is a bearer token or a user name
-and password (HTTP basic); TLS certificates are verified against the system's
-authorities, a CA bundle given, or not at all when asked (``verify=False``,
-for test servers only).  Every failure of the network or the server is a
+and password (HTTP basic); TLS certificates are verified against the
+certificate authorities requests ships (certifi), a CA bundle given, or not at
+all when asked (``verify=False``, for test servers only).  The choice is never
+overridden by the environment: requests would otherwise take
+``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` over a session's CA bundle, and
+credentials from ``~/.netrc``; only proxies (``HTTPS_PROXY``, ``NO_PROXY``, ...)
+are taken from it.  Every failure of the network or the server is a
 :class:`PacsError` naming the URL and what the server said.
 """
 
@@ -52,9 +56,10 @@ class PacsConfig:
     username, password
         HTTP basic authentication.
     verify
-        ``True``: verify TLS certificates against the system authorities;
-        a path: against that CA bundle; ``False``: do not verify (test
-        servers only).
+        ``True``: verify TLS certificates against the authorities requests
+        ships (certifi); a path: against that CA bundle only; ``False``: do
+        not verify (test servers only).  ``REQUESTS_CA_BUNDLE`` and
+        ``CURL_CA_BUNDLE`` do not change it.
     timeout_s
         Seconds to wait for each answer.
     max_attempts
@@ -145,6 +150,11 @@ def _client(config: PacsConfig) -> Any:
     from dicomweb_client.api import DICOMwebClient
 
     session = requests.Session()
+    # trust_env would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the CA bundle chosen
+    # (requests' merge_environment_settings) and ~/.netrc add credentials: off.  Proxies
+    # from the environment are still honoured, for this URL (NO_PROXY applies).
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(config.url))
     if config.token:
         session.headers["Authorization"] = f"Bearer {config.token}"
     elif config.username is not None and config.password is not None:

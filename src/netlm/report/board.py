@@ -1,11 +1,9 @@
-"""The tumour-board summary of an assessment, as rich text or Markdown."""
+"""The tumour-board summary of an assessment, as Markdown, and the lines it is made of.
+
+The terminal rendering (rich) is :mod:`netlm.commands.render`.
+"""
 
 from __future__ import annotations
-
-from rich.console import Group, RenderableType
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from netlm.eligibility.result import (
     CHILD_PUGH_SCORE,
@@ -16,14 +14,6 @@ from netlm.eligibility.result import (
     ModalityOption,
     Verdict,
 )
-
-VERDICT_STYLE: dict[Verdict, str] = {
-    Verdict.ELIGIBLE: "bold green",
-    Verdict.ELIGIBLE_WITH_CAUTION: "bold yellow",
-    Verdict.NEEDS_INFORMATION: "bold cyan",
-    Verdict.NOT_SUITABLE: "bold magenta",
-    Verdict.CONTRAINDICATED: "bold red",
-}
 
 EFFECT_MARK: dict[Effect, str] = {
     Effect.CONTRAINDICATION: "✗",
@@ -106,7 +96,8 @@ def assumption_line(o: ModalityOption) -> str | None:
     return "~ " + "; ".join(parts)
 
 
-def _reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
+def verdict_reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
+    """The lines that explain ``o``'s verdict: findings, missing information, assumptions."""
     shown = [
         f
         for f in o.findings
@@ -122,52 +113,6 @@ def _reasons(o: ModalityOption, *, all_findings: bool) -> list[str]:
     return lines
 
 
-def render_rich(a: Assessment, *, all_findings: bool = True) -> RenderableType:
-    """A rich renderable of the board summary."""
-    header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
-    header.add_column()
-    for label, value in headline(a):
-        header.add_row(label, value)
-
-    options = Table(title="Options", show_lines=True, expand=True)
-    options.add_column("Modality", ratio=2)
-    options.add_column("Verdict", ratio=2)
-    options.add_column("Reasons and sources", ratio=7)
-    for o in a.options:
-        options.add_row(
-            o.label,
-            Text(o.verdict.value.replace("_", " "), style=VERDICT_STYLE[o.verdict]),
-            Text("\n".join(_reasons(o, all_findings=all_findings)) or "no findings"),
-        )
-    order = Table(title="Recommended order", expand=True)
-    order.add_column("#", justify="right", no_wrap=True)
-    order.add_column("Modality", ratio=2)
-    order.add_column("Why here", ratio=5)
-    for r in a.recommended_order:
-        order.add_row(str(r.rank), r.label, r.reason)
-    warnings = Table(title="Check these values", expand=True, show_header=False)
-    warnings.add_column("warning", style="yellow")
-    for warning in a.warnings:
-        warnings.add_row(f"⚠ {warning.field}: {warning.message}")
-    workup = Table(title="Work-up still needed", expand=True, show_header=False)
-    workup.add_column("item")
-    for w in a.workup:
-        workup.add_row(f"• {w.message}")
-    if not a.workup:
-        workup.add_row("nothing further")
-    prov = a.provenance
-    footer = Text(
-        f"netlm {prov.netlm_version} · profile {prov.profile.id} {prov.profile.version} "
-        f"({prov.profile.digest[:12]}) · {prov.rules_evaluated} rules · "
-        f"missing findings: {prov.missing_findings} · inputs {prov.inputs_digest[:12]}",
-        style="dim",
-    )
-    parts: list[RenderableType] = [Panel(header, title="netlm tumour-board assessment")]
-    parts += [warnings] if a.warnings else []
-    return Group(*parts, options, order, workup, footer)
-
-
 def render_markdown(a: Assessment) -> str:
     """The board summary as Markdown, with every finding and its full citation."""
     out = ["# netlm tumour-board assessment", ""]
@@ -179,7 +124,9 @@ def render_markdown(a: Assessment) -> str:
             out.append(f"- **{w.field}:** {w.message} ({'; '.join(s.cite() for s in w.sources)})")
     out += ["", "## Options", "", "| Modality | Verdict | Main reasons |", "|---|---|---|"]
     for o in a.options:
-        reasons = "<br>".join(line.replace("|", "\\|") for line in _reasons(o, all_findings=False))
+        reasons = "<br>".join(
+            line.replace("|", "\\|") for line in verdict_reasons(o, all_findings=False)
+        )
         out.append(f"| {o.label} | **{o.verdict.value}** | {reasons or '—'} |")
     if a.recommended_order:
         out += ["", "## Recommended order", ""]

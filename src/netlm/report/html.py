@@ -56,6 +56,7 @@ from netlm.sirt.physics import Physics
 from netlm.sirt.plan import Plan, Prescription
 from netlm.sirt.planner import Check, PlanResult
 from netlm.sirt.presets import Severity
+from netlm.units import MIN_PER_H, S_PER_MIN
 from netlm.voxel.dvh import DvhCurve
 
 __all__ = [
@@ -162,9 +163,9 @@ def fmt_datetime(value: dt.datetime | None) -> str:
     offset = value.utcoffset()
     if offset is None:
         return text
-    minutes = int(offset.total_seconds() // 60)
+    minutes = int(offset.total_seconds() // S_PER_MIN)
     sign = "+" if minutes >= 0 else "-"
-    hours, rest = divmod(abs(minutes), 60)
+    hours, rest = divmod(abs(minutes), MIN_PER_H)
     return f"{text} UTC{sign}{hours:02d}:{rest:02d}"
 
 

@@ -1,6 +1,6 @@
 """HTML of the voxel-dose and response-assessment reports.
 
-* the **voxel dosimetry report** of a :class:`~netlm.workflows.dose.DoseResult`
+* the **voxel dosimetry report** of a :class:`~netlm.voxel.result.DoseResult`
   (``voxel_dose.html``): activity and method, dose statistics, BED and EUD per
   volume of interest, the DVH figure and a fused axial slice (activity in grey,
   dose as a colour wash, VOI outlines), warnings and a signature block;
@@ -35,13 +35,14 @@ from netlm.report.html import (
     _now,
     dvh_figure,
 )
+from netlm.units import BQ_PER_KBQ
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from netlm.response.report import ResponseReport
     from netlm.volume import ImageVolume
-    from netlm.workflows.dose import DoseResult
+    from netlm.voxel.result import DoseResult
 
 __all__ = [
     "fused_slice_uri",
@@ -84,7 +85,7 @@ def fused_slice_uri(
     fig = Figure(figsize=(6.0, 4.6))
     ax = fig.add_subplot()
     if activity is not None and activity.array.shape == dose_array.shape:
-        background = np.asarray(activity.array[k], dtype=float) / 1e3
+        background = np.asarray(activity.array[k], dtype=float) / BQ_PER_KBQ
         shown = ax.imshow(background, cmap="gray", aspect=spacing_j / spacing_i)
         fig.colorbar(
             shown,
@@ -221,7 +222,7 @@ def response_context(
     is no follow-up to plot), plus those of ``base.html``.
     """
     from netlm.report import response_plots
-    from netlm.report.response_text import _HEAD, _rows, _summary
+    from netlm.report.response_text import COLUMNS, summary_line, timepoint_rows
 
     criteria = []
     plotted = {r.criterion for r in report.results if r.primary} or {
@@ -239,10 +240,12 @@ def response_context(
                 figures[name] = _plot_uri(plot, [report], r.criterion)
             except NetlmError:  # no follow-up measurement to plot
                 figures[name] = None
-        criteria.append({"result": r, "rows": _rows(r), "summary": _summary(r)} | figures)
+        criteria.append(
+            {"result": r, "rows": timepoint_rows(r), "summary": summary_line(r)} | figures
+        )
     return {
         "report": report,
-        "head": _HEAD,
+        "head": COLUMNS,
         "criteria": criteria,
         "signature_note": "the assessment must be checked and signed before it is filed.",
         "generated_at": _now(generated_at),

@@ -45,7 +45,7 @@ from netlm.voxel.dvh import DvhCurve
 
 if TYPE_CHECKING:
     from netlm.response.report import ResponseReport
-    from netlm.workflows.dose import DoseResult
+    from netlm.voxel.result import DoseResult
 
 __all__ = [
     "PDFA_VARIANT",

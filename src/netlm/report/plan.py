@@ -1,22 +1,20 @@
-"""The radioembolization plan summary, as rich text or Markdown."""
+"""The radioembolization plan summary, as Markdown, and the lines it is made of.
+
+The terminal rendering (rich) is :mod:`netlm.commands.render`.
+"""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from netlm.sirt.planner import PlanResult
-from netlm.sirt.presets import Severity
-
-_STATUS = {True: ("ok", "green"), False: ("BREACH", "bold red")}
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
+def dose_cell(value: float | None, digits: int = 1) -> str:
+    """A dose (or other number) for a table cell; ``-`` when there is none."""
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _vial_lines(result: PlanResult) -> list[str]:
+def vial_lines(result: PlanResult) -> list[str]:
+    """The vial order, one line per territory and per vial offered."""
     lines = []
     for v in result.vial_order:
         head = f"{v.territory}: {v.needed_at_infusion_gbq:.3f} GBq needed in the vial at infusion"
@@ -54,7 +52,7 @@ def _vial_lines(result: PlanResult) -> list[str]:
     return lines
 
 
-def _lung_lines(result: PlanResult) -> list[str]:
+def lung_lines(result: PlanResult) -> list[str]:
     """How the lung dose was judged: mass basis and every prior contribution."""
     convention = result.lung_mass_convention_kg
     if convention is None:  # a result stored by an earlier netlm
@@ -74,89 +72,6 @@ def _lung_lines(result: PlanResult) -> list[str]:
     return lines
 
 
-def render_plan_rich(result: PlanResult) -> RenderableType:
-    """A rich renderable of the plan."""
-    doses = Table(title=f"Radioembolization plan ({result.device}, {result.method})")
-    for col in (
-        "territory",
-        "activity GBq",
-        "vial GBq",
-        "tumour Gy",
-        "normal liver Gy",
-        "perfused Gy",
-        "lung Gy",
-    ):
-        doses.add_column(col, justify="right" if col != "territory" else "left")
-    for t in result.territories:
-        d = t.doses_gy
-        doses.add_row(
-            t.name,
-            f"{t.injected_activity_gbq:.3f}",
-            f"{t.vial_activity_gbq:.3f}",
-            _fmt(d.tumour),
-            _fmt(d.normal_liver),
-            _fmt(d.perfused),
-            _fmt(d.lung),
-        )
-    doses.add_row(
-        "session",
-        f"{result.injected_activity_gbq:.3f}",
-        f"{result.vial_activity_gbq:.3f}",
-        "",
-        "",
-        "",
-        f"{result.session_lung_dose_gy:.1f} (cumulative {result.cumulative_lung_dose_gy:.1f})",
-    )
-    checks = Table(title="Checks")
-    for col in ("check", "severity", "value", "limit", "margin", "status"):
-        checks.add_column(col)
-    for c in result.checks:
-        label, style = _STATUS[c.passed]
-        if c.overridden:
-            label, style = "OVERRIDDEN", "bold yellow"
-        elif not c.passed and c.severity is Severity.EVIDENCE:
-            label, style = "below/above evidence", "yellow"
-        where = f" [{c.territory}]" if c.territory else ""
-        op = "<=" if c.bound == "max" else ">="
-        checks.add_row(
-            Text(c.description + where),
-            c.severity.value,
-            f"{c.value:.4g} {c.unit}",
-            f"{op} {c.limit:g}",
-            f"{c.margin:+.4g}",
-            Text(label, style=style),
-        )
-    parts: list[RenderableType] = [doses, checks]
-    vial = _vial_lines(result)
-    if vial:
-        parts.append(Text("Vial order\n" + "\n".join(vial)))
-    if result.uncertainty:
-        u = Table(title=f"Uncertainty (5th-95th percentile, {result.uncertainty.samples} samples)")
-        for col in ("territory", "compartment", "p5", "p50", "p95"):
-            u.add_column(col)
-        for name, comps in result.uncertainty.doses_gy.items():
-            for comp, iv in comps.items():
-                u.add_row(name, comp, f"{iv.p5:.1f}", f"{iv.p50:.1f}", f"{iv.p95:.1f}")
-        parts.append(u)
-    for o in result.optimisation:
-        parts.append(Text(f"Optimisation [{o.territory}]: {o.explanation}"))
-    if result.warnings:
-        parts.append(
-            Text("Warnings\n" + "\n".join(f"• {w}" for w in result.warnings), style="yellow")
-        )
-    parts.append(Text("\n".join(_lung_lines(result))))
-    consts = ", ".join(f"{k}={v}" for k, v in result.constants.items())
-    parts.append(
-        Text(
-            f"constants: {consts}\nprofile {result.profile_id} "
-            f"{(result.profile_digest or '')[:12]} · netlm {result.netlm_version} · inputs "
-            f"{result.inputs_digest[:12]}",
-            style="dim",
-        )
-    )
-    return Group(*parts)
-
-
 def render_plan_markdown(result: PlanResult) -> str:
     """The plan as Markdown, with every check and its sources."""
     out = [
@@ -167,7 +82,7 @@ def render_plan_markdown(result: PlanResult) -> str:
         f"(vial {result.vial_activity_gbq:.3f} GBq)",
         f"- **Lung dose:** {result.session_lung_dose_gy:.1f} Gy this session, "
         f"{result.cumulative_lung_dose_gy:.1f} Gy cumulative",
-        *(f"- {line}" for line in _lung_lines(result)),
+        *(f"- {line}" for line in lung_lines(result)),
         f"- **Rule profile:** {result.profile_id} (sha256 {(result.profile_digest or '')[:12]})",
         "",
         "| territory | activity (GBq) | tumour (Gy) | normal liver (Gy) | perfused (Gy) "
@@ -177,8 +92,8 @@ def render_plan_markdown(result: PlanResult) -> str:
     for t in result.territories:
         d = t.doses_gy
         out.append(
-            f"| {t.name} | {t.injected_activity_gbq:.3f} | {_fmt(d.tumour)} | "
-            f"{_fmt(d.normal_liver)} | {_fmt(d.perfused)} | {_fmt(d.lung)} |"
+            f"| {t.name} | {t.injected_activity_gbq:.3f} | {dose_cell(d.tumour)} | "
+            f"{dose_cell(d.normal_liver)} | {dose_cell(d.perfused)} | {dose_cell(d.lung)} |"
         )
     out += ["", "## Checks", ""]
     for c in result.checks:
@@ -190,7 +105,7 @@ def render_plan_markdown(result: PlanResult) -> str:
             f"{op} {c.limit:g} → {status} (margin {c.margin:+.4g}); population "
             f"{c.population}; {'; '.join(c.sources)}"
         )
-    vial = _vial_lines(result)
+    vial = vial_lines(result)
     if vial:
         out += ["", "## Vial order", "", "```", *vial, "```"]
     if result.uncertainty:

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from netlm.errors import NetlmError
 from netlm.response.report import ResponseReport
 from netlm.response.result import CriterionResult, Response
+from netlm.units import DAYS_PER_WEEK
 
 _COLOURS = {
     Response.CR: "#1a9850",
@@ -143,7 +144,7 @@ def spider(
         for p in result.timepoints:
             if p.change_from_baseline_percent is None and p is not result.timepoints[0]:
                 continue
-            xs.append((p.date - report.reference_date).days / 7)
+            xs.append((p.date - report.reference_date).days / DAYS_PER_WEEK)
             ys.append(
                 0.0 if p is result.timepoints[0] else float(p.change_from_baseline_percent or 0)
             )

@@ -1,12 +1,12 @@
-"""Response assessment as rich tables or Markdown."""
+"""Response assessment as Markdown, and the rows and summary it is made of.
+
+The terminal rendering (rich) is :mod:`netlm.commands.render`; the PDF is
+:mod:`netlm.report.imaging`.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from netlm.response.report import ResponseReport
 from netlm.response.result import CriterionResult
@@ -25,7 +25,8 @@ def _category(alias: str, category: str | None) -> str:
     return alias if category is None or category == alias else f"{category} ({alias})"
 
 
-def _rows(r: CriterionResult) -> list[list[str]]:
+def timepoint_rows(r: CriterionResult) -> list[list[str]]:
+    """One row of :data:`COLUMNS` per time point of ``r``."""
     rows = []
     for p in r.timepoints:
         rows.append(
@@ -44,7 +45,8 @@ def _rows(r: CriterionResult) -> list[list[str]]:
     return rows
 
 
-_HEAD = [
+#: The columns of the time-point table.
+COLUMNS = [
     "date",
     "measure",
     "vs baseline",
@@ -57,7 +59,8 @@ _HEAD = [
 ]
 
 
-def _summary(r: CriterionResult) -> str:
+def summary_line(r: CriterionResult) -> str:
+    """Best overall response, progression and the endpoints of ``r``, on one line."""
     b, e = r.best_overall, r.endpoints
     text = f"best overall response: {_category(b.response.value, b.category)}"
     if b.date:
@@ -74,28 +77,6 @@ def _summary(r: CriterionResult) -> str:
     return text
 
 
-def render_response_rich(report: ResponseReport) -> RenderableType:
-    parts: list[RenderableType] = [
-        Text(
-            f"Response assessment {report.case or ''} (reference {report.reference_date})",
-            style="bold",
-        )
-    ]
-    for r in report.results:
-        table = Table(title=f"{r.label} {'(primary)' if r.primary else ''}")
-        for col in _HEAD:
-            table.add_column(col)
-        for row in _rows(r):
-            table.add_row(*row)
-        parts += [table, Text(_summary(r))]
-        parts += [Text(f"warning: {w}", style="yellow") for w in r.warnings]
-    for m in (m for m in report.exploratory_sstr if m.suv_max is not None):
-        parts.append(
-            Text(f"SSTR PET (exploratory, not classified) {m.model_dump_json()}", style="dim")
-        )
-    return Group(*parts)
-
-
 def render_response_markdown(report: ResponseReport) -> str:
     out = [
         f"# Response assessment {report.case or ''}".rstrip(),
@@ -107,11 +88,11 @@ def render_response_markdown(report: ResponseReport) -> str:
         out += [
             f"## {r.label}{' (primary)' if r.primary else ''}",
             "",
-            "| " + " | ".join(_HEAD) + " |",
-            "|" + "---|" * len(_HEAD),
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "---|" * len(COLUMNS),
         ]
-        out += ["| " + " | ".join(row) + " |" for row in _rows(r)]
-        out += ["", f"**{_summary(r)}**", ""]
+        out += ["| " + " | ".join(row) + " |" for row in timepoint_rows(r)]
+        out += ["", f"**{summary_line(r)}**", ""]
         out += [f"- warning: {w}" for w in r.warnings]
         out += [f"- threshold `{t.name}`: {t.rule} ({t.source})" for t in r.thresholds]
         out.append("")

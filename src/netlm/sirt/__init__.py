@@ -1,2 +1,3 @@
-"""90Y radioembolization planning: compartment models, devices and vials, decay,
-radiobiology, cumulative dose and safety limits."""
+"""90Y radioembolization planning: compartment models (BSA, MIRD, partition), devices
+and vials, decay, radiobiology, cumulative dose and safety limits, the plan file
+(``netlm/sirt-plan/v1``) and the planner that solves it."""

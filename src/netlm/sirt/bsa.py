@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
 from netlm.errors import PlanError, UnsafePlanError
+
+#: The divisor of the Mosteller formula, BSA = √(H[cm] · W[kg] / 3600) m² (Mosteller RD,
+#: N Engl J Med 1987;317:1098; source ``bsa_method``): a fitted constant, not a unit factor.
+_MOSTELLER_DIVISOR: Final = 3600.0
 
 
 class BsaFormula(StrEnum):
@@ -40,7 +45,7 @@ def bsa_m2(height_cm: float, weight_kg: float, formula: BsaFormula | str = "dubo
         raise PlanError([("patient.weight_kg", f"{weight_kg:g} kg is implausible (2..400)")])
     f = BsaFormula(formula)
     if f is BsaFormula.MOSTELLER:
-        return math.sqrt(height_cm * weight_kg / 3600.0)
+        return math.sqrt(height_cm * weight_kg / _MOSTELLER_DIVISOR)
     return float(0.007184 * weight_kg**0.425 * height_cm**0.725)
 
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.errors import PlanError
 from netlm.sirt.physics import Y90_HALF_LIFE_H, activity_at, decay_factor, hours_between
+from netlm.units import BQ_PER_GBQ, H_PER_DAY
 
 __all__ = [
     "DEVICES",
@@ -285,7 +286,7 @@ def spheres_delivered(
     if device.spheres_per_vial is not None:
         in_vial = device.spheres_per_vial
     else:
-        in_vial = vial_calibration_activity_gbq * 1e9 / device.activity_per_sphere_bq
+        in_vial = vial_calibration_activity_gbq * BQ_PER_GBQ / device.activity_per_sphere_bq
     return in_vial * injected_gbq / vial_activity_at_infusion_gbq
 
 
@@ -453,7 +454,7 @@ def glass_vial_options(
                         custom=is_custom,
                         activity_at_infusion_gbq=at_infusion,
                         excess_fraction=max(0.0, at_infusion / needed - 1.0),
-                        days_after_calibration=elapsed_h / 24.0,
+                        days_after_calibration=elapsed_h / H_PER_DAY,
                     )
                 )
     options.sort(key=lambda o: (o.excess_fraction, o.days_after_calibration, o.custom))

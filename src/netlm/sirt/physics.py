@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from netlm.errors import PlanError
+from netlm.units import G_PER_KG, S_PER_H
 
 #: The 90Y physical half-life in hours (source ``y90_half_life``): the default of
 #: :attr:`Physics.y90_half_life_h` and of every function that takes a half-life.
@@ -76,7 +77,7 @@ class Physics(BaseModel):
 
     def mass_kg(self, volume_ml: float) -> float:
         """Mass of liver/tumour tissue of ``volume_ml``."""
-        return volume_ml * self.tissue_density_g_per_ml / 1000.0
+        return volume_ml * self.tissue_density_g_per_ml / G_PER_KG
 
 
 def decay_factor(elapsed_h: float, half_life_h: float = Y90_HALF_LIFE_H) -> float:
@@ -112,7 +113,7 @@ def hours_between(start: dt.datetime, end: dt.datetime) -> float:
     # Convert to UTC first: subtracting two datetimes that share a tzinfo uses
     # wall-clock time and would be an hour off across a daylight-saving change.
     utc = dt.UTC
-    return (end.astimezone(utc) - start.astimezone(utc)).total_seconds() / 3600.0
+    return (end.astimezone(utc) - start.astimezone(utc)).total_seconds() / S_PER_H
 
 
 def activity_at(

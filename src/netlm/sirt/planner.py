@@ -59,6 +59,7 @@ from netlm.sirt.partition import DosesPerGbq, Tumour, doses_per_gbq
 from netlm.sirt.physics import activity_at
 from netlm.sirt.plan import CaseContext, Override, Plan, PlanTerritory
 from netlm.sirt.presets import Constraint, Severity, constraints
+from netlm.units import G_PER_KG
 
 #: Absolute difference between the case's and the plan's lung shunt fraction
 #: above which a warning is given (0.5 percentage point: beyond rounding).
@@ -1075,11 +1076,11 @@ def energy_balance_gy_kg(plan: Plan, result: PlanResult) -> tuple[float, float]:
     total = 0.0
     for t, r in zip(plan.territories, result.territories, strict=True):
         if r.doses_gy.normal_liver is None:
-            total += r.doses_gy.perfused * t.volume_ml * density / 1000.0
+            total += r.doses_gy.perfused * t.volume_ml * density / G_PER_KG
             continue
-        total += r.doses_gy.normal_liver * (t.volume_ml - t.total_tumour_ml) * density / 1000.0
+        total += r.doses_gy.normal_liver * (t.volume_ml - t.total_tumour_ml) * density / G_PER_KG
         for x in t.tumour_list:
-            total += r.tumour_doses_gy[x.name] * x.volume_ml * density / 1000.0
+            total += r.tumour_doses_gy[x.name] * x.volume_ml * density / G_PER_KG
     total += result.session_lung_dose_gy * float(result.constants["lung_mass_kg"])
     return total, constant * result.injected_activity_gbq
 

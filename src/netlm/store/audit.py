@@ -1,4 +1,4 @@
-"""Reading and verifying the audit log, and auditing reads and sends.
+"""Reading and verifying the audit log, and auditing reads, sends and decisions.
 
 Part of :class:`~netlm.store.repository.Store` (see there for the rules every
 write follows).
@@ -98,6 +98,34 @@ class AuditMixin(StoreBase):
             If there is no such patient.
         """
         self._audit_patient(patient_id, actor=actor, action="send", what=what, details=details)
+
+    def record_decision(
+        self,
+        patient_id: int,
+        *,
+        actor: str,
+        decision: str,
+        what: str,
+        details: Mapping[str, Any],
+    ) -> None:
+        """Audit that ``actor`` decided on something kept outside the registry's tables.
+
+        ``decision`` is the action (``"propose"``, ``"confirm"``, ``"reject"``),
+        ``what`` names the thing (``"registration"``) and ``details`` identifies
+        it (no patient data).
+
+        Raises
+        ------
+        InputError
+            ``decision`` is not one of the three.
+        NotFoundError
+            If there is no such patient.
+        """
+        if decision not in ("propose", "confirm", "reject"):
+            raise InputError(
+                [("decision", f"must be propose, confirm or reject, not {decision!r}")]
+            )
+        self._audit_patient(patient_id, actor=actor, action=decision, what=what, details=details)
 
     def _audit_patient(
         self, patient_id: int, *, actor: str, action: str, what: str, details: Mapping[str, Any]

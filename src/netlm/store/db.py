@@ -41,6 +41,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from netlm.errors import StoreError
+from netlm.units import MS_PER_S
 
 #: Environment variable holding the database URL a centre uses (read at call time).
 DATABASE_URL_ENV = "NETLM_DATABASE_URL"
@@ -221,7 +222,7 @@ def make_engine(
         raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
     engine = sa.create_engine(
         parsed,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / MS_PER_S},
         json_serializer=json_serializer,
     )
     _configure_sqlite(engine, wal=True)

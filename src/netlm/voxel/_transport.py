@@ -71,6 +71,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import loggamma
 
+from netlm.units import MM_PER_CM
+
 FloatArray = npt.NDArray[np.float64]
 
 # --- physical constants (CODATA 2018) ---------------------------------------------
@@ -400,7 +402,7 @@ def _tables(threshold_mev: float, hard_elastic_ratio: float) -> _Tables:
         steps = 0.5 * (f[1:] + f[:-1]) * np.diff(ln_e)
         return np.concatenate([[0.0], np.cumsum(steps)])
 
-    ln_range = np.log(10.0 * (energy[0] / total[0] / 2.0 + cumulative(np.ones_like(energy))))
+    ln_range = np.log(MM_PER_CM * (energy[0] / total[0] / 2.0 + cumulative(np.ones_like(energy))))
     # Elastic scattering: deflections with 1 − cos θ > t_c are sampled one by one,
     # t_c chosen so that, without the Mott factor, their mean free path is
     # hard_elastic_ratio · λ₁; the rest is condensed into one deflection per step.
@@ -416,7 +418,7 @@ def _tables(threshold_mev: float, hard_elastic_ratio: float) -> _Tables:
     on_energy[_SOFT_MFPS] = cumulative(prefactor * (g_total - g_hard))
     on_energy[_ELASTIC_EVENTS] = cumulative(prefactor * hard_rate)
     on_energy[_RADIATED] = cumulative(radiative)
-    on_energy[_MOLLER_PER_MM] = moller_cross_section(energy, threshold_mev) / 10.0
+    on_energy[_MOLLER_PER_MM] = moller_cross_section(energy, threshold_mev) / MM_PER_CM
     on_energy[_TWO_A] = 2.0 * screening
     on_energy[_INV_LOW] = inv_low
     on_energy[_INV_HIGH] = inv_high

@@ -71,7 +71,13 @@ class VoiStatistics(ResultModel):
     ``to_dict()`` / ``to_pandas()`` (one row); many VOIs: :func:`statistics_frame`.
 
     ``d50_gy`` … ``d98_gy``: dose received by at least 50 … 98 % of the volume;
-    ``v100_percent`` …: % of the volume receiving at least 100 … Gy.
+    ``v100_percent`` …: % of the volume receiving at least 100 … Gy.  The levels
+    are the 90Y targets and limits of EANM 2022 (shared reference
+    ``dosimetry.md``, "Dose targets and limits"; HCC and mCRC populations, NET
+    by extension there): 100 and 120 Gy (resin tumour ≥ 100–120 Gy, Table 3;
+    glass perfused normal liver < 120 Gy when the hepatic reserve is < 30 %,
+    Table 2), 150 Gy (resin segmentectomy perfused dose > 150 Gy, Table 3) and
+    205 Gy (glass HCC tumour ≥ 205 Gy, Table 2).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +94,7 @@ class VoiStatistics(ResultModel):
     d90_gy: float
     d98_gy: float
     v100_percent: float
+    v120_percent: float
     v150_percent: float
     v205_percent: float
     shaky: bool = False
@@ -225,6 +232,7 @@ def dose_statistics(
         d90_gy=d(90),
         d98_gy=d(98),
         v100_percent=v(100.0),
+        v120_percent=v(120.0),
         v150_percent=v(150.0),
         v205_percent=v(205.0),
         shaky=shaky,

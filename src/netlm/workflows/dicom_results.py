@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pydicom
 
 from netlm.errors import InputError, NetlmError
-from netlm.workflows.dose import DoseResult
+from netlm.voxel.result import DoseResult
 
 if TYPE_CHECKING:
     from netlm.response.model import ResponseFile
@@ -56,6 +56,7 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
             _number(s.get("d70_gy")),
             _number(s.get("d90_gy")),
             _number(s.get("v100_percent")),
+            _number(s.get("v120_percent")),
             _number(rb.get("eud_gy")),
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -76,7 +77,7 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
         f"density {html.escape(str(document.get('density', '')))}.</p>"
         f"<p>Activity time reference: {basis}</p>"
         "<table><tr><th>VOI</th><th>mL</th><th>mean Gy</th><th>D50</th><th>D70</th>"
-        "<th>D90</th><th>V100 %</th><th>EUD Gy</th></tr>"
+        "<th>D90</th><th>V100 %</th><th>V120 %</th><th>EUD Gy</th></tr>"
         + "".join(rows)
         + "</table>"
         + figure
@@ -154,7 +155,7 @@ def write_dicom_results(
 
 
 def stored_dose_result(out: Path, activity_series: Path) -> DoseResult:
-    """The :class:`~netlm.workflows.dose.DoseResult` of a dose computed earlier into ``out``.
+    """The :class:`~netlm.voxel.result.DoseResult` of a dose computed earlier into ``out``.
 
     Reads what :func:`~netlm.workflows.dose.compute_dose` wrote there
     (``dose-statistics.json``, the dose map and ``vois.nii.gz``, one bit per

@@ -22,12 +22,10 @@ EUD); other VOIs (lung, ...) get none.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -41,23 +39,21 @@ from netlm.imaging.activity import (
     activity_at_implant,
     activity_mismatch,
 )
-from netlm.results import frame
 from netlm.sirt.physics import Physics
+from netlm.units import BQ_PER_GBQ
 from netlm.volume import ImageVolume
+from netlm.voxel.result import DoseResult
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from netlm.imaging.registration import RigidTransform
-    from netlm.voxel.dvh import DvhCurve
 
 __all__ = [
-    "DoseResult",
     "MaskSpec",
     "compute_dose",
     "dose_map_name",
     "load_masks",
     "radiobiology_preset_for",
+    "register_for_dose",
 ]
 
 #: A mask file, named after the file (or by its segment names), or ``(name, file)``
@@ -89,53 +85,6 @@ def dose_map_name(compress: bool) -> str:
 
 
 _LUNG_NAMES: Final = frozenset({"lung", "lungs"})
-
-
-@dataclass(frozen=True)
-class DoseResult:
-    """What :func:`compute_dose` computed.
-
-    Attributes
-    ----------
-    document
-        The statistics document (also ``dose-statistics.json``).
-    dose
-        The absorbed-dose map (Gy).
-    masks
-        The volumes of interest on the dose grid, by name.
-    activity
-        The activity the dose was computed from (Bq/mL at implant, negative
-        voxels clipped), on the dose grid; the voxel-dose report fuses it with
-        the dose.
-    """
-
-    document: dict[str, Any]
-    dose: ImageVolume
-    masks: dict[str, ImageVolume]
-    activity: ImageVolume | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The statistics document (``dose-statistics.json``), a copy."""
-        return copy.deepcopy(self.document)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per VOI: its dose statistics and radiobiology (BED, EUD...)."""
-        rows = []
-        for name, voi in self.document["vois"].items():
-            row = {"voi": name} | {k: v for k, v in voi.items() if k != "radiobiology"}
-            for key, value in (voi.get("radiobiology") or {}).items():
-                if not isinstance(value, dict | list):
-                    row[key] = value
-            rows.append(row)
-        return frame(rows)
-
-    def dvh(self, voi: str, bins: int = 200) -> DvhCurve:
-        """The cumulative DVH of ``voi`` (for :func:`netlm.report.figures.plot_dvh`)."""
-        if voi not in self.masks:
-            raise InputError([("voi", f"no VOI {voi!r}; have {', '.join(self.masks)}")])
-        from netlm.voxel.dvh import dvh_curve
-
-        return dvh_curve(self.dose, self.masks[voi], bins, label=voi)
 
 
 def _stem(path: Path) -> str:
@@ -503,6 +452,16 @@ def compute_dose(
 
     step("reading the activity image")
     image = read_image(activity_path, unit=activity_unit)
+    if out is not None and (reference_dicom is not None or image.metadata.get("format") == "DICOM"):
+        # The RT Dose is filed in the reference's study: refuse an empty Study Instance
+        # UID now, before anything is computed or written.
+        from netlm.imaging.rtdose import reference_header
+
+        try:
+            reference_header(reference_dicom or activity_path)
+        except NetlmError as exc:
+            field = "activity" if reference_dicom is None else "reference_dicom"
+            raise InputError([(field, str(exc))]) from None
     unit_read = image.unit
     ct: ImageVolume | None = None
     ct_transform = ct_registration
@@ -530,6 +489,18 @@ def compute_dose(
             )
     elif masks_on_ct:
         raise InputError([("masks_on_ct", "the masks are declared on the CT; give the CT")])
+    for label, given in (
+        ("CT", ct_transform if not computed else None),
+        ("mask", mask_registration),
+    ):
+        if given is not None and not (given.confirmed_by or "").strip():
+            # The server refuses such a transform (workflows.registration); here it is the
+            # caller's own, used as given, and said so.
+            _warn(
+                found_warnings,
+                f"the {label} registration given names no one who confirmed it "
+                "(confirmed_by): check it before use ('netlm dose register --confirmed-by')",
+            )
     step("reading the masks")
     masks, through = _masks_in_frame(
         mask_paths,
@@ -613,7 +584,10 @@ def compute_dose(
         image_gbq = vd.total_activity_gbq(activity)
         injected = image.metadata.get("injected_activity_bq")
         if isinstance(injected, int | float) and injected > 0:
-            recorded_gbq, recorded_source = float(injected) / 1e9, "DICOM Radionuclide Total Dose"
+            recorded_gbq, recorded_source = (
+                float(injected) / BQ_PER_GBQ,
+                "DICOM Radionuclide Total Dose",
+            )
     if reference.assumed:
         _warn(found_warnings, f"activity time reference {reference.basis}")
     mismatch: float | None = None
@@ -736,6 +710,43 @@ def compute_dose(
             compress=compress,
         )
     return DoseResult(document=document, dose=dose, masks=masks, activity=activity)
+
+
+def register_for_dose(
+    fixed: Path,
+    moving: Path,
+    out: Path,
+    *,
+    check: Path | None = None,
+    confirmed_by: str | None = None,
+) -> tuple[RigidTransform, Path]:
+    """Register ``moving`` rigidly onto the activity image ``fixed`` (``netlm dose register``).
+
+    Writes the transform to ``out`` (JSON, for :func:`compute_dose`'s
+    ``ct_registration`` or ``mask_registration``) and a fused check image to
+    ``check`` (PNG; default ``out`` with suffix ``.png``): the moving image resampled
+    through the transform, the fixed image in colour on it.  A person looks at it
+    before the transform is used; ``confirmed_by`` records who did.
+
+    Returns
+    -------
+    tuple
+        The transform and the check image's path.
+    """
+    import dataclasses
+
+    from netlm.imaging.io import read_image
+    from netlm.imaging.registration import apply_rigid, register_rigid, write_check_image
+
+    fixed_image = read_image(fixed)
+    moving_image = read_image(moving)
+    transform = register_rigid(fixed_image, moving_image)
+    if confirmed_by:
+        transform = dataclasses.replace(transform, confirmed_by=confirmed_by)
+    check = check or out.with_suffix(".png")
+    write_check_image(fixed_image, apply_rigid(moving_image, fixed_image, transform), check)
+    out.write_text(json.dumps(transform.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return transform, check
 
 
 def _registration_record(

@@ -1,7 +1,8 @@
-"""A registry patient as a FHIR R4 Bundle: the export of the store, through :mod:`netlm.fhir`.
+"""A registry patient, or a case file and its plans, as a FHIR R4 Bundle (:mod:`netlm.fhir`).
 
 ``GET /api/v1/patients/{id}/fhir`` and ``netlm fhir export PATIENT_ID`` call
-:func:`export_patient_bundle`; :func:`registry_bundle` turns an export document
+:func:`export_patient_bundle`; ``netlm fhir export --case`` calls
+:func:`case_and_plans_bundle`; :func:`registry_bundle` turns an export document
 (:meth:`netlm.store.Store.export_patient`) into the Bundle, so the FHIR adapter
 itself needs no registry.
 """
@@ -9,24 +10,42 @@ itself needs no registry.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.bundle import Bundle
 
 from netlm.errors import NotFoundError
 from netlm.fhir.export import PlannedSession, RecordedLab, RecordedTreatment, case_bundle
-from netlm.store.repository import (
-    AssessmentOut,
-    CaseVersionOut,
-    LabOut,
-    PlanOut,
-    PlanResultOut,
-    Store,
-    TreatmentOut,
-)
 
-__all__ = ["export_patient_bundle", "registry_bundle"]
+if TYPE_CHECKING:  # the registry (SQLAlchemy) is imported by the registry's use cases only
+    from netlm.case.model import Case
+    from netlm.eligibility.profile import RuleProfile
+    from netlm.store.repository import Store
+
+__all__ = ["case_and_plans_bundle", "export_patient_bundle", "registry_bundle"]
+
+
+def case_and_plans_bundle(
+    case: Case, plans: Sequence[Path] = (), *, profile: RuleProfile | None = None
+) -> Bundle:
+    """A case, its board assessment and its plan files' solved sessions as a FHIR Bundle.
+
+    ``netlm fhir export --case``: each plan file is read with the case's treatment
+    history (:func:`netlm.sirt.planner.with_case_history`) and solved; the case is
+    assessed with ``profile`` (default: netlm's).
+    """
+    from netlm.eligibility import Assessor, default_profile
+    from netlm.sirt.plan import load_plan
+    from netlm.sirt.planner import solve, with_case_history
+
+    sessions = []
+    for path in plans:
+        plan = with_case_history(load_plan(path), case)
+        sessions.append(PlannedSession(plan=plan, result=solve(plan)))
+    assessment = Assessor(profile or default_profile()).assess(case)
+    return case_bundle(case, assessment=assessment, sessions=sessions)
 
 
 def export_patient_bundle(store: Store, patient_id: int, *, actor: str) -> Bundle:
@@ -52,6 +71,15 @@ def registry_bundle(document: Mapping[str, Any], *, timestamp: dt.datetime | Non
     netlm.errors.NotFoundError
         If the patient has no case version (nothing to export).
     """
+    from netlm.store.repository import (
+        AssessmentOut,
+        CaseVersionOut,
+        LabOut,
+        PlanOut,
+        PlanResultOut,
+        TreatmentOut,
+    )
+
     versions = [CaseVersionOut.model_validate(v) for v in document["case_versions"]]
     patient = document["patient"]
     if not versions:

@@ -54,7 +54,8 @@ class DoseRequest(BaseModel):
     ct_registration: dict[str, Any] | None = Field(
         default=None,
         description="A CT in another frame of reference: the confirmed rigid transform "
-        "(as written by 'netlm dose register'); without it such a CT is refused.",
+        "(as written by 'netlm dose register --confirmed-by'); without it such a CT is "
+        "refused, and so is a transform without 'confirmed_by' or one that was rejected.",
     )
     method: Literal["ldm", "dvk"] = "ldm"
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(
@@ -165,8 +166,10 @@ def compute_patient_dose(
     transform = None
     if request.ct_registration is not None:
         from netlm.imaging.registration import RigidTransform
+        from netlm.workflows.registration import check_usable_transform
 
         transform = RigidTransform.from_mapping(request.ct_registration)
+        check_usable_transform(files_dir, patient_id, request.ct_registration)
     out = patient_files_dir(files_dir, patient_id) / f"dose-{uuid.uuid4().hex[:12]}"
     try:
         with image_limits(limits or DEFAULT_IMAGE_LIMITS):

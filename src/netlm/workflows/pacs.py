@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from netlm.errors import InputError, NotFoundError
 from netlm.pacs.client import (
@@ -33,14 +33,9 @@ from netlm.pacs.client import (
     pull_series,
     push_files,
 )
-from netlm.store.repository import IMAGE_KINDS, ImageOut, Store
-from netlm.workflows.images import (
-    check_image,
-    check_masks,
-    dose_document,
-    image_file,
-    patient_files_dir,
-)
+
+if TYPE_CHECKING:  # the registry's use cases import it; a pull for a dose needs no registry
+    from netlm.store.repository import ImageOut, Store
 
 __all__ = [
     "ACTIVITY_MODALITIES",
@@ -289,6 +284,9 @@ def import_pacs_series(
         (``series``) No series, a malformed UID pair or an unreadable series;
         (``kind-<series UID>``) an unknown kind.
     """
+    from netlm.store.repository import IMAGE_KINDS
+    from netlm.workflows.images import check_image, check_masks, patient_files_dir
+
     store.get_patient(patient_id)
     by_study: dict[str, list[str]] = {}
     for value in chosen:
@@ -352,6 +350,8 @@ def send_dose_to_pacs(
     InputError
         (``activity``) The dose's activity image is no longer held.
     """
+    from netlm.workflows.images import dose_document, image_file
+
     image, rtdose = image_file(store, files_dir, patient_id, image_id)
     if image.kind != "rtdose":
         raise NotFoundError(f"image {image_id} is not a computed dose")

@@ -13,11 +13,16 @@ The dose is computed only with the confirmed transform
 images: it computes the dose at once, or stores a proposal (the request, the
 transform and the check volumes in the patient's folder) and computes nothing;
 :func:`confirm_registration` computes the dose of a stored proposal once a
-person has confirmed it, and removes the proposal.
+person has confirmed it, and removes the proposal; :func:`reject_registration`
+rejects it instead (its record is kept, marked rejected, so that its transform
+is refused if it comes back: :func:`check_usable_transform`).  A new proposal
+for the same pair of images replaces the one pending; :func:`pending_proposals`
+lists those waiting.  Proposals, confirmations and rejections are audited.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import uuid
@@ -39,11 +44,14 @@ __all__ = [
     "PROPOSAL_LAYERS",
     "DoseStart",
     "RegistrationProposal",
+    "check_usable_transform",
     "confirm_registration",
     "frames_differ",
+    "pending_proposals",
     "proposal_folder",
     "propose_ct_registration",
     "read_proposal",
+    "reject_registration",
     "start_dose",
 ]
 
@@ -143,22 +151,170 @@ def proposal_folder(files_dir: Path, patient_id: int, proposal_id: str) -> Path:
     return patient_files_dir(files_dir, patient_id) / f"registration-{proposal_id}"
 
 
+def _stored(files_dir: Path, patient_id: int, proposal_id: str) -> dict[str, Any] | None:
+    """The stored record of a proposal, whatever its status; ``None`` when there is none."""
+    try:
+        text = (proposal_folder(files_dir, patient_id, proposal_id) / PROPOSAL_FILE).read_text(
+            "utf-8"
+        )
+        record = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _records(files_dir: Path, patient_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """Every stored proposal record of the patient (pending or rejected), oldest first."""
+    folder = patient_files_dir(files_dir, patient_id)
+    found = []
+    for sub in sorted(folder.glob("registration-*")) if folder.is_dir() else []:
+        proposal_id = sub.name.removeprefix("registration-")
+        record = _stored(files_dir, patient_id, proposal_id)
+        if record is not None:
+            found.append((proposal_id, record))
+    return sorted(found, key=lambda item: str(item[1].get("proposed_at", "")))
+
+
 def read_proposal(files_dir: Path, patient_id: int, proposal_id: str) -> dict[str, Any]:
     """A proposed registration waiting for confirmation.
 
     Raises
     ------
     NotFoundError
-        No such proposal for this patient (or it was confirmed already).
+        No such proposal for this patient (or it was confirmed, rejected or
+        replaced already).
     """
-    try:
-        text = (proposal_folder(files_dir, patient_id, proposal_id) / PROPOSAL_FILE).read_text(
-            "utf-8"
+    record = _stored(files_dir, patient_id, proposal_id)
+    if record is None:
+        raise NotFoundError(f"no registration {proposal_id} waits for confirmation")
+    if record.get("status", "pending") != "pending":
+        raise NotFoundError(
+            f"no registration {proposal_id} waits for confirmation: it was rejected by "
+            f"{record.get('rejected_by')} at {record.get('rejected_at')}"
         )
-        proposal: dict[str, Any] = json.loads(text)
-    except (OSError, ValueError):
-        raise NotFoundError(f"no registration {proposal_id} waits for confirmation") from None
-    return proposal
+    return record
+
+
+def pending_proposals(files_dir: Path, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's registrations waiting for confirmation, oldest first.
+
+    Each item is the stored record with its ``id``: ``request`` (the dose
+    request), ``transform``, ``proposed_by``, ``proposed_at``.
+    """
+    return [
+        {"id": proposal_id, **record}
+        for proposal_id, record in _records(files_dir, patient_id)
+        if record.get("status", "pending") == "pending"
+    ]
+
+
+def _same_transform(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two transform records move points alike (matrices within 1e-6 mm)."""
+    from netlm.imaging.registration import RigidTransform
+
+    try:
+        ma = RigidTransform.from_mapping(a).matrix()
+        mb = RigidTransform.from_mapping(b).matrix()
+    except InputError:
+        return False
+    return bool(np.allclose(ma, mb, rtol=0.0, atol=1e-6))
+
+
+def check_usable_transform(files_dir: Path, patient_id: int, transform: dict[str, Any]) -> None:
+    """Refuse a CT registration a dose must not use: unconfirmed, or rejected for this patient.
+
+    Raises
+    ------
+    InputError
+        (``ct_registration``) The transform names no one who confirmed it
+        (``confirmed_by``), or it is the transform of a proposal of this
+        patient that was rejected.
+    """
+    if not str(transform.get("confirmed_by") or "").strip():
+        raise InputError(
+            [
+                (
+                    "ct_registration",
+                    "the transform is not confirmed (no confirmed_by): confirm the proposed "
+                    "registration on its page, or give who checked it "
+                    "('netlm dose register --confirmed-by')",
+                )
+            ]
+        )
+    for proposal_id, record in _records(files_dir, patient_id):
+        if record.get("status") == "rejected" and _same_transform(
+            record.get("transform") or {}, transform
+        ):
+            raise InputError(
+                [
+                    (
+                        "ct_registration",
+                        f"this transform is registration {proposal_id}, rejected by "
+                        f"{record.get('rejected_by')} at {record.get('rejected_at')}",
+                    )
+                ]
+            )
+
+
+def _drop_volumes(folder: Path) -> None:
+    for layer in PROPOSAL_LAYERS:
+        (folder / f"{layer}.nii.gz").unlink(missing_ok=True)
+
+
+def reject_registration(
+    store: Store,
+    files_dir: Path,
+    patient_id: int,
+    proposal_id: str,
+    *,
+    actor: str,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Reject a proposed registration: no dose is computed with it, now or later.
+
+    The record stays in the patient's folder marked ``rejected`` (with who, when
+    and why; its check volumes are removed), so that the same transform given
+    again is refused (:func:`check_usable_transform`).  The rejection is audited.
+
+    Returns
+    -------
+    dict
+        The rejected record, with its ``id``.
+
+    Raises
+    ------
+    NotFoundError
+        No such patient, or no such proposal waiting (confirmed, rejected or
+        replaced already).
+    """
+    store.get_patient(patient_id)
+    record = read_proposal(files_dir, patient_id, proposal_id)
+    folder = proposal_folder(files_dir, patient_id, proposal_id)
+    record.update(
+        status="rejected",
+        rejected_by=actor,
+        rejected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        reason=reason.strip()[:1000],
+    )
+    (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    _drop_volumes(folder)
+    store.record_decision(
+        patient_id,
+        actor=actor,
+        decision="reject",
+        what="registration",
+        details=_audit_details(proposal_id, record),
+    )
+    return {"id": proposal_id, **record}
+
+
+def _audit_details(proposal_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    request = record.get("request") or {}
+    return {
+        "proposal": proposal_id,
+        "activity_image_id": request.get("activity_image_id"),
+        "ct_image_id": request.get("ct_image_id"),
+    }
 
 
 def start_dose(
@@ -204,16 +360,34 @@ def start_dose(
             proposal = propose_ct_registration(activity, ct, folder)
             if proposal is not None:
                 record = {
+                    "status": "pending",
                     "request": request.model_dump(mode="json"),
                     "transform": proposal.transform,
                     "proposed_by": actor,
+                    "proposed_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
                 }
                 (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         if proposal is not None:
-            store.record_read(patient_id, actor=actor, what="registration proposed")
+            # A new proposal for the same pair of images replaces the one pending.
+            replaced = [
+                p["id"]
+                for p in pending_proposals(files_dir, patient_id)
+                if p["id"] != proposal_id
+                and (p["request"].get("activity_image_id"), p["request"].get("ct_image_id"))
+                == (request.activity_image_id, request.ct_image_id)
+            ]
+            for old in replaced:
+                shutil.rmtree(proposal_folder(files_dir, patient_id, old), ignore_errors=True)
+            store.record_decision(
+                patient_id,
+                actor=actor,
+                decision="propose",
+                what="registration",
+                details={**_audit_details(proposal_id, record), "replaces": replaced},
+            )
             return DoseStart(proposal_id=proposal_id)
     image, _ = compute_patient_dose(
         store,
@@ -262,4 +436,11 @@ def confirm_registration(
         limits=limits,
     )
     shutil.rmtree(proposal_folder(files_dir, patient_id, proposal_id), ignore_errors=True)
+    store.record_decision(
+        patient_id,
+        actor=actor,
+        decision="confirm",
+        what="registration",
+        details={**_audit_details(proposal_id, proposal), "rtdose_image_id": image.id},
+    )
     return image.id

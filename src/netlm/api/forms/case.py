@@ -9,25 +9,32 @@ the input it belongs to (:func:`case_problems`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
 from netlm.api.forms.inputs import (
     Input,
+    Problems,
     Row,
+    Table,
+    column,
     convert,
     delete_path,
+    dump_extra,
     field_input,
     get_path,
     place_problems,
     prune,
     read_extra,
+    row_problem,
     set_path,
     shown,
 )
 from netlm.case import SCHEMA_ID, Case, case_from_mapping
+from netlm.case.model import Lesion
 from netlm.errors import CaseError
 
 #: The name of the "advanced" YAML box of the case form.
@@ -44,8 +51,14 @@ def _row(label: str, *paths: str, hint: str = "") -> Row:
 
 
 def _lab(label: str, name: str, *, uln: bool = False) -> Row:
-    paths = [f"labs.{name}.value", f"labs.{name}.unit"] + ([f"labs.{name}.uln"] if uln else [])
-    return _row(label, *paths, hint="value, unit" + (", ULN" if uln else ""))
+    """A laboratory value: its value, its unit (the canonical one first) and, for the
+    analytes whose rules read it, the laboratory's upper limit of normal."""
+    value, unit = _input(f"labs.{name}.value"), _input(f"labs.{name}.unit")
+    inputs = [value, replace(unit, label=f"{label} unit")]
+    if uln:
+        upper = _input(f"labs.{name}.uln")
+        inputs.append(replace(upper, placeholder="ULN", label=f"{label} upper limit of normal"))
+    return Row(label, tuple(inputs), "value, unit" + (", ULN" if uln else ""))
 
 
 @functools.cache
@@ -149,32 +162,31 @@ def form_inputs() -> list[Input]:
     return [i for _, rows in case_form_sections() for r in rows for i in r.inputs]
 
 
-#: Where the case keeps its lesions, and the (field, label, input) columns of the lesion table.
+#: Where the case keeps its lesions: one row of the lesion table each.
 LESIONS = "liver.lesions"
-LESION_COLUMNS: tuple[tuple[str, str, Input], ...] = (
-    ("id", "Lesion id", Input("id", "text")),
-    ("segment", "Couinaud segment", Input("segment", "choice", tuple(str(n) for n in range(1, 9)))),
-    ("longest_diameter_mm", "Longest diameter (mm)", Input("longest_diameter_mm", "float")),
-    ("enhancement", "Enhancement", _input("liver.lesions.enhancement")),
-    ("abuts", "Abuts (comma-separated)", Input("abuts", "text", placeholder="e.g. hepatic_vein")),
+LESION_TABLE = Table(
+    LESIONS,
+    (
+        column(Lesion, "id", "Lesion id"),
+        column(Lesion, "segment", "Couinaud segment"),
+        column(Lesion, "longest_diameter_mm", "Longest diameter (mm)"),
+        column(Lesion, "enhancement", "Enhancement"),
+        column(Lesion, "abuts", "Abuts (comma-separated)"),
+    ),
+    max_rows=200,
 )
-#: Empty lesion rows offered below the recorded ones; at most MAX_LESION_ROWS rows are read.
+#: Empty lesion rows offered below the recorded ones.
 SPARE_LESION_ROWS = 3
-MAX_LESION_ROWS = 200
 
 
 def lesion_input(row: int, column: str) -> str:
     """The name of a lesion table input: the lesion field's path in the case."""
-    return f"{LESIONS}[{row}].{column}"
+    return LESION_TABLE.name(row, column)
 
 
-def lesion_rows(form: Mapping[str, str]) -> int:
-    """How many lesion rows a form holds (up to the last row with a value)."""
-    rows = 0
-    for row in range(MAX_LESION_ROWS):
-        if any(form.get(lesion_input(row, c), "").strip() for c, _, _ in LESION_COLUMNS):
-            rows = row + 1
-    return rows
+def case_form_names(lesion_rows: int = LESION_TABLE.max_rows) -> set[str]:
+    """Every input name of a case form with that many lesion rows."""
+    return {i.name for i in form_inputs()} | LESION_TABLE.names(lesion_rows) | {LESIONS}
 
 
 def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
@@ -185,29 +197,17 @@ def case_form_values(document: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     for i in form_inputs():
         delete_path(rest, i.name)
     lesions = get_path(rest, LESIONS)
-    columns = {c for c, _, _ in LESION_COLUMNS}
-    if (
-        isinstance(lesions, list)
-        and len(lesions) <= MAX_LESION_ROWS
-        and all(isinstance(x, dict) and set(x) <= columns for x in lesions)
-    ):  # the table shows them; anything else stays in the YAML box
-        for row, lesion in enumerate(lesions):
-            for column in columns:
-                value = lesion.get(column)
-                if column == "abuts" and isinstance(value, list):
-                    value = ", ".join(str(v) for v in value)
-                values[lesion_input(row, column)] = shown(value)
+    if LESION_TABLE.fits(lesions):  # the table shows them; anything else stays in the YAML
+        values |= LESION_TABLE.values(lesions)
         delete_path(rest, LESIONS)
-    rest = prune(rest)
-    extra = yaml.safe_dump(rest, sort_keys=False, allow_unicode=True) if rest else ""
-    return values, extra
+    return values, dump_extra(rest)
 
 
 def case_from_form(
     form: Mapping[str, str],
-) -> tuple[Case | None, dict[str, Any], list[tuple[str, str]]]:
+) -> tuple[Case | None, dict[str, Any], Problems]:
     """The case a submitted form describes, the document built and every problem found."""
-    problems: list[tuple[str, str]] = []
+    problems: Problems = []
     document = read_extra(form.get(EXTRA_FIELD, ""), EXTRA_FIELD, problems)
     for item in form_inputs():
         delete_path(document, item.name)
@@ -231,62 +231,22 @@ def case_from_form(
         case = case_from_mapping(document)
     except CaseError as exc:
         bad = {p for p, _ in problems}
-        moved = (_lesion_problem(p, used) for p in exc.problems)
+        moved = (row_problem(p, LESION_TABLE, used) or p for p in exc.problems)
         problems.extend(p for p in moved if p[0] not in bad)
     return (case if not problems else None), document, problems
 
 
 def _lesions_from_form(
-    form: Mapping[str, str], document: dict[str, Any], problems: list[tuple[str, str]]
+    form: Mapping[str, str], document: dict[str, Any], problems: Problems
 ) -> list[int]:
     """Put the filled rows of the lesion table into ``document`` (they replace lesions given
     in the YAML box); returns the form row of each lesion, in order."""
-    lesions: list[dict[str, Any]] = []
-    used: list[int] = []
-    for row in range(lesion_rows(form)):
-        raw = {c: form.get(lesion_input(row, c), "").strip() for c, _, _ in LESION_COLUMNS}
-        if not any(raw.values()):
-            continue
-        lesion: dict[str, Any] = {}
-        for column, _, item in LESION_COLUMNS:
-            text = raw[column]
-            if not text:
-                continue
-            if column == "abuts":
-                lesion[column] = [w for w in text.replace(",", " ").split() if w]
-                continue
-            value, error = convert(text, item)
-            if error is not None:
-                problems.append((lesion_input(row, column), error))
-                continue
-            lesion[column] = int(value) if column == "segment" else value
-        lesions.append(lesion)
-        used.append(row)
-    if lesions:
-        set_path(document, LESIONS, lesions)
-    return used
+    rows = LESION_TABLE.read(form, problems, skip=lambda raw: False)
+    if rows:
+        set_path(document, LESIONS, [record for _, record in rows])
+    return [row for row, _ in rows]
 
 
-def _lesion_problem(problem: tuple[str, str], used: Sequence[int]) -> tuple[str, str]:
-    """A case problem of a lesion named by the lesion table's input (row and column)."""
-    path, message = problem
-    prefix = f"{LESIONS}["
-    if not used or not path.startswith(prefix):
-        return problem
-    index, _, rest = path[len(prefix) :].partition("]")
-    if not index.isdigit() or int(index) >= len(used):
-        return problem
-    column = rest.lstrip(".").split("[", 1)[0]
-    if column not in {c for c, _, _ in LESION_COLUMNS}:
-        return problem
-    return lesion_input(used[int(index)], column), message
-
-
-def case_problems(
-    problems: Iterable[tuple[str, str]],
-) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+def case_problems(problems: Iterable[tuple[str, str]]) -> tuple[dict[str, list[str]], Problems]:
     """Problems by form input (shown next to it) and the rest (shown with the YAML)."""
-    names = {i.name for i in form_inputs()}
-    names |= {lesion_input(r, c) for r in range(MAX_LESION_ROWS) for c, _, _ in LESION_COLUMNS}
-    names.add(LESIONS)
-    return place_problems(problems, names)
+    return place_problems(problems, case_form_names())

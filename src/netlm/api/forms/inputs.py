@@ -35,7 +35,9 @@ class Input:
     """One input of a form, named by its field path in the document (``labs.inr``).
 
     ``labels`` are the words shown for ``choices`` (the choices themselves by
-    default); ``unit`` is shown beside the input.
+    default); ``blank`` offers an empty choice (a laboratory unit has none: its
+    canonical unit comes first); ``unit`` is shown beside the input; ``label`` is
+    the input's accessible name when it is not the first of its row.
     """
 
     name: str
@@ -44,6 +46,8 @@ class Input:
     placeholder: str = ""
     labels: tuple[str, ...] = ()
     unit: str = ""
+    blank: bool = True
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,19 @@ class Table:
         }
 
     def fits(self, records: object) -> bool:
-        """Whether ``records`` can be shown in the table (else they stay in the YAML box)."""
-        fields = {c.field for c in self.columns}
+        """Whether ``records`` can be shown in the table (else they stay in the YAML box):
+        each field a column, each value one input's (a list only in a list column)."""
+        kinds = {c.field: c.input.kind for c in self.columns}
         return (
             isinstance(records, list)
             and len(records) <= self.max_rows
             and all(
-                isinstance(x, dict) and set(x) <= fields and all(flat(v) for v in x.values())
+                isinstance(x, dict)
+                and set(x) <= set(kinds)
+                and all(
+                    flat(v) or (kinds[k] == "list" and isinstance(v, list) and all(map(flat, v)))
+                    for k, v in x.items()
+                )
                 for x in records
             )
         )
@@ -212,7 +222,8 @@ def input_for(annotation: Any, name: str, *, model: Any = None) -> Input:
     if last == "unit" and isinstance(canonical, str):  # a laboratory value's unit
         analyte = getattr(model, "ANALYTE", "")
         units = units_for(analyte) if analyte else frozenset({canonical})
-        return Input(name, "choice", (canonical, *sorted(units - {canonical})))
+        choices = (canonical, *sorted(units - {canonical}))
+        return Input(name, "choice", choices, labels=choices, blank=False)
     if len(options) == 2 and int in options:
         return Input(name, "count", placeholder="number or too_numerous")
     (kind,) = options
@@ -220,6 +231,9 @@ def input_for(annotation: Any, name: str, *, model: Any = None) -> Input:
         (item,) = typing.get_args(kind)[:1]
         if typing.get_origin(item) is Literal:
             return Input(name, "list", tuple(str(v) for v in typing.get_args(item)))
+        if isinstance(item, type) and issubclass(item, Enum):
+            values = tuple(str(m.value) for m in item)
+            return Input(name, "list", values, placeholder=f"comma-separated, e.g. {values[0]}")
         return Input(name, "list", placeholder="comma-separated")
     unit = unit_of(name)
     if kind is bool:

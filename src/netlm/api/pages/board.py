@@ -24,7 +24,14 @@ from netlm.api.middleware import VIEWER_CONTENT_SECURITY_POLICY
 from netlm.api.templating import render_partials
 from netlm.case import Case
 from netlm.eligibility.ordering import recommend_order
-from netlm.eligibility.result import Assessment, Effect, ModalityOption, RankedOption, Verdict
+from netlm.eligibility.result import (
+    Assessment,
+    Assumption,
+    Effect,
+    ModalityOption,
+    RankedOption,
+    Verdict,
+)
 from netlm.report.html import dvh_figure, plan_context
 from netlm.store.repository import ResponseOut, Store
 from netlm.workflows.images import voxel_dvh
@@ -69,13 +76,16 @@ class BoardSummary:
     ``patient_line`` holds the (label, value) pairs of :data:`PATIENT_LINE`
     taken from the report's case header; ``offered`` the options with a verdict
     in :data:`OFFERABLE`, ``pending`` those that need information, and
-    ``unavailable`` those in :data:`UNAVAILABLE`, each in the recommended order.
+    ``unavailable`` those in :data:`UNAVAILABLE`, each in the recommended order;
+    ``assumptions`` the findings the verdicts took as absent, to confirm (the
+    PDF's "Assumptions to confirm").
     """
 
     patient_line: tuple[tuple[str, str], ...]
     offered: tuple[SummaryOption, ...]
     pending: tuple[SummaryOption, ...]
     unavailable: tuple[SummaryOption, ...]
+    assumptions: tuple[Assumption, ...] = ()
 
 
 def _key_reasons(option: ModalityOption) -> tuple[str, ...]:
@@ -105,6 +115,7 @@ def board_summary(assessment: Assessment, context: Mapping[str, Any]) -> BoardSu
         offered=tuple(o for o in ranked if o.option.verdict in OFFERABLE),
         pending=tuple(o for o in ranked if o.option.verdict is Verdict.NEEDS_INFORMATION),
         unavailable=tuple(o for o in ranked if o.option.verdict in UNAVAILABLE),
+        assumptions=assessment.assumptions,
     )
 
 

@@ -15,15 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 from netlm.api.config import StoreDep
 from netlm.api.forms.case import (
     EXTRA_FIELD,
-    LESION_COLUMNS,
+    LESION_TABLE,
     SPARE_LESION_ROWS,
     case_form_sections,
     case_form_values,
     case_from_form,
     case_problems,
     form_inputs,
-    lesion_input,
-    lesion_rows,
 )
 from netlm.api.pages.common import FormDep, PatientId, redirect
 from netlm.api.roles import WRITERS, GuardedRoute, UserDep, allow
@@ -56,9 +54,8 @@ def _case_form(
         extra=extra,
         extra_field=EXTRA_FIELD,
         errors=by_field,
-        lesion_columns=LESION_COLUMNS,
-        lesion_rows=lesion_rows(values) + SPARE_LESION_ROWS,
-        lesion_input=lesion_input,
+        lesion_table=LESION_TABLE,
+        lesion_rows=LESION_TABLE.rows(values) + SPARE_LESION_ROWS,
         other_problems=rest,
         problem_count=len(problems),
         base_version=patient.latest_version or 0 if base_version is None else base_version,
@@ -97,11 +94,7 @@ def save_case(
         else:
             return redirect(f"/patients/{patient_id}?saved={saved.version}")
     values = {i.name: form.get(i.name, "") for i in form_inputs()}
-    values |= {
-        lesion_input(r, c): form.get(lesion_input(r, c), "")
-        for r in range(lesion_rows(form))
-        for c, _, _ in LESION_COLUMNS
-    }
+    values |= {name: form.get(name, "") for name in LESION_TABLE.names(LESION_TABLE.rows(form))}
     return _case_form(
         request,
         patient,

@@ -15,7 +15,9 @@ On the tumour-board page (``partials/image_tools.html``) a writer
   registered CT under the activity image, the transform and its Mattes
   metric); nothing is computed until the user confirms it
   (:func:`netlm.workflows.registration.confirm_registration`), and the
-  confirmed transform, with who confirmed it, is recorded with the dose;
+  confirmed transform, with who confirmed it, is recorded with the dose; or
+  the user rejects it (:func:`netlm.workflows.registration.reject_registration`)
+  and no dose is ever computed with it;
 - sends a computed dose's RT Dose, SEG, SR and PDF report to the PACS
   (:func:`netlm.workflows.pacs.send_dose_to_pacs`).
 
@@ -27,6 +29,7 @@ every sending is audited.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
@@ -44,6 +47,7 @@ from netlm.api.pages.board import viewer_headers, voxel_doses
 from netlm.api.pages.common import FormDep, PatientId, RecordId, pacs_of, redirect
 from netlm.api.pages.uploads import store_upload
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
+from netlm.api.schemas import ProposalId
 from netlm.api.templating import render
 from netlm.errors import InputError, NotFoundError
 from netlm.workflows.images import DoseRequest
@@ -52,12 +56,11 @@ from netlm.workflows.registration import (
     confirm_registration,
     proposal_folder,
     read_proposal,
+    reject_registration,
     start_dose,
 )
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
-
-ProposalId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$")]
 
 #: Image kinds offered as the functional (activity) image of a dose.
 ACTIVITY_KINDS: Final = ("y90_pet", "y90_spect", "maa_spect", "pet", "spect")
@@ -92,7 +95,7 @@ def dose_request_from_form(form: dict[str, str], mask_ids: Sequence[str]) -> Dos
 
 
 def _degrees(values: Sequence[float]) -> list[float]:
-    return [float(v) * 180.0 / 3.141592653589793 for v in values]
+    return [math.degrees(float(v)) for v in values]
 
 
 @router.post("/patients/{patient_id}/images/upload", **allow(WRITERS))
@@ -250,3 +253,27 @@ async def confirm(
         dose_work(request, confirm_registration, patient_id, proposal_id, actor=user.username)
     )
     return redirect(f"/patients/{patient_id}/doses/{dose_id}")
+
+
+@router.post("/patients/{patient_id}/registrations/{proposal_id}/reject", **allow(WRITERS))
+async def reject(
+    request: Request,
+    user: UserDep,
+    patient_id: PatientId,
+    proposal_id: ProposalId,
+    form: FormDep,
+) -> Response:
+    """Reject the registration: nothing is computed, the rejection is recorded and audited."""
+    config = config_of(request)
+    await run_in_threadpool(
+        functools.partial(
+            reject_registration,
+            config.store,
+            config.files_dir,
+            patient_id,
+            proposal_id,
+            actor=user.username,
+            reason=form.get("reason", ""),
+        )
+    )
+    return redirect(f"/patients/{patient_id}?registration=rejected#images")

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from netlm.api.config import StoreDep
+from netlm.api.config import StoreDep, config_of
 from netlm.api.pages.board import (
     board_summary,
     dose_summary,
@@ -30,6 +30,7 @@ from netlm.errors import InputError, StoreError
 from netlm.report.board import headline
 from netlm.report.html import board_context
 from netlm.store.repository import TREATMENT_MODALITIES
+from netlm.workflows.registration import pending_proposals
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
@@ -96,6 +97,7 @@ def board(
         "responses": store.response_timepoints(patient_id),
         "toxicities": store.toxicity_events(patient_id),
         "images": store.images(patient_id),
+        "registrations": pending_proposals(config_of(request).files_dir, patient_id),
         "dose": dose_summary(store, patient_id, plans),
         "modalities": sorted(TREATMENT_MODALITIES),
         "today": dt.date.today().isoformat(),

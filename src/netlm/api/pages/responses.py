@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,6 +27,7 @@ from netlm.api.forms.response import (
     response_form_names,
     response_form_values,
     response_rows,
+    response_values,
     timepoint_blocks,
     timepoint_rows,
 )
@@ -35,7 +37,7 @@ from netlm.api.roles import WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.templating import render
 from netlm.errors import InputError
 from netlm.store.repository import PatientOut, Store
-from netlm.workflows.response import record_response
+from netlm.workflows.response import record_response, recorded_timepoints
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
@@ -62,6 +64,52 @@ def _known_lesions(store: Store, patient: PatientOut) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded time point as the follow-up form lists it."""
+
+    date: dt.date
+    baseline: bool
+    lesions: int
+    responses: tuple[tuple[str, str], ...]  # (criterion label, overall response)
+
+
+def recorded_series(store: Store, patient_id: int) -> tuple[list[dict[str, Any]], list[Recorded]]:
+    """The recorded series a new follow-up form shows: the baseline of the latest record
+    and every follow-up recorded against it, oldest first (empty when the records keep no
+    baseline), and the list of those time points with their recorded responses."""
+    records = store.response_timepoints(patient_id)
+    with_baseline = [r for r in records if isinstance(r.details.get("baseline"), dict)]
+    if not with_baseline:
+        return [], []
+    latest = max(with_baseline, key=lambda r: (r.date, r.id))
+    baseline = latest.details["baseline"]
+    kept = recorded_timepoints(with_baseline)
+    series = [r for r in with_baseline if r.details["baseline"] == baseline]
+    dates = sorted({r.date for r in series})
+    points = [baseline, *(kept[d] for d in dates)]
+    listed = [Recorded(dt.date.fromisoformat(baseline["date"]), True, len(baseline["lesions"]), ())]
+    for d in dates:
+        responses = tuple(
+            (str(r.details.get("label", r.criterion)), r.overall) for r in series if r.date == d
+        )
+        listed.append(Recorded(d, False, len(kept[d].get("lesions", [])), responses))
+    return points, listed
+
+
+def _new_follow_up(
+    series: list[dict[str, Any]], criteria: Sequence[str]
+) -> tuple[dict[str, str], str] | None:
+    """The form values of the recorded ``series`` and an empty next time point naming the
+    lesions of the last one (by id); None when the series does not fit the form's tables."""
+    values, extra = response_values({"criteria": list(criteria), "timepoints": series})
+    if extra:
+        return None
+    last = series[-1].get("lesions", [])
+    ids = [{"id": x["id"]} for x in last if isinstance(x, dict) and x.get("id")]
+    return values | lesion_table(len(series)).values(ids), ""
+
+
 def _response_form(
     request: Request,
     patient: PatientOut,
@@ -69,6 +117,7 @@ def _response_form(
     extra: str,
     problems: Sequence[tuple[str, str]] = (),
     status_code: int = 200,
+    recorded: Sequence[Recorded] = (),
 ) -> HTMLResponse:
     """The follow-up measurement form (:mod:`netlm.api.forms`), problems next to inputs."""
     blocks = max(TIMEPOINT_BLOCKS, timepoint_blocks(values) + 1)
@@ -91,6 +140,7 @@ def _response_form(
         lesion_rows=rows,
         other_problems=rest,
         problem_count=len(problems),
+        recorded=recorded,
     )
 
 
@@ -116,8 +166,12 @@ def new_response(request: Request, store: StoreDep, patient_id: PatientId) -> Re
     patient = store.get_patient(patient_id)
     recorded = {r.criterion for r in store.response_timepoints(patient_id)}
     criteria = [c for c in criteria_input().choices if c in recorded] or ["recist1.1"]
-    values = response_form_values(_known_lesions(store, patient), criteria=criteria)
-    return _response_form(request, patient, values, "")
+    series, listed = recorded_series(store, patient_id)
+    shown = _new_follow_up(series, criteria) if series else None
+    if shown is None:
+        values = response_form_values(_known_lesions(store, patient), criteria=criteria)
+        return _response_form(request, patient, values, "", recorded=listed)
+    return _response_form(request, patient, shown[0], shown[1], recorded=listed)
 
 
 @router.post("/patients/{patient_id}/response", response_class=HTMLResponse, **allow(WRITERS))
@@ -134,4 +188,7 @@ def add_response(
             problems = [read.place(p) for p in exc.problems]
         else:
             return redirect(f"/patients/{patient_id}#response")
-    return _response_form(request, patient, form, form.get(RESPONSE_EXTRA_FIELD, ""), problems, 422)
+    _, listed = recorded_series(store, patient_id)
+    return _response_form(
+        request, patient, form, form.get(RESPONSE_EXTRA_FIELD, ""), problems, 422, listed
+    )

@@ -1,4 +1,5 @@
-"""``/patients/{id}/images`` and ``/dose``: uploads, downloads, viewer volumes and voxel dose."""
+"""``/patients/{id}/images``, ``/dose`` and ``/registrations``: uploads, downloads, viewer
+volumes, voxel dose, and the CT registrations proposed by the web app (listed, rejected)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ from netlm.api.config import API_PREFIX, StoreDep, config_of, dose_work
 from netlm.api.files import save_upload, temporary_file_response
 from netlm.api.limits import check_upload, image_reads
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
-from netlm.api.schemas import DoseOut, PatientId, RecordId
+from netlm.api.schemas import (
+    DoseOut,
+    PatientId,
+    ProposalId,
+    RecordId,
+    RegistrationOut,
+    RejectIn,
+)
 from netlm.errors import InputError, NotFoundError
 from netlm.store.repository import IMAGE_KINDS, ImageOut
 from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file, patient_files_dir
+from netlm.workflows.registration import pending_proposals, reject_registration
 
 router = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
 
@@ -146,3 +155,40 @@ def compute_dose(
         request, compute_patient_dose, patient_id, body, actor=user.username
     )()
     return DoseOut(rtdose_image_id=image.id, statistics=statistics)
+
+
+@router.get("/patients/{patient_id}/registrations", tags=["images"], **allow(WRITERS))
+def list_registrations(
+    request: Request, store: StoreDep, user: UserDep, patient_id: PatientId
+) -> list[RegistrationOut]:
+    """The CT registrations proposed for the patient's doses and waiting for confirmation."""
+    config = config_of(request)
+    store.get_patient(patient_id)
+    store.record_read(patient_id, actor=user.username, what="registrations")
+    return [
+        RegistrationOut.model_validate(p) for p in pending_proposals(config.files_dir, patient_id)
+    ]
+
+
+@router.post(
+    "/patients/{patient_id}/registrations/{proposal_id}/reject", tags=["images"], **allow(WRITERS)
+)
+def reject(
+    request: Request,
+    user: UserDep,
+    patient_id: PatientId,
+    proposal_id: ProposalId,
+    body: RejectIn | None = None,
+) -> RegistrationOut:
+    """Reject a proposed CT registration: no dose is computed with it, and its transform is
+    refused if given again (the rejection is audited)."""
+    config = config_of(request)
+    record = reject_registration(
+        config.store,
+        config.files_dir,
+        patient_id,
+        proposal_id,
+        actor=user.username,
+        reason="" if body is None else body.reason,
+    )
+    return RegistrationOut.model_validate(record)

@@ -26,7 +26,9 @@ from netlm.eligibility.result import (
     Effect,
     Modality,
 )
-from netlm.eligibility.rules.base import Context, MissingData, RuleBook, fmt
+from netlm.eligibility.rules.base import Context, MissingData, Rule, RuleBook, fmt
+from netlm.eligibility.rules.prognosis import book as prognosis_book
+from netlm.eligibility.rules.surgery import book as surgery_book
 
 book = RuleBook()
 
@@ -284,6 +286,16 @@ def _pregnancy_procedure(ctx: Context, m: Modality) -> str | None:
 
 
 # --------------------------------------------------------------------------- surgery first
+def resection_rules() -> tuple[Rule, ...]:
+    """Every rule netlm ships that judges resection (surgery, prognosis and this module).
+
+    Named here rather than filtered from :func:`netlm.eligibility.rules.all_rules`,
+    which imports this module; a test checks that the two agree.
+    """
+    books = (surgery_book, prognosis_book, book)
+    return tuple(r for b in books for r in b.rules if Modality.RESECTION in r.modalities)
+
+
 def curative_resection(ctx: Context) -> bool:
     """Whether resection is eligible with curative intent on this record.
 
@@ -291,12 +303,8 @@ def curative_resection(ctx: Context) -> bool:
     contraindicate, find the indication unmet or lack data, and
     ``resection.curative`` must fire.
     """
-    from netlm.eligibility.rules import all_rules  # the registry imports this module
-
     curative = False
-    for rule in all_rules():
-        if Modality.RESECTION not in rule.modalities:
-            continue
+    for rule in resection_rules():
         try:
             message = rule.check(ctx, Modality.RESECTION)
         except MissingData:
