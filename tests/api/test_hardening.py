@@ -984,3 +984,20 @@ def test_a_short_secret_key_is_refused_at_start_up(tmp_path: Path, key: str) -> 
     )
     assert "Uvicorn running" not in done.stderr and "Started server" not in done.stderr
     assert not (tmp_path / "secret-key").exists()
+
+
+def test_a_restart_keeps_the_generated_key_and_the_sessions(tmp_path: Path) -> None:
+    """Without ``NETLM_SECRET_KEY`` the key made at the first start (0600) serves the next:
+    a browser session and an API token survive a restart."""
+    with serving(tmp_path) as first:
+        browser = first.browser("admin", ADMIN_PASSWORD)
+        cookies = dict(browser.cookies)
+        key_file = tmp_path / "secret-key"
+        key = key_file.read_text()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    with serving(tmp_path) as second:
+        assert key_file.read_text() == key
+        again = httpx.Client(base_url=second.base, cookies=cookies)
+        page = again.get("/patients", follow_redirects=False)
+        assert page.status_code == 200 and 'name="csrf-token"' in page.text
+        assert httpx.get(second.url("/api/v1/auth/me"), headers=first.admin).status_code == 200

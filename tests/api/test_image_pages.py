@@ -442,8 +442,30 @@ def test_pacs_import_dose_registration_and_send_back(
         page = client.get(r.headers["location"])
         assert "confirmed by physicist" in page.text and 'id="send-form"' in page.text
 
-        # Send the plain dose's results; they come back from Orthanc as computed.
+        # A server whose image limits the dose grid exceeds reads nothing and sends nothing.
         before = {s.series_uid for s in find_series(config, pacs_study["uid"])}
+        voxels = int(read_image(plain / "dose.nii.gz").array.size)
+        strict = create_app(
+            site.store,
+            secret_key="image-pages-" * 4,
+            files_dir=site.files,
+            pacs=config,
+            image_limits=ImageLimits(max_voxels=voxels - 1),
+        )
+        strict_client = session_client(strict, Role.PHYSICIST)
+        strict_page = strict_client.get(f"/patients/{pid}/doses/{plain_id}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', strict_page)
+        assert token is not None
+        r = strict_client.post(
+            f"/patients/{pid}/doses/{plain_id}/send",
+            data={"csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 422 and f"netlm reads at most {voxels - 1}" in r.text
+        assert str(site.files) not in r.text
+        assert {s.series_uid for s in find_series(config, pacs_study["uid"])} == before
+
+        # Send the plain dose's results; they come back from Orthanc as computed.
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token is not None
         r = client.post(
@@ -507,6 +529,7 @@ def test_a_pacs_series_over_the_servers_image_limits_is_not_kept(
         )
         assert r.status_code == 422, r.text
         assert f"the series declares {voxels} voxels; netlm reads at most {voxels - 1}" in r.text
+        assert str(tmp_path) not in r.text  # no server path in the answer
         assert site.store.images(pid) == []
         assert not [p for p in site.files.rglob("*") if p.is_file()]
     finally:

@@ -64,6 +64,30 @@ def wait_for_viewer(page: Any, section: Any) -> None:
     ).text_content()
 
 
+def upload_and_ask_for_a_dose_with_the_ct(
+    page: Any, url: str, pid: int, files: dict[str, list[Path]], store: Store
+) -> None:
+    """Sign in, upload the PET series with its masks and then the CT series, and ask for a
+    dose with the CT, which comes in another frame: the page shows the registration first."""
+    sign_in(page, url, "physicist1", PASSWORD)
+    page.goto(f"{url}/patients/{pid}")
+    page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
+    page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
+    page.select_option("#upload-kind", "y90_pet")
+    page.click("#upload-submit")
+    page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
+    page.locator("#upload-images summary").click()
+    page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
+    page.select_option("#upload-kind", "ct")
+    page.click("#upload-submit")
+    page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
+    sync_api.expect(page.locator("#image-list tbody tr")).to_have_count(5)
+    ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
+    page.select_option("#dose-ct", str(ct_id))
+    page.click("#dose-submit")
+    page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium")
 def test_upload_confirm_registration_and_see_the_dose(
     site: tuple[str, int, dict[str, list[Path]], Store],
@@ -71,27 +95,7 @@ def test_upload_confirm_registration_and_see_the_dose(
     url, pid, files, store = site
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     with offline_page(url) as (page, problems):
-        sign_in(page, url, "physicist1", PASSWORD)
-
-        # The PET series with its masks, then the CT series.
-        page.goto(f"{url}/patients/{pid}")
-        page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
-        page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
-        page.select_option("#upload-kind", "y90_pet")
-        page.click("#upload-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
-        page.locator("#upload-images summary").click()
-        page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
-        page.select_option("#upload-kind", "ct")
-        page.click("#upload-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
-        sync_api.expect(page.locator("#image-list tbody tr")).to_have_count(5)
-
-        # The dose with the CT of another frame: the registration comes first.
-        ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
-        page.select_option("#dose-ct", str(ct_id))
-        page.click("#dose-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
+        upload_and_ask_for_a_dose_with_the_ct(page, url, pid, files, store)
         assert not [i for i in store.images(pid) if i.kind == "rtdose"]
         viewer = page.locator("section[data-viewer]")
         wait_for_viewer(page, viewer)
@@ -130,22 +134,7 @@ def test_a_proposed_registration_is_rejected_with_a_click(
     """The Reject button: back on the patient page, no dose, the rejection audited."""
     url, pid, files, store = site
     with offline_page(url) as (page, problems):
-        sign_in(page, url, "physicist1", PASSWORD)
-        page.goto(f"{url}/patients/{pid}")
-        page.set_input_files("#upload-files", [str(f) for f in files["pet"]])
-        page.set_input_files("#upload-masks", [str(f) for f in files["masks"]])
-        page.select_option("#upload-kind", "y90_pet")
-        page.click("#upload-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=4"))
-        page.locator("#upload-images summary").click()
-        page.set_input_files("#upload-files", [str(f) for f in files["ct"]])
-        page.select_option("#upload-kind", "ct")
-        page.click("#upload-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}\?images=1"))
-        ct_id = next(i.id for i in store.images(pid) if i.kind == "ct")
-        page.select_option("#dose-ct", str(ct_id))
-        page.click("#dose-submit")
-        page.wait_for_url(re.compile(rf".*/patients/{pid}/registrations/[0-9a-f]{{16}}$"))
+        upload_and_ask_for_a_dose_with_the_ct(page, url, pid, files, store)
         proposal = page.url.rsplit("/", 1)[1]
 
         page.fill("#reject-form input[name=reason]", "misaligned at the dome")

@@ -701,6 +701,12 @@ def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
 
 
 def test_a_store_refuses_an_unmigrated_database_without_upgrade(db_url: str) -> None:
+    if db_url.startswith("sqlite"):  # a missing file is named, and not created
+        path = db_url.removeprefix("sqlite:///")
+        with pytest.raises(StoreError, match=f"no netlm registry at {path}: create it with"):
+            Store(db_url, upgrade=False)
+        assert not Path(path).parent.exists()
+        db.make_engine(db_url).dispose()  # an empty file
     with pytest.raises(StoreError, match="run `netlm db upgrade`"):
         Store(db_url, upgrade=False)
     with Store(db_url) as store:

@@ -298,7 +298,9 @@ def serve_command(
         Path | None, typer.Option(help="CA bundle (PEM) to verify the PACS's TLS certificate.")
     ] = None,
 ) -> None:
-    """Serve the netlm web application and API (OpenAPI at /api/v1/docs)."""
+    """Serve the netlm web application and API (OpenAPI at /api/v1/docs) on an existing
+    registry, brought up to date first (create one with `netlm db upgrade`; --demo may
+    start a new one)."""
     import uvicorn
 
     from netlm.api.limits import DEFAULT_MAX_BODY_BYTES
