@@ -206,3 +206,15 @@ def test_own_password_change_checks_the_current_one_and_the_copy(
     assert done.status_code == 303 and done.headers["location"] == "/login?changed=1"
     assert store.authenticate("clinician", new) is not None
     assert client.get("/patients", follow_redirects=False).status_code in (303, 307, 401)
+
+
+def test_case_form_shows_a_stored_case_without_empty_fields() -> None:
+    from netlm.api.forms.case import LESION_TABLE, case_form_values
+
+    case = parse_case(dict(bundled_examples("case-"))["case-bilobar-tare.yaml"])
+    stored = case.model_dump(mode="json")  # every unset field as null, as the registry keeps it
+    assert stored["history"]["prior_treatments"][0]["activity_gbq"] is None
+    values, extra = case_form_values(stored)
+    assert "prior_treatments" in extra and "null" not in extra
+    assert values[LESION_TABLE.name(2, "abuts")] == "left_portal_vein"
+    assert values["labs.bilirubin.unit"] == "mg/dL"

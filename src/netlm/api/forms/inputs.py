@@ -301,10 +301,19 @@ def delete_path(document: dict[str, Any], path: str) -> None:
 
 
 def prune(document: Any) -> Any:
-    """Drop empty mappings left behind when the form's fields are taken out."""
+    """Drop empty mappings left behind when the form's fields are taken out, and empty
+    (``null``) fields, in records of lists too (a stored case's prior treatments).
+
+    Examples
+    --------
+    >>> prune({"a": {"b": None}, "c": [{"d": None, "e": 1}], "f": 0})
+    {'c': [{'e': 1}], 'f': 0}
+    """
     if isinstance(document, dict):
         pruned = {k: prune(v) for k, v in document.items()}
         return {k: v for k, v in pruned.items() if v != {} and v is not None}
+    if isinstance(document, list):
+        return [prune(v) for v in document]
     return document
 
 
