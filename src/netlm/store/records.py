@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
+from netlm.errors import StoreError
 from netlm.store import tables as m
 from netlm.store.base import StoreBase, _patient_rows, _Row
 from netlm.store.checks import _Checker
@@ -38,6 +39,15 @@ _DICOM_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 _Record = TypeVar(
     "_Record", m.Image, m.Treatment, m.LabResult, m.ResponseTimepoint, m.ToxicityEvent
 )
+
+
+class ResponseEntry(NamedTuple):
+    """One overall response to record (:meth:`RecordsMixin.add_response_timepoints`)."""
+
+    date: dt.date
+    criterion: str
+    overall: str
+    details: Mapping[str, Any]
 
 
 class RecordsMixin(StoreBase):
@@ -162,6 +172,72 @@ class RecordsMixin(StoreBase):
             {"analyte": analyte, "date": date.isoformat(), "value": number, "unit": unit},
         )
         return _lab_out(row)
+
+    def add_response_timepoints(
+        self, patient_id: int, entries: Sequence[ResponseEntry], *, actor: str
+    ) -> list[ResponseOut]:
+        """Record several overall responses in one transaction: all of them or none.
+
+        Each entry is checked as by :meth:`add_response_timepoint`.  An entry whose date and
+        criterion are already recorded with the same overall response is skipped (a follow-up
+        form repeats the recorded series; the same form sent twice at once records it once:
+        the patient's row is locked for the write); one recorded with another response is
+        refused (:class:`~netlm.errors.StoreError` naming it) and nothing is stored.
+
+        Returns
+        -------
+        list[ResponseOut]
+            The rows written (skipped entries left out).
+        """
+        check = _Checker()
+        actor = check.name("actor", actor, max_length=200)
+        rows: list[m.ResponseTimepoint] = []
+        for i, entry in enumerate(entries):
+            rows.append(
+                m.ResponseTimepoint(
+                    date=check.date(f"entries[{i}].date", entry.date),
+                    criterion=check.choice(
+                        f"entries[{i}].criterion", entry.criterion, RESPONSE_CRITERIA
+                    ),
+                    overall=check.choice(
+                        f"entries[{i}].overall", entry.overall, RESPONSE_CATEGORIES
+                    ),
+                    details=check.document(f"entries[{i}].details", dict(entry.details)),
+                )
+            )
+        check.done()
+        written: list[m.ResponseTimepoint] = []
+        with self._write() as session:
+            patient = self._patient_row(session, patient_id, for_write=True)
+            recorded = {
+                (r.date, r.criterion): r.overall
+                for r in _patient_rows(session, m.ResponseTimepoint, patient.id)
+            }
+            for row in rows:
+                before = recorded.get((row.date, row.criterion))
+                if before == row.overall:
+                    continue
+                if before is not None:
+                    raise StoreError(
+                        f"the {row.criterion} response of {row.date} is already recorded as "
+                        f"{before}, not {row.overall}; nothing was stored"
+                    )
+                recorded[(row.date, row.criterion)] = row.overall
+                row.patient_id = patient.id
+                self._insert(
+                    session,
+                    row,
+                    actor=actor,
+                    record_type="response",
+                    patient_id=patient.id,
+                    details={
+                        "criterion": row.criterion,
+                        "overall": row.overall,
+                        "date": row.date.isoformat(),
+                    },
+                )
+                written.append(row)
+        return [_response_out(r) for r in written]
 
     def add_response_timepoint(
         self,

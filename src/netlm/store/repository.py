@@ -66,7 +66,7 @@ from netlm.store.models import (
 )
 from netlm.store.patients import PatientsMixin
 from netlm.store.plans import PlansMixin
-from netlm.store.records import RecordsMixin
+from netlm.store.records import RecordsMixin, ResponseEntry
 
 __all__ = [
     "CTCAE_VERSIONS",
@@ -90,6 +90,7 @@ __all__ = [
     "PlanOut",
     "PlanResultOut",
     "PlanStatus",
+    "ResponseEntry",
     "ResponseOut",
     "Role",
     "Store",

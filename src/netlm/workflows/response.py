@@ -78,7 +78,8 @@ def record_response(
     does (it shows the recorded series and adds the next time point): a time
     point recorded with the same measurements and the same response is skipped;
     one whose measurements, or whose response by a recorded criterion, would
-    differ from the record is refused, named, and nothing is stored.
+    differ from the record is refused, named, and nothing is stored.  The new
+    time points are stored in one transaction (all or none).
 
     Parameters
     ----------
@@ -135,35 +136,39 @@ def record_response(
                 )
     if problems:
         raise ResponseError(problems)
+    from netlm.store.repository import ResponseEntry
+
     observed = {tp.date: tp for tp in doc.timepoints}
     baseline = _dump(doc.timepoints[0])
-    for result in report.results:
-        for point in result.timepoints[1:]:
-            if (point.date, result.criterion) in overall:
-                continue  # recorded with the same measurements and response
-            assessed = observed[point.date]
-            store.add_response_timepoint(
-                patient_id,
-                date=point.date,
-                criterion=result.criterion,
-                overall=point.overall.value,
-                details={
-                    "label": result.label,
-                    "version": result.version,
-                    "unit": point.unit,
-                    "measure": _decimal(point.measure),
-                    "change_from_baseline_percent": _decimal(point.change_from_baseline_percent),
-                    "change_from_nadir_percent": _decimal(point.change_from_nadir_percent),
-                    "target": point.target.value if point.target else None,
-                    "non_target": point.non_target.value if point.non_target else None,
-                    "new_lesions": point.new_lesions,
-                    "inputs_digest": report.inputs_digest,
-                    "lesions": [
-                        o.model_dump(mode="json", exclude_none=True) for o in assessed.lesions
-                    ],
-                    "timepoint": _dump(assessed),
-                    "baseline": baseline,
-                },
-                actor=actor,
-            )
+    entries = [
+        ResponseEntry(
+            date=point.date,
+            criterion=result.criterion,
+            overall=point.overall.value,
+            details={
+                "label": result.label,
+                "version": result.version,
+                "unit": point.unit,
+                "measure": _decimal(point.measure),
+                "change_from_baseline_percent": _decimal(point.change_from_baseline_percent),
+                "change_from_nadir_percent": _decimal(point.change_from_nadir_percent),
+                "target": point.target.value if point.target else None,
+                "non_target": point.non_target.value if point.non_target else None,
+                "new_lesions": point.new_lesions,
+                "inputs_digest": report.inputs_digest,
+                "lesions": [
+                    o.model_dump(mode="json", exclude_none=True)
+                    for o in observed[point.date].lesions
+                ],
+                "timepoint": _dump(observed[point.date]),
+                "baseline": baseline,
+            },
+        )
+        for result in report.results
+        for point in result.timepoints[1:]
+        if (point.date, result.criterion) not in overall  # recorded alike: skipped
+    ]
+    # one transaction: every new time point or none (and a form sent twice at once
+    # records its time points once)
+    store.add_response_timepoints(patient_id, entries, actor=actor)
     return report
