@@ -51,16 +51,17 @@ def build_app() -> typer.Typer:
         assess,
         cohort,
         common,
+        db,
         demo,
         dose,
         fhir,
+        importing,
         kernel,
         outcomes,
         pacs,
         response,
         serve,
         sirt,
-        store,
         users,
     )
 
@@ -91,8 +92,8 @@ def build_app() -> typer.Typer:
     app.command("workup")(dose.workup_command)
     app.add_typer(cohort.cohort_app, name="cohort")
     app.add_typer(outcomes.outcomes_app, name="outcomes")
-    app.add_typer(store.db_app, name="db")
-    app.command("import")(store.import_command)
+    app.add_typer(db.db_app, name="db")
+    app.command("import")(importing.import_command)
     app.add_typer(fhir.fhir_app, name="fhir")
     app.add_typer(users.users_app, name="users")
     app.add_typer(pacs.pacs_app, name="pacs")

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from netlm.commands.store import db_app
+from netlm.commands.db import db_app
 from netlm.errors import StoreError
 from netlm.store import Store
 from netlm.store.backup import backup, restore

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
-from netlm.commands.store import db_app
+from netlm.commands.db import db_app
 from netlm.errors import StoreError
 from netlm.store import Store
 from netlm.store.backup import BACKUP_DUMP, backup, restore, sha256_file, verify_restore

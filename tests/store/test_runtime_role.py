@@ -11,7 +11,7 @@ import typer
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
-from netlm.commands.store import db_app
+from netlm.commands.db import db_app
 from netlm.store import Store, db
 
 #: Cheap argon2 parameters, as the other registry tests use.

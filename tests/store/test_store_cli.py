@@ -12,7 +12,8 @@ import yaml
 from typer.testing import CliRunner
 
 from netlm.case import case_from_mapping
-from netlm.commands.store import db_app, import_command
+from netlm.commands.db import db_app
+from netlm.commands.importing import import_command
 from netlm.store import EXPORT_SCHEMA, Store, db
 
 

@@ -1,12 +1,15 @@
-"""What every command shares: output formats, the ``--db`` option, the bad-input exit,
-the message for an optional package that is not installed, and the spinner."""
+"""What every command shares: output formats, the ``--db`` and ``--actor`` options, the
+bad-input exit, the message for an optional package that is not installed, the spinner
+and the atomic write of an output file."""
 
 from __future__ import annotations
 
 import datetime as dt
 import errno
+import getpass
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperCommand
 
-from netlm.errors import InputError, NetlmError
+from netlm.errors import InputError, NetlmError, StoreError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -180,6 +183,47 @@ DbOption = Annotated[
         "folder).",
     ),
 ]
+
+
+#: The ``--actor`` option of every command that writes to the registry: the name the
+#: audit log records (read by :func:`actor_name`).
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Name for the audit log (default: the operating-system user)."),
+]
+
+
+def actor_name(actor: str | None) -> str:
+    """The audit log's name for ``--actor``: as given, else the operating-system user.
+
+    ``"unknown"`` where the system knows no user (a container without a passwd
+    entry and without ``$LOGNAME``/``$USER``).
+    """
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers) and no LOGNAME/USER
+        return "unknown"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file beside it, so that no
+    half-written file is ever left; the folder is created.  Raises :class:`StoreError`
+    naming the path when it cannot be written."""
+    folder = path.absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def today() -> dt.date:

@@ -18,8 +18,15 @@ import typer
 import yaml
 
 from netlm.case import load_case
-from netlm.commands.common import DbOption, TextJsonFormat, fail, stderr_console
-from netlm.commands.store import ActorOption, _actor, _write_atomically
+from netlm.commands.common import (
+    ActorOption,
+    DbOption,
+    TextJsonFormat,
+    actor_name,
+    fail,
+    stderr_console,
+    write_atomically,
+)
 from netlm.errors import InputError, NetlmError
 
 fhir_app = typer.Typer(
@@ -98,13 +105,13 @@ def export_command(
 
             with Store(db, upgrade=False) as store:
                 pid = store.find_patient(patient_id).id if external else int(patient_id)
-                bundle = export_patient_bundle(store, pid, actor=_actor(actor))
+                bundle = export_patient_bundle(store, pid, actor=actor_name(actor))
             what = f"patient {pid}"
         text = bundle_json(bundle) + "\n"
         if out is None:
             typer.echo(text, nl=False)
             return
-        _write_atomically(out, text)
+        write_atomically(out, text)
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"{what}: FHIR Bundle with {len(bundle.entry or [])} resources in {out}", err=True)
@@ -130,7 +137,7 @@ def import_command(
     try:
         result = import_bundle(load_bundle(bundle), load_case(case))
         document = result.case.model_dump(mode="json", by_alias=True, exclude_none=True)
-        _write_atomically(out, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+        write_atomically(out, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     except NetlmError as exc:
         raise fail(exc) from None
     if output_format is TextJsonFormat.json:

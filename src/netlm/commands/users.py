@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netlm.commands.common import DbOption, TextJsonFormat, fail
-from netlm.commands.store import ActorOption, _actor
+from netlm.commands.common import ActorOption, DbOption, TextJsonFormat, actor_name, fail
 from netlm.errors import InputError, NetlmError
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def users_create(
     try:
         with _store(db) as store:
             user = store.create_user(
-                username, _password(username), _role(role, "--role"), actor=_actor(actor)
+                username, _password(username), _role(role, "--role"), actor=actor_name(actor)
             )
     except NetlmError as exc:
         raise fail(exc) from None
@@ -91,7 +90,7 @@ def users_disable(username: UsernameArg, db: DbOption = None, actor: ActorOption
     """Disable a user: no more log-ins; its sessions and tokens end now."""
     try:
         with _store(db) as store:
-            user = store.disable_user(username, actor=_actor(actor))
+            user = store.disable_user(username, actor=actor_name(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "disabled; sessions and tokens ended")
@@ -102,7 +101,7 @@ def users_enable(username: UsernameArg, db: DbOption = None, actor: ActorOption 
     """Let a disabled user log in again."""
     try:
         with _store(db) as store:
-            user = store.enable_user(username, actor=_actor(actor))
+            user = store.enable_user(username, actor=actor_name(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "enabled")
@@ -121,7 +120,7 @@ def users_set_role(
     """Give a user another role; its sessions and tokens end now."""
     try:
         with _store(db) as store:
-            user = store.set_role(username, _role(role, "ROLE"), actor=_actor(actor))
+            user = store.set_role(username, _role(role, "ROLE"), actor=actor_name(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "role set; sessions and tokens ended")
@@ -135,7 +134,7 @@ def users_reset_password(
     try:
         with _store(db) as store:
             store.get_user(username)
-            user = store.set_password(username, _password(username), actor=_actor(actor))
+            user = store.set_password(username, _password(username), actor=actor_name(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     _show(user, "password reset; sessions and tokens ended")
@@ -148,7 +147,7 @@ def users_revoke_tokens(
     """End every session and API token of a user now."""
     try:
         with _store(db) as store:
-            ended = store.revoke_user_credentials(username, actor=_actor(actor))
+            ended = store.revoke_user_credentials(username, actor=actor_name(actor))
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"user {username!r}: {ended} session(s) and token(s) ended")

@@ -1,26 +1,20 @@
-"""``netlm db upgrade``, ``netlm db export`` and ``netlm import``: the registry from the shell.
+"""``netlm db ...``: the registry's schema, backups, audit check, runtime role and export.
 
 Every command takes ``--db URL``; without it ``$NETLM_DATABASE_URL``, else the
 embedded SQLite file (see :mod:`netlm.store.db`).  ``--actor`` is the name the
-audit log records (default: the operating-system user).
+audit log records (default: the operating-system user).  Case files come in
+with ``netlm import`` (:mod:`netlm.commands.importing`).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from netlm.commands.common import EXIT_BAD_INPUT, DbOption, TextJsonFormat, fail, today
+from netlm.commands.common import ActorOption, DbOption, actor_name, fail, write_atomically
 from netlm.errors import InputError, NetlmError, StoreError
 
 db_app = typer.Typer(
@@ -28,20 +22,6 @@ db_app = typer.Typer(
     "audit check, runtime role, export.",
     no_args_is_help=True,
 )
-
-ActorOption = Annotated[
-    str | None,
-    typer.Option("--actor", help="Name for the audit log (default: the operating-system user)."),
-]
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers) and no LOGNAME/USER
-        return "unknown"
 
 
 @db_app.command("upgrade")
@@ -233,138 +213,12 @@ def db_export(
             )
         with Store(db, upgrade=False) as store:
             pid = store.find_patient(patient_id).id if external else int(patient_id)
-            document = store.export_patient(pid, actor=_actor(actor))
+            document = store.export_patient(pid, actor=actor_name(actor))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         if out is None:
             typer.echo(text, nl=False)
             return
-        _write_atomically(out, text)
+        write_atomically(out, text)
     except NetlmError as exc:
         raise fail(exc) from None
     typer.echo(f"patient {pid} exported to {out}", err=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, so no half-written file is left."""
-    folder = path.absolute().parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def import_command(
-    files: Annotated[list[Path], typer.Argument(help="Case files (netlm/case/v1, YAML or JSON).")],
-    db: DbOption = None,
-    actor: ActorOption = None,
-    output_format: Annotated[
-        TextJsonFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = TextJsonFormat.text,
-) -> None:
-    """Import case files into the registry.
-
-    Each file becomes the next case version of its patient (`patient.id`; the
-    patient is created when new).  A bad file is reported with its field errors
-    and skipped; the others are imported.  Exit code 2 when any file failed.
-    """
-    from netlm.case import load_case
-    from netlm.store import Store
-
-    who = _actor(actor)
-    try:
-        store = Store(db)
-    except NetlmError as exc:
-        raise fail(exc) from None
-    imported: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
-    with (
-        store,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress,
-    ):
-        bar = progress.add_task("import", total=len(files))
-        for path in files:
-            progress.update(bar, description=f"import {path.name}")
-            try:
-                version = store.import_case(
-                    load_case(path, today=today()), actor=who, source=str(path)
-                )
-            except InputError as exc:
-                problems = exc.problems
-            except NetlmError as exc:
-                problems = [("", str(exc))]
-            else:
-                imported.append(
-                    {
-                        "file": str(path),
-                        "patient_id": version.patient_id,
-                        "external_id": version.document["patient"]["id"],
-                        "version": version.version,
-                    }
-                )
-                progress.advance(bar)
-                continue
-            failed.append(
-                {
-                    "file": str(path),
-                    "problems": [{"field": f, "message": m} for f, m in problems],
-                }
-            )
-            progress.advance(bar)
-    if output_format is TextJsonFormat.json:
-        typer.echo(json.dumps({"imported": imported, "failed": failed}, indent=2))
-    else:
-        _print_report(imported, failed, store.url)
-    if failed:
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _print_report(imported: list[dict[str, Any]], failed: list[dict[str, Any]], url: str) -> None:
-    # Wide enough that no cell is wrapped: file names and field paths are grepped for.
-    problems = [p for r in failed for p in r["problems"]]
-    columns = [
-        [r["file"] for r in imported + failed],
-        [p["field"] or "(document)" for p in problems],
-        [p["message"] for p in problems],
-    ]
-    width = sum(max(map(len, c), default=0) for c in columns) + 4 * len(columns)
-    console = Console(width=max(100, width + 20), highlight=False)
-    console.print(f"{len(imported)} imported, {len(failed)} failed ({url})", markup=False)
-    if imported:
-        table = Table(title="imported")
-        for column in ("file", "patient", "registry id", "version"):
-            table.add_column(column)
-        for row in imported:
-            table.add_row(
-                escape(row["file"]),
-                escape(row["external_id"]),
-                str(row["patient_id"]),
-                str(row["version"]),
-            )
-        console.print(table)
-    if failed:
-        table = Table(title="not imported", show_lines=True)
-        for column in ("file", "field", "problem"):
-            table.add_column(column)
-        for row in failed:
-            for i, problem in enumerate(row["problems"]):
-                table.add_row(
-                    escape(row["file"]) if i == 0 else "",
-                    escape(problem["field"] or "(document)"),
-                    escape(problem["message"]),
-                )
-        console.print(table)
