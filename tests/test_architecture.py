@@ -422,3 +422,100 @@ def test_the_readme_lists_every_package() -> None:
     listed = {name.removesuffix(".py") for name in _readme_layout()}
     assert sorted(top - listed) == [], "in src/netlm but not in the README"
     assert sorted(listed - top) == [], "in the README but not in src/netlm"
+
+
+# --- no module reaches into another package's private names -----------------------------------
+#: (importing module, imported name) -> why it may.  Empty: every name used across packages
+#: is public and documented.
+PRIVATE_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _package(module: str) -> str:
+    """The package a module belongs to: ``netlm.imaging`` for ``netlm.imaging.io``,
+    ``netlm.api.pages`` for ``netlm.api.pages.board``; a top-level module (``netlm.cli``)
+    or package (``netlm.units``) is its own."""
+    parts = module.split(".")
+    return ".".join(parts[:-1]) if len(parts) > 2 else module
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _private_imports(module: str, source: str, is_package: bool = False) -> list[str]:
+    """The private names (``_x``) that ``module`` imports from, or reads as an attribute of,
+    a netlm module of another package: ``from netlm.imaging.io import _x``,
+    ``import netlm.imaging._io``, ``io._x`` after ``from netlm.imaging import io``."""
+    own = module if is_package else _package(module)
+    found: list[str] = []
+    modules: dict[str, str] = {}  # local name -> the netlm module (or name) it stands for
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("netlm"):
+            assert node.module is not None
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                outside = _package(target) != own and not target.startswith(own + ".")
+                if outside and any(_private(p) for p in target.split(".")):
+                    found.append(target)
+                if outside:
+                    modules[alias.asname or alias.name] = target
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                outside = _package(alias.name) != own and not alias.name.startswith(own + ".")
+                if alias.name.startswith("netlm") and outside:
+                    if any(_private(p) for p in alias.name.split(".")):
+                        found.append(alias.name)
+                    local = alias.asname or alias.name.split(".")[0]
+                    modules[local] = alias.name if alias.asname else local
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{modules[node.value.id]}.{node.attr}")
+    return sorted(set(found))
+
+
+def test_no_module_imports_a_private_name_of_another_package() -> None:
+    """A name starting with ``_`` is its package's own business (issue #13): what another
+    package needs gets a public, documented name (e.g. ``netlm.imaging.io.dicom_files``
+    for ``netlm pacs push``).  Within a package private names may be shared."""
+    root = SRC / "netlm"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        for name in _private_imports(module, path.read_text(encoding="utf-8"), is_package):
+            if (module, name.rsplit(".", 1)[-1]) not in PRIVATE_IMPORTS_ALLOWED:
+                found.append(f"{module} uses {name}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        (
+            "netlm.commands.pacs",
+            "from netlm.imaging.io import _dicom_files",
+            ["netlm.imaging.io._dicom_files"],
+        ),
+        ("netlm.commands.pacs", "from netlm.imaging.io import dicom_files", []),
+        ("netlm.commands.pacs", "import netlm.imaging._io", ["netlm.imaging._io"]),
+        (
+            "netlm.commands.pacs",
+            "from netlm.imaging import io\nio._files_below(p)",
+            ["netlm.imaging.io._files_below"],
+        ),
+        ("netlm.commands.pacs", "import netlm.imaging.io as io\nio._x", ["netlm.imaging.io._x"]),
+        ("netlm.commands.pacs", "from netlm.commands.common import _x", []),  # same package
+        ("netlm.imaging.seg", "from netlm.imaging.io import _read_dicom_header", []),
+        ("netlm.api.pages.board", "from netlm.api.viewer import _x", ["netlm.api.viewer._x"]),
+        ("netlm.cli", "from netlm.commands.common import __version__", []),  # dunder: public
+        ("netlm.cli", "from typer._completion_shared import install", []),  # not netlm
+    ],
+)
+def test_the_private_import_check_can_fail(module: str, source: str, expected: list[str]) -> None:
+    assert _private_imports(module, source) == expected

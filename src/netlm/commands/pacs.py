@@ -254,7 +254,7 @@ def push_command(
 
     Over DICOMweb (STOW-RS) with --url, or DIMSE (C-STORE) with --dimse.
     """
-    from netlm.imaging.io import _dicom_files, _read_dicom_header
+    from netlm.imaging.io import dicom_files
 
     try:
         config = connection(
@@ -263,7 +263,7 @@ def push_command(
         files: list[Path] = []
         for path in paths:
             if path.is_dir():
-                files.extend(f for f in _dicom_files(path) if _read_dicom_header(f) is not None)
+                files.extend(dicom_files(path))
             elif path.is_file():
                 files.append(path)
             else:

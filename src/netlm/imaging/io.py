@@ -56,6 +56,7 @@ __all__ = [
     "ImagingError",
     "ImagingWarning",
     "decay_correct",
+    "dicom_files",
     "read_image",
     "read_masks",
     "resample_to",
@@ -333,12 +334,27 @@ def _read_dicom_header(source: Path) -> Dataset | None:
         raise ImagingError(f"{source}: unreadable DICOM file: {exc}") from exc
 
 
-def _dicom_files(folder: Path) -> list[Path]:
+def _files_below(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (subfolders too) by path, hidden files and folders skipped."""
     return sorted(
         p
         for p in folder.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+
+
+def dicom_files(folder: str | Path) -> list[Path]:
+    """The DICOM files below ``folder`` (in subfolders too), sorted by path.
+
+    Files and folders whose name starts with a dot are skipped, and so are files
+    that are not DICOM (no DICOM preamble or header); only the headers are read.
+
+    Raises
+    ------
+    ImagingError
+        A DICOM file is damaged (the message names it).
+    """
+    return [f for f in _files_below(Path(folder)) if _read_dicom_header(f) is not None]
 
 
 def _is_image(header: Dataset) -> bool:
@@ -358,7 +374,7 @@ def _read_dicom_folder(
 ) -> ImageVolume:
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     skipped: list[str] = []
-    for file in _dicom_files(folder):
+    for file in _files_below(folder):
         header = _read_dicom_header(file)
         if header is None or not _is_image(header):
             skipped.append(str(file))
@@ -1182,7 +1198,7 @@ def read_masks(
 
 def _single_mask_file(folder: Path) -> Path:
     found = []
-    for file in _dicom_files(folder):
+    for file in _files_below(folder):
         header = _read_dicom_header(file)
         if header is not None and str(header.get("Modality", "")) in {"SEG", "RTSTRUCT"}:
             found.append(file)

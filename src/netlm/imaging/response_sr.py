@@ -392,14 +392,14 @@ def read_evidence(paths: Sequence[str | Path]) -> list[Dataset]:
     ImagingError
         A path that does not exist, or one that holds no DICOM file.
     """
-    from netlm.imaging.io import _dicom_files, _read_dicom_header
+    from netlm.imaging.io import _files_below, _read_dicom_header
 
     found: list[Dataset] = []
     for entry in paths:
         path = Path(entry)
         if not path.exists():
             raise ImagingError(f"{path}: no such file or folder")
-        files = _dicom_files(path) if path.is_dir() else [path]
+        files = _files_below(path) if path.is_dir() else [path]
         headers = [h for h in (_read_dicom_header(f) for f in files) if h is not None]
         if not headers:
             raise ImagingError(f"{path}: holds no DICOM file")

@@ -35,7 +35,7 @@ from pydicom.valuerep import DSfloat
 
 from netlm import __version__
 from netlm.errors import GeometryError, UnitError
-from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
+from netlm.imaging.io import ImagingError, _files_below, _read_dicom_header
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -87,7 +87,7 @@ def reference_header(reference_dicom: str | Path) -> Dataset:
     path = Path(reference_dicom)
     if not path.exists():
         raise ImagingError(f"{path}: no such file or folder")
-    files = _dicom_files(path) if path.is_dir() else [path]
+    files = _files_below(path) if path.is_dir() else [path]
     for file in files:
         header = _read_dicom_header(file)
         if header is not None:
@@ -193,7 +193,7 @@ def referenced_images_of(source: str | Path) -> list[tuple[str, str]]:
     (NIfTI, NRRD).
     """
     path = Path(source)
-    files = _dicom_files(path) if path.is_dir() else [path]
+    files = _files_below(path) if path.is_dir() else [path]
     found: list[tuple[str, str]] = []
     for file in files:
         header = _read_dicom_header(file)

@@ -27,7 +27,7 @@ from pydicom.uid import generate_uid
 
 from netlm import __version__
 from netlm.errors import GeometryError
-from netlm.imaging.io import ImagingError, _dicom_files, _read_dicom_header
+from netlm.imaging.io import ImagingError, _files_below, _read_dicom_header
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -132,7 +132,7 @@ def read_source_series(source: str | Path) -> list[Dataset]:
         so it is refused rather than written into a study of its own.
     """
     path = Path(source)
-    files = _dicom_files(path) if path.is_dir() else [path]
+    files = _files_below(path) if path.is_dir() else [path]
     images: list[Dataset] = []
     for file in files:
         if _read_dicom_header(file) is None:
