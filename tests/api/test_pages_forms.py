@@ -11,11 +11,11 @@ from test_api import PASSWORDS, csrf_of, session_client
 
 from netlm.api import create_app
 from netlm.api.forms.case import case_from_form, lesion_input
-from netlm.api.pages.board import OFFERABLE, UNAVAILABLE, board_summary
 from netlm.case import parse_case
 from netlm.eligibility import Assessor
 from netlm.eligibility.result import Verdict
 from netlm.examples import bundled_examples
+from netlm.report.board import OFFERABLE, UNAVAILABLE, board_summary
 from netlm.report.html import board_context
 from netlm.store.repository import Role, Store
 

@@ -1,17 +1,26 @@
 """The tumour-board summary of an assessment, as Markdown, and the lines it is made of.
 
-The terminal rendering (rich) is :mod:`netlm.commands.render`.
+:func:`board_summary` is the answer the board web page leads with (the options
+by availability, the same facts as the board PDF).  The terminal rendering
+(rich) is :mod:`netlm.commands.render`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from netlm.eligibility.ordering import recommend_order
 from netlm.eligibility.result import (
     CHILD_PUGH_SCORE,
     Assessment,
+    Assumption,
     AssumptionKind,
     Effect,
     Finding,
     ModalityOption,
+    RankedOption,
     Verdict,
 )
 
@@ -166,3 +175,85 @@ def render_markdown(a: Assessment) -> str:
         f"inputs sha256 {prov.inputs_digest[:12]}._"
     )
     return "\n".join(out) + "\n"
+
+
+#: Verdicts of the options the board can offer (listed first, in the recommended order).
+OFFERABLE = frozenset({Verdict.ELIGIBLE, Verdict.ELIGIBLE_WITH_CAUTION})
+#: Verdicts of the options collapsed below the answer (with a count).
+UNAVAILABLE = frozenset({Verdict.NOT_SUITABLE, Verdict.CONTRAINDICATED})
+#: The facts of the one patient line, by their label in the report's case header.
+PATIENT_LINE = (
+    "Patient",
+    "Primary",
+    "WHO 2019 grade",
+    "Pathology",
+    "SSTR imaging",
+    "Tumour burden",
+    "Child-Pugh",
+    "ALBI",
+)
+
+
+@dataclass(frozen=True)
+class SummaryOption:
+    """One option of the board page's answer: its rank, verdict and key reasons."""
+
+    ranked: RankedOption
+    option: ModalityOption
+    reasons: tuple[str, ...]
+
+    @property
+    def intent(self) -> str:
+        """Why the option sits at its place, without the verdict its badge already shows."""
+        _, _, intent = self.ranked.reason.partition("; ")
+        return intent or self.ranked.reason
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    """The answer the board page leads with (the same facts as the board PDF).
+
+    ``patient_line`` holds the (label, value) pairs of :data:`PATIENT_LINE`
+    taken from the report's case header; ``offered`` the options with a verdict
+    in :data:`OFFERABLE`, ``pending`` those that need information, and
+    ``unavailable`` those in :data:`UNAVAILABLE`, each in the recommended order;
+    ``assumptions`` the findings the verdicts took as absent, to confirm (the
+    PDF's "Assumptions to confirm").
+    """
+
+    patient_line: tuple[tuple[str, str], ...]
+    offered: tuple[SummaryOption, ...]
+    pending: tuple[SummaryOption, ...]
+    unavailable: tuple[SummaryOption, ...]
+    assumptions: tuple[Assumption, ...] = ()
+
+
+def _key_reasons(option: ModalityOption) -> tuple[str, ...]:
+    """The findings that shape the verdict (conditions to fulfil are left to the table)."""
+    return tuple(f.message for f in option.findings if f.effect is not Effect.REQUIREMENT)
+
+
+def board_summary(assessment: Assessment, context: Mapping[str, Any]) -> BoardSummary:
+    """The answer of ``assessment``: the patient line and its options by availability.
+
+    ``context`` is the :func:`netlm.report.html.board_context` of the
+    assessment, whose ``headline`` and ``case_facts`` the PDF prints too.
+    Assessments recorded before the recommended order existed are ordered now
+    by :func:`netlm.eligibility.ordering.recommend_order`.
+    """
+    facts = dict([*context.get("headline", ()), *context.get("case_facts", ())])
+    line = tuple((label, str(facts[label])) for label in PATIENT_LINE if label in facts)
+    order = assessment.recommended_order or recommend_order(assessment.options)
+    by_modality = {o.modality: o for o in assessment.options}
+    ranked = [
+        SummaryOption(r, by_modality[r.modality], _key_reasons(by_modality[r.modality]))
+        for r in order
+        if r.modality in by_modality
+    ]
+    return BoardSummary(
+        patient_line=line,
+        offered=tuple(o for o in ranked if o.option.verdict in OFFERABLE),
+        pending=tuple(o for o in ranked if o.option.verdict is Verdict.NEEDS_INFORMATION),
+        unavailable=tuple(o for o in ranked if o.option.verdict in UNAVAILABLE),
+        assumptions=assessment.assumptions,
+    )

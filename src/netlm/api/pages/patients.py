@@ -3,8 +3,8 @@
 The board page (``/patients/{id}``) shows the latest assessment's answer,
 scores, verdicts and work-up (the report partials of
 :mod:`netlm.report.html`, so the page and the PDF say the same thing), the
-treatment timeline, the response chart, the doses and the images
-(:mod:`netlm.api.pages.board`).
+treatment timeline (:mod:`netlm.workflows.board`), the response chart, the
+doses and the images (:mod:`netlm.api.pages.board`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from netlm.api.config import StoreDep, config_of
-from netlm.api.pages.board import (
-    board_summary,
-    dose_summary,
-    response_chart,
-    timeline,
-    viewer_headers,
-)
+from netlm.api.pages.board import dose_summary, response_chart, viewer_headers
 from netlm.api.pages.common import FormDep, PatientId, redirect
 from netlm.api.roles import ALL_ROLES, WRITERS, GuardedRoute, UserDep, allow
 from netlm.api.templating import render, render_partials
 from netlm.errors import InputError, StoreError
-from netlm.report.board import headline
+from netlm.report.board import board_summary, headline
 from netlm.report.html import board_context
 from netlm.store.repository import TREATMENT_MODALITIES
+from netlm.workflows.board import timeline
 from netlm.workflows.registration import pending_proposals
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
