@@ -25,6 +25,7 @@ from netlm.imaging.io import (
     ImagingError,
     ImagingWarning,
     decay_correct,
+    dicom_files,
     read_image,
     read_masks,
     resample_to,
@@ -226,6 +227,21 @@ def test_label_map_without_names_gives_every_label() -> None:
 
 
 # =========================================================================== DICOM errors
+def test_dicom_files_are_the_dicom_files_below_a_folder_by_path(tmp_path: Path) -> None:
+    # `netlm pacs push FOLDER` sends these: subfolders searched, hidden files and folders
+    # and files that are not DICOM left out.
+    files = sorted(CT_DICOM.iterdir())[:3]
+    (tmp_path / "b").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    shutil.copy(files[0], tmp_path / "z.dcm")
+    shutil.copy(files[1], tmp_path / "b" / "a.dcm")
+    shutil.copy(files[2], tmp_path / ".hidden" / "c.dcm")
+    shutil.copy(files[2], tmp_path / ".d.dcm")
+    (tmp_path / "notes.txt").write_text("not DICOM\n")
+    assert dicom_files(tmp_path) == [tmp_path / "b" / "a.dcm", tmp_path / "z.dcm"]
+    assert dicom_files(str(tmp_path / "b")) == [tmp_path / "b" / "a.dcm"]
+
+
 def test_missing_slice_is_named(tmp_path: Path) -> None:
     files = sorted(CT_DICOM.iterdir(), key=_z)
     removed = files[9]

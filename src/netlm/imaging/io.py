@@ -352,7 +352,7 @@ def dicom_files(folder: str | Path) -> list[Path]:
     Raises
     ------
     ImagingError
-        A DICOM file is damaged (the message names it).
+        A DICOM file's header cannot be read (the message names the file).
     """
     return [f for f in _files_below(Path(folder)) if _read_dicom_header(f) is not None]
 
