@@ -226,6 +226,29 @@ def write_atomically(path: Path, text: str) -> None:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def registry_number(patient_id: str, *, external: bool) -> int | None:
+    """The registry id a ``PATIENT_ID`` argument names (a number), or ``None`` with
+    ``--external`` (then it is the centre's patient id, for ``Store.find_patient``).
+
+    Checked before the registry is opened: :class:`InputError` (field ``PATIENT_ID``)
+    for a registry id that is not a number.
+    """
+    if external:
+        return None
+    if not patient_id.isdigit():
+        raise InputError([("PATIENT_ID", f"{patient_id!r} is not a registry id (use --external)")])
+    return int(patient_id)
+
+
+def write_or_print(out: Path | None, text: str) -> None:
+    """``text`` to standard output where ``out`` is ``None``, else written to ``out``
+    with :func:`write_atomically` (the ``--out``/``-o`` of an export)."""
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomically(out, text)
+
+
 def today() -> dt.date:
     """The date case files are checked against (no date may be after it).
 

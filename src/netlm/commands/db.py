@@ -14,14 +14,31 @@ from typing import Annotated, Any
 
 import typer
 
-from netlm.commands.common import ActorOption, DbOption, actor_name, fail, write_atomically
-from netlm.errors import InputError, NetlmError, StoreError
+from netlm.commands.common import (
+    ActorOption,
+    DbOption,
+    actor_name,
+    fail,
+    registry_number,
+    write_or_print,
+)
+from netlm.errors import NetlmError, StoreError
 
 db_app = typer.Typer(
     help="The netlm registry (SQLite by default, PostgreSQL by URL): schema, backups, "
     "audit check, runtime role, export.",
     no_args_is_help=True,
 )
+
+#: The uploaded files of the registry, for ``backup`` and ``restore``.
+FilesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--files-dir",
+        help="The uploads folder (default: beside the SQLite file; for PostgreSQL "
+        "files/ in netlm's data folder).",
+    ),
+]
 
 
 @db_app.command("upgrade")
@@ -56,14 +73,7 @@ def db_upgrade(db: DbOption = None) -> None:
 def db_backup(
     out: Annotated[Path, typer.Argument(metavar="FOLDER", help="A new folder for the backup.")],
     db: DbOption = None,
-    files_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--files-dir",
-            help="The uploads folder (default: beside the SQLite file; for PostgreSQL "
-            "files/ in netlm's data folder).",
-        ),
-    ] = None,
+    files_dir: FilesDirOption = None,
 ) -> None:
     """Back up a registry while it is in use, with its uploaded files and a manifest
     (backup.json: schema revision, audit-chain head, SHA-256 of the copy).  SQLite: the
@@ -86,14 +96,7 @@ def db_backup(
 def db_restore(
     folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A `netlm db backup` folder.")],
     db: DbOption = None,
-    files_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--files-dir",
-            help="The uploads folder (default: beside the SQLite file; for PostgreSQL "
-            "files/ in netlm's data folder).",
-        ),
-    ] = None,
+    files_dir: FilesDirOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing registry (stop the server).")
     ] = False,
@@ -207,18 +210,13 @@ def db_export(
     from netlm.store import Store
 
     try:
-        if not external and not patient_id.isdigit():
-            raise InputError(
-                [("PATIENT_ID", f"{patient_id!r} is not a registry id (use --external)")]
-            )
+        number = registry_number(patient_id, external=external)
         with Store(db, upgrade=False) as store:
-            pid = store.find_patient(patient_id).id if external else int(patient_id)
+            pid = store.find_patient(patient_id).id if number is None else number
             document = store.export_patient(pid, actor=actor_name(actor))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        if out is None:
-            typer.echo(text, nl=False)
-            return
-        write_atomically(out, text)
+        write_or_print(out, text)
     except NetlmError as exc:
         raise fail(exc) from None
-    typer.echo(f"patient {pid} exported to {out}", err=True)
+    if out is not None:
+        typer.echo(f"patient {pid} exported to {out}", err=True)

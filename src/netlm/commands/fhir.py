@@ -24,8 +24,10 @@ from netlm.commands.common import (
     TextJsonFormat,
     actor_name,
     fail,
+    registry_number,
     stderr_console,
     write_atomically,
+    write_or_print,
 )
 from netlm.errors import InputError, NetlmError
 
@@ -96,25 +98,22 @@ def export_command(
                 raise InputError(
                     [("--plan", "--plan and --profile go with --case (the registry has its own)")]
                 )
-            if not external and not patient_id.isdigit():
-                raise InputError(
-                    [("PATIENT_ID", f"{patient_id!r} is not a registry id (use --external)")]
-                )
+            number = registry_number(patient_id, external=external)
             from netlm.store import Store
             from netlm.workflows.fhir import export_patient_bundle
 
             with Store(db, upgrade=False) as store:
-                pid = store.find_patient(patient_id).id if external else int(patient_id)
+                pid = store.find_patient(patient_id).id if number is None else number
                 bundle = export_patient_bundle(store, pid, actor=actor_name(actor))
             what = f"patient {pid}"
         text = bundle_json(bundle) + "\n"
-        if out is None:
-            typer.echo(text, nl=False)
-            return
-        write_atomically(out, text)
+        write_or_print(out, text)
     except NetlmError as exc:
         raise fail(exc) from None
-    typer.echo(f"{what}: FHIR Bundle with {len(bundle.entry or [])} resources in {out}", err=True)
+    if out is not None:
+        typer.echo(
+            f"{what}: FHIR Bundle with {len(bundle.entry or [])} resources in {out}", err=True
+        )
 
 
 @fhir_app.command("import")
