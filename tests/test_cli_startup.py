@@ -131,6 +131,7 @@ def test_the_app_is_built_once_and_holds_every_command() -> None:
     "module",
     [
         "netlm.workflows.demo",
+        "netlm.workflows.board",
         "netlm.workflows.response",
         "netlm.workflows.images",
         "netlm.workflows.plans",
