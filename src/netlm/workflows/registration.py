@@ -210,20 +210,31 @@ def _claimed(files_dir: Path, patient_id: int, proposal_id: str) -> Iterator[dic
     NotFoundError
         No such proposal waiting, or another request holds it.
     """
-    read_proposal(files_dir, patient_id, proposal_id)  # the reason when it is not pending
     folder = proposal_folder(files_dir, patient_id, proposal_id)
     claim = folder / _CLAIMED_FILE
     try:
         (folder / PROPOSAL_FILE).rename(claim)
     except FileNotFoundError:
-        raise NotFoundError(
-            f"no registration {proposal_id} waits for confirmation: another request is "
-            "confirming or rejecting it"
+        if claim.exists():
+            raise NotFoundError(
+                f"no registration {proposal_id} waits for confirmation: another request is "
+                "confirming or rejecting it"
+            ) from None
+        read_proposal(files_dir, patient_id, proposal_id)  # raises: there is none
+        raise NotFoundError(  # pragma: no cover - it came back in between
+            f"no registration {proposal_id} waits for confirmation"
         ) from None
     try:
         record = json.loads(claim.read_text("utf-8"))
-        if not isinstance(record, dict) or record.get("status", "pending") != "pending":
-            raise NotFoundError(f"no registration {proposal_id} waits for confirmation")
+        pending = isinstance(record, dict) and record.get("status", "pending") == "pending"
+    except (OSError, ValueError):
+        pending = False
+    if not pending:
+        with contextlib.suppress(FileNotFoundError):
+            claim.rename(folder / PROPOSAL_FILE)
+        read_proposal(files_dir, patient_id, proposal_id)  # raises, saying why
+        raise NotFoundError(f"no registration {proposal_id} waits for confirmation")
+    try:
         yield record
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -236,7 +236,7 @@ def get_registration(
     config = config_of(request)
     store.get_patient(patient_id)
     record = read_proposal(config.files_dir, patient_id, proposal_id)
-    store.record_read(patient_id, actor=user.username, what="registration")
+    store.record_read(patient_id, actor=user.username, what="registration proposal")
     return _registration_out(patient_id, {"id": proposal_id, **record})
 
 
