@@ -173,6 +173,12 @@ def test_propose_read_and_confirm_through_the_api(uploaded: dict[str, Any]) -> N
         ("propose", "physicist", pid_),
         ("confirm", "physicist", pid_),
     ]
+    reads = {
+        str(e.details.get("what"))
+        for e in site.store.audit_log(patient_id=pid)
+        if e.action == "read" and e.actor == "physicist"
+    }
+    assert {"registration proposal", "registration ct", "registration activity"} <= reads
 
 
 def test_a_rejected_proposal_cannot_be_confirmed(uploaded: dict[str, Any]) -> None:
