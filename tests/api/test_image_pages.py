@@ -398,14 +398,17 @@ def test_pacs_import_dose_registration_and_send_back(
         assert "script-src 'self'" in shown.headers["content-security-policy"]
         ct_layer = client.get(f"{proposal}/ct.nii.gz")
         assert ct_layer.status_code == 200 and ct_layer.content[:2] == b"\x1f\x8b"
-        # The API refuses that CT without a confirmed registration, naming it.
-        refused = TestClient(site.app).post(
+        # The API proposes it too (202; tests/api/test_registration_api.py), and its
+        # proposal for the same pair replaces the page's; the page confirms it alike.
+        by_api = TestClient(site.app).post(
             f"/api/v1/patients/{pid}/dose",
             json={"activity_image_id": pet_id, "mask_image_ids": masks, "ct_image_id": ct_id},
             headers=bearer(site, Role.PHYSICIST),
         )
-        assert refused.status_code == 422 and "frame of reference" in refused.text
+        assert by_api.status_code == 202, by_api.text
         assert ids_of(site, pid, "rtdose") == [plain_id]
+        assert client.get(proposal).status_code == 404
+        proposal = f"/patients/{pid}/registrations/{by_api.json()['id']}"
 
         csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
         assert csrf_token is not None

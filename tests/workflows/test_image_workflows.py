@@ -17,6 +17,7 @@ import pytest
 from netlm.errors import InputError, NotFoundError
 from netlm.pacs import PacsConfig
 from netlm.store.repository import Store
+from netlm.workflows import registration
 from netlm.workflows.images import DoseRequest, patient_files_dir
 from netlm.workflows.pacs import (
     MODALITY_KINDS,
@@ -28,8 +29,10 @@ from netlm.workflows.pacs import (
 from netlm.workflows.registration import (
     PROPOSAL_FILE,
     confirm_registration,
+    pending_proposals,
     proposal_folder,
     read_proposal,
+    reject_registration,
     start_dose,
 )
 
@@ -70,6 +73,48 @@ def test_a_stored_proposal_reads_back(tmp_path: Path, patient_id: int) -> None:
     (folder / PROPOSAL_FILE).write_text("{broken", encoding="utf-8")
     with pytest.raises(NotFoundError):
         read_proposal(tmp_path, patient_id, "00000000000000aa")
+
+
+def test_one_confirmation_at_a_time_and_a_failed_one_leaves_it_pending(
+    tmp_path: Path, store: Store, patient_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second confirmation or a rejection while one confirmation computes finds nothing
+    waiting (a double click, a client's retry); the computation failing gives it back."""
+    proposal = "00000000000000bb"
+    folder = proposal_folder(tmp_path, patient_id, proposal)
+    folder.mkdir(parents=True)
+    record = {
+        "status": "pending",
+        "request": {"activity_image_id": 1, "mask_image_ids": [2], "ct_image_id": 3},
+        "transform": {"translation_mm": [1.0, 2.0, 3.0], "confirmed_by": None},
+    }
+    (folder / PROPOSAL_FILE).write_text(json.dumps(record), encoding="utf-8")
+    used: list[dict[str, object] | None] = []
+
+    def failing_dose(*args: object, **kwargs: object) -> None:
+        request = args[3]
+        assert isinstance(request, DoseRequest)
+        used.append(request.ct_registration)
+        with pytest.raises(NotFoundError, match="another request is confirming or rejecting"):
+            confirm_registration(store, tmp_path, patient_id, proposal, actor="second")
+        with pytest.raises(NotFoundError, match="another request is confirming or rejecting"):
+            reject_registration(store, tmp_path, patient_id, proposal, actor="second")
+        assert pending_proposals(tmp_path, patient_id) == []
+        raise InputError([("activity_image_id", "the images could not be used")])
+
+    monkeypatch.setattr(registration, "compute_patient_dose", failing_dose)
+    with pytest.raises(InputError, match="could not be used"):
+        confirm_registration(store, tmp_path, patient_id, proposal, actor="first")
+    assert used == [{"translation_mm": [1.0, 2.0, 3.0], "confirmed_by": "first"}]
+    assert read_proposal(tmp_path, patient_id, proposal) == record  # given back, pending
+    assert sorted(p.name for p in folder.iterdir()) == [PROPOSAL_FILE]
+
+    rejected = reject_registration(store, tmp_path, patient_id, proposal, actor="first")
+    assert (rejected["status"], rejected["rejected_by"]) == ("rejected", "first")
+    with pytest.raises(NotFoundError, match="rejected by first"):
+        confirm_registration(store, tmp_path, patient_id, proposal, actor="first")
+    assert len(used) == 1 and store.images(patient_id) == []
+    assert [e.action for e in store.audit_log(patient_id=patient_id)][-1:] == ["reject"]
 
 
 def test_start_dose_refuses_an_image_of_no_one(

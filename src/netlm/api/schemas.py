@@ -138,6 +138,12 @@ class RegistrationOut(BaseModel):
     rejected_by: str | None = None
     rejected_at: str | None = None
     reason: str | None = None
+    layers: dict[str, str] = Field(
+        default_factory=dict,
+        description="A pending proposal's check volumes (NIfTI on the activity grid): "
+        "'activity' and 'ct' (the CT resampled through the transform), each the URL "
+        "to fetch it from.",
+    )
 
 
 class RejectIn(_In):

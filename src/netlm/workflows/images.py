@@ -56,7 +56,8 @@ class DoseRequest(BaseModel):
         default=None,
         description="A CT in another frame of reference: the confirmed rigid transform "
         "(as written by 'netlm dose register --confirmed-by'); without it such a CT is "
-        "refused, and so is a transform without 'confirmed_by' or one that was rejected.",
+        "first registered and the registration proposed for confirmation (nothing is "
+        "computed); a transform without 'confirmed_by', or one that was rejected, is refused.",
     )
     method: Literal["ldm", "dvk"] = "ldm"
     activity_gbq: Annotated[float | None, Field(gt=0, le=30)] = Field(

@@ -15,17 +15,24 @@ transform and the check volumes in the patient's folder) and computes nothing;
 :func:`confirm_registration` computes the dose of a stored proposal once a
 person has confirmed it, and removes the proposal; :func:`reject_registration`
 rejects it instead (its record is kept, marked rejected, so that its transform
-is refused if it comes back: :func:`check_usable_transform`).  A new proposal
-for the same pair of images replaces the one pending; :func:`pending_proposals`
-lists those waiting.  Proposals, confirmations and rejections are audited.
+is refused if it comes back: :func:`check_usable_transform`).  A confirmation
+or rejection first takes the proposal for itself, so that of two at once (a
+double click, a client's retry, a confirm racing a reject) only one acts and
+the other finds nothing waiting.  A new proposal for the same pair of images
+replaces the one pending; :func:`pending_proposals` lists those waiting, and
+:func:`proposal_volume` finds a check volume.  The web pages
+(:mod:`netlm.api.pages.images`) and the REST API (:mod:`netlm.api.routes.images`)
+both call these functions.  Proposals, confirmations and rejections are audited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +41,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from netlm.errors import InputError, NetlmError, NotFoundError
-from netlm.store.repository import Store
+from netlm.store.repository import ImageOut, Store
 from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file
 from netlm.workflows.proposals import (
     PROPOSAL_FILE,
@@ -57,6 +64,7 @@ __all__ = [
     "frames_differ",
     "pending_proposals",
     "proposal_folder",
+    "proposal_volume",
     "propose_ct_registration",
     "read_proposal",
     "reject_registration",
@@ -145,15 +153,94 @@ def propose_ct_registration(
 
 @dataclass(frozen=True)
 class DoseStart:
-    """What :func:`start_dose` did: computed a dose, or stored a registration proposal."""
+    """What :func:`start_dose` did: computed a dose, or stored a registration proposal.
+
+    Attributes
+    ----------
+    dose_image_id, statistics
+        The new ``rtdose`` image record's id and its statistics document, when a
+        dose was computed.
+    proposal_id
+        The stored proposal, when the CT must be registered first.
+    """
 
     dose_image_id: int | None = None
     proposal_id: str | None = None
+    statistics: dict[str, Any] | None = None
 
 
 def _drop_volumes(folder: Path) -> None:
     for layer in PROPOSAL_LAYERS:
         (folder / f"{layer}.nii.gz").unlink(missing_ok=True)
+
+
+def proposal_volume(files_dir: Path, patient_id: int, proposal_id: str, layer: str) -> Path:
+    """The NIfTI file of one check volume of a pending proposal (see :data:`PROPOSAL_LAYERS`).
+
+    Raises
+    ------
+    InputError
+        (``layer``) Not one of :data:`PROPOSAL_LAYERS`.
+    NotFoundError
+        No such proposal waiting, or its volume is gone.
+    """
+    if layer not in PROPOSAL_LAYERS:
+        raise InputError([("layer", f"use one of {', '.join(PROPOSAL_LAYERS)}, not {layer!r}")])
+    read_proposal(files_dir, patient_id, proposal_id)
+    path = proposal_folder(files_dir, patient_id, proposal_id) / f"{layer}.nii.gz"
+    if not path.is_file():
+        raise NotFoundError(f"the registration has no {layer} volume")
+    return path
+
+
+#: A proposal's record while one confirmation or rejection works on it (renamed from
+#: :data:`PROPOSAL_FILE`, atomically: a second one finds no proposal waiting).
+_CLAIMED_FILE: Final = f"{PROPOSAL_FILE}.claimed"
+
+
+@contextlib.contextmanager
+def _claimed(files_dir: Path, patient_id: int, proposal_id: str) -> Iterator[dict[str, Any]]:
+    """Take a pending proposal for this request alone; give it back if the block fails.
+
+    Yields the record.  On success the block has removed or rewritten the
+    proposal; on an error the record is put back, still pending.
+
+    Raises
+    ------
+    NotFoundError
+        No such proposal waiting, or another request holds it.
+    """
+    folder = proposal_folder(files_dir, patient_id, proposal_id)
+    claim = folder / _CLAIMED_FILE
+    try:
+        (folder / PROPOSAL_FILE).rename(claim)
+    except FileNotFoundError:
+        if claim.exists():
+            raise NotFoundError(
+                f"no registration {proposal_id} waits for confirmation: another request is "
+                "confirming or rejecting it"
+            ) from None
+        read_proposal(files_dir, patient_id, proposal_id)  # raises: there is none
+        raise NotFoundError(  # pragma: no cover - it came back in between
+            f"no registration {proposal_id} waits for confirmation"
+        ) from None
+    try:
+        record = json.loads(claim.read_text("utf-8"))
+        pending = isinstance(record, dict) and record.get("status", "pending") == "pending"
+    except (OSError, ValueError):
+        pending = False
+    if not pending:
+        with contextlib.suppress(FileNotFoundError):
+            claim.rename(folder / PROPOSAL_FILE)
+        read_proposal(files_dir, patient_id, proposal_id)  # raises, saying why
+        raise NotFoundError(f"no registration {proposal_id} waits for confirmation")
+    try:
+        yield record
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            claim.rename(folder / PROPOSAL_FILE)
+        raise
+    claim.unlink(missing_ok=True)
 
 
 def reject_registration(
@@ -183,15 +270,15 @@ def reject_registration(
         replaced already).
     """
     store.get_patient(patient_id)
-    record = read_proposal(files_dir, patient_id, proposal_id)
     folder = proposal_folder(files_dir, patient_id, proposal_id)
-    record.update(
-        status="rejected",
-        rejected_by=actor,
-        rejected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        reason=reason.strip()[:1000],
-    )
-    (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    with _claimed(files_dir, patient_id, proposal_id) as record:
+        record.update(
+            status="rejected",
+            rejected_by=actor,
+            rejected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            reason=reason.strip()[:1000],
+        )
+        (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     _drop_volumes(folder)
     store.record_decision(
         patient_id,
@@ -238,6 +325,8 @@ def start_dose(
         An image is not the patient's (naming the request field), or the
         images cannot be registered or used.
     """
+    from netlm.imaging.limits import DEFAULT_IMAGE_LIMITS, image_limits
+
     store.get_patient(patient_id)
     if request.ct_image_id is not None and request.ct_registration is None:
 
@@ -252,7 +341,8 @@ def start_dose(
         proposal_id = uuid.uuid4().hex[:16]
         folder = proposal_folder(files_dir, patient_id, proposal_id)
         try:
-            proposal = propose_ct_registration(activity, ct, folder)
+            with image_limits(limits or DEFAULT_IMAGE_LIMITS):
+                proposal = propose_ct_registration(activity, ct, folder)
             if proposal is not None:
                 record = {
                     "status": "pending",
@@ -284,7 +374,7 @@ def start_dose(
                 details={**_audit_details(proposal_id, record), "replaces": replaced},
             )
             return DoseStart(proposal_id=proposal_id)
-    image, _ = compute_patient_dose(
+    image, statistics = compute_patient_dose(
         store,
         files_dir,
         patient_id,
@@ -293,7 +383,7 @@ def start_dose(
         kernel_cache_dir=kernel_cache_dir,
         limits=limits,
     )
-    return DoseStart(dose_image_id=image.id)
+    return DoseStart(dose_image_id=image.id, statistics=statistics)
 
 
 def confirm_registration(
@@ -305,32 +395,43 @@ def confirm_registration(
     actor: str,
     kernel_cache_dir: Path | None = None,
     limits: ImageLimits | None = None,
-) -> int:
-    """Compute the dose of a proposed registration, now confirmed by ``actor``: the RT Dose id.
+) -> tuple[ImageOut, dict[str, Any]]:
+    """Compute the dose of a proposed registration, now confirmed by ``actor``.
 
     The dose records the transform with ``confirmed_by``; the proposal is removed.
+    Of two confirmations at once only one computes a dose; a failed one leaves
+    the proposal pending.
+
+    Returns
+    -------
+    tuple
+        The new ``rtdose`` image record and its statistics document, as
+        :func:`netlm.workflows.images.compute_patient_dose` returns them.
 
     Raises
     ------
     NotFoundError
-        No such proposal (or it was confirmed already).
+        No such proposal waiting (confirmed, rejected or replaced already, or
+        being confirmed or rejected by another request).
     """
-    proposal = read_proposal(files_dir, patient_id, proposal_id)
-    transform = dict(proposal["transform"], confirmed_by=actor)
-    try:
-        request = DoseRequest.model_validate({**proposal["request"], "ct_registration": transform})
-    except ValidationError as exc:  # pragma: no cover - written from a validated request
-        raise InputError([("registration", str(exc))]) from None
-    image, _ = compute_patient_dose(
-        store,
-        files_dir,
-        patient_id,
-        request,
-        actor=actor,
-        kernel_cache_dir=kernel_cache_dir,
-        limits=limits,
-    )
-    shutil.rmtree(proposal_folder(files_dir, patient_id, proposal_id), ignore_errors=True)
+    with _claimed(files_dir, patient_id, proposal_id) as proposal:
+        transform = dict(proposal["transform"], confirmed_by=actor)
+        try:
+            request = DoseRequest.model_validate(
+                {**proposal["request"], "ct_registration": transform}
+            )
+        except ValidationError as exc:  # pragma: no cover - written from a validated request
+            raise InputError([("registration", str(exc))]) from None
+        image, document = compute_patient_dose(
+            store,
+            files_dir,
+            patient_id,
+            request,
+            actor=actor,
+            kernel_cache_dir=kernel_cache_dir,
+            limits=limits,
+        )
+        shutil.rmtree(proposal_folder(files_dir, patient_id, proposal_id), ignore_errors=True)
     store.record_decision(
         patient_id,
         actor=actor,
@@ -338,4 +439,4 @@ def confirm_registration(
         what="registration",
         details={**_audit_details(proposal_id, proposal), "rtdose_image_id": image.id},
     )
-    return image.id
+    return image, document

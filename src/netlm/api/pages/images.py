@@ -54,7 +54,7 @@ from netlm.workflows.images import DoseRequest
 from netlm.workflows.pacs import send_dose_to_pacs
 from netlm.workflows.registration import (
     confirm_registration,
-    proposal_folder,
+    proposal_volume,
     read_proposal,
     reject_registration,
     start_dose,
@@ -232,10 +232,7 @@ def registration_volume(
 ) -> FileResponse:
     """One volume of a proposed registration for the viewer (the read is audited)."""
     config = config_of(request)
-    read_proposal(config.files_dir, patient_id, proposal_id)
-    path = proposal_folder(config.files_dir, patient_id, proposal_id) / f"{layer}.nii.gz"
-    if not path.is_file():
-        raise NotFoundError(f"the registration has no {layer} volume")
+    path = proposal_volume(config.files_dir, patient_id, proposal_id, layer)
     config.store.record_read(patient_id, actor=user.username, what=f"registration {layer}")
     return FileResponse(path, media_type="application/gzip", filename=path.name)
 
@@ -249,10 +246,10 @@ async def confirm(
     form: FormDep,
 ) -> Response:
     """Confirm the registration and compute the dose with it."""
-    dose_id = await run_in_threadpool(
+    image, _ = await run_in_threadpool(
         dose_work(request, confirm_registration, patient_id, proposal_id, actor=user.username)
     )
-    return redirect(f"/patients/{patient_id}/doses/{dose_id}")
+    return redirect(f"/patients/{patient_id}/doses/{image.id}")
 
 
 @router.post("/patients/{patient_id}/registrations/{proposal_id}/reject", **allow(WRITERS))

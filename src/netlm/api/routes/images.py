@@ -1,14 +1,22 @@
 """``/patients/{id}/images``, ``/dose`` and ``/registrations``: uploads, downloads, viewer
-volumes, voxel dose, and the CT registrations proposed by the web app (listed, rejected)."""
+volumes, voxel dose, and the CT registrations to confirm before a dose uses them.
+
+A dose asked with a CT in another frame of reference than the activity image
+(and no ``ct_registration``) is not computed: ``POST .../dose`` answers ``202``
+with the proposed registration (:func:`netlm.workflows.registration.start_dose`,
+as the web pages do), which a writer reads (``GET .../registrations/{pid}``
+and its check volumes), then confirms (``POST .../confirm``: the dose is
+computed with it and records who confirmed it) or rejects.
+"""
 
 from __future__ import annotations
 
 import shutil
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from netlm.api.config import API_PREFIX, StoreDep, config_of, dose_work
 from netlm.api.files import save_upload, temporary_file_response
@@ -24,8 +32,16 @@ from netlm.api.schemas import (
 )
 from netlm.errors import InputError, NotFoundError
 from netlm.store.repository import IMAGE_KINDS, ImageOut
-from netlm.workflows.images import DoseRequest, compute_patient_dose, image_file, patient_files_dir
-from netlm.workflows.registration import pending_proposals, reject_registration
+from netlm.workflows.images import DoseRequest, image_file, patient_files_dir
+from netlm.workflows.registration import (
+    PROPOSAL_LAYERS,
+    confirm_registration,
+    pending_proposals,
+    proposal_volume,
+    read_proposal,
+    reject_registration,
+    start_dose,
+)
 
 router = APIRouter(prefix=API_PREFIX, route_class=GuardedRoute)
 
@@ -142,19 +158,59 @@ def viewer_volume(
         )
 
 
-@router.post("/patients/{patient_id}/dose", tags=["images"], status_code=201, **allow(WRITERS))
+def _registration_out(patient_id: int, record: dict[str, Any]) -> RegistrationOut:
+    """The API's view of a stored proposal: a pending one with its check-volume URLs."""
+    out = RegistrationOut.model_validate(record)
+    if out.status != "pending":
+        return out
+    base = f"{API_PREFIX}/patients/{patient_id}/registrations/{out.id}/viewer"
+    return out.model_copy(update={"layers": {k: f"{base}/{k}.nii.gz" for k in PROPOSAL_LAYERS}})
+
+
+@router.post(
+    "/patients/{patient_id}/dose",
+    tags=["images"],
+    status_code=201,
+    response_model=DoseOut,
+    responses={
+        202: {
+            "model": RegistrationOut,
+            "description": "The CT is in another frame of reference than the activity image: "
+            "nothing is computed; the registration is proposed for confirmation "
+            "(``Location``: the proposal).",
+        }
+    },
+    **allow(WRITERS),
+)
 def compute_dose(
     request: Request, user: UserDep, patient_id: PatientId, body: DoseRequest
-) -> DoseOut:
+) -> DoseOut | JSONResponse:
     """Voxel dosimetry (local deposition or kernel) on the patient's uploaded images.
 
     Writes an RT Dose (a new image record of kind ``rtdose``, downloadable),
-    the statistics of every mask and their DVHs.
+    the statistics of every mask and their DVHs (``201``).
+
+    A CT in another frame of reference than the activity image, given without
+    ``ct_registration``, is registered onto it (rigid, Mattes mutual
+    information) and nothing is computed: ``202`` with the stored proposal
+    (its ``id``, ``transform`` and check-volume URLs in ``layers``), to confirm
+    with ``POST .../registrations/{id}/confirm`` or reject, as on the web page.
     """
-    image, statistics = dose_work(
-        request, compute_patient_dose, patient_id, body, actor=user.username
-    )()
-    return DoseOut(rtdose_image_id=image.id, statistics=statistics)
+    started = dose_work(request, start_dose, patient_id, body, actor=user.username)()
+    if started.proposal_id is not None:
+        config = config_of(request)
+        record = read_proposal(config.files_dir, patient_id, started.proposal_id)
+        out = _registration_out(patient_id, {"id": started.proposal_id, **record})
+        return JSONResponse(
+            out.model_dump(mode="json"),
+            status_code=202,
+            headers={
+                "Location": f"{API_PREFIX}/patients/{patient_id}/registrations/{out.id}",
+            },
+        )
+    if started.dose_image_id is None or started.statistics is None:  # pragma: no cover
+        raise RuntimeError("start_dose neither computed a dose nor proposed a registration")
+    return DoseOut(rtdose_image_id=started.dose_image_id, statistics=started.statistics)
 
 
 @router.get("/patients/{patient_id}/registrations", tags=["images"], **allow(WRITERS))
@@ -166,8 +222,74 @@ def list_registrations(
     store.get_patient(patient_id)
     store.record_read(patient_id, actor=user.username, what="registrations")
     return [
-        RegistrationOut.model_validate(p) for p in pending_proposals(config.files_dir, patient_id)
+        _registration_out(patient_id, p) for p in pending_proposals(config.files_dir, patient_id)
     ]
+
+
+@router.get("/patients/{patient_id}/registrations/{proposal_id}", tags=["images"], **allow(WRITERS))
+def get_registration(
+    request: Request, store: StoreDep, user: UserDep, patient_id: PatientId, proposal_id: ProposalId
+) -> RegistrationOut:
+    """A proposed CT registration waiting for confirmation: the dose request, the transform
+    (activity -> CT; its Mattes metric) and the URLs of its check volumes (the read is
+    audited).  ``404`` once it was confirmed, rejected or replaced."""
+    config = config_of(request)
+    store.get_patient(patient_id)
+    record = read_proposal(config.files_dir, patient_id, proposal_id)
+    store.record_read(patient_id, actor=user.username, what="registration proposal")
+    return _registration_out(patient_id, {"id": proposal_id, **record})
+
+
+@router.get(
+    "/patients/{patient_id}/registrations/{proposal_id}/viewer/{layer}.nii.gz",
+    tags=["images"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/gzip": {}}}},
+    **allow(WRITERS),
+)
+def registration_volume(
+    request: Request,
+    user: UserDep,
+    patient_id: PatientId,
+    proposal_id: ProposalId,
+    layer: Annotated[
+        str,
+        PathParam(
+            pattern=r"^(ct|activity)$",
+            description="activity, or ct (the CT resampled through the proposed transform).",
+        ),
+    ],
+) -> FileResponse:
+    """One check volume of a proposed registration, as NIfTI on the activity image's grid
+    (the read is audited)."""
+    config = config_of(request)
+    config.store.get_patient(patient_id)
+    path = proposal_volume(config.files_dir, patient_id, proposal_id, layer)
+    config.store.record_read(patient_id, actor=user.username, what=f"registration {layer}")
+    return FileResponse(path, media_type="application/gzip", filename=path.name)
+
+
+@router.post(
+    "/patients/{patient_id}/registrations/{proposal_id}/confirm",
+    tags=["images"],
+    status_code=201,
+    **allow(WRITERS),
+)
+def confirm(
+    request: Request, user: UserDep, patient_id: PatientId, proposal_id: ProposalId
+) -> DoseOut:
+    """Confirm a proposed CT registration and compute its dose with it.
+
+    The RT Dose and its statistics are those of ``POST .../dose`` with the
+    transform as ``ct_registration``, recorded with ``confirmed_by`` (the
+    caller) in ``statistics.registration.ct``; the proposal is then gone
+    (``404`` when confirmed again, rejected or replaced).  The confirmation is
+    audited."""
+    config_of(request).store.get_patient(patient_id)
+    image, statistics = dose_work(
+        request, confirm_registration, patient_id, proposal_id, actor=user.username
+    )()
+    return DoseOut(rtdose_image_id=image.id, statistics=statistics)
 
 
 @router.post(
@@ -191,4 +313,4 @@ def reject(
         actor=user.username,
         reason="" if body is None else body.reason,
     )
-    return RegistrationOut.model_validate(record)
+    return _registration_out(patient_id, record)
