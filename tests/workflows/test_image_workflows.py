@@ -227,3 +227,19 @@ def test_only_confirmed_transforms_that_were_not_rejected_are_usable(
     assert [(e.actor, e.details["proposal"]) for e in entries] == [
         ("physicist", "00000000000000aa")
     ]
+
+
+def test_a_proposal_record_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A rejected proposal's record must stay readable (its transform is refused by it): a
+    write that fails half-way leaves the old record and no stray file."""
+    from netlm.workflows.proposals import stored_record, write_record
+
+    folder = proposal_folder(tmp_path, 7, "00000000000000bb")
+    folder.mkdir(parents=True)
+    old = {"status": "rejected", "transform": {"translation_mm": [1, 2, 3]}}
+    write_record(folder, old)
+    assert stored_record(tmp_path, 7, "00000000000000bb") == old
+    with pytest.raises(TypeError):
+        write_record(folder, {"status": "pending", "transform": object()})  # not JSON
+    assert stored_record(tmp_path, 7, "00000000000000bb") == old
+    assert sorted(p.name for p in folder.iterdir()) == [PROPOSAL_FILE]

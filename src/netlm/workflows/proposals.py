@@ -12,6 +12,7 @@ nor the registration workflow, both of which use it.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_proposal",
     "same_transform",
     "stored_record",
+    "write_record",
 ]
 
 
@@ -44,6 +46,22 @@ PROPOSAL_FILE: Final = "proposal.json"
 def proposal_folder(files_dir: Path, patient_id: int, proposal_id: str) -> Path:
     """The folder of a proposed registration (its request, transform and check volumes)."""
     return patient_files_dir(files_dir, patient_id) / f"registration-{proposal_id}"
+
+
+def write_record(folder: Path, record: dict[str, Any]) -> None:
+    """Write a proposal's record into ``folder`` atomically (a temporary file, flushed to disk,
+    then renamed over :data:`PROPOSAL_FILE`): a crash leaves the old record or the new one,
+    never a broken file (a rejected proposal must stay readable, or its transform could come
+    back: :func:`check_usable_transform`)."""
+    temporary = folder / f".{PROPOSAL_FILE}.{os.getpid()}.tmp"
+    try:
+        with temporary.open("w", encoding="utf-8") as out:
+            json.dump(record, out, indent=2)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, folder / PROPOSAL_FILE)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def stored_record(files_dir: Path, patient_id: int, proposal_id: str) -> dict[str, Any] | None:

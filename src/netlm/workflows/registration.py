@@ -49,6 +49,7 @@ from netlm.workflows.proposals import (
     pending_proposals,
     proposal_folder,
     read_proposal,
+    write_record,
 )
 
 if TYPE_CHECKING:  # SimpleITK is imported when a dose is computed
@@ -278,7 +279,7 @@ def reject_registration(
             rejected_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             reason=reason.strip()[:1000],
         )
-        (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_record(folder, record)
     _drop_volumes(folder)
     store.record_decision(
         patient_id,
@@ -351,7 +352,7 @@ def start_dose(
                     "proposed_by": actor,
                     "proposed_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
                 }
-                (folder / PROPOSAL_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+                write_record(folder, record)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
