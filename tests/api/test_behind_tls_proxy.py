@@ -21,6 +21,7 @@ believed it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shlex
@@ -41,6 +42,7 @@ from typing import Any
 import httpx
 import pytest
 
+from netlm.api.limits import drain
 from tls_ca import make_certificates
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -524,3 +526,26 @@ def test_netlms_413_reaches_the_client_not_a_502(proxy: Proxy) -> None:
         ]
     assert [r.status_code for r in answers] == [413] * 10, [r.text[:80] for r in answers]
     assert all(r.json() == {"detail": "request body larger than 1048576 bytes"} for r in answers)
+
+
+def test_drain_reads_the_rest_of_a_body_within_its_bound_and_no_further() -> None:
+    """:func:`netlm.api.limits.drain`: to the body's end, or until past the bound."""
+
+    def body(chunks: int) -> tuple[list[int], Callable[[], Any]]:
+        read = [0]
+
+        async def receive() -> dict[str, Any]:
+            read[0] += 1
+            return {"type": "http.request", "body": b"x" * 100, "more_body": read[0] < chunks}
+
+        return read, receive
+
+    read, receive = body(10)
+    asyncio.run(drain(receive, 100, 10_000))
+    assert read == [10]  # all of it: it ended (more_body false)
+    read, receive = body(10)
+    asyncio.run(drain(receive, 100, 500))
+    assert read == [5]  # 100 + 5 x 100 = 600 > 500: stop, the rest stays unread
+    read, receive = body(10)
+    asyncio.run(drain(receive, 600, 500))
+    assert read == [0]  # already past the bound: nothing read
