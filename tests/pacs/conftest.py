@@ -34,6 +34,8 @@ from typing import Final
 
 import pytest
 
+from tls_ca import make_certificates
+
 ORTHANC = shutil.which("Orthanc") or (
     "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None
 )
@@ -175,41 +177,6 @@ def orthanc_dimse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DimseOrt
     }
     for url in _start(tmp_path_factory.mktemp("orthanc-dimse"), extra):
         yield DimseOrthanc(url, dicom_port, "NETLMTEST", "NETLM", move_port)
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-
-def make_certificates(folder: Path) -> dict[str, Path]:
-    """A test CA, a key and certificate for 127.0.0.1 signed by it, and an unrelated CA.
-
-    Returns the paths ``ca`` and ``other_ca`` (PEM certificates; the other signed
-    nothing), ``certificate`` and ``key`` (the server's, PEM).
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("ca", "other-ca"):
-        _openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", f"/CN=netlm test {name}",
-            "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.pem"),
-        )  # fmt: skip
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", str(folder / "server.key"), "-out", str(folder / "server.csr"),
-    )  # fmt: skip
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl(
-        "x509", "-req", "-in", str(folder / "server.csr"), "-days", "2",
-        "-CA", str(folder / "ca.pem"), "-CAkey", str(folder / "ca.key"), "-CAcreateserial",
-        "-extfile", str(folder / "san.ext"), "-out", str(folder / "server.crt"),
-    )  # fmt: skip
-    return {
-        "ca": folder / "ca.pem",
-        "other_ca": folder / "other-ca.pem",
-        "certificate": folder / "server.crt",
-        "key": folder / "server.key",
-    }
 
 
 def _pipe(client: ssl.SSLSocket, upstream: socket.socket) -> None:

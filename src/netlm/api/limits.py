@@ -3,9 +3,14 @@
 :class:`BodyLimitMiddleware` sits in front of every route, so an anonymous
 client cannot make the server parse (or keep) more than the limits allow:
 
-- a ``Content-Length`` over the limit is answered ``413`` before one byte of
-  the body is read; a body without one (chunked) is counted while it arrives
-  and refused as soon as it passes the limit;
+- a ``Content-Length`` over the limit is answered ``413`` without parsing the
+  body; a body without one (chunked) is counted while it arrives and refused
+  as soon as it passes the limit.  Before answering, the rest of an
+  over-limit body is read and thrown away while the whole stays within the
+  largest body the server accepts anyway (``max(max_body_bytes,
+  max_upload_bytes)``; a longer one is not read): a reverse proxy that has
+  sent the body then reads the ``413`` instead of a reset connection, which
+  nginx turns into ``502 Bad Gateway`` (:func:`drain`);
 - JSON bodies (``application/json``) and form posts may hold at most
   ``max_body_bytes`` (1 MiB by default); multipart uploads at most
   ``max_upload_bytes`` (the upload is spooled to disk while it is received);
@@ -50,6 +55,23 @@ MAX_JSON_DEPTH = 32
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s()<>\"']+")
 _PATH = re.compile(r"(?<![\w.:/])(?:/[^\s/'\"<>()\[\]{},;]+){2,}/?")
+
+
+async def drain(receive: Receive, received: int, bound: int) -> None:
+    """Read and discard the rest of a request body while ``received`` stays within ``bound``.
+
+    ``received``: the bytes already read (of a body that has more to come).
+    Closing a connection with unread request bytes makes the kernel reset it,
+    and a proxy still sending the body (nginx, README "Running the service")
+    may then lose the answer and give its client ``502`` instead of the ``413``.
+    """
+    while received <= bound:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class BodyTooLarge(HTTPException):
@@ -168,6 +190,8 @@ class BodyLimitMiddleware:
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.max_json_depth = max_json_depth
+        #: An over-limit body is drained (:func:`drain`) while it stays within this.
+        self.drain_bytes = max(max_body_bytes, max_upload_bytes)
 
     @staticmethod
     def _refuse(scope: Scope, status_code: int, detail: str) -> Response:
@@ -195,6 +219,8 @@ class BodyLimitMiddleware:
                 )
                 return
             if length > limit:
+                if length <= self.drain_bytes:
+                    await drain(receive, 0, self.drain_bytes)
                 await self._refuse(scope, 413, f"request body larger than {limit} bytes")(
                     scope, receive, send
                 )
@@ -210,6 +236,8 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    if message.get("more_body", False):
+                        await drain(receive, received, self.drain_bytes)
                     raise BodyTooLarge(limit)
             return message
 
@@ -226,6 +254,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await drain(receive, received, self.drain_bytes)
                 await self._refuse(
                     scope, 413, f"request body larger than {self.max_body_bytes} bytes"
                 )(scope, receive, send)
@@ -311,6 +341,7 @@ __all__ = [
     "BodyLimitMiddleware",
     "BodyTooLarge",
     "check_upload",
+    "drain",
     "image_reads",
     "json_body_problem",
     "json_depth_exceeds",
