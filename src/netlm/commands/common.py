@@ -61,7 +61,17 @@ EXTRA_MODULES: dict[str, frozenset[str]] = {
             "SimpleITK",
         }
     ),
-    "pacs": frozenset({"dicomweb_client", "pydicom", "pynetdicom", "requests"}),
+    "pacs": frozenset(
+        {
+            "dicomweb_client",
+            "pydicom",
+            "pynetdicom",
+            "requests",
+            "SimpleITK",
+            "highdicom",
+            "matplotlib",
+        }
+    ),
     "fhir": frozenset({"fhir"}),
 }
 
