@@ -130,6 +130,44 @@ def ids_of(site: Site, pid: int, kind: str) -> list[int]:
     return [i.id for i in site.store.images(pid) if i.kind == kind]
 
 
+def upload_pet_and_other_frame_ct(
+    site: Site, phantom: Phantom, folder: Path, external_id: str
+) -> tuple[TestClient, int, dict[str, Any]]:
+    """As a physicist, upload a new patient's PET series with its liver and tumour masks and
+    a CT series of the same study in another frame of reference.
+
+    Returns the physicist's client, the patient id and the dose request on those images.
+    """
+    study = generate_uid()
+    pet = pet_series(folder / "pet", phantom, study)
+    ct = phantom_ct_series(folder / "ct", phantom, study)
+    masks = [
+        write_image(phantom.masks[key], folder / f"{name}.nii.gz")
+        for key, name in {"liver": "liver", "tumour_1": "tumour"}.items()
+    ]
+    client = session_client(site.app, Role.PHYSICIST)
+    pid = new_patient(site, external_id)
+    r = upload(
+        client,
+        pid,
+        files=[(f.name, f.read_bytes()) for f in sorted(pet.iterdir())],
+        masks=[(m.name, m.read_bytes()) for m in masks],
+    )
+    assert r.status_code == 303, r.text
+    r = upload(
+        client, pid, files=[(f.name, f.read_bytes()) for f in sorted(ct.iterdir())], kind="ct"
+    )
+    assert r.status_code == 303, r.text
+    (pet_id,) = ids_of(site, pid, "y90_pet")
+    (ct_id,) = ids_of(site, pid, "ct")
+    request = {
+        "activity_image_id": pet_id,
+        "ct_image_id": ct_id,
+        "mask_image_ids": ids_of(site, pid, "segmentation"),
+    }
+    return client, pid, request
+
+
 # --------------------------------------------------------------------------- upload and dose
 def test_upload_from_the_page_and_dose_equal_to_the_api(site: Site) -> None:
     client = session_client(site.app, Role.CLINICIAN)

@@ -19,24 +19,19 @@ import nibabel as nib
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from pydicom.uid import generate_uid
-from test_api import session_client
 from test_image_pages import (
     CT_SHIFT_MM,
     Site,
     bearer,
     ids_of,
     make_site,
-    new_patient,
-    phantom_ct_series,
-    upload,
+    upload_pet_and_other_frame_ct,
 )
 
 from netlm.api.roles import ROLES_KEY
-from netlm.imaging.io import write_image
 from netlm.store.repository import Role
 from netlm.voxel.phantom import Phantom, liver_phantom
-from pacs.series import PHANTOM_SHAPE, pet_series
+from pacs.series import PHANTOM_SHAPE
 
 WRITER_ROLES = ["admin", "clinician", "physicist"]
 
@@ -50,33 +45,7 @@ def phantom() -> Phantom:
 def uploaded(phantom: Phantom, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A patient with PET, masks and a CT in another frame uploaded; the dose request."""
     site = make_site(tmp_path)
-    study = generate_uid()
-    pet = pet_series(tmp_path / "pet", phantom, study)
-    ct = phantom_ct_series(tmp_path / "ct", phantom, study)
-    masks = [
-        write_image(phantom.masks[key], tmp_path / f"{name}.nii.gz")
-        for key, name in {"liver": "liver", "tumour_1": "tumour"}.items()
-    ]
-    client = session_client(site.app, Role.PHYSICIST)
-    pid = new_patient(site, "IMG-API-REG")
-    r = upload(
-        client,
-        pid,
-        files=[(f.name, f.read_bytes()) for f in sorted(pet.iterdir())],
-        masks=[(m.name, m.read_bytes()) for m in masks],
-    )
-    assert r.status_code == 303, r.text
-    r = upload(
-        client, pid, files=[(f.name, f.read_bytes()) for f in sorted(ct.iterdir())], kind="ct"
-    )
-    assert r.status_code == 303, r.text
-    (pet_id,) = ids_of(site, pid, "y90_pet")
-    (ct_id,) = ids_of(site, pid, "ct")
-    body = {
-        "activity_image_id": pet_id,
-        "ct_image_id": ct_id,
-        "mask_image_ids": ids_of(site, pid, "segmentation"),
-    }
+    client, pid, body = upload_pet_and_other_frame_ct(site, phantom, tmp_path, "IMG-API-REG")
     try:
         yield {"site": site, "pid": pid, "body": body, "session": client}
     finally:

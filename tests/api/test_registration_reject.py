@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydicom.uid import generate_uid
 from test_api import session_client
 from test_image_pages import (
     Site,
@@ -26,15 +25,12 @@ from test_image_pages import (
     dose_form,
     ids_of,
     make_site,
-    new_patient,
-    phantom_ct_series,
-    upload,
+    upload_pet_and_other_frame_ct,
 )
 
-from netlm.imaging.io import write_image
 from netlm.store.repository import Role
 from netlm.voxel.phantom import Phantom, liver_phantom
-from pacs.series import PHANTOM_SHAPE, pet_series
+from pacs.series import PHANTOM_SHAPE
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +42,7 @@ def phantom() -> Phantom:
 def proposed(phantom: Phantom, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A patient with PET, masks and CT uploaded, and one proposal for (PET, CT)."""
     site = make_site(tmp_path)
-    study = generate_uid()
-    pet = pet_series(tmp_path / "pet", phantom, study)
-    ct = phantom_ct_series(tmp_path / "ct", phantom, study)
-    masks = [
-        write_image(phantom.masks[key], tmp_path / f"{name}.nii.gz")
-        for key, name in {"liver": "liver", "tumour_1": "tumour"}.items()
-    ]
-    client = session_client(site.app, Role.PHYSICIST)
-    pid = new_patient(site, "IMG-REJECT")
-    r = upload(
-        client,
-        pid,
-        files=[(f.name, f.read_bytes()) for f in sorted(pet.iterdir())],
-        masks=[(m.name, m.read_bytes()) for m in masks],
-    )
-    assert r.status_code == 303, r.text
-    r = upload(
-        client, pid, files=[(f.name, f.read_bytes()) for f in sorted(ct.iterdir())], kind="ct"
-    )
-    assert r.status_code == 303, r.text
-    (pet_id,) = ids_of(site, pid, "y90_pet")
-    (ct_id,) = ids_of(site, pid, "ct")
-    form = {
-        "activity_image_id": pet_id,
-        "ct_image_id": ct_id,
-        "mask_image_ids": ids_of(site, pid, "segmentation"),
-    }
+    client, pid, form = upload_pet_and_other_frame_ct(site, phantom, tmp_path, "IMG-REJECT")
     r = dose_form(client, pid, **form)
     assert r.status_code == 303 and "/registrations/" in r.headers["location"], r.text
     try:
