@@ -606,7 +606,7 @@ def test_decay_correct_round_trip_and_naive_times() -> None:
 
 def _masks_one_by_one(path: Path, reference: ImageVolume) -> dict[str, ImageVolume]:
     """The per-segment path: every mask resampled on its own (the old read_masks)."""
-    from netlm.imaging.io import _fit
+    from netlm.imaging.masks import _fit
 
     return {
         name: _fit(mask, reference, f"{path}: segment {name!r}", "warn")

@@ -1,4 +1,4 @@
-"""Activity images at the time of implant: the time convention of 90Y voxel dosimetry.
+"""Activity images: their unit, decay, and the time of implant of 90Y voxel dosimetry.
 
 A permanent implant's absorbed dose is C · A0 / m with A0 the activity *at
 implant* (``shared/reference/dosimetry.md``, Voxel dosimetry: "A_i the voxel's
@@ -17,6 +17,11 @@ an image without times (NIfTI, NRRD) needs the implant and scan times, or an
 explicit, recorded assumption that its values already are the activity at
 implant.  Decay uses :func:`netlm.sirt.physics.decay_factor`, netlm's one decay
 function, with the 90Y half-life of :class:`~netlm.sirt.physics.Physics`.
+
+:func:`to_bq_per_ml` converts an activity image (concentration, activity per
+voxel, or counts with a calibration) to Bq/mL with the factors of
+:mod:`netlm.units`; :func:`decay_correct` brings an image to any moment.  Both
+are re-exported by :mod:`netlm.imaging.io`.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from typing import Final
 
 import numpy as np
 
-from netlm.errors import InputError
+from netlm.errors import InputError, UnitError
+from netlm.imaging.errors import ImagingError
 from netlm.sirt.physics import decay_factor, hours_between
-from netlm.units import MIN_PER_H, S_PER_H
+from netlm.units import MIN_PER_H, S_PER_H, convert
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -40,6 +46,8 @@ __all__ = [
     "ActivityReference",
     "activity_at_implant",
     "activity_mismatch",
+    "decay_correct",
+    "to_bq_per_ml",
 ]
 
 #: Relative difference between an image's activity at implant and the recorded
@@ -55,6 +63,30 @@ HALF_LIFE_TOLERANCE: Final = 0.02
 
 #: Source ids of the convention (netlm.evidence).
 SOURCE_IDS: Final = ("voxel_dose_time_reference", "y90_half_life", "image_activity_check")
+
+#: Spellings of activity-concentration units and the factor to Bq/mL (from
+#: netlm.units, the one unit table).
+_CONCENTRATION_TO_BQ_PER_ML: Final[dict[str, float]] = {
+    spelling: convert(1.0, canonical, "Bq/mL", analyte="activity_concentration")
+    for spelling, canonical in (
+        ("bq/ml", "Bq/mL"),
+        ("bqml", "Bq/mL"),
+        ("bq/cc", "Bq/mL"),
+        ("bq/cm3", "Bq/mL"),
+        ("kbq/ml", "kBq/mL"),
+        ("kbq/cc", "kBq/mL"),
+        ("mbq/ml", "MBq/mL"),
+        ("mbq/cc", "MBq/mL"),
+    )
+}
+
+#: Spellings of activity per voxel and the factor to Bq (netlm.units).
+_ACTIVITY_TO_BQ: Final[dict[str, float]] = {
+    spelling: convert(1.0, spelling, "Bq", analyte="voxel_activity")
+    for spelling in ("bq", "kbq", "mbq")
+}
+
+_COUNT_UNITS: Final[frozenset[str]] = frozenset({"counts", "cnts", "count"})
 
 
 @dataclass(frozen=True)
@@ -306,7 +338,7 @@ def activity_at_implant(
     Parameters
     ----------
     volume
-        An activity image in Bq/mL (see :func:`netlm.imaging.io.to_bq_per_ml`).
+        An activity image in Bq/mL (see :func:`to_bq_per_ml`).
     half_life_h
         The 90Y half-life (``Physics().y90_half_life_h``).
     implant_time
@@ -378,3 +410,168 @@ def activity_mismatch(image_gbq: float, recorded_gbq: float) -> float:
     if not math.isfinite(recorded_gbq) or recorded_gbq <= 0:
         raise InputError([("activity_gbq", f"must be > 0, not {recorded_gbq!r}")])
     return image_gbq / recorded_gbq - 1.0
+
+
+def _require_aware(name: str, when: object) -> dt.datetime:
+    if not isinstance(when, dt.datetime):
+        raise ImagingError(f"Argument {name!r} must be a datetime, not {type(when).__name__}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ImagingError(
+            f"Argument {name!r} ({when.isoformat()}) has no time zone; give one "
+            "(e.g. +01:00 or Z) so that decay is computed over the right interval"
+        )
+    return when
+
+
+def to_bq_per_ml(
+    volume: ImageVolume,
+    *,
+    unit: str | None = None,
+    calibration_bq_per_count: float | None = None,
+) -> ImageVolume:
+    """The same image with values in Bq/mL.
+
+    Parameters
+    ----------
+    volume
+        An activity image: concentration (``Bq/mL``, ``kBq/mL``, ``MBq/mL``,
+        DICOM ``BQML``), activity per voxel (``Bq``, ``kBq``, ``MBq``) or
+        ``counts`` per voxel.
+    unit
+        The unit of ``volume``'s values when ``volume.unit`` is empty (NRRD,
+        NIfTI); when both are given they must agree.
+    calibration_bq_per_count
+        For counts: the activity in Bq that one count stands for (from a
+        phantom, or the administered activity over the counts in the field of
+        view).  Bq/mL = counts × calibration / voxel volume in mL.
+
+    Raises
+    ------
+    UnitError
+        The unit is unknown or not an activity; counts without calibration; a
+        calibration for values that are not counts; ``unit`` disagrees with
+        ``volume.unit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = ImageVolume(np.full((1, 1, 1), 2.0), (10.0, 10.0, 10.0), unit="kBq/mL")
+    >>> float(to_bq_per_ml(v).array[0, 0, 0])
+    2000.0
+    >>> c = ImageVolume(np.full((1, 1, 1), 50.0), (10.0, 10.0, 10.0), unit="counts")
+    >>> float(to_bq_per_ml(c, calibration_bq_per_count=4.0).array[0, 0, 0])
+    200.0
+    """
+    given = (unit or "").strip()
+    stated = volume.unit.strip()
+    if given and stated and given.lower() != stated.lower():
+        raise UnitError(f"Argument 'unit' is {given!r}, but the volume is in {stated!r}")
+    source_unit = stated or given
+    if not source_unit:
+        raise UnitError("the volume has no unit; give it with Argument 'unit' (e.g. 'Bq/mL')")
+    key = source_unit.lower().replace(" ", "")
+    if calibration_bq_per_count is not None and key not in _COUNT_UNITS:
+        raise UnitError(
+            f"Argument 'calibration_bq_per_count' applies to counts, not to {source_unit!r}"
+        )
+    values = volume.array.astype(np.float64)
+    metadata = dict(volume.metadata)
+    metadata["converted_from_unit"] = source_unit
+    if key in _CONCENTRATION_TO_BQ_PER_ML:
+        values *= _CONCENTRATION_TO_BQ_PER_ML[key]
+    elif key in _ACTIVITY_TO_BQ:
+        values *= _ACTIVITY_TO_BQ[key] / volume.voxel_volume_ml
+    elif key in _COUNT_UNITS:
+        if calibration_bq_per_count is None:
+            raise UnitError(
+                "counts need Argument 'calibration_bq_per_count' (Bq per count, from a phantom "
+                "or the administered activity)"
+            )
+        if not math.isfinite(calibration_bq_per_count) or calibration_bq_per_count <= 0:
+            raise UnitError(
+                "Argument 'calibration_bq_per_count' must be a positive number, "
+                f"not {calibration_bq_per_count}"
+            )
+        values *= calibration_bq_per_count / volume.voxel_volume_ml
+        metadata["calibration_bq_per_count"] = calibration_bq_per_count
+    else:
+        raise UnitError(
+            f"{source_unit!r} is not an activity unit netlm converts to Bq/mL "
+            "(Bq/mL, kBq/mL, MBq/mL, BQML, Bq, kBq, MBq, counts)"
+        )
+    return dataclasses.replace(volume, array=values, unit="Bq/mL", metadata=metadata)
+
+
+def decay_correct(
+    volume: ImageVolume, to_time: dt.datetime, half_life_h: float | None = None
+) -> ImageVolume:
+    """The activity image at ``to_time`` instead of ``volume.reference_time``.
+
+    Same semantics as :func:`netlm.sirt.physics.activity_at`: values scale by
+    ``2 ** (-(to_time - reference_time) / half_life)``, both ways in time, with
+    the interval computed in UTC.
+
+    Parameters
+    ----------
+    volume
+        An activity image (``Bq/mL``, ``kBq/mL``, ``MBq/mL``, ``Bq``, ``counts``)
+        with a time-zone aware ``reference_time``.
+    to_time
+        The moment the values should refer to; time-zone aware.
+    half_life_h
+        Half-life in hours; by default the one the DICOM file gave
+        (``metadata["radionuclide_half_life_s"]``).
+
+    Raises
+    ------
+    ImagingError
+        A naive datetime (the message names the argument); no reference time;
+        no half-life; a half-life that is not a positive number.
+    UnitError
+        ``volume`` is not an activity image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t0 = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    >>> v = ImageVolume(np.full((1, 1, 1), 8.0), (1.0, 1.0, 1.0), unit="Bq/mL", reference_time=t0)
+    >>> later = decay_correct(v, t0 + dt.timedelta(hours=3 * 64.1), half_life_h=64.1)
+    >>> round(float(later.array[0, 0, 0]), 12)
+    1.0
+    >>> later.reference_time == t0 + dt.timedelta(hours=192.3)
+    True
+    """
+    _require_aware("to_time", to_time)
+    if volume.reference_time is None:
+        note = volume.metadata.get("reference_time_note")
+        raise ImagingError(
+            "Argument 'volume' has no reference_time, the moment its values refer to"
+            + (f" ({note})" if note else "; set it with dataclasses.replace(volume, ...)")
+        )
+    _require_aware("volume.reference_time", volume.reference_time)
+    key = volume.unit.lower().replace(" ", "")
+    if not (key in _CONCENTRATION_TO_BQ_PER_ML or key in _ACTIVITY_TO_BQ or key in _COUNT_UNITS):
+        raise UnitError(
+            f"decay correction applies to activity images, not to values in {volume.unit!r}"
+            + (" (give the unit when reading, e.g. unit='Bq/mL')" if not volume.unit else "")
+        )
+    if half_life_h is None:
+        from_file = volume.metadata.get("radionuclide_half_life_s")
+        if not isinstance(from_file, int | float):
+            raise ImagingError(
+                "Argument 'half_life_h' is needed: the volume does not record its radionuclide's "
+                "half-life"
+            )
+        half_life_h = float(from_file) / S_PER_H
+    if not math.isfinite(half_life_h) or half_life_h <= 0:
+        raise ImagingError(f"Argument 'half_life_h' must be a positive number, not {half_life_h}")
+    factor = decay_factor(hours_between(volume.reference_time, to_time), half_life_h)
+    metadata = dict(volume.metadata)
+    metadata["decay_corrected_from"] = volume.reference_time.isoformat()
+    metadata["decay_half_life_h"] = half_life_h
+    return dataclasses.replace(
+        volume,
+        array=volume.array.astype(np.float64) * factor,
+        reference_time=to_time,
+        metadata=metadata,
+    )

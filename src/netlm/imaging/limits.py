@@ -3,7 +3,8 @@
 A small compressed file can claim an enormous image (a 0.5 MB ``.nii.gz`` of
 zeros can decompress to gigabytes), and a truncated file can be read with its
 missing part silently filled with zeros.  The readers of
-:mod:`netlm.imaging.io` therefore ask this module first:
+:mod:`netlm.imaging` (:mod:`~netlm.imaging.itk`, :mod:`~netlm.imaging.dicom`,
+:mod:`~netlm.imaging.masks`) therefore ask this module first:
 
 - :func:`itk_file_problem`: voxels and bytes of pixel data from the header of
   a NIfTI/NRRD/MetaImage file (SimpleITK reads only the header); for a gzip

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 from netlm import __version__
-from netlm.imaging.io import ImagingError
+from netlm.imaging.errors import ImagingError
 
 __all__ = ["ENCAPSULATED_PDF_STORAGE", "read_encapsulated_pdf", "write_encapsulated_pdf"]
 

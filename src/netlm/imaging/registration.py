@@ -25,8 +25,10 @@ import numpy as np
 import SimpleITK as sitk  # noqa: N813 - the name every SimpleITK user knows
 
 from netlm.errors import GeometryError, InputError
-from netlm.imaging.io import _check_frame_of_reference, _to_sitk
-from netlm.imaging.io import _frames_differ as frames_differ
+from netlm.imaging.dicom import _read_dicom_header
+from netlm.imaging.itk import _check_frame_of_reference, _format_of, _to_sitk, resample_to
+from netlm.imaging.itk import _frames_differ as frames_differ
+from netlm.imaging.masks import _single_mask_file
 from netlm.volume import ImageVolume
 
 __all__ = [
@@ -285,8 +287,6 @@ def resample_in_frame(
     transform: resampled through it.  Different frames without a transform:
     :class:`~netlm.errors.GeometryError` naming ``what``.
     """
-    from netlm.imaging.io import resample_to
-
     if transform is not None:
         return apply_rigid(volume, reference, transform, kind=kind)
     _check_frame_of_reference(what, volume.frame_of_reference_uid, reference)
@@ -306,8 +306,6 @@ def declared_frame(path: Path) -> str | None:
     Sequence); NIfTI, NRRD and MetaImage files name none (``None``).  A folder
     is read as the one SEG or RTSTRUCT it holds.
     """
-    from netlm.imaging.io import _format_of, _read_dicom_header, _single_mask_file
-
     source = _single_mask_file(path) if path.is_dir() else path
     if _format_of(source) is not None:
         return None

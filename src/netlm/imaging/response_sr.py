@@ -51,7 +51,7 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
-from netlm.imaging.io import ImagingError
+from netlm.imaging.errors import ImagingError
 from netlm.imaging.seg import private_code as _private
 from netlm.imaging.seg import save_derived
 from netlm.imaging.sr import measurement_report, new_sr
@@ -392,7 +392,7 @@ def read_evidence(paths: Sequence[str | Path]) -> list[Dataset]:
     ImagingError
         A path that does not exist, or one that holds no DICOM file.
     """
-    from netlm.imaging.io import _files_below, _read_dicom_header
+    from netlm.imaging.dicom import _files_below, _read_dicom_header
 
     found: list[Dataset] = []
     for entry in paths:

@@ -35,7 +35,8 @@ from pydicom.valuerep import DSfloat
 
 from netlm import __version__
 from netlm.errors import GeometryError, UnitError
-from netlm.imaging.io import ImagingError, _files_below, _read_dicom_header
+from netlm.imaging.dicom import _files_below, _read_dicom_header
+from netlm.imaging.errors import ImagingError
 from netlm.volume import ImageVolume
 
 __all__ = [

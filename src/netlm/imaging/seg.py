@@ -27,7 +27,8 @@ from pydicom.uid import generate_uid
 
 from netlm import __version__
 from netlm.errors import GeometryError
-from netlm.imaging.io import ImagingError, _files_below, _read_dicom_header
+from netlm.imaging.dicom import _files_below, _read_dicom_header
+from netlm.imaging.errors import ImagingError
 from netlm.volume import ImageVolume
 
 __all__ = [

@@ -41,7 +41,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from netlm import __version__
-from netlm.imaging.io import ImagingError
+from netlm.imaging.errors import ImagingError
 from netlm.imaging.seg import private_code as _private
 from netlm.imaging.seg import save_derived, segment_code
 
