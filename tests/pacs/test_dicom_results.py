@@ -127,6 +127,7 @@ def test_dicom_results_need_a_dicom_activity(
     capsys.readouterr()
     assert main(args) == 2
     assert "DICOM results need a DICOM activity series" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before the dose maps are written
 
 
 def test_seg_refuses_other_frames_empty_masks_and_mixed_grids(

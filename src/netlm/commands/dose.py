@@ -235,6 +235,11 @@ def dose_images(
             raise InputError([("activity", "give --activity, or --pacs and --study")])
         elif activity_series or activity_modality or ct_series or mask_series:
             raise InputError([("pacs", "the --*-series options need --pacs and --study")])
+        if dicom_results and config is None:
+            from netlm.workflows.dicom_results import check_dicom_activity
+
+            assert activity is not None
+            check_dicom_activity(activity)  # before any output is written
         mask_files: list[Path] = list(masks or [])
         with spinner() as progress:
 

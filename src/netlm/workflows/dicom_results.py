@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pydicom
+from pydicom.errors import InvalidDicomError
 
 from netlm.errors import InputError, NetlmError
 from netlm.voxel.result import DoseResult
@@ -83,6 +84,42 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
         + figure
         + (f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else "")
         + "<p>Doses computed by netlm; to be checked by a medical physicist.</p></body></html>"
+    )
+
+
+def check_dicom_activity(activity: Path) -> None:
+    """Refuse an activity image that is no DICOM series before any dose is computed.
+
+    :func:`write_dicom_results` derives its SEG and SR from the activity
+    series, which a NIfTI or NRRD image does not have; learning it only after
+    the dose maps are written would leave a half-written output folder.  Only
+    headers are read, up to the first DICOM file.
+
+    Raises
+    ------
+    InputError
+        ``activity`` holds no DICOM file, or its first DICOM file is unreadable.
+    """
+    if not activity.exists():
+        return  # the dose reader names the missing file
+    files = (
+        sorted(p for p in activity.rglob("*") if p.is_file()) if activity.is_dir() else [activity]
+    )
+    for file in files:
+        try:
+            pydicom.dcmread(file, stop_before_pixels=True)
+        except InvalidDicomError:
+            continue
+        except Exception as exc:  # pydicom raises many types for a damaged file
+            raise InputError([("activity", f"{file}: unreadable DICOM file: {exc}")]) from None
+        return
+    raise InputError(
+        [
+            (
+                "activity",
+                f"DICOM results need a DICOM activity series: {activity} holds no DICOM file",
+            )
+        ]
     )
 
 
