@@ -235,11 +235,6 @@ def dose_images(
             raise InputError([("activity", "give --activity, or --pacs and --study")])
         elif activity_series or activity_modality or ct_series or mask_series:
             raise InputError([("pacs", "the --*-series options need --pacs and --study")])
-        if dicom_results and config is None:
-            from netlm.workflows.dicom_results import check_dicom_activity
-
-            assert activity is not None
-            check_dicom_activity(activity)  # before any output is written
         mask_files: list[Path] = list(masks or [])
         with spinner() as progress:
 
@@ -266,6 +261,10 @@ def dose_images(
             assert activity is not None
             if not mask_files:
                 raise InputError([("masks", "give --masks files or --mask-series")])
+            if dicom_results or push:
+                from netlm.workflows.dicom_results import check_dicom_activity
+
+                check_dicom_activity(activity, response_doc)  # before any dose is written
             result = compute_dose(
                 activity,
                 mask_files,

@@ -87,18 +87,20 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
     )
 
 
-def check_dicom_activity(activity: Path) -> None:
-    """Refuse an activity image that is no DICOM series before any dose is computed.
+def check_dicom_activity(activity: Path, response: ResponseFile | None = None) -> None:
+    """Refuse what :func:`write_dicom_results` would refuse, before any dose is computed.
 
-    :func:`write_dicom_results` derives its SEG and SR from the activity
-    series, which a NIfTI or NRRD image does not have; learning it only after
-    the dose maps are written would leave a half-written output folder.  Only
-    headers are read, up to the first DICOM file.
+    It derives its SEG and SR from the activity series, which a NIfTI or NRRD
+    image does not have, and writes the response SR only for the images'
+    patient; learning either only after the dose maps are written would leave a
+    half-written output folder.  Only headers are read, up to the first DICOM
+    file.
 
     Raises
     ------
     InputError
-        ``activity`` holds no DICOM file, or its first DICOM file is unreadable.
+        ``activity`` holds no DICOM file, or its first DICOM file is unreadable;
+        ``response`` names another patient than the images.
     """
     if not activity.exists():
         return  # the dose reader names the missing file
@@ -107,11 +109,12 @@ def check_dicom_activity(activity: Path) -> None:
     )
     for file in files:
         try:
-            pydicom.dcmread(file, stop_before_pixels=True)
+            header = pydicom.dcmread(file, stop_before_pixels=True)
         except InvalidDicomError:
             continue
         except Exception as exc:  # pydicom raises many types for a damaged file
             raise InputError([("activity", f"{file}: unreadable DICOM file: {exc}")]) from None
+        _check_response_patient(response, str(header.get("PatientID", "")))
         return
     raise InputError(
         [
@@ -121,6 +124,14 @@ def check_dicom_activity(activity: Path) -> None:
             )
         ]
     )
+
+
+def _check_response_patient(response: ResponseFile | None, patient: str) -> None:
+    """Refuse a response file of another patient than the images' ``patient``."""
+    if response is not None and response.case is not None and response.case != patient:
+        raise InputError(
+            [("response.case", f"{response.case!r} is not the images' patient {patient!r}")]
+        )
 
 
 def write_dicom_results(
@@ -182,11 +193,7 @@ def write_dicom_results(
     if response is not None:
         from netlm.imaging.response_sr import write_response_sr
 
-        patient = str(sources[0].get("PatientID", ""))
-        if response.case is not None and response.case != patient:
-            raise InputError(
-                [("response.case", f"{response.case!r} is not the images' patient {patient!r}")]
-            )
+        _check_response_patient(response, str(sources[0].get("PatientID", "")))
         files.append(write_response_sr(response, out / RESPONSE_SR, evidence=sources))
     return files
 
