@@ -127,6 +127,25 @@ def test_dicom_results_need_a_dicom_activity(
     capsys.readouterr()
     assert main(args) == 2
     assert "DICOM results need a DICOM activity series" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before the dose maps are written
+
+
+def test_a_response_of_another_patient_is_refused_before_any_output(
+    results: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its response SR could not be filed with these images: refused by field, nothing written."""
+    masks = results["masks"]
+    assert isinstance(masks, list)
+    response = tmp_path / "response.yaml"
+    response.write_text(yaml.safe_dump({**RESPONSE, "case": "OTHER-1"}, sort_keys=False))
+    args = ["dose", "images", "--activity", str(results["pet"]), "--out", str(tmp_path / "o")]
+    args += [a for m in masks for a in ("--masks", str(m))]
+    args += ["--dicom-results", "--response", str(response)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"response.case: 'OTHER-1' is not the images' patient '{PATIENT}'" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_seg_refuses_other_frames_empty_masks_and_mixed_grids(

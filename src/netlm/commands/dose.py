@@ -261,6 +261,10 @@ def dose_images(
             assert activity is not None
             if not mask_files:
                 raise InputError([("masks", "give --masks files or --mask-series")])
+            if dicom_results or push:
+                from netlm.workflows.dicom_results import check_dicom_activity
+
+                check_dicom_activity(activity, response_doc)  # before any dose is written
             result = compute_dose(
                 activity,
                 mask_files,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pydicom
+from pydicom.errors import InvalidDicomError
 
 from netlm.errors import InputError, NetlmError
 from netlm.voxel.result import DoseResult
@@ -86,6 +87,53 @@ def dosimetry_report_html(document: dict[str, Any], dvh_png: Path | None = None)
     )
 
 
+def check_dicom_activity(activity: Path, response: ResponseFile | None = None) -> None:
+    """Refuse what :func:`write_dicom_results` would refuse, before any dose is computed.
+
+    It derives its SEG and SR from the activity series, which a NIfTI or NRRD
+    image does not have, and writes the response SR only for the images'
+    patient; learning either only after the dose maps are written would leave a
+    half-written output folder.  Only headers are read, up to the first DICOM
+    file.
+
+    Raises
+    ------
+    InputError
+        ``activity`` holds no DICOM file, or its first DICOM file is unreadable;
+        ``response`` names another patient than the images.
+    """
+    if not activity.exists():
+        return  # the dose reader names the missing file
+    files = (
+        sorted(p for p in activity.rglob("*") if p.is_file()) if activity.is_dir() else [activity]
+    )
+    for file in files:
+        try:
+            header = pydicom.dcmread(file, stop_before_pixels=True)
+        except InvalidDicomError:
+            continue
+        except Exception as exc:  # pydicom raises many types for a damaged file
+            raise InputError([("activity", f"{file}: unreadable DICOM file: {exc}")]) from None
+        _check_response_patient(response, str(header.get("PatientID", "")))
+        return
+    raise InputError(
+        [
+            (
+                "activity",
+                f"DICOM results need a DICOM activity series: {activity} holds no DICOM file",
+            )
+        ]
+    )
+
+
+def _check_response_patient(response: ResponseFile | None, patient: str) -> None:
+    """Refuse a response file of another patient than the images' ``patient``."""
+    if response is not None and response.case is not None and response.case != patient:
+        raise InputError(
+            [("response.case", f"{response.case!r} is not the images' patient {patient!r}")]
+        )
+
+
 def write_dicom_results(
     result: DoseResult,
     activity_series: Path,
@@ -145,11 +193,7 @@ def write_dicom_results(
     if response is not None:
         from netlm.imaging.response_sr import write_response_sr
 
-        patient = str(sources[0].get("PatientID", ""))
-        if response.case is not None and response.case != patient:
-            raise InputError(
-                [("response.case", f"{response.case!r} is not the images' patient {patient!r}")]
-            )
+        _check_response_patient(response, str(sources[0].get("PatientID", "")))
         files.append(write_response_sr(response, out / RESPONSE_SR, evidence=sources))
     return files
 
