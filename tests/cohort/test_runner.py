@@ -338,7 +338,7 @@ def test_cohort_input_error_is_an_input_error() -> None:
 def test_a_second_run_on_the_same_folder_is_refused(
     pristine: SyntheticCohort, tmp_path: Path
 ) -> None:
-    from netlm.cohort.runner import _exclusive
+    from netlm.cohort.results import _exclusive
 
     with _exclusive(tmp_path), pytest.raises(ResultsIndexError, match="another cohort run"):
         run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")
@@ -397,17 +397,17 @@ def test_images_are_read_only_by_the_task_and_reruns_only_stat_them(
 ) -> None:
     import os
 
-    from netlm.cohort import runner
+    from netlm.cohort import patient
 
     manifest = _image_cohort(tmp_path / "c", (4.0,))
     hashed: list[str] = []
-    real = runner._hash_file
+    real = patient._hash_file
 
     def recording(path: Path, keep: bool) -> tuple[str, bytes | None]:
         hashed.append(path.name)
         return real(path, keep)
 
-    monkeypatch.setattr(runner, "_hash_file", recording)
+    monkeypatch.setattr(patient, "_hash_file", recording)
     out = tmp_path / "out"
     first = run_cohort(manifest, "dose", out_dir=out, scheduler="inline")
     assert first.failures == () and len(first.computed) == 2
@@ -446,18 +446,18 @@ def test_an_image_changed_during_the_task_fails_that_patient(tmp_path: Path) -> 
 def test_dvk_kernels_are_built_once_per_voxel_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_cache: Path, scheduler: str | None
 ) -> None:
-    from netlm.cohort import runner
+    from netlm.cohort import runner, tasks
     from netlm.voxel.kernels import y90_kernel
 
     manifest = _image_cohort(tmp_path / "c", (4.0, 5.0))  # P0, P1 at 4 mm; P2 at 5 mm
     built: list[tuple[float, float, float]] = []
-    real = runner._y90_kernel_for
+    real = tasks._y90_kernel_for
 
     def counting(voxel: tuple[float, float, float]) -> object:
         built.append(voxel)
         return real(voxel)
 
-    monkeypatch.setattr(runner, "_y90_kernel_for", counting)
+    monkeypatch.setattr(tasks, "_y90_kernel_for", counting)
     options = {"scheduler": "inline"} if scheduler else THREADS
     task = runner.dose_cohort_task("dvk")
     summary = run_cohort(manifest, task, out_dir=tmp_path / "out", **options)  # type: ignore[arg-type]
