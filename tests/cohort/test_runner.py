@@ -338,7 +338,7 @@ def test_cohort_input_error_is_an_input_error() -> None:
 def test_a_second_run_on_the_same_folder_is_refused(
     pristine: SyntheticCohort, tmp_path: Path
 ) -> None:
-    from netlm.cohort.results import _exclusive
+    from netlm.cohort.results_index import _exclusive
 
     with _exclusive(tmp_path), pytest.raises(ResultsIndexError, match="another cohort run"):
         run_cohort(pristine.manifest, "assess", out_dir=tmp_path, scheduler="inline")

@@ -49,7 +49,7 @@ baseline the parallel runs are compared with.
 This module holds the execution (inline or Dask) and :func:`run_cohort`, and
 re-exports the public names of its siblings: the tasks (:mod:`netlm.cohort.tasks`),
 one patient's digest and run (:mod:`netlm.cohort.patient`), the run summary
-(:mod:`netlm.cohort.summary`), the results folder (:mod:`netlm.cohort.results`) and
+(:mod:`netlm.cohort.summary`), the results folder (:mod:`netlm.cohort.results_index`) and
 the errors (:mod:`netlm.cohort.errors`).
 """
 
@@ -76,7 +76,7 @@ from netlm import __version__
 from netlm.cohort.errors import CohortInputError, ResultsIndexError, TaskUnavailableError
 from netlm.cohort.manifest import Manifest, PatientEntry, load_manifest
 from netlm.cohort.patient import DIGEST_SCHEMA, PatientOutcome, _triage, input_digest, run_patient
-from netlm.cohort.results import RESULTS_INDEX_SCHEMA, _exclusive, _ResultsIndex
+from netlm.cohort.results_index import RESULTS_INDEX_SCHEMA, _exclusive, _ResultsIndex
 from netlm.cohort.summary import CohortRunSummary, PatientFailure
 from netlm.cohort.tasks import (
     TASKS,
