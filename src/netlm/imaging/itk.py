@@ -125,6 +125,29 @@ def _extent_overlaps(volume: ImageVolume, reference: ImageVolume) -> bool:
     return bool(np.all(high > -0.5) and np.all(low < limits))
 
 
+def _resampled_array(
+    volume: ImageVolume, reference: ImageVolume, kind: str, transform: Any = None
+) -> np.ndarray:
+    """``volume``'s values on ``reference``'s grid (0 outside it), through a SimpleITK
+    ``transform`` (reference point -> volume point) when one is given: nearest neighbour for
+    ``kind == "label"`` (a boolean mask stays boolean), else linear in float64."""
+    resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
+    resampler.SetSize([int(n) for n in reference.shape_ijk])
+    resampler.SetOutputSpacing([float(v) for v in reference.spacing_mm])
+    resampler.SetOutputOrigin([float(v) for v in reference.origin_mm])
+    resampler.SetOutputDirection([float(v) for v in reference.direction])
+    resampler.SetDefaultPixelValue(0)
+    if transform is not None:
+        resampler.SetTransform(transform)
+    if kind == "label":
+        resampler.SetInterpolator(sitk.sitkNearestNeighbor)
+    else:
+        resampler.SetInterpolator(sitk.sitkLinear)
+        resampler.SetOutputPixelType(sitk.sitkFloat64)
+    array: np.ndarray = sitk.GetArrayFromImage(resampler.Execute(_to_sitk(volume)))
+    return array.astype(bool) if volume.array.dtype == np.bool_ else array
+
+
 def resample_to(
     volume: ImageVolume, reference: ImageVolume, *, kind: Literal["label", "linear"]
 ) -> ImageVolume:
@@ -164,20 +187,7 @@ def resample_to(
     if volume.same_grid(reference):
         array = volume.array.copy()
     else:
-        resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
-        resampler.SetSize([int(n) for n in reference.shape_ijk])
-        resampler.SetOutputSpacing([float(v) for v in reference.spacing_mm])
-        resampler.SetOutputOrigin([float(v) for v in reference.origin_mm])
-        resampler.SetOutputDirection([float(v) for v in reference.direction])
-        resampler.SetDefaultPixelValue(0)
-        if kind == "label":
-            resampler.SetInterpolator(sitk.sitkNearestNeighbor)
-        else:
-            resampler.SetInterpolator(sitk.sitkLinear)
-            resampler.SetOutputPixelType(sitk.sitkFloat64)
-        array = sitk.GetArrayFromImage(resampler.Execute(_to_sitk(volume)))
-        if volume.array.dtype == np.bool_:
-            array = array.astype(bool)
+        array = _resampled_array(volume, reference, kind)
     return ImageVolume(
         array=array,
         spacing_mm=reference.spacing_mm,

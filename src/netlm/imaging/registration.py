@@ -26,7 +26,13 @@ import SimpleITK as sitk  # noqa: N813 - the name every SimpleITK user knows
 
 from netlm.errors import GeometryError, InputError
 from netlm.imaging.dicom import _read_dicom_header
-from netlm.imaging.itk import _check_frame_of_reference, _format_of, _to_sitk, resample_to
+from netlm.imaging.itk import (
+    _check_frame_of_reference,
+    _format_of,
+    _resampled_array,
+    _to_sitk,
+    resample_to,
+)
 from netlm.imaging.itk import _frames_differ as frames_differ
 from netlm.imaging.masks import _single_mask_file
 from netlm.volume import ImageVolume
@@ -244,21 +250,7 @@ def apply_rigid(
     The result is in the reference's frame of reference and records the
     transform in its metadata (``registration``).
     """
-    resampler: Any = sitk.ResampleImageFilter()  # type: ignore[no-untyped-call]
-    resampler.SetSize([int(n) for n in reference.shape_ijk])
-    resampler.SetOutputSpacing([float(v) for v in reference.spacing_mm])
-    resampler.SetOutputOrigin([float(v) for v in reference.origin_mm])
-    resampler.SetOutputDirection([float(v) for v in reference.direction])
-    resampler.SetDefaultPixelValue(0)
-    resampler.SetTransform(transform.to_sitk())
-    if kind == "label":
-        resampler.SetInterpolator(sitk.sitkNearestNeighbor)
-    else:
-        resampler.SetInterpolator(sitk.sitkLinear)
-        resampler.SetOutputPixelType(sitk.sitkFloat64)
-    array = sitk.GetArrayFromImage(resampler.Execute(_to_sitk(moving)))
-    if moving.array.dtype == np.bool_:
-        array = array.astype(bool)
+    array = _resampled_array(moving, reference, kind, transform.to_sitk())
     metadata = dict(moving.metadata)
     metadata["registration"] = transform.as_dict()
     return ImageVolume(
